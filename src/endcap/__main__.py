@@ -1,0 +1,3 @@
+from endcap.cli import main
+
+main()

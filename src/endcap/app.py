@@ -1,0 +1,116 @@
+"""create_app(): the Litestar application, its plugins and its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+
+from endcap import __version__
+from endcap.auth.dependencies import provide_principal
+from endcap.auth.guards import authorize
+from endcap.auth.middleware import PUBLIC, STATE_SETTINGS, ApiKeyAuthenticationMiddleware
+from endcap.auth.routes import ApiKeyController, MeController
+from endcap.config import Settings, get_settings
+from endcap.db.engine import create_engine, create_session_factory
+from endcap.db.session import STATE_ENGINE, STATE_SESSION_FACTORY, provide_session
+from endcap.health.routes import HealthController
+from endcap.observability import tracing
+from endcap.observability.logs import configure_logging
+from endcap.observability.requests import request_log_middleware
+from endcap.partners.routes import PartnerController
+from endcap.problems import exception_handlers
+
+API_PREFIX = "/api/v1"
+
+
+def provide_settings(state: State) -> Settings:
+    settings: Settings = state[STATE_SETTINGS]
+    return settings
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    configure_logging(settings.log)
+    telemetry = tracing.configure_telemetry() if tracing.enabled() else None
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None]:
+        engine = create_engine(settings.database)
+        if telemetry is not None:
+            tracing.instrument_engine(engine, telemetry)
+        app.state[STATE_ENGINE] = engine
+        app.state[STATE_SESSION_FACTORY] = create_session_factory(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+            if telemetry is not None:
+                telemetry.shutdown()
+
+    api = Router(
+        path=API_PREFIX,
+        route_handlers=[ApiKeyController, MeController, PartnerController],
+        dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
+    )
+    plugins = []
+    if telemetry is not None:
+        plugins.append(
+            OpenTelemetryPlugin(
+                OpenTelemetryConfig(
+                    tracer_provider=telemetry.tracer_provider,
+                    meter_provider=telemetry.meter_provider,
+                )
+            )
+        )
+    return Litestar(
+        route_handlers=[HealthController, api],
+        lifespan=[lifespan],
+        state=State({STATE_SETTINGS: settings}),
+        dependencies={
+            "session": Provide(provide_session),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+        },
+        middleware=[
+            request_log_middleware,
+            DefineMiddleware(ApiKeyAuthenticationMiddleware, exclude_from_auth_key=PUBLIC),
+        ],
+        guards=[authorize],
+        exception_handlers=exception_handlers(),
+        plugins=plugins,
+        openapi_config=_openapi(),
+        debug=settings.server.debug,
+        logging_config=None,  # logging is configured once, in observability.logs
+    )
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Endcap",
+        version=__version__,
+        description=(
+            "Retail media on the retailer's own customer data. Brand-facing numbers are "
+            "privacy-safe aggregates only. Authenticate with 'Authorization: Bearer <API key>'."
+        ),
+        path="/schema",
+        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+        openapi_router=Router(
+            path="/schema", route_handlers=[], include_in_schema=False, opt={PUBLIC: True}
+        ),
+        components=Components(
+            security_schemes={
+                "apiKey": SecurityScheme(
+                    type="http", scheme="bearer", description="an Endcap API key"
+                ),
+            }
+        ),
+        security=[{"apiKey": []}],
+    )

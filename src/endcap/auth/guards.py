@@ -1,0 +1,40 @@
+"""The one guard on every route: the caller's role must be one the route names.
+
+Routes declare ``opt={"roles": (...)}`` on the controller or handler. A route
+that names no role and is not public is closed to everyone (fail closed); a
+test walks every route to prove each one declares what it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+
+from endcap.auth.middleware import PUBLIC
+from endcap.auth.principal import Principal
+from endcap.auth.roles import Role
+from endcap.errors import PermissionDeniedError
+
+ROLES = "roles"
+
+
+def roles(*allowed: Role) -> dict[str, object]:
+    """The ``opt`` for a controller or handler open to ``allowed`` roles."""
+    return {ROLES: frozenset(allowed)}
+
+
+def allowed_roles(handler: BaseRouteHandler) -> frozenset[Role]:
+    declared: Iterable[Role] = handler.opt.get(ROLES, ())
+    return frozenset(declared)
+
+
+def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    if handler.opt.get(PUBLIC):
+        return
+    allowed = allowed_roles(handler)
+    principal = connection.user
+    if not isinstance(principal, Principal) or principal.role not in allowed:
+        raise PermissionDeniedError("this API key's role may not use this route")

@@ -1,0 +1,34 @@
+"""Wire shapes for API keys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from endcap.auth.models import ApiKeyBase
+from endcap.auth.roles import Role
+
+
+class ApiKeyCreate(ApiKeyBase):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+class ApiKeyPublic(ApiKeyBase):
+    id: uuid.UUID
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    """Returned once, at creation: ``key`` is never shown again and cannot be recovered."""
+
+    key: str
+
+
+class Me(BaseModel):
+    key_id: uuid.UUID
+    role: Role
+    partner_id: uuid.UUID | None

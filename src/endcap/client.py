@@ -1,0 +1,152 @@
+"""A typed Python client for the Endcap API (httpx).
+
+    with EndcapClient("http://127.0.0.1:8000", api_key) as endcap:
+        me = endcap.me()
+
+Every non-2xx answer raises :class:`EndcapAPIError` carrying the problem
+details the server sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from endcap.auth.roles import Role
+from endcap.auth.schemas import ApiKeyCreated, ApiKeyPublic, Me
+from endcap.pagination import Page
+from endcap.partners.models import PartnerKind
+from endcap.partners.schemas import PartnerPublic
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class EndcapAPIError(Exception):
+    """An RFC 9457 problem answer: ``status``, ``type``, ``detail`` and the whole ``problem``."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        self.status = status
+        self.problem = problem
+        self.type = str(problem.get("type", ""))
+        self.detail = str(problem.get("detail", ""))
+        super().__init__(f"{status} {self.type}: {self.detail}")
+
+
+class EndcapClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(
+            base_url=base_url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    def __enter__(self) -> EndcapClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- raw access -------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send a request and return the response, raising EndcapAPIError on a problem answer."""
+        response = self._http.request(method, path, **kwargs)
+        if response.is_success:
+            return response
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {"detail": response.text}
+        raise EndcapAPIError(response.status_code, problem if isinstance(problem, dict) else {})
+
+    def _get(self, path: str, model: type[M], **params: Any) -> M:
+        query = {k: str(v) for k, v in params.items() if v is not None}
+        return model.model_validate(self.request("GET", path, params=query).json())
+
+    def _post(self, path: str, model: type[M], body: dict[str, Any] | None = None) -> M:
+        return model.model_validate(self.request("POST", path, json=body).json())
+
+    # -- health and identity ----------------------------------------------------------------
+
+    def ready(self) -> bool:
+        try:
+            self.request("GET", "/health/ready")
+        except EndcapAPIError:
+            return False
+        return True
+
+    def me(self) -> Me:
+        return self._get("/api/v1/me", Me)
+
+    # -- API keys (retailer admin) ------------------------------------------------------------
+
+    def create_key(
+        self, name: str, role: Role, partner_id: uuid.UUID | None = None
+    ) -> ApiKeyCreated:
+        body = {
+            "name": name,
+            "role": role.value,
+            "partner_id": str(partner_id) if partner_id else None,
+        }
+        return self._post("/api/v1/keys", ApiKeyCreated, body)
+
+    def list_keys(
+        self, *, cursor: str | None = None, limit: int | None = None, role: Role | None = None
+    ) -> Page[ApiKeyPublic]:
+        return self._get(
+            "/api/v1/keys",
+            Page[ApiKeyPublic],
+            cursor=cursor,
+            limit=limit,
+            role=role.value if role else None,
+        )
+
+    def get_key(self, key_id: uuid.UUID) -> ApiKeyPublic:
+        return self._get(f"/api/v1/keys/{key_id}", ApiKeyPublic)
+
+    def revoke_key(self, key_id: uuid.UUID) -> ApiKeyPublic:
+        return self._post(f"/api/v1/keys/{key_id}/revoke", ApiKeyPublic)
+
+    # -- partners -----------------------------------------------------------------------------
+
+    def create_partner(
+        self, name: str, kind: PartnerKind = PartnerKind.MANUFACTURER
+    ) -> PartnerPublic:
+        return self._post("/api/v1/partners", PartnerPublic, {"name": name, "kind": kind.value})
+
+    def get_partner(self, partner_id: uuid.UUID) -> PartnerPublic:
+        return self._get(f"/api/v1/partners/{partner_id}", PartnerPublic)
+
+    def list_partners(
+        self, *, cursor: str | None = None, limit: int | None = None
+    ) -> Page[PartnerPublic]:
+        return self._get("/api/v1/partners", Page[PartnerPublic], cursor=cursor, limit=limit)
+
+    def iter_partners(self, *, limit: int | None = None) -> Iterator[PartnerPublic]:
+        """Every partner visible to this key, following cursors page by page."""
+        cursor: str | None = None
+        while True:
+            page = self.list_partners(cursor=cursor, limit=limit)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor

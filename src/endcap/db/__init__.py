@@ -1,0 +1,1 @@
+"""Engine, session and shared column types."""

@@ -1,0 +1,53 @@
+"""Creating the async engine for PostgreSQL (asyncpg) or SQLite (aiosqlite)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.config import DatabaseSettings
+
+SessionFactory = async_sessionmaker[AsyncSession]
+
+
+def create_engine(settings: DatabaseSettings) -> AsyncEngine:
+    """An engine whose connection attempts give up after ``connect_timeout`` seconds."""
+    kwargs: dict[str, Any] = {"echo": settings.echo, "pool_pre_ping": True}
+    if settings.is_sqlite:
+        kwargs["connect_args"] = {"timeout": settings.connect_timeout}
+    else:
+        kwargs.update(
+            pool_size=settings.pool_size,
+            max_overflow=settings.max_overflow,
+            pool_timeout=settings.pool_timeout,
+            connect_args={
+                "timeout": settings.connect_timeout,
+                "server_settings": {"application_name": "endcap"},
+            },
+        )
+    engine = create_async_engine(settings.url, **kwargs)
+    if settings.is_sqlite:
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLite leaves foreign keys off by default; WAL lets the demo's readers
+    # and writer work side by side.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def create_session_factory(engine: AsyncEngine) -> SessionFactory:
+    # Objects stay readable after commit: handlers serialise them after the
+    # transaction has ended.
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+__all__ = ["AsyncSession", "SessionFactory", "create_engine", "create_session_factory"]

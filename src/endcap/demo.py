@@ -1,0 +1,103 @@
+"""`endcap demo`: a demo retailer on an embedded SQLite file, served, with next steps printed."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from endcap.auth.roles import Role
+from endcap.auth.schemas import ApiKeyCreate
+from endcap.auth.service import ApiKeyService
+from endcap.config import DatabaseSettings, Settings, get_settings
+from endcap.db import migrate
+from endcap.db.session import standalone_session
+from endcap.partners.models import PartnerKind
+from endcap.partners.schemas import PartnerCreate
+from endcap.partners.service import PartnerService
+
+DEMO_PARTNER = "Demo Foods Co."
+
+
+@dataclass(frozen=True, slots=True)
+class DemoKeys:
+    admin: str
+    buyer: str
+    brand: str
+    partner_id: str
+
+
+def run_demo(console: Console, *, directory: str, host: str, port: int, serve: bool) -> None:
+    """Start over in ``directory``: migrate, create keys, print next steps, then serve."""
+    folder = Path(directory).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    database = folder / "endcap.db"
+    # A demo starts clean each time, so its printed keys always work.
+    for stale in folder.glob("endcap.db*"):
+        stale.unlink()
+    settings = get_settings()
+    settings.database = DatabaseSettings(url=f"sqlite+aiosqlite:///{database}")
+
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+    ) as progress:
+        step = progress.add_task("migrating the embedded database", total=2)
+        migrate.upgrade(settings.database.url)
+        progress.update(step, advance=1, description="creating the demo partner and API keys")
+        keys = asyncio.run(_create_keys(settings))
+        progress.update(step, advance=1, description="demo retailer ready")
+
+    base = f"http://{host}:{port}"
+    # soft_wrap: the curl lines must stay whole so they can be pasted.
+    console.print(_next_steps(base, database, keys), soft_wrap=True, highlight=False)
+    if serve:
+        _serve(settings, host, port)
+
+
+async def _create_keys(settings: Settings) -> DemoKeys:
+    async with standalone_session(settings.database) as session:
+        partner = await PartnerService(session).create(
+            PartnerCreate(name=DEMO_PARTNER, kind=PartnerKind.MANUFACTURER)
+        )
+        keys = ApiKeyService(session, settings.auth.key_prefix)
+        admin = await keys.create(ApiKeyCreate(name="demo admin", role=Role.RETAILER_ADMIN))
+        buyer = await keys.create(ApiKeyCreate(name="demo buyer", role=Role.BUYER))
+        brand = await keys.create(
+            ApiKeyCreate(name="demo brand", role=Role.BRAND, partner_id=partner.id)
+        )
+    return DemoKeys(admin=admin.key, buyer=buyer.key, brand=brand.key, partner_id=str(partner.id))
+
+
+def _next_steps(base: str, database: Path, keys: DemoKeys) -> str:
+    return f"""[bold]Endcap demo[/] on {base}   (database: {database})
+
+API docs:     {base}/schema        OpenAPI: {base}/schema/openapi.json
+
+Keys (shown once; the database keeps only their hashes):
+  retailer admin  {keys.admin}
+  buyer           {keys.buyer}
+  brand           {keys.brand}   (partner {DEMO_PARTNER}, {keys.partner_id})
+
+Try:
+  export ADMIN={keys.admin}
+  export BRAND={keys.brand}
+  curl -s {base}/health/ready
+  curl -s -H "Authorization: Bearer $ADMIN" {base}/api/v1/me
+  curl -s -H "Authorization: Bearer $ADMIN" {base}/api/v1/partners
+  curl -s -H "Authorization: Bearer $BRAND" {base}/api/v1/partners/{keys.partner_id}
+  curl -s -H "Authorization: Bearer $BRAND" {base}/api/v1/keys   # 403: not for brands
+  curl -s -X POST -H "Authorization: Bearer $ADMIN" -H "Content-Type: application/json" \\
+       -d '{{"name": "Acme Snacks", "kind": "manufacturer"}}' {base}/api/v1/partners
+
+Stop with Ctrl-C."""
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn  # noqa: PLC0415
+
+    from endcap.app import create_app  # noqa: PLC0415
+
+    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_config=None)

@@ -1,0 +1,1 @@
+"""Traces, metrics and structured logs (OpenTelemetry, configured by the OTEL_* variables)."""

@@ -1,0 +1,99 @@
+"""Cursor pagination shared by every list endpoint.
+
+Lists are ordered by (created_at, id) and resumed after the last row seen, so
+a page stays correct while rows are added, and no OFFSET scan grows with depth.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from litestar.params import QueryParameter
+from pydantic import BaseModel
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import Mapped
+
+from endcap.errors import InvalidRequestError
+
+T = TypeVar("T")
+
+# One page is capped so that a list call stays cheap however large the table is.
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 50
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="page size")]
+S = TypeVar("S", bound=Select[Any])
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    created_at: datetime
+    id: uuid.UUID
+
+    def encode(self) -> str:
+        raw = json.dumps([self.created_at.isoformat(), str(self.id)]).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            created_at, ident = json.loads(raw)
+            cursor = cls(datetime.fromisoformat(created_at), uuid.UUID(ident))
+        except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+            raise InvalidRequestError(
+                "cursor is not one this API returned",
+                errors=[{"field": "cursor", "message": "malformed cursor"}],
+            ) from exc
+        if cursor.created_at.tzinfo is None:
+            raise InvalidRequestError(
+                "cursor is not one this API returned",
+                errors=[{"field": "cursor", "message": "malformed cursor"}],
+            )
+        return cursor
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    limit: int
+    cursor: Cursor | None = None
+
+    @classmethod
+    def parse(cls, limit: int, cursor: str | None) -> PageRequest:
+        return cls(limit=limit, cursor=Cursor.decode(cursor) if cursor else None)
+
+
+def keyset(
+    stmt: S,
+    created_at: Mapped[datetime],
+    ident: Mapped[uuid.UUID],
+    page: PageRequest,
+) -> S:
+    """Order ``stmt`` by (created_at, id), resume after the cursor, and fetch one extra row."""
+    if page.cursor is not None:
+        stmt = stmt.where(
+            or_(
+                created_at > page.cursor.created_at,
+                and_(created_at == page.cursor.created_at, ident > page.cursor.id),
+            )
+        )
+    return stmt.order_by(created_at, ident).limit(page.limit + 1)
+
+
+def next_cursor(rows: list[Any], page: PageRequest) -> tuple[list[Any], str | None]:
+    """Split the extra row off and make the cursor that resumes after the last kept row."""
+    if len(rows) <= page.limit:
+        return rows, None
+    kept = rows[: page.limit]
+    last = kept[-1]
+    return kept, Cursor(last.created_at, last.id).encode()

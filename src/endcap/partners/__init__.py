@@ -1,0 +1,1 @@
+"""Brand partners: manufacturers and the agencies that act for them."""

@@ -1,0 +1,57 @@
+"""Partners: the retailer admin manages them; a brand reads its own."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.auth.guards import roles
+from endcap.auth.principal import Principal
+from endcap.auth.roles import Role
+from endcap.pagination import DEFAULT_PAGE_SIZE, Limit, Page, PageRequest
+from endcap.partners.schemas import PartnerCreate, PartnerPublic
+from endcap.partners.service import PartnerService
+
+
+def provide_partner_service(session: NamedDependency[AsyncSession]) -> PartnerService:
+    return PartnerService(session)
+
+
+class PartnerController(Controller):
+    path = "/partners"
+    tags = ["partners"]
+    opt = roles(Role.RETAILER_ADMIN)
+    dependencies = {"partners": Provide(provide_partner_service, sync_to_thread=False)}
+
+    @post("/", summary="Register a brand partner (manufacturer or agency)")
+    async def create(
+        self, data: JSONBody[PartnerCreate], partners: NamedDependency[PartnerService]
+    ) -> PartnerPublic:
+        return await partners.create(data)
+
+    @get(
+        "/",
+        summary="List partners (a brand sees only its own)",
+        opt=roles(Role.RETAILER_ADMIN, Role.BRAND),
+    )
+    async def list_partners(
+        self,
+        partners: NamedDependency[PartnerService],
+        principal: NamedDependency[Principal],
+        cursor: FromQuery[str | None] = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+    ) -> Page[PartnerPublic]:
+        return await partners.list(principal, PageRequest.parse(limit, cursor))
+
+    @get("/{partner_id:uuid}", summary="Read a partner", opt=roles(Role.RETAILER_ADMIN, Role.BRAND))
+    async def read(
+        self,
+        partner_id: FromPath[uuid.UUID],
+        partners: NamedDependency[PartnerService],
+        principal: NamedDependency[Principal],
+    ) -> PartnerPublic:
+        return await partners.get(principal, partner_id)

@@ -1,0 +1,182 @@
+"""The one place where errors become RFC 9457 problem details.
+
+Domain errors carry their own status and type; framework errors (routing,
+validation, auth) and a database that is down are mapped here too. A client
+never sees a stack trace, a SQL fragment or a hint about another tenant.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    NotFoundException,
+    ValidationException,
+)
+from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from endcap.errors import EndcapError
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "urn:endcap:problem:"
+
+log = logging.getLogger("endcap.problems")
+
+_TITLES = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthenticated", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    409: ("conflict", "Conflict"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    429: ("too-many-requests", "Too many requests"),
+}
+
+# Errors that mean "the database cannot be reached right now", not "your request is wrong".
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError)
+
+
+def problem(
+    request: Request[Any, Any, Any],
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    body.update(extensions)
+    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _domain(request: Request[Any, Any, Any], exc: EndcapError) -> Response[dict[str, Any]]:
+    headers = {"WWW-Authenticate": 'Bearer realm="endcap"'} if exc.status_code == 401 else None
+    return problem(
+        request,
+        exc.status_code,
+        exc.problem_type,
+        exc.title,
+        exc.detail,
+        headers=headers,
+        **exc.extra,
+    )
+
+
+def _validation(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
+    errors = [
+        {
+            "field": _field_name(item.get("key")),
+            "source": item.get("source", "body"),
+            "message": item.get("message", "invalid value"),
+        }
+        for item in (exc.extra if isinstance(exc.extra, list) else [])
+        if isinstance(item, dict)
+    ]
+    fields = ", ".join(sorted({e["field"] for e in errors})) or "the request"
+    return problem(
+        request,
+        422,
+        "validation-error",
+        "Invalid request",
+        f"invalid value for {fields}",
+        errors=errors,
+    )
+
+
+def _field_name(key: object) -> str:
+    # Litestar names the whole payload "data" (the handler argument); clients know it as the body.
+    if not key or key == "data":
+        return "body"
+    return str(key)
+
+
+def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    if type(exc) is ClientException:
+        # Litestar raises a bare ClientException when the body cannot be decoded
+        # at all (malformed JSON); that is a payload problem like any other.
+        detail = (
+            "the request body is not valid JSON"
+            if "JSON" in exc.detail or "decode" in exc.detail.lower()
+            else exc.detail
+        )
+        return _invalid_body(request, detail)
+    slug, title = _TITLES.get(exc.status_code, ("http-error", "HTTP error"))
+    detail = exc.detail
+    if isinstance(exc, NotFoundException) and exc.detail == "Not Found":
+        detail = f"no route {request.method} {request.url.path}"
+    return problem(request, exc.status_code, slug, title, detail, headers=exc.headers)
+
+
+def _bad_encoding(
+    request: Request[Any, Any, Any], exc: UnicodeDecodeError
+) -> Response[dict[str, Any]]:
+    return _invalid_body(request, f"the request body is not valid UTF-8 (byte {exc.start})")
+
+
+def _invalid_body(request: Request[Any, Any, Any], detail: str) -> Response[dict[str, Any]]:
+    return problem(
+        request,
+        422,
+        "validation-error",
+        "Invalid request",
+        detail,
+        errors=[{"field": "body", "source": "body", "message": detail}],
+    )
+
+
+def _database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return problem(
+        request,
+        503,
+        "service-unavailable",
+        "Service unavailable",
+        "the database is not reachable; try again shortly",
+        headers={"Retry-After": "5"},
+    )
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if isinstance(exc, DATABASE_UNAVAILABLE) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        return _database_down(request, exc)
+    if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        inner = exc.exceptions[0]
+        if isinstance(inner, EndcapError):
+            return _domain(request, inner)
+        if isinstance(inner, Exception):
+            return _unexpected(request, inner)
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(request, 500, "internal-error", "Internal error", "an unexpected error occurred")
+
+
+def exception_handlers() -> ExceptionHandlersMap:
+    return {
+        EndcapError: _domain,
+        ValidationException: _validation,
+        HTTPException: _http,
+        UnicodeDecodeError: _bad_encoding,
+        Exception: _unexpected,
+    }
+
+
+__all__ = ["PROBLEM_MEDIA_TYPE", "exception_handlers", "problem"]

@@ -1,0 +1,1 @@
+"""Real parts for the tests: throwaway databases and the app under uvicorn."""
