@@ -159,3 +159,13 @@ def demo(directory: str, host: str, port: int, no_serve: bool) -> None:
     from endcap.demo import run_demo  # noqa: PLC0415
 
     run_demo(console, directory=directory, host=host, port=port, serve=not no_serve)
+
+
+def _register() -> None:
+    # Domain commands live beside their domain; the group only collects them.
+    from endcap.ingest.command import ingest_command  # noqa: PLC0415
+
+    main.add_command(ingest_command)
+
+
+_register()

@@ -66,6 +66,50 @@ class LogSettings(BaseSettings):
     format: str = Field(default="json", pattern=r"^(json|console)$")
 
 
+class IngestSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ENDCAP_INGEST_", extra="ignore")
+
+    # Bytes of CSV parsed per chunk (and rows per chunk for Parquet/NDJSON): files
+    # are streamed chunk by chunk and never read whole.
+    chunk_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    chunk_rows: int = Field(default=100_000, ge=1)
+    # The rejected-row report keeps this many rows; the count covers them all.
+    rejection_cap: int = Field(default=1000, ge=1)
+    # Negative quantities and values are returns; refused unless the retailer has them.
+    allow_returns: bool = False
+    # Largest upload the API accepts (413 beyond it).
+    max_upload_bytes: int = Field(default=4 * 1024**3, ge=1024)
+    spool_dir: str = "./endcap-uploads"
+
+
+class IdentitySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ENDCAP_IDENTITY_", extra="ignore")
+
+    # An identifier on more customer records than this is a shared one (a house
+    # card, a family e-mail): flagged, never merged on.
+    shared_identifier_threshold: int = Field(default=5, ge=2)
+    # Keep raw e-mails and phones beside their hashes (off: only SHA-256 is kept).
+    keep_raw: bool = False
+    # Country for phone numbers written without an international prefix.
+    default_phone_region: str = Field(default="SE", pattern=r"^[A-Z]{2}$")
+
+
+class PrivacySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ENDCAP_PRIVACY_", extra="ignore")
+
+    # What erasure does to a shopper's purchases: "detach" keeps the anonymous
+    # lines for category totals; "delete" removes them.
+    erasure_transactions: str = Field(default="detach", pattern=r"^(detach|delete)$")
+
+
+class WorkerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ENDCAP_WORKER_", extra="ignore")
+
+    # Run jobs inside the API process (the demo); set false when `endcap worker` runs them.
+    in_process: bool = True
+    poll_seconds: float = Field(default=0.5, gt=0)
+
+
 class Settings:
     """All settings, grouped by concern."""
 
@@ -74,6 +118,10 @@ class Settings:
         self.server = ServerSettings()
         self.auth = AuthSettings()
         self.log = LogSettings()
+        self.ingest = IngestSettings()
+        self.identity = IdentitySettings()
+        self.privacy = PrivacySettings()
+        self.worker = WorkerSettings()
 
 
 @lru_cache(maxsize=1)

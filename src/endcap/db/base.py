@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Table
 from sqlmodel import SQLModel
 
 # Stable constraint names make migrations reviewable and let SQLite's batch
@@ -26,6 +26,13 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 MODEL_MODULES = (
     "endcap.partners.models",
     "endcap.auth.models",
+    "endcap.catalog.models",
+    "endcap.identity.models",
+    "endcap.consent.models",
+    "endcap.purchases.models",
+    "endcap.privacy.models",
+    "endcap.ingest.models",
+    "endcap.jobs.models",
 )
 
 
@@ -33,3 +40,9 @@ def load_models() -> MetaData:
     for module in MODEL_MODULES:
         importlib.import_module(module)
     return SQLModel.metadata
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model (for set-based statements)."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table

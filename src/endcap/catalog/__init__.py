@@ -1,0 +1,1 @@
+"""The retailer's catalog: manufacturers, brands, products in a category tree, stores."""

@@ -1,0 +1,1 @@
+"""The consent ledger: append-only grants and withdrawals per purpose."""

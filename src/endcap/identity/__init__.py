@@ -1,0 +1,1 @@
+"""Profiles and key chains: customer records joined into one profile by shared identifiers."""

@@ -1,0 +1,1 @@
+"""Bulk loads of the retailer data contract: validate, stage, upsert, all-or-nothing per file."""

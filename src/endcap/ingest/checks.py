@@ -1,0 +1,89 @@
+"""Set-based checks over a whole staged file: duplicate keys and unknown references."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, Table, and_, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.catalog.models import Product, Store
+from endcap.db.base import table_of
+from endcap.identity.models import Customer
+from endcap.ingest.validate import Rejection
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    column: str
+    target: ColumnElement[str]
+    reason: str
+
+
+REFERENCES: dict[str, tuple[Reference, ...]] = {
+    "identifiers": (
+        Reference("customer_id", table_of(Customer).c.customer_id, "unknown customer_id"),
+    ),
+    "consents": (
+        Reference("customer_id", table_of(Customer).c.customer_id, "unknown customer_id"),
+    ),
+    "transactions": (
+        Reference("sku", table_of(Product).c.sku, "unknown sku"),
+        Reference("customer_id", table_of(Customer).c.customer_id, "unknown customer_id"),
+        Reference("store_id", table_of(Store).c.store_id, "unknown store_id"),
+    ),
+}
+
+
+async def duplicates(
+    session: AsyncSession, stage: Table, key: tuple[str, ...], cap: int
+) -> tuple[int, list[Rejection]]:
+    """Rows whose key repeats an earlier row of the same file; each names the first line."""
+    keys = [stage.c[name] for name in key]
+    first = (
+        select(*keys, func.min(stage.c.line).label("first_line"))
+        .group_by(*keys)
+        .having(func.count() > 1)
+        .subquery()
+    )
+    joined = and_(
+        *(stage.c[name] == first.c[name] for name in key), stage.c.line > first.c.first_line
+    )
+    found = select(stage.c.line, first.c.first_line).join(first, joined)
+    total = await _count(session, found)
+    if total == 0:
+        return 0, []
+    rows = (await session.execute(found.order_by(stage.c.line).limit(cap))).all()
+    column = "+".join(key)
+    return total, [
+        Rejection(int(line), column, f"duplicate of line {first_line}") for line, first_line in rows
+    ]
+
+
+async def unknown_references(
+    session: AsyncSession, stage: Table, entity: str, cap: int
+) -> tuple[int, list[Rejection]]:
+    total = 0
+    rejections: list[Rejection] = []
+    for ref in REFERENCES.get(entity, ()):
+        column = stage.c[ref.column]
+        missing = (
+            select(stage.c.line, column)
+            .outerjoin(ref.target.table, ref.target == column)
+            .where(column.is_not(None), ref.target.is_(None))
+        )
+        count = await _count(session, missing)
+        if count:
+            total += count
+            rows = (await session.execute(missing.order_by(stage.c.line).limit(cap))).all()
+            rejections.extend(
+                Rejection(int(line), ref.column, f"{ref.reason} {value!r}") for line, value in rows
+            )
+    return total, rejections
+
+
+async def _count(
+    session: AsyncSession, query: Select[tuple[int, str]] | Select[tuple[int, int]]
+) -> int:
+    result = await session.execute(select(func.count()).select_from(query.subquery()))
+    return int(result.scalar_one())

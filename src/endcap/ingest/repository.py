@@ -1,0 +1,48 @@
+"""Queries on ingest runs, and the lock that serialises loads of one entity."""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+
+from sqlalchemy import func, text
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.db.bulk import is_postgres
+from endcap.ingest.models import IngestRun
+from endcap.pagination import PageRequest, keyset
+
+
+class IngestRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lock(self, name: str) -> None:
+        """Wait for, then hold until commit, the lock called ``name`` (PostgreSQL advisory lock).
+
+        SQLite has a single writer already, so nothing is needed there.
+        """
+        if is_postgres(self.session):
+            key = zlib.crc32(f"endcap:{name}".encode())
+            await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    async def add(self, run: IngestRun) -> IngestRun:
+        self.session.add(run)
+        await self.session.flush()
+        return run
+
+    async def get(self, run_id: uuid.UUID) -> IngestRun | None:
+        return await self.session.get(IngestRun, run_id)
+
+    async def list_page(self, page: PageRequest, entity: str | None = None) -> list[IngestRun]:
+        stmt = select(IngestRun)
+        if entity:
+            stmt = stmt.where(col(IngestRun.entity) == entity)
+        stmt = keyset(stmt, col(IngestRun.started_at), col(IngestRun.id), page)
+        return list((await self.session.exec(stmt)).all())
+
+    async def count(self) -> int:
+        return int(
+            (await self.session.execute(select(func.count()).select_from(IngestRun))).scalar_one()
+        )

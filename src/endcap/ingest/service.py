@@ -1,0 +1,211 @@
+"""Loading one file of the data contract: stream, check, stage, apply — all or nothing.
+
+A file with any rejected row changes nothing; its report names every bad row
+(line, column, reason) up to the cap, and counts them all. Loads of the same
+entity wait for each other. Loading customers or identifiers re-resolves key
+chains in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.config import Settings
+from endcap.db.types import utcnow
+from endcap.errors import InvalidRequestError
+from endcap.identity.resolution import resolve
+from endcap.ingest import checks
+from endcap.ingest.apply import apply
+from endcap.ingest.contract import ENTITIES, EntitySpec
+from endcap.ingest.models import IngestRun
+from endcap.ingest.prepare import prepare
+from endcap.ingest.readers import Source, UnreadableFileError, chunks, format_of, open_source
+from endcap.ingest.repository import IngestRepository
+from endcap.ingest.schemas import IngestReport, RejectedRow
+from endcap.ingest.staging import StagingArea
+from endcap.ingest.validate import Rejection, check_chunk
+
+log = logging.getLogger("endcap.ingest")
+Progress = Callable[[int, int | None], None]
+RESOLVES_IDENTITY = {"customers", "identifiers"}
+
+
+@dataclass(slots=True)
+class Rejections:
+    cap: int
+    total: int = 0
+    kept: list[Rejection] = field(default_factory=list)
+
+    def add(self, found: list[Rejection], total: int | None = None) -> None:
+        self.total += len(found) if total is None else total
+        room = self.cap - len(self.kept)
+        if room > 0:
+            self.kept.extend(found[:room])
+
+
+def entity_spec(entity: str) -> EntitySpec:
+    if entity not in ENTITIES:
+        raise InvalidRequestError(
+            f"unknown entity {entity!r}; one of {', '.join(ENTITIES)}",
+            errors=[{"field": "entity", "message": "unknown entity"}],
+        )
+    return ENTITIES[entity]
+
+
+class IngestService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.runs = IngestRepository(session)
+
+    async def load(
+        self,
+        entity: str,
+        path: Path,
+        *,
+        source_name: str | None = None,
+        progress: Progress | None = None,
+        job_id: Any = None,
+    ) -> IngestReport:
+        """Load ``path`` into ``entity``. The caller commits; on a rejected file only the
+        report is written. Raises InvalidRequestError for an unknown entity or file type."""
+        spec = entity_spec(entity)
+        name = source_name or path.name
+        try:
+            file_format = format_of(name)
+        except UnreadableFileError as exc:
+            raise InvalidRequestError(
+                exc.reason, errors=[{"field": "file", "message": exc.reason}]
+            ) from exc
+        run = IngestRun(
+            entity=entity,
+            source_name=name,
+            file_format=file_format,
+            status="running",
+            job_id=job_id,
+        )
+        await self.runs.lock(f"ingest:{entity}")
+        rejections = Rejections(self.settings.ingest.rejection_cap)
+        resolution: dict[str, Any] | None = None
+        stage = StagingArea(self.session, spec)
+        try:
+            source = open_source(path, file_format)
+            self._check_columns(spec, source)
+            await stage.create()
+            await self._stage(spec, source, stage, run, rejections, progress)
+            if rejections.total == 0:
+                await stage.analyze()
+                for check in (self._duplicates, self._references):
+                    total, found = await check(spec, stage)
+                    rejections.add(found, total)
+            if rejections.total == 0:
+                applied = await apply(self.session, entity, stage.table, stage.rows)
+                run.rows_inserted, run.rows_updated = applied.inserted, applied.updated
+                if entity in RESOLVES_IDENTITY:
+                    await self.runs.lock("identity")
+                    report = await resolve(
+                        self.session,
+                        shared_threshold=self.settings.identity.shared_identifier_threshold,
+                    )
+                    resolution = report.as_dict()
+        except UnreadableFileError as exc:
+            rejections.add([Rejection(exc.line or 0, "file", exc.reason)])
+        # On any other error the caller rolls back, and the temporary table goes with it.
+        await stage.drop()
+        run.rows_rejected = rejections.total
+        run.rejections = [
+            r.as_dict() for r in sorted(rejections.kept, key=lambda r: (r.line, r.column))
+        ]
+        run.status = "rejected" if rejections.total else "loaded"
+        if rejections.total:
+            run.rows_inserted = run.rows_updated = 0
+        run.finished_at = utcnow()
+        await self.runs.add(run)
+        log.info(
+            "load of %s %s: %s",
+            entity,
+            run.id,
+            run.status,
+            extra={"rows": run.rows_read, "rejected": run.rows_rejected},
+        )
+        return _report(run, resolution)
+
+    def _check_columns(self, spec: EntitySpec, source: Source) -> None:
+        missing = [name for name in spec.required if name not in source.columns]
+        if missing:
+            raise UnreadableFileError(
+                f"missing required column(s): {', '.join(missing)}",
+                line=1 if source.file_format == "csv" else None,
+            )
+
+    async def _stage(
+        self,
+        spec: EntitySpec,
+        source: Source,
+        stage: StagingArea,
+        run: IngestRun,
+        rejections: Rejections,
+        progress: Progress | None,
+    ) -> None:
+        ingest = self.settings.ingest
+        size = source.path.stat().st_size
+        estimate: int | None = None
+        for chunk in chunks(source, chunk_bytes=ingest.chunk_bytes, chunk_rows=ingest.chunk_rows):
+            run.chunks += 1
+            run.rows_read += chunk.table.num_rows
+            checked = check_chunk(
+                spec, chunk.table, chunk.lines, allow_returns=ingest.allow_returns
+            )
+            staged = prepare(spec, chunk.table, checked, chunk.lines, self.settings.identity)
+            rejections.add(staged.rejections)
+            if rejections.total == 0:
+                # Once the file is known bad, only the checking goes on (for the report).
+                await stage.add(staged.table)
+            if progress is not None:
+                if estimate is None and chunk.table.num_rows:
+                    estimate = max(
+                        int(size / max(chunk.table.nbytes, 1) * chunk.table.num_rows), run.rows_read
+                    )
+                progress(run.rows_read, max(estimate or 0, run.rows_read))
+        rejections.add([Rejection(b.line or 0, "row", b.reason) for b in source.broken])
+        run.rows_read += len(source.broken)
+
+    async def _duplicates(
+        self, spec: EntitySpec, stage: StagingArea
+    ) -> tuple[int, list[Rejection]]:
+        return await checks.duplicates(
+            self.session, stage.table, spec.key, self.settings.ingest.rejection_cap
+        )
+
+    async def _references(
+        self, spec: EntitySpec, stage: StagingArea
+    ) -> tuple[int, list[Rejection]]:
+        return await checks.unknown_references(
+            self.session, stage.table, spec.name, self.settings.ingest.rejection_cap
+        )
+
+
+def _report(run: IngestRun, resolution: dict[str, Any] | None) -> IngestReport:
+    return IngestReport(
+        id=run.id,
+        entity=run.entity,
+        source_name=run.source_name,
+        file_format=run.file_format,
+        status=run.status,
+        rows_read=run.rows_read,
+        rows_inserted=run.rows_inserted,
+        rows_updated=run.rows_updated,
+        rows_rejected=run.rows_rejected,
+        chunks=run.chunks,
+        rejections=[RejectedRow(**r) for r in run.rejections],
+        error=run.error,
+        resolution=resolution,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+    )

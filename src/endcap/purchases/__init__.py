@@ -1,0 +1,1 @@
+"""Transaction lines: what was bought, when, where, and by whom (if known)."""

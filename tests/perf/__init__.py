@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m tests.perf.bench_api`` and ``python -m tests.perf.bench_demo``."""
