@@ -30,6 +30,7 @@ def _routes() -> Iterator[tuple[str, str, HTTPRouteHandler]]:
 
 
 def _concrete(path: str) -> str:
+    path = re.sub(r"\{[^}:]+:int\}", "1", path)
     return re.sub(r"\{[^}:]+:uuid\}", str(uuid.uuid4()), re.sub(r"\{[^}:]+:str\}", "x", path))
 
 

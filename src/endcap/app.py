@@ -19,14 +19,20 @@ from endcap.auth.dependencies import provide_principal
 from endcap.auth.guards import authorize
 from endcap.auth.middleware import PUBLIC, STATE_SETTINGS, ApiKeyAuthenticationMiddleware
 from endcap.auth.routes import ApiKeyController, MeController
+from endcap.catalog.routes import CatalogController
 from endcap.config import Settings, get_settings
+from endcap.consent.routes import ConsentController
 from endcap.db.engine import create_engine, create_session_factory
 from endcap.db.session import STATE_ENGINE, STATE_SESSION_FACTORY, provide_session
 from endcap.health.routes import HealthController
+from endcap.identity.routes import ProfileController
+from endcap.ingest.routes import IngestController, JobController
+from endcap.jobs.runner import run_in_process
 from endcap.observability import tracing
 from endcap.observability.logs import configure_logging
 from endcap.observability.requests import request_log_middleware
 from endcap.partners.routes import PartnerController
+from endcap.privacy.routes import ErasureController
 from endcap.problems import exception_handlers
 
 API_PREFIX = "/api/v1"
@@ -50,7 +56,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state[STATE_ENGINE] = engine
         app.state[STATE_SESSION_FACTORY] = create_session_factory(engine)
         try:
-            yield
+            async with run_in_process(app.state[STATE_SESSION_FACTORY], settings):
+                yield
         finally:
             await engine.dispose()
             if telemetry is not None:
@@ -58,7 +65,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     api = Router(
         path=API_PREFIX,
-        route_handlers=[ApiKeyController, MeController, PartnerController],
+        route_handlers=[
+            ApiKeyController,
+            MeController,
+            PartnerController,
+            CatalogController,
+            IngestController,
+            JobController,
+            ProfileController,
+            ConsentController,
+            ErasureController,
+        ],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
     )
     plugins = []

@@ -164,8 +164,11 @@ def demo(directory: str, host: str, port: int, no_serve: bool) -> None:
 def _register() -> None:
     # Domain commands live beside their domain; the group only collects them.
     from endcap.ingest.command import ingest_command  # noqa: PLC0415
+    from endcap.jobs.command import worker_command  # noqa: PLC0415
+    from endcap.privacy.command import erase_command  # noqa: PLC0415
 
-    main.add_command(ingest_command)
+    for command in (ingest_command, worker_command, erase_command):
+        main.add_command(command)
 
 
 _register()

@@ -9,8 +9,10 @@ details the server sent.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -19,9 +21,15 @@ from pydantic import BaseModel
 
 from endcap.auth.roles import Role
 from endcap.auth.schemas import ApiKeyCreated, ApiKeyPublic, Me
+from endcap.catalog.schemas import CategoryNode, ProductPage
+from endcap.consent.schemas import ConsentEventPublic, ConsentState
+from endcap.identity.schemas import LookupResult, ProfileView
+from endcap.ingest.schemas import IngestReport
+from endcap.jobs.schemas import JobPublic
 from endcap.pagination import Page
 from endcap.partners.models import PartnerKind
 from endcap.partners.schemas import PartnerPublic
+from endcap.privacy.schemas import Tombstone
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -150,3 +158,62 @@ class EndcapClient:
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
+
+    # -- the retailer's data (retailer admin) ------------------------------------------------
+
+    def upload(self, entity: str, path: Path) -> JobPublic:
+        """Upload one data-contract file; it loads as a job (poll it with :meth:`wait`)."""
+        with path.open("rb") as handle:
+            response = self.request(
+                "POST", f"/api/v1/ingest/{entity}", files={"data": (path.name, handle)}
+            )
+        return JobPublic.model_validate(response.json())
+
+    def job(self, job_id: uuid.UUID) -> JobPublic:
+        return self._get(f"/api/v1/jobs/{job_id}", JobPublic)
+
+    def wait(self, job_id: uuid.UUID, *, timeout: float = 120.0, poll: float = 0.2) -> JobPublic:
+        """Poll a job until it has succeeded or failed (TimeoutError after ``timeout`` seconds)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if job.status in ("succeeded", "failed"):
+                return job
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {job.status} after {timeout}s")
+            time.sleep(poll)
+
+    def ingest_run(self, run_id: uuid.UUID) -> IngestReport:
+        return self._get(f"/api/v1/ingest/runs/{run_id}", IngestReport)
+
+    def lookup(self, id_type: str, value: str) -> LookupResult:
+        return self._post(
+            "/api/v1/profiles/lookup", LookupResult, {"id_type": id_type, "value": value}
+        )
+
+    def profile(self, profile_id: int) -> ProfileView:
+        return self._get(f"/api/v1/profiles/{profile_id}", ProfileView)
+
+    def consents(self, profile_id: int) -> ConsentState:
+        return self._get(f"/api/v1/profiles/{profile_id}/consents", ConsentState)
+
+    def record_consent(
+        self, customer_id: str, purpose: str, status: str, **extra: Any
+    ) -> ConsentEventPublic:
+        body = {"customer_id": customer_id, "purpose": purpose, "status": status, **extra}
+        return self._post("/api/v1/consents", ConsentEventPublic, body)
+
+    def erase(self, **request: str) -> Tombstone:
+        """Erase a shopper: ``customer_id=...`` or ``id_type=..., value=...``."""
+        return self._post("/api/v1/erasures", Tombstone, dict(request))
+
+    # -- catalog (every role) ---------------------------------------------------------------
+
+    def products(self, **filters: Any) -> ProductPage:
+        return self._get("/api/v1/catalog/products", ProductPage, **filters)
+
+    def categories(self) -> list[CategoryNode]:
+        return [
+            CategoryNode.model_validate(c)
+            for c in self.request("GET", "/api/v1/catalog/categories").json()
+        ]

@@ -97,3 +97,20 @@ def next_cursor(rows: list[Any], page: PageRequest) -> tuple[list[Any], str | No
     kept = rows[: page.limit]
     last = kept[-1]
     return kept, Cursor(last.created_at, last.id).encode()
+
+
+def encode_key(value: str) -> str:
+    """A cursor for lists ordered by one natural text key (e.g. a SKU)."""
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def decode_key(token: str | None) -> str | None:
+    if not token:
+        return None
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidRequestError(
+            "cursor is not one this API returned",
+            errors=[{"field": "cursor", "message": "malformed cursor"}],
+        ) from exc

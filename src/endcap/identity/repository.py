@@ -176,6 +176,13 @@ class IdentityRepository:
     async def shared(self, id_type: IdType, value: str) -> SharedIdentifier | None:
         return await self.session.get(SharedIdentifier, (id_type.value, value))
 
+    async def shared_among(self, identifiers: Sequence[Identifier]) -> list[SharedIdentifier]:
+        values = sorted({i.id_value for i in identifiers})
+        if not values:
+            return []
+        query = select(SharedIdentifier).where(col(SharedIdentifier.id_value).in_(values))
+        return list((await self.session.exec(query)).all())
+
     async def merges_of(self, profile_id: int) -> list[ProfileMerge]:
         m = ProfileMerge
         query = (

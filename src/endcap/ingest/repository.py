@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 import zlib
 
-from sqlalchemy import func, text
+from sqlalchemy import delete, false, func, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,11 +21,15 @@ class IngestRepository:
     async def lock(self, name: str) -> None:
         """Wait for, then hold until commit, the lock called ``name`` (PostgreSQL advisory lock).
 
-        SQLite has a single writer already, so nothing is needed there.
+        SQLite has one writer at a time; the load takes the write lock up front
+        instead, because a read transaction that later writes fails outright in
+        WAL mode once anyone else has committed meanwhile.
         """
         if is_postgres(self.session):
             key = zlib.crc32(f"endcap:{name}".encode())
             await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        else:
+            await self.session.execute(delete(IngestRun).where(false()))
 
     async def add(self, run: IngestRun) -> IngestRun:
         self.session.add(run)

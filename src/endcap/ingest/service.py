@@ -134,7 +134,7 @@ class IngestService:
             run.status,
             extra={"rows": run.rows_read, "rejected": run.rows_rejected},
         )
-        return _report(run, resolution)
+        return report_of(run, resolution)
 
     def _check_columns(self, spec: EntitySpec, source: Source) -> None:
         missing = [name for name in spec.required if name not in source.columns]
@@ -191,7 +191,7 @@ class IngestService:
         )
 
 
-def _report(run: IngestRun, resolution: dict[str, Any] | None) -> IngestReport:
+def report_of(run: IngestRun, resolution: dict[str, Any] | None = None) -> IngestReport:
     return IngestReport(
         id=run.id,
         entity=run.entity,

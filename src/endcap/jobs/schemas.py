@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from endcap.jobs.models import JobStatus
+
+
+class JobPublic(BaseModel):
+    """A job as a client polls it: ``progress_done`` of ``progress_total`` (an estimate)."""
+
+    id: uuid.UUID
+    kind: str
+    status: JobStatus
+    progress_done: int
+    progress_total: int | None
+    message: str | None
+    result: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

@@ -1,0 +1,80 @@
+"""Erasure (GDPR art. 17): remove a shopper from every table and every later aggregate.
+
+The person is the whole profile: every customer record the key chain joined,
+with their identifiers, consent events and attributes. Purchases are detached
+(kept as anonymous lines, so category totals stay right) or deleted, per
+``ENDCAP_PRIVACY_ERASURE_TRANSACTIONS``. A tombstone records that it happened,
+without any personal data. Erasing by a shared identifier (a house card) is
+refused: it would erase strangers.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.config import Settings
+from endcap.errors import ConflictError, NotFoundError
+from endcap.identity.models import Customer
+from endcap.identity.repository import IdentityRepository
+from endcap.identity.schemas import IdentifierQuery
+from endcap.identity.service import IdentityService
+from endcap.privacy.models import ErasureTombstone
+from endcap.privacy.repository import ErasureRepository
+from endcap.privacy.schemas import ErasureRequest, Tombstone
+
+
+class ErasureService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.identity = IdentityService(session, settings.identity)
+        self.customers = IdentityRepository(session)
+        self.erase_rows = ErasureRepository(session)
+        self.policy = settings.privacy.erasure_transactions
+
+    async def erase(self, request: ErasureRequest, *, requested_by: uuid.UUID | None) -> Tombstone:
+        """NotFoundError if nobody matches; ConflictError for a shared identifier."""
+        named = await self._named(request)
+        profile_ids = sorted({c.profile_id for c in named if c.profile_id is not None})
+        records: dict[int, Customer] = {c.id: c for c in named if c.id is not None}
+        for profile_id in profile_ids:
+            records.update(
+                {
+                    c.id: c
+                    for c in await self.customers.profile_customers(profile_id)
+                    if c.id is not None
+                }
+            )
+        refs = sorted(records)
+        customer_ids = sorted(c.customer_id for c in records.values())
+        tombstone = ErasureTombstone(
+            requested_by_id_type=request.id_type.value if request.id_type else "customer_id",
+            requested_by_key=requested_by,
+            transactions_policy=self.policy,
+            identifiers_removed=await self.erase_rows.identifiers(refs),
+            consent_events_removed=await self.erase_rows.consent_events(refs),
+            transactions_affected=await self.erase_rows.transactions(
+                customer_ids, detach=self.policy == "detach"
+            ),
+            customers_removed=await self.erase_rows.customers(refs),
+        )
+        await self.erase_rows.profiles(profile_ids)
+        stored = await self.erase_rows.add_tombstone(tombstone)
+        return Tombstone.model_validate(stored, from_attributes=True)
+
+    async def _named(self, request: ErasureRequest) -> list[Customer]:
+        if request.customer_id is not None:
+            customer = await self.customers.customer(request.customer_id)
+            if customer is None:
+                raise NotFoundError("no customer record matches the request")
+            return [customer]
+        query = IdentifierQuery.model_validate({"id_type": request.id_type, "value": request.value})
+        customers, shared = await self.identity.customers_for(query)
+        if not customers:
+            raise NotFoundError("no customer record matches the request")
+        if shared:
+            raise ConflictError(
+                f"that {request.id_type} is shared by {len(customers)} customer records; "
+                "erase by customer_id instead"
+            )
+        return customers

@@ -1,0 +1,64 @@
+"""The deletes behind an erasure, across every table that holds a shopper's data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import CursorResult, Executable, delete, or_, update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.consent.models import ConsentEvent
+from endcap.identity.models import Customer, Identifier, Profile, ProfileMerge
+from endcap.privacy.models import ErasureTombstone
+from endcap.purchases.models import TransactionLine
+
+
+class ErasureRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _delete(self, statement: Executable) -> int:
+        result: CursorResult[Any] = await self.session.execute(statement)  # type: ignore[assignment]
+        return int(result.rowcount or 0)
+
+    async def identifiers(self, customer_refs: Sequence[int]) -> int:
+        return await self._delete(
+            delete(Identifier).where(col(Identifier.customer_ref).in_(customer_refs))
+        )
+
+    async def consent_events(self, customer_refs: Sequence[int]) -> int:
+        return await self._delete(
+            delete(ConsentEvent).where(col(ConsentEvent.customer_ref).in_(customer_refs))
+        )
+
+    async def transactions(self, customer_ids: Sequence[str], *, detach: bool) -> int:
+        """Detach (keep the anonymous lines) or delete the customers' purchases."""
+        owned = col(TransactionLine.customer_id).in_(customer_ids)
+        if detach:
+            statement: Executable = (
+                update(TransactionLine).where(owned).values(customer_id=None, profile_id=None)
+            )
+        else:
+            statement = delete(TransactionLine).where(owned)
+        return await self._delete(statement)
+
+    async def customers(self, customer_refs: Sequence[int]) -> int:
+        return await self._delete(delete(Customer).where(col(Customer.id).in_(customer_refs)))
+
+    async def profiles(self, profile_ids: Sequence[int]) -> int:
+        await self._delete(
+            delete(ProfileMerge).where(
+                or_(
+                    col(ProfileMerge.from_profile_id).in_(profile_ids),
+                    col(ProfileMerge.into_profile_id).in_(profile_ids),
+                )
+            )
+        )
+        return await self._delete(delete(Profile).where(col(Profile.id).in_(profile_ids)))
+
+    async def add_tombstone(self, tombstone: ErasureTombstone) -> ErasureTombstone:
+        self.session.add(tombstone)
+        await self.session.flush()
+        return tombstone
