@@ -56,13 +56,19 @@ async def _upsert(
     update: Sequence[str],
     existing: int,
     staged: int,
+    touch: Sequence[str] = (),
 ) -> Applied:
+    """``touch`` columns (updated_at) are set on a changed row but never make a row changed."""
     statement: Insert = _insert(session, target).from_select(list(columns), query)
-    if update:
+    if existing == 0:
+        # Nothing staged is in the table yet (a first load, a new day of lines): a
+        # plain insert skips the per-row conflict check, the costliest part of a big load.
+        pass
+    elif update:
         excluded = statement.excluded  # type: ignore[attr-defined]
         statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
             index_elements=list(key),
-            set_={c: excluded[c] for c in update},
+            set_={c: excluded[c] for c in (*update, *touch)},
             where=_changed(target, excluded, update),
         )
     else:
@@ -139,6 +145,7 @@ async def _products(session: AsyncSession, stage: Table, staged: int) -> Applied
         [*fields, "brand_id"],
         existing,
         staged,
+        touch=["updated_at"],
     )
 
 
@@ -158,6 +165,7 @@ async def _stores(session: AsyncSession, stage: Table, staged: int) -> Applied:
         fields,
         existing,
         staged,
+        touch=["updated_at"],
     )
 
 
@@ -176,6 +184,7 @@ async def _customers(session: AsyncSession, stage: Table, staged: int) -> Applie
         ["attributes"],
         existing,
         staged,
+        touch=["updated_at"],
     )
 
 

@@ -46,7 +46,6 @@ class ErasureService:
                 }
             )
         refs = sorted(records)
-        customer_ids = sorted(c.customer_id for c in records.values())
         tombstone = ErasureTombstone(
             requested_by_id_type=request.id_type.value if request.id_type else "customer_id",
             requested_by_key=requested_by,
@@ -54,7 +53,7 @@ class ErasureService:
             identifiers_removed=await self.erase_rows.identifiers(refs),
             consent_events_removed=await self.erase_rows.consent_events(refs),
             transactions_affected=await self.erase_rows.transactions(
-                customer_ids, detach=self.policy == "detach"
+                profile_ids, detach=self.policy == "detach"
             ),
             customers_removed=await self.erase_rows.customers(refs),
         )

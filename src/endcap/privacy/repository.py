@@ -33,9 +33,12 @@ class ErasureRepository:
             delete(ConsentEvent).where(col(ConsentEvent.customer_ref).in_(customer_refs))
         )
 
-    async def transactions(self, customer_ids: Sequence[str], *, detach: bool) -> int:
-        """Detach (keep the anonymous lines) or delete the customers' purchases."""
-        owned = col(TransactionLine.customer_id).in_(customer_ids)
+    async def transactions(self, profile_ids: Sequence[int], *, detach: bool) -> int:
+        """Detach (keep the anonymous lines) or delete the profiles' purchases.
+
+        By profile: the indexed distribution key, kept in step with every record's lines.
+        """
+        owned = col(TransactionLine.profile_id).in_(profile_ids)
         if detach:
             statement: Executable = (
                 update(TransactionLine).where(owned).values(customer_id=None, profile_id=None)
