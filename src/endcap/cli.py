@@ -166,8 +166,9 @@ def _register() -> None:
     from endcap.ingest.command import ingest_command  # noqa: PLC0415
     from endcap.jobs.command import worker_command  # noqa: PLC0415
     from endcap.privacy.command import erase_command  # noqa: PLC0415
+    from endcap.synthetic.command import generate_command  # noqa: PLC0415
 
-    for command in (ingest_command, worker_command, erase_command):
+    for command in (ingest_command, worker_command, erase_command, generate_command):
         main.add_command(command)
 
 

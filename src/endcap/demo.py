@@ -15,6 +15,7 @@ from endcap.auth.service import ApiKeyService
 from endcap.config import DatabaseSettings, Settings, get_settings
 from endcap.db import migrate
 from endcap.db.session import standalone_session
+from endcap.demo_retailer import ExampleShopper, example_shopper, generate_files, load_files
 from endcap.partners.models import PartnerKind
 from endcap.partners.schemas import PartnerCreate
 from endcap.partners.service import PartnerService
@@ -44,15 +45,23 @@ def run_demo(console: Console, *, directory: str, host: str, port: int, serve: b
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
     ) as progress:
-        step = progress.add_task("migrating the embedded database", total=2)
+        step = progress.add_task("migrating the embedded database", total=4)
         migrate.upgrade(settings.database.url)
+        progress.update(step, advance=1, description="generating a synthetic retailer")
+        files = generate_files(folder / "retailer")
+        progress.update(step, advance=1, description="loading it through the normal loaders")
+        loaded = asyncio.run(load_files(settings, files))
         progress.update(step, advance=1, description="creating the demo partner and API keys")
         keys = asyncio.run(_create_keys(settings))
+        shopper = asyncio.run(example_shopper(settings, files["identifiers"]))
         progress.update(step, advance=1, description="demo retailer ready")
 
     base = f"http://{host}:{port}"
     # soft_wrap: the curl lines must stay whole so they can be pasted.
-    console.print(_next_steps(base, database, keys), soft_wrap=True, highlight=False)
+    console.print(_loaded(loaded, folder / "retailer"), soft_wrap=True, highlight=False)
+    console.print(
+        _next_steps(base, database, keys, shopper, files["stores"]), soft_wrap=True, highlight=False
+    )
     if serve:
         _serve(settings, host, port)
 
@@ -71,7 +80,32 @@ async def _create_keys(settings: Settings) -> DemoKeys:
     return DemoKeys(admin=admin.key, buyer=buyer.key, brand=brand.key, partner_id=str(partner.id))
 
 
-def _next_steps(base: str, database: Path, keys: DemoKeys) -> str:
+def _loaded(loaded: dict[str, int], folder: Path) -> str:
+    counts = ", ".join(f"{n:,} {entity}" for entity, n in loaded.items())
+    return f"Loaded {counts} (files in {folder})\n"
+
+
+def _shopper_steps(base: str, shopper: ExampleShopper | None, stores_file: Path) -> str:
+    if shopper is None:
+        return ""
+    lookup = ""
+    if shopper.email:
+        lookup = f"""  curl -s -X POST -H "Authorization: Bearer $ADMIN" -H "Content-Type: application/json" \\
+       -d '{{"id_type": "email", "value": "{shopper.email}"}}' {base}/api/v1/profiles/lookup
+"""
+    records = ", ".join(shopper.customer_ids)
+    return f"""
+A key chain: profile {shopper.profile_id} joins the records {records}
+{lookup}  curl -s -H "Authorization: Bearer $ADMIN" {base}/api/v1/profiles/{shopper.profile_id}
+  curl -s -H "Authorization: Bearer $ADMIN" {base}/api/v1/profiles/{shopper.profile_id}/consents
+  curl -s -H "Authorization: Bearer $ADMIN" "{base}/api/v1/catalog/products?department=Bakery&limit=5"
+  curl -s -H "Authorization: Bearer $ADMIN" -F data=@{stores_file} {base}/api/v1/ingest/stores
+"""
+
+
+def _next_steps(
+    base: str, database: Path, keys: DemoKeys, shopper: ExampleShopper | None, stores_file: Path
+) -> str:
     return f"""[bold]Endcap demo[/] on {base}   (database: {database})
 
 API docs:     {base}/schema        OpenAPI: {base}/schema/openapi.json
@@ -92,6 +126,7 @@ Try:
   curl -s -X POST -H "Authorization: Bearer $ADMIN" -H "Content-Type: application/json" \\
        -d '{{"name": "Acme Snacks", "kind": "manufacturer"}}' {base}/api/v1/partners
 
+{_shopper_steps(base, shopper, stores_file)}
 Stop with Ctrl-C."""
 
 

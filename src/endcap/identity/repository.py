@@ -192,6 +192,19 @@ class IdentityRepository:
         )
         return list((await self.session.exec(query)).all())
 
+    async def largest_profile(self) -> int | None:
+        """The profile joining the most customer records (the demo's example key chain)."""
+        c = CUSTOMERS.c
+        query = (
+            select(c.profile_id)
+            .where(c.profile_id.is_not(None))
+            .group_by(c.profile_id)
+            .order_by(func.count().desc(), c.profile_id)
+            .limit(1)
+        )
+        found = (await self.session.execute(query)).scalar_one_or_none()
+        return int(found) if found is not None else None
+
     async def profile_count(self) -> int:
         return int(
             (await self.session.execute(select(func.count()).select_from(PROFILES))).scalar_one()
