@@ -88,18 +88,22 @@ def _loaded(loaded: dict[str, int], folder: Path) -> str:
 def _shopper_steps(base: str, shopper: ExampleShopper | None, stores_file: Path) -> str:
     if shopper is None:
         return ""
+    auth = '-H "Authorization: Bearer $ADMIN"'
     lookup = ""
     if shopper.email:
-        lookup = f"""  curl -s -X POST -H "Authorization: Bearer $ADMIN" -H "Content-Type: application/json" \\
-       -d '{{"id_type": "email", "value": "{shopper.email}"}}' {base}/api/v1/profiles/lookup
-"""
+        body = f'{{"id_type": "email", "value": "{shopper.email}"}}'
+        lookup = (
+            f"  curl -s -X POST {auth} -H \"Content-Type: application/json\" \\\n"
+            f"       -d '{body}' {base}/api/v1/profiles/lookup\n"
+        )
     records = ", ".join(shopper.customer_ids)
+    profile = f"{base}/api/v1/profiles/{shopper.profile_id}"
     return f"""
 A key chain: profile {shopper.profile_id} joins the records {records}
-{lookup}  curl -s -H "Authorization: Bearer $ADMIN" {base}/api/v1/profiles/{shopper.profile_id}
-  curl -s -H "Authorization: Bearer $ADMIN" {base}/api/v1/profiles/{shopper.profile_id}/consents
-  curl -s -H "Authorization: Bearer $ADMIN" "{base}/api/v1/catalog/products?department=Bakery&limit=5"
-  curl -s -H "Authorization: Bearer $ADMIN" -F data=@{stores_file} {base}/api/v1/ingest/stores
+{lookup}  curl -s {auth} {profile}
+  curl -s {auth} {profile}/consents
+  curl -s {auth} "{base}/api/v1/catalog/products?department=Bakery&limit=5"
+  curl -s {auth} -F data=@{stores_file} {base}/api/v1/ingest/stores
 """
 
 
