@@ -1,0 +1,121 @@
+"""Erasure on the real database: the whole profile goes, from every table and total;
+the tombstone holds no personal data; shared identifiers are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.config import DatabaseSettings, PrivacySettings, Settings
+from endcap.errors import ConflictError, NotFoundError
+from endcap.identity.models import IdType
+from endcap.privacy.erasure import ErasureService
+from endcap.privacy.models import ErasureTombstone
+from endcap.privacy.schemas import ErasureRequest
+from tests.support.retailer import load_tiny
+
+
+@pytest.fixture
+def settings(database_settings: DatabaseSettings) -> Settings:
+    chosen = Settings()
+    chosen.database = database_settings
+    return chosen
+
+
+async def _count(session: AsyncSession, sql: str, **params: object) -> int:
+    return int((await session.execute(text(sql), params)).scalar_one())
+
+
+async def test_erasing_by_email_removes_every_record_of_the_person(
+    session: AsyncSession, settings: Settings, tmp_path: Path
+) -> None:
+    shop = await load_tiny(session, settings, tmp_path)
+    people = {"a": shop.id("c1"), "b": shop.id("c2")}
+
+    tombstone = await ErasureService(session, settings).erase(
+        ErasureRequest(id_type=IdType.EMAIL, value=f"ANN.{shop.tag}@example.com"), requested_by=None
+    )
+
+    assert (tombstone.customers_removed, tombstone.identifiers_removed) == (2, 3)
+    assert (tombstone.consent_events_removed, tombstone.transactions_affected) == (3, 2)
+    where = "customer_id IN (:a, :b)"
+    assert await _count(session, f"SELECT count(*) FROM customers WHERE {where}", **people) == 0  # noqa: S608
+    assert await _count(session, f"SELECT count(*) FROM transactions WHERE {where}", **people) == 0  # noqa: S608
+    # The purchases stay as anonymous lines (detach): sales totals are unchanged,
+    # but no later per-shopper aggregate can count the person.
+    total = await session.execute(
+        text(
+            "SELECT sum(sales_value), count(DISTINCT profile_id)"
+            " FROM transactions WHERE transaction_id LIKE :t"
+        ),
+        {"t": f"{shop.tag}-%"},
+    )
+    sales, shoppers = total.one()
+    assert float(sales) == 60.0
+    assert shoppers == 1
+    # The tombstone says what happened and holds nothing that points at the person.
+    stored = (
+        (await session.execute(select(ErasureTombstone).where(ErasureTombstone.id == tombstone.id)))
+        .scalar_one()
+        .model_dump()
+    )
+    flat = " ".join(str(v) for v in stored.values()).lower()
+    assert shop.tag not in flat
+    assert "ann" not in flat
+    assert stored["requested_by_id_type"] == "email"
+
+
+async def test_delete_policy_removes_the_purchases_too(
+    session: AsyncSession, settings: Settings, tmp_path: Path
+) -> None:
+    shop = await load_tiny(session, settings, tmp_path)
+    settings.privacy = PrivacySettings(erasure_transactions="delete")
+
+    tombstone = await ErasureService(session, settings).erase(
+        ErasureRequest(customer_id=shop.id("c3")), requested_by=None
+    )
+
+    assert tombstone.transactions_affected == 1
+    assert tombstone.transactions_policy == "delete"
+    remaining = await _count(
+        session, "SELECT count(*) FROM transactions WHERE transaction_id = :t", t=shop.id("t3")
+    )
+    assert remaining == 0
+
+
+async def test_a_shared_identifier_is_refused_and_nothing_is_erased(
+    session: AsyncSession, settings: Settings, tmp_path: Path
+) -> None:
+    shop = await load_tiny(session, settings, tmp_path)
+    before = await session.scalar(select(func.count()).select_from(text("customers")))
+
+    with pytest.raises(ConflictError, match="shared by 8 customer records"):
+        await ErasureService(session, settings).erase(
+            ErasureRequest(id_type=IdType.LOYALTY_CARD, value=f"HOUSE-{shop.tag}"),
+            requested_by=None,
+        )
+
+    assert await session.scalar(select(func.count()).select_from(text("customers"))) == before
+
+
+async def test_nobody_matching_is_not_found(session: AsyncSession, settings: Settings) -> None:
+    with pytest.raises(NotFoundError):
+        await ErasureService(session, settings).erase(
+            ErasureRequest(customer_id="nobody"), requested_by=None
+        )
+    with pytest.raises(NotFoundError):
+        await ErasureService(session, settings).erase(
+            ErasureRequest(id_type=IdType.EMAIL, value="nobody@example.com"), requested_by=None
+        )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"customer_id": "x", "id_type": "email", "value": "a@b.se"}, {"id_type": "email"}],
+)
+def test_request_names_the_shopper_exactly_one_way(body: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="either customer_id"):
+        ErasureRequest.model_validate(body)
