@@ -23,7 +23,12 @@ from endcap.catalog.routes import CatalogController
 from endcap.config import Settings, get_settings
 from endcap.consent.routes import ConsentController
 from endcap.db.engine import create_engine, create_session_factory
-from endcap.db.session import STATE_ENGINE, STATE_SESSION_FACTORY, provide_session
+from endcap.db.session import (
+    STATE_ENGINE,
+    STATE_READ_SESSION_FACTORY,
+    STATE_SESSION_FACTORY,
+    provide_session,
+)
 from endcap.health.routes import HealthController
 from endcap.identity.routes import ProfileController
 from endcap.ingest.routes import IngestController, JobController
@@ -55,6 +60,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             tracing.instrument_engine(engine, telemetry)
         app.state[STATE_ENGINE] = engine
         app.state[STATE_SESSION_FACTORY] = create_session_factory(engine)
+        app.state[STATE_READ_SESSION_FACTORY] = create_session_factory(
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         try:
             async with run_in_process(app.state[STATE_SESSION_FACTORY], settings):
                 yield

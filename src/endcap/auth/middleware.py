@@ -9,7 +9,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 
 from endcap.auth.service import ApiKeyService
 from endcap.config import Settings
-from endcap.db.session import session_factory_from
+from endcap.db.session import read_session_factory_from
 from endcap.errors import AuthenticationError
 
 STATE_SETTINGS = "settings"
@@ -37,8 +37,8 @@ class ApiKeyAuthenticationMiddleware(AbstractAuthenticationMiddleware):
                 "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
             )
         settings: Settings = connection.app.state[STATE_SETTINGS]
-        # A short session of its own: the request's transaction starts after
+        # A short read of its own: the request's transaction starts after
         # authentication, and a failed key never opens one.
-        async with session_factory_from(connection.app.state)() as session:
+        async with read_session_factory_from(connection.app.state)() as session:
             principal = await ApiKeyService(session, settings.auth.key_prefix).authenticate(key)
         return AuthenticationResult(user=principal, auth=principal.key_id)

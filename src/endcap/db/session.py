@@ -17,10 +17,18 @@ from endcap.db.engine import SessionFactory, create_engine, create_session_facto
 
 STATE_ENGINE = "db_engine"
 STATE_SESSION_FACTORY = "db_session_factory"
+STATE_READ_SESSION_FACTORY = "db_read_session_factory"
 
 
 def session_factory_from(state: State) -> SessionFactory:
     factory: SessionFactory = state[STATE_SESSION_FACTORY]
+    return factory
+
+
+def read_session_factory_from(state: State) -> SessionFactory:
+    """Sessions for single reads outside the request's transaction (e.g. the API key
+    look-up): autocommit, so a read costs one round trip instead of three."""
+    factory: SessionFactory = state[STATE_READ_SESSION_FACTORY]
     return factory
 
 

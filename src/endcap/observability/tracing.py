@@ -34,6 +34,7 @@ DEFAULT_SERVICE_NAME = "endcap"
 class Telemetry:
     tracer_provider: TracerProvider
     meter_provider: MeterProvider
+    exporting_traces: bool
 
     def shutdown(self) -> None:
         self.tracer_provider.shutdown()
@@ -78,17 +79,26 @@ def configure_telemetry() -> Telemetry:
         attributes["service.name"] = DEFAULT_SERVICE_NAME
     resource = Resource.create(attributes)
     tracer_provider = TracerProvider(resource=resource)
-    if (span_exporter := _span_exporter(_exporter_name("OTEL_TRACES_EXPORTER"))) is not None:
+    span_exporter = _span_exporter(_exporter_name("OTEL_TRACES_EXPORTER"))
+    if span_exporter is not None:
         tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
     reader = _metric_reader(_exporter_name("OTEL_METRICS_EXPORTER"))
     meter_provider = MeterProvider(resource=resource, metric_readers=[reader] if reader else [])
     HTTPXClientInstrumentor().instrument(
         tracer_provider=tracer_provider, meter_provider=meter_provider
     )
-    return Telemetry(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    return Telemetry(
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+        exporting_traces=span_exporter is not None,
+    )
 
 
 def instrument_engine(engine: AsyncEngine, telemetry: Telemetry) -> None:
+    """SQL spans, when traces go somewhere: with no exporter nobody sees them, and a
+    span per statement costs more than a cheap query does (tests/perf/bench_api.py)."""
+    if not telemetry.exporting_traces:
+        return
     SQLAlchemyInstrumentor().instrument(
         engine=engine.sync_engine,
         tracer_provider=telemetry.tracer_provider,
