@@ -118,8 +118,13 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 @pytest.fixture(scope="session")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    env = {"ENDCAP_DATABASE_URL": database_url, "ENDCAP_LOG_LEVEL": "INFO"}
-    proc = ServerProcess(env, tmp_path_factory.mktemp("server") / "server.log").start()
+    folder = tmp_path_factory.mktemp("server")
+    env = {
+        "ENDCAP_DATABASE_URL": database_url,
+        "ENDCAP_LOG_LEVEL": "INFO",
+        "ENDCAP_INGEST_SPOOL_DIR": str(folder / "uploads"),
+    }
+    proc = ServerProcess(env, folder / "server.log").start()
     yield proc
     proc.stop()
 
