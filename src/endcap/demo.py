@@ -93,7 +93,7 @@ def _shopper_steps(base: str, shopper: ExampleShopper | None, stores_file: Path)
     if shopper.email:
         body = f'{{"id_type": "email", "value": "{shopper.email}"}}'
         lookup = (
-            f"  curl -s -X POST {auth} -H \"Content-Type: application/json\" \\\n"
+            f'  curl -s -X POST {auth} -H "Content-Type: application/json" \\\n'
             f"       -d '{body}' {base}/api/v1/profiles/lookup\n"
         )
     records = ", ".join(shopper.customer_ids)

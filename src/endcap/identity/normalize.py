@@ -19,6 +19,8 @@ from endcap.identity.models import IdType
 HASHED = {IdType.EMAIL, IdType.PHONE}
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+# identifiers.id_value holds a hash (64) or a loyalty card, account or device id up to this.
+MAX_STORED_LENGTH = 128
 
 
 class InvalidIdentifierError(ValueError):
@@ -61,6 +63,8 @@ def stored_value(id_type: IdType, value: str, *, region: str, is_hashed: bool = 
         return sha256(normalised)
     if not value:
         raise InvalidIdentifierError("empty identifier")
+    if len(value) > MAX_STORED_LENGTH:
+        raise InvalidIdentifierError(f"longer than {MAX_STORED_LENGTH} characters")
     return value
 
 

@@ -59,6 +59,8 @@ def assign(
 
     ``current`` holds 0 for customers without a profile yet.
     """
+    if len(customer_ids) == 0:
+        return np.empty(0, np.int64), [], next_id
     order = np.lexsort((customer_ids, labels))  # by component, then customer id
     sorted_labels = labels[order]
     starts = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])

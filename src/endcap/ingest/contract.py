@@ -7,6 +7,7 @@ winning.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -32,6 +33,8 @@ class ColumnSpec:
     choices: tuple[str, ...] = ()
     # A negative value is a return; allowed only where the retailer enables returns.
     signed_if_returns: bool = False
+    # Digits before the decimal point that the stored column holds (None: no limit).
+    integer_digits: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +112,18 @@ TRANSACTIONS = EntitySpec(
         _text("transaction_id", required=True, max_length=64),
         ColumnSpec("occurred_at", Kind.TIMESTAMP, required=True),
         _text("sku", required=True, max_length=64),
-        ColumnSpec("quantity", Kind.DECIMAL, required=True, signed_if_returns=True),
-        ColumnSpec("sales_value", Kind.DECIMAL, required=True, signed_if_returns=True),
+        # numeric(12, 3) and numeric(14, 2) in the transactions table.
+        ColumnSpec(
+            "quantity", Kind.DECIMAL, required=True, signed_if_returns=True, integer_digits=9
+        ),
+        ColumnSpec(
+            "sales_value", Kind.DECIMAL, required=True, signed_if_returns=True, integer_digits=12
+        ),
         ColumnSpec("line_no", Kind.INT),
         _text("customer_id", max_length=128),
         _text("store_id", max_length=64),
         ColumnSpec("channel", Kind.CHOICE, choices=("store", "online")),
-        ColumnSpec("discount", Kind.DECIMAL),
+        ColumnSpec("discount", Kind.DECIMAL, integer_digits=12),
     ),
     # line_ref is line_no, or "sku:<sku>" when the file has no line_no column.
     key=("transaction_id", "line_ref"),
@@ -134,6 +142,19 @@ CONSENTS = EntitySpec(
     ),
     key=("customer_id", "purpose", "recorded_at", "status"),
 )
+
+# Extra columns become attributes, which are stored as given: contact data must
+# not slip in that way (it belongs in identifiers, where it is hashed).
+CONTACT_COLUMN = re.compile(
+    r"(e[-_ ]?mail|phone|mobile|msisdn|address|street|first[-_ ]?name|last[-_ ]?name|surname|"
+    r"full[-_ ]?name|ssn|personnummer|national[-_ ]?id|birth[-_ ]?date|date[-_ ]?of[-_ ]?birth)",
+    re.IGNORECASE,
+)
+
+
+def looks_like_contact_data(column: str) -> bool:
+    return bool(CONTACT_COLUMN.search(column))
+
 
 ENTITIES: dict[str, EntitySpec] = {
     spec.name: spec for spec in (PRODUCTS, STORES, CUSTOMERS, IDENTIFIERS, TRANSACTIONS, CONSENTS)

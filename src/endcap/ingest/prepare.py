@@ -54,11 +54,19 @@ def prepare(
         flags = columns.get("private_label", pa.array(["false"] * n))
         columns["private_label"] = pc.equal(flags, "true")
     if spec.name == "transactions":
-        columns["line_ref"] = (
-            columns["line_no"]
-            if "line_no" in columns
-            else pc.binary_join_element_wise("sku:", columns["sku"], "")
-        )
+        if "line_no" in columns:
+            columns["line_ref"] = columns["line_no"]
+            # A file with line numbers names every line by one; a blank one cannot be matched.
+            missing = np.asarray(pc.is_null(columns["line_no"])) & ok
+            ok &= ~missing
+            rejections.extend(
+                Rejection(
+                    int(lines[i]), "line_no", "a value is required (the file has a line_no column)"
+                )
+                for i in np.flatnonzero(missing)
+            )
+        else:
+            columns["line_ref"] = pc.binary_join_element_wise("sku:", columns["sku"], "")
         columns["discount"] = _default(columns.get("discount"), n, "0")
         columns["channel"] = _default(columns.get("channel"), n, "store")
     if spec.keeps_attributes:

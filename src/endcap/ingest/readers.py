@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -107,49 +108,156 @@ def _csv_header(path: Path) -> list[str]:
 
 
 def _csv_chunks(source: Source, chunk_bytes: int) -> Iterator[Chunk]:
+    # Rows that do not fit the header, by CSV row number (the header is row 1); the line
+    # they start on is worked out as the file is walked (a quoted value may span lines).
+    broken: dict[int, tuple[BrokenRow, int]] = {}
+
     def on_broken_row(row: pacsv.InvalidRow) -> str:
-        source.broken.append(
-            BrokenRow(
-                row.number,
-                f"has {row.actual_columns} of {row.expected_columns} columns"
-                + (" (file cut off?)" if row.actual_columns < row.expected_columns else ""),
-            )
+        found = BrokenRow(
+            row.number,
+            f"has {row.actual_columns} of {row.expected_columns} columns"
+            + (" (file cut off?)" if row.actual_columns < row.expected_columns else ""),
         )
+        broken[row.number] = (found, row.text.count("\n"))
+        source.broken.append(found)
         return "skip"
 
-    reader = pacsv.open_csv(
-        source.path,
-        read_options=pacsv.ReadOptions(block_size=chunk_bytes, use_threads=False),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_broken_row),
-        convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in source.columns},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-    next_line = 2  # line 1 is the header
+    walk = _Walk(broken)
     try:
+        # The header was read (and its names trimmed) already: name the columns, skip it.
+        reader = pacsv.open_csv(
+            source.path,
+            read_options=pacsv.ReadOptions(
+                block_size=chunk_bytes, use_threads=False, column_names=source.columns, skip_rows=1
+            ),
+            # Blank lines are kept as rows so that rows and lines stay in step; they are
+            # dropped below.
+            parse_options=pacsv.ParseOptions(
+                invalid_row_handler=on_broken_row, ignore_empty_lines=False
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in source.columns},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
         for batch in reader:
-            skipped_before = len(source.broken)
             table = pa.Table.from_batches([batch])
-            lines = _lines_after(next_line, table.num_rows, source.broken, skipped_before)
-            next_line = int(lines[-1]) + 1 if len(lines) else next_line
-            yield Chunk(table, lines)
+            lines = walk.lines(table)
+            blank = _blank_rows(table)
+            if blank.any():
+                keep = ~blank
+                table, lines = table.filter(pa.array(keep)), lines[keep]
+            if table.num_rows:
+                yield Chunk(table, lines)
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc) or "utf8" in str(exc).lower():
             raise UnreadableFileError(
                 "the file is not valid UTF-8", line=_first_bad_utf8_line(source.path)
             ) from exc
         raise UnreadableFileError(f"the CSV cannot be parsed ({exc})") from exc
+    walk.finish()
+    last_line_is_a_row = walk.last_row_line and walk.last_row_line >= walk.last_broken_line
+    if last_line_is_a_row and _ends_inside_quotes(source.path):
+        source.broken.append(
+            BrokenRow(walk.last_row_line, "ends inside a quoted value (file cut off?)")
+        )
 
 
-def _lines_after(first: int, count: int, broken: list[BrokenRow], _known: int) -> np.ndarray:
-    """File lines of ``count`` good rows starting at ``first``, stepping over broken rows."""
-    skip = sorted(b.line for b in broken if b.line is not None and b.line >= first)
-    lines = np.arange(first, first + count + len(skip), dtype=np.int64)
-    if skip:
-        lines = lines[~np.isin(lines, skip)]
-    return lines[:count]
+class _Walk:
+    """Row numbers to file lines: rows and lines differ by the newlines inside quoted values."""
+
+    def __init__(self, broken: dict[int, tuple[BrokenRow, int]]) -> None:
+        self.broken = broken
+        self.row = 2  # the CSV row number of the next row (the header is row 1)
+        self.line = 2  # and the file line it starts on
+        self.last_row_line = 0
+        self.last_broken_line = 0
+
+    def _step_over_broken(self) -> None:
+        while self.row in self.broken:
+            found, newlines = self.broken.pop(self.row)
+            found.line = self.line
+            self.last_broken_line = self.line
+            self.row += 1
+            self.line += 1 + newlines
+
+    def lines(self, table: pa.Table) -> np.ndarray:
+        count = table.num_rows
+        newlines = _newlines_per_row(table)
+        if not newlines.any() and not any(r >= self.row for r in self.broken):
+            # The common case: one row per line, nothing skipped.
+            lines = np.arange(self.line, self.line + count, dtype=np.int64)
+            self.row += count
+            self.line += count
+        else:
+            lines = np.empty(count, dtype=np.int64)
+            for index in range(count):
+                self._step_over_broken()
+                lines[index] = self.line
+                self.row += 1
+                self.line += 1 + int(newlines[index])
+        if count:
+            self.last_row_line = int(lines[-1])
+        return lines
+
+    def finish(self) -> None:
+        """Broken rows after the last good one."""
+        self._step_over_broken()
+        for row in sorted(self.broken):
+            found, _ = self.broken.pop(row)
+            found.line = self.line + row - self.row
+            self.last_broken_line = max(self.last_broken_line, found.line)
+
+
+def _newlines_per_row(table: pa.Table) -> np.ndarray:
+    counts = np.zeros(table.num_rows, dtype=np.int64)
+    for column in table.columns:
+        # Almost always there is none: look at the column's bytes before counting per row.
+        if any(_has_newline(chunk) for chunk in column.chunks):
+            counts += np.asarray(pc.count_substring(column, "\n").fill_null(0), dtype=np.int64)
+    return counts
+
+
+def _has_newline(array: pa.Array) -> bool:
+    data = array.buffers()[2]
+    return data is not None and data.to_pybytes().find(b"\n") != -1
+
+
+def _blank_rows(table: pa.Table) -> np.ndarray:
+    """Rows with nothing in any column: blank lines, skipped without a word."""
+    blank = np.ones(table.num_rows, dtype=bool)
+    for column in table.columns:
+        blank &= np.asarray(pc.fill_null(pc.equal(column, ""), True), dtype=bool)
+        if not blank.any():  # the usual case, known from the first column
+            break
+    return blank
+
+
+def _ends_inside_quotes(path: Path) -> bool:
+    """Whether the file stops inside a quoted value of its last line (a file cut off)."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        handle.seek(max(size - 64 * 1024, 0))
+        tail = handle.read()
+    if tail.endswith((b"\n", b"\r")):
+        return False
+    last = tail.rsplit(b"\n", 1)[-1]
+    quoted, field_start = False, True
+    index = 0
+    while index < len(last):
+        char = last[index : index + 1]
+        if quoted:
+            if char == b'"':
+                if last[index + 1 : index + 2] == b'"':
+                    index += 1  # an escaped quote
+                else:
+                    quoted = False
+        elif char == b'"' and field_start:
+            quoted = True
+        field_start = char == b"," and not quoted
+        index += 1
+    return quoted
 
 
 def _first_bad_utf8_line(path: Path) -> int:
@@ -169,7 +277,14 @@ def _first_bad_utf8_line(path: Path) -> int:
 def _parquet_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
     row = 1
     for batch in pq.ParquetFile(source.path).iter_batches(batch_size=chunk_rows):
-        columns = {name: _as_strings(batch.column(i)) for i, name in enumerate(batch.schema.names)}
+        columns = {}
+        for index, name in enumerate(batch.schema.names):
+            try:
+                columns[name] = _as_strings(batch.column(index))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise UnreadableFileError(
+                    f"column {name!r} cannot be read as text ({exc})", line=row
+                ) from exc
         table = pa.table(columns)
         yield Chunk(table, np.arange(row, row + table.num_rows, dtype=np.int64))
         row += table.num_rows

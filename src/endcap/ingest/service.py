@@ -22,7 +22,7 @@ from endcap.errors import InvalidRequestError
 from endcap.identity.resolution import resolve
 from endcap.ingest import checks
 from endcap.ingest.apply import apply
-from endcap.ingest.contract import ENTITIES, EntitySpec
+from endcap.ingest.contract import ENTITIES, EntitySpec, looks_like_contact_data
 from endcap.ingest.models import IngestRun
 from endcap.ingest.prepare import prepare
 from endcap.ingest.readers import Source, UnreadableFileError, chunks, format_of, open_source
@@ -34,6 +34,7 @@ from endcap.ingest.validate import Rejection, check_chunk
 log = logging.getLogger("endcap.ingest")
 Progress = Callable[[int, int | None], None]
 RESOLVES_IDENTITY = {"customers", "identifiers"}
+FOLLOWS_PROFILES = {"transactions"}
 
 
 @dataclass(slots=True)
@@ -105,6 +106,9 @@ class IngestService:
                     total, found = await check(spec, stage)
                     rejections.add(found, total)
             if rejections.total == 0:
+                if entity in FOLLOWS_PROFILES:
+                    # Lines take their customer's profile: not while key chains are re-resolved.
+                    await self.runs.lock("identity")
                 applied = await apply(self.session, entity, stage.table, stage.rows)
                 run.rows_inserted, run.rows_updated = applied.inserted, applied.updated
                 if entity in RESOLVES_IDENTITY:
@@ -137,12 +141,22 @@ class IngestService:
         return report_of(run, resolution)
 
     def _check_columns(self, spec: EntitySpec, source: Source) -> None:
+        line = 1 if source.file_format == "csv" else None
         missing = [name for name in spec.required if name not in source.columns]
         if missing:
             raise UnreadableFileError(
-                f"missing required column(s): {', '.join(missing)}",
-                line=1 if source.file_format == "csv" else None,
+                f"missing required column(s): {', '.join(missing)}", line=line
             )
+        if spec.keeps_attributes:
+            contact = [
+                c for c in source.columns if c not in spec.names and looks_like_contact_data(c)
+            ]
+            if contact:
+                raise UnreadableFileError(
+                    f"column(s) {', '.join(contact)} look like contact data, which is never kept "
+                    "raw: load e-mails and phones as identifiers (they are hashed there)",
+                    line=line,
+                )
 
     async def _stage(
         self,

@@ -94,16 +94,24 @@ def _check(  # noqa: PLR0911  (one return per column kind reads best)
         ]
     if column.kind is Kind.INT:
         bad = ~np.asarray(pc.match_substring_regex(filled, INTEGER)) & ~blank
-        return _nullify(filled, blank), [(bad, "must be a whole number")]
+        # One spelling per number ("+07" is 7), so that a line is the same line in every file.
+        canonical = pc.replace_substring_regex(filled, r"^\+?0*(\d)", r"\1")
+        return _nullify(canonical, blank), [(bad, "must be a whole number")]
     if column.kind is Kind.DECIMAL:
         bad = ~np.asarray(pc.match_substring_regex(filled, DECIMAL)) & ~blank
         negative = np.asarray(pc.starts_with(filled, "-")) & ~blank & ~bad
         if column.signed_if_returns and allow_returns:
             negative[:] = False
-        return _nullify(filled, blank), [
+        problems = [
             (bad, "must be a number"),
             (negative, "must not be negative (returns are not enabled)"),
         ]
+        if column.integer_digits is not None:
+            digits = column.integer_digits
+            whole = pc.replace_substring_regex(filled, r"^[+-]?0*(\d*).*$", r"\1")
+            too_large = np.asarray(pc.greater(pc.utf8_length(whole), digits)) & ~blank & ~bad
+            problems.append((too_large, f"out of range: at most {digits} digits before the point"))
+        return _nullify(filled, blank), problems
     parsed, bad = _timestamps(filled, blank)
     return parsed, [(bad, "not an ISO-8601 date-time")]
 

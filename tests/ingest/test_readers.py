@@ -1,0 +1,198 @@
+"""Streaming readers without a database: every value arrives as text with the file line
+(CSV, NDJSON) or row (Parquet) it came from, in bounded chunks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from endcap.ingest.readers import (
+    UnreadableFileError,
+    chunks,
+    format_of,
+    open_source,
+)
+from tests.ingest.support import write, write_ndjson, write_parquet
+
+
+def read(path: Path, *, chunk_bytes: int = 1 << 20, chunk_rows: int = 1000):  # type: ignore[no-untyped-def]
+    source = open_source(path, format_of(path.name))
+    found = list(chunks(source, chunk_bytes=chunk_bytes, chunk_rows=chunk_rows))
+    rows = [row for chunk in found for row in chunk.table.to_pylist()]
+    lines = [int(line) for chunk in found for line in chunk.lines]
+    broken = [(b.line, b.reason) for b in source.broken]
+    return source, rows, lines, broken, len(found)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("a.csv", "csv"), ("a.CSV", "csv"), ("a.parquet", "parquet"), ("a.pq", "parquet"),
+     ("a.ndjson", "ndjson"), ("a.jsonl", "ndjson")],
+)  # fmt: skip
+def test_the_format_comes_from_the_extension(name: str, expected: str) -> None:
+    assert format_of(name) == expected
+
+
+def test_an_unknown_extension_is_refused() -> None:
+    with pytest.raises(UnreadableFileError, match=r"unknown file type '\.json'"):
+        format_of("a.json")
+
+
+def test_csv_values_arrive_as_text_with_their_lines(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.csv", 'a, b ,c\n1,,x\n02," y ",3.50\n')
+    source, rows, lines, broken, _ = read(path)
+    assert source.columns == ["a", "b", "c"]
+    assert rows == [{"a": "1", "b": "", "c": "x"}, {"a": "02", "b": " y ", "c": "3.50"}]
+    assert lines == [2, 3]
+    assert broken == []
+
+
+def test_csv_lines_stay_right_across_blank_lines_broken_rows_and_multi_line_values(
+    tmp_path: Path,
+) -> None:
+    content = (
+        "a,b\n"  # 1
+        "1,one\n"  # 2
+        "\n"  # 3 blank
+        '2,"two\nlines"\n'  # 4-5
+        "3\n"  # 6 broken
+        "4,four\n"  # 7
+        "\r\n"  # 8 blank
+        '5,"x",extra\n'  # 9 broken
+        "6,six\n"  # 10
+    )
+    _, rows, lines, broken, _ = read(write(tmp_path / "a.csv", content))
+    assert [r["a"] for r in rows] == ["1", "2", "4", "6"]
+    assert lines == [2, 4, 7, 10]
+    assert broken == [(6, "has 1 of 2 columns (file cut off?)"), (9, "has 3 of 2 columns")]
+
+
+def test_csv_lines_stay_right_across_many_small_chunks(tmp_path: Path) -> None:
+    body = []
+    expected = []
+    line = 2
+    for n in range(2000):
+        if n % 97 == 0:
+            body.append("\n")
+            line += 1
+        if n % 211 == 0:
+            body.append(f'{n},"two\nlines"\n')
+            expected.append(line)
+            line += 2
+            continue
+        if n % 333 == 0:
+            body.append(f"{n}\n")  # broken
+            line += 1
+            continue
+        body.append(f"{n},v{n}\n")
+        expected.append(line)
+        line += 1
+    _, rows, lines, broken, count = read(
+        write(tmp_path / "a.csv", "a,b\n" + "".join(body)), chunk_bytes=1024
+    )
+    assert count > 10
+    assert lines == expected
+    assert len(rows) == len(expected)
+    assert [b for b, _ in broken] == [int(x) for x in _broken_lines("a,b\n" + "".join(body))]
+
+
+def _broken_lines(content: str) -> list[int]:
+    return [
+        number
+        for number, text in enumerate(content.split("\n"), start=1)
+        if number > 1 and text and "," not in text and not text.endswith('lines"')
+    ]
+
+
+@pytest.mark.parametrize(
+    ("tail", "cut"),
+    [
+        ('S9,"Nine, the harbo', True),
+        ('S9,"Nine ""the"" harbo', True),
+        ('S9,"Nine ""the"" harbour"', False),
+        ('S9,TV 55" wide', False),  # a bare inch mark inside an unquoted value
+        ('S9,"Nine, the harbo\n', False),  # ends with a newline: not cut mid-line
+        ("S9,Nine", False),
+    ],
+)
+def test_a_file_cut_inside_a_quoted_value_is_noticed(tmp_path: Path, tail: str, cut: bool) -> None:
+    _, _, _, broken, _ = read(write(tmp_path / "a.csv", "store_id,name\nS8,Eight\n" + tail))
+    expected = [(3, "ends inside a quoted value (file cut off?)")] if cut else []
+    assert broken == expected
+
+
+def test_a_non_utf8_csv_names_its_first_bad_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.csv", "a,b\n1,x\n2,\xe9\n3,\xe9\n".encode("latin-1"))
+    with pytest.raises(UnreadableFileError) as raised:
+        read(path)
+    assert (raised.value.line, raised.value.reason) == (3, "the file is not valid UTF-8")
+
+
+def test_a_csv_is_read_in_chunks_of_about_chunk_bytes(tmp_path: Path) -> None:
+    content = "a,b\n" + "".join(f"{n},{'x' * 20}\n" for n in range(5000))
+    _, rows, lines, _, count = read(write(tmp_path / "a.csv", content), chunk_bytes=4096)
+    assert len(rows) == 5000
+    assert lines == list(range(2, 5002))
+    assert count >= len(content) // 4096
+
+
+def test_parquet_values_become_text_and_rows_are_numbered(tmp_path: Path) -> None:
+    table = pa.table(
+        {
+            "i": pa.array([1, None, 3], pa.int64()),
+            "f": [1.5, 2.0, None],
+            "b": [True, False, None],
+            "t": pa.array([0, 1_000_000, None], pa.timestamp("us")),
+            "s": ["x", "", None],
+        }
+    )
+    _, rows, lines, _, count = read(
+        write_parquet(tmp_path / "a.parquet", table, row_group_size=2), chunk_rows=2
+    )
+    assert rows == [
+        {"i": "1", "f": "1.5", "b": "true", "t": "1970-01-01 00:00:00.000000Z", "s": "x"},
+        {"i": None, "f": "2", "b": "false", "t": "1970-01-01 00:00:01.000000Z", "s": ""},
+        {"i": "3", "f": None, "b": None, "t": None, "s": None},
+    ]
+    assert lines == [1, 2, 3]
+    assert count == 2
+
+
+def test_ndjson_values_become_text_and_new_keys_are_columns(tmp_path: Path) -> None:
+    path = write_ndjson(
+        tmp_path / "a.ndjson",
+        [{"a": "x", "n": 1}, {"a": "y", "n": 2.5, "extra": True}, {"a": None, "o": {"k": 1}}],
+    )
+    path.write_text(path.read_text().replace("\n", "\n\n", 1))  # a blank line 2
+    _, rows, lines, _, _ = read(path, chunk_rows=2)
+    assert rows == [
+        {"a": "x", "n": "1", "extra": None},  # a key new in a chunk is null before it
+        {"a": "y", "n": "2.5", "extra": "true"},
+        {"a": None, "n": None, "extra": None, "o": '{"k": 1}'},
+    ]
+    assert lines == [1, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "reason"),
+    [
+        (b'{"a": 1}\n[1, 2]\n', 2, "each line must be a JSON object"),
+        (b'{"a": 1}\n{"a": \n', 2, "not a JSON object (Expecting value)"),
+        (b'{"a": "\xff"}\n', 1, "the file is not valid UTF-8"),
+    ],
+)
+def test_a_bad_ndjson_line_is_named(tmp_path: Path, content: bytes, line: int, reason: str) -> None:
+    with pytest.raises(UnreadableFileError) as raised:
+        read(write(tmp_path / "a.ndjson", content))
+    assert (raised.value.line, raised.value.reason) == (line, reason)
+
+
+def test_a_windows_csv_with_crlf_lines_reads_like_any_other(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.csv", b"a,b\r\n1,x\r\n\r\n2,y\r\n3\r\n4,z")
+    source, rows, lines, broken, _ = read(path)
+    assert source.columns == ["a", "b"]
+    assert rows == [{"a": "1", "b": "x"}, {"a": "2", "b": "y"}, {"a": "4", "b": "z"}]
+    assert lines == [2, 4, 6]
+    assert broken == [(5, "has 1 of 2 columns (file cut off?)")]
