@@ -6,9 +6,13 @@ Every variable carries the ``ENDCAP_`` prefix, e.g. ``ENDCAP_DATABASE_URL``.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from endcap.privacy.settings import PrivacyGateSettings
 
 
 class DatabaseSettings(BaseSettings):
@@ -121,7 +125,15 @@ class Settings:
         self.ingest = IngestSettings()
         self.identity = IdentitySettings()
         self.privacy = PrivacySettings()
+        self.privacy_gate = _privacy_gate()
         self.worker = WorkerSettings()
+
+
+def _privacy_gate() -> PrivacyGateSettings:
+    # Imported here: the gate's settings live beside its rules, in privacy/.
+    from endcap.privacy.settings import PrivacyGateSettings  # noqa: PLC0415
+
+    return PrivacyGateSettings()
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,7 @@ from endcap.consent.models import ConsentEvent
 from endcap.identity.models import Customer, Identifier, Profile, ProfileMerge
 from endcap.privacy.models import ErasureTombstone
 from endcap.purchases.models import TransactionLine
+from endcap.traits.models import ProfileSpend, ProfileTraits
 
 
 class ErasureRepository:
@@ -51,6 +52,9 @@ class ErasureRepository:
         return await self._delete(delete(Customer).where(col(Customer.id).in_(customer_refs)))
 
     async def profiles(self, profile_ids: Sequence[int]) -> int:
+        """The profiles, their merge history and their traits."""
+        for model in (ProfileSpend, ProfileTraits):
+            await self._delete(delete(model).where(col(model.profile_id).in_(profile_ids)))
         await self._delete(
             delete(ProfileMerge).where(
                 or_(

@@ -1,0 +1,124 @@
+"""Audience sizes as a brand may see them: a minimum to publish or book, rounded
+counts, and coarse size bands for browsing the catalog.
+
+Every count a brand sees goes through :func:`round_count`: it is a multiple of
+``round_to``, or the band ``"<1000"`` when it is below the minimum, so that
+neither one shopper more or less nor the exact size of a small group ever shows.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+from enum import StrEnum
+
+from endcap.errors import ConflictError
+from endcap.privacy.settings import MIN_AUDIENCE, ROUND_TO
+
+
+class AudienceTooSmallError(ConflictError):
+    """The audience has fewer profiles than the minimum to publish or book it.
+
+    A 409, not a 422: the request itself is well formed and would succeed on
+    the same audience with more members; it is the audience's current state
+    (its membership) that blocks it, and a refresh may lift the block. The
+    message names the minimum, which is public policy, and never the size.
+    """
+
+    problem_type = "audience-too-small"
+    title = "Audience too small"
+
+
+def ensure_minimum_size(size: int, *, minimum: int = MIN_AUDIENCE) -> None:
+    """Raise :class:`AudienceTooSmallError` when ``size`` profiles are below ``minimum``.
+
+    The error carries the minimum only, so it is safe to show to a brand.
+    """
+    if size < minimum:
+        raise AudienceTooSmallError(
+            f"the audience is below the minimum of {minimum} profiles to publish or book it",
+            minimum=minimum,
+        )
+
+
+def round_half_up(n: int, to: int = ROUND_TO) -> int:
+    """``n`` rounded to the nearest multiple of ``to``; halves go up (1050 -> 1100)."""
+    if to < 1:
+        raise ValueError(f"cannot round to {to}")
+    steps, rest = divmod(n, to)
+    return (steps + (2 * rest >= to)) * to
+
+
+@dataclass(frozen=True, slots=True)
+class RoundedCount:
+    """A count safe to show a brand: ``value`` is None when only the band is known."""
+
+    value: int | None
+    label: str
+
+
+def round_count(n: int, to: int = ROUND_TO, *, minimum: int = MIN_AUDIENCE) -> RoundedCount:
+    """The brand-facing form of an exact count of ``n`` profiles.
+
+    At or above ``minimum`` it is rounded half-up to a multiple of ``to``; below
+    it every count gives the same ``RoundedCount(None, "<1000")``, so nothing
+    tells 0 from 999. ``minimum`` must be a multiple of ``to``, which keeps a
+    shown value at or above the minimum it passed.
+    """
+    if n < 0:
+        raise ValueError(f"a count cannot be negative ({n})")
+    if to < 1 or minimum % to:
+        raise ValueError(f"minimum ({minimum}) must be a multiple of the rounding step ({to})")
+    if n < minimum:
+        return RoundedCount(None, f"<{minimum}")
+    value = round_half_up(n, to)
+    return RoundedCount(value, str(value))
+
+
+class SizeBand(StrEnum):
+    """Coarse audience sizes for filtering the catalog (ASCII values for query strings)."""
+
+    THOUSANDS = "1k-10k"
+    TENS_OF_THOUSANDS = "10k-100k"
+    HUNDREDS_OF_THOUSANDS = "100k-1m"
+    MILLIONS = "1m-plus"
+
+    @property
+    def bounds(self) -> tuple[int, int | None]:
+        """Rounded sizes in the band: ``low <= size < high`` (no ``high`` for the top band)."""
+        return _BOUNDS[self]
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+# The first band starts at 0 so that a retailer with a lower minimum still has
+# every published audience in a band; at the default minimum it is 1k-10k.
+_BOUNDS: dict[SizeBand, tuple[int, int | None]] = {
+    SizeBand.THOUSANDS: (0, 10_000),
+    SizeBand.TENS_OF_THOUSANDS: (10_000, 100_000),
+    SizeBand.HUNDREDS_OF_THOUSANDS: (100_000, 1_000_000),
+    SizeBand.MILLIONS: (1_000_000, None),
+}
+_LABELS: dict[SizeBand, str] = {
+    SizeBand.THOUSANDS: "1k-10k",
+    SizeBand.TENS_OF_THOUSANDS: "10k-100k",
+    SizeBand.HUNDREDS_OF_THOUSANDS: "100k-1M",
+    SizeBand.MILLIONS: "1M+",
+}
+_BANDS = tuple(SizeBand)
+_UPPER_EDGES = tuple(high for _, high in _BOUNDS.values() if high is not None)
+
+
+def size_band(n: int, to: int = ROUND_TO, *, minimum: int = MIN_AUDIENCE) -> SizeBand | None:
+    """The band of an audience of ``n`` profiles, or None when it is below ``minimum``.
+
+    The band is taken from the *rounded* size, never the exact one: a band edge
+    then tells a brand nothing the shown size has not (an exact 9,960 shows as
+    10000 and sits in "10k-100k", not in "1k-10k" next to a shown 10000).
+    """
+    shown = round_count(n, to, minimum=minimum).value
+    if shown is None:
+        return None
+    return _BANDS[bisect_right(_UPPER_EDGES, shown)]
