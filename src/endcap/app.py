@@ -39,6 +39,7 @@ from endcap.observability.requests import request_log_middleware
 from endcap.partners.routes import PartnerController
 from endcap.privacy.routes import ErasureController
 from endcap.problems import exception_handlers
+from endcap.traits.routes import TraitsController
 
 API_PREFIX = "/api/v1"
 
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ProfileController,
             ConsentController,
             ErasureController,
+            TraitsController,
         ],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
     )

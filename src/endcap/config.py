@@ -28,6 +28,10 @@ class DatabaseSettings(BaseSettings):
     connect_timeout: float = Field(default=3.0, gt=0)
     pool_timeout: float = Field(default=5.0, gt=0)
     echo: bool = False
+    # Memory PostgreSQL may use per sort or hash in batch work (loads, key chains,
+    # trait refreshes), set for that transaction only; the server default (4 MB)
+    # spills those to disk.
+    batch_work_mem_mb: int = Field(default=256, ge=4)
 
     @field_validator("url")
     @classmethod
@@ -75,7 +79,8 @@ class IngestSettings(BaseSettings):
 
     # Bytes of CSV parsed per chunk (and rows per chunk for Parquet/NDJSON): files
     # are streamed chunk by chunk and never read whole.
-    chunk_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # 2 MiB: pyarrow's reader buffers some 30 blocks ahead, so this bounds memory too.
+    chunk_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     chunk_rows: int = Field(default=100_000, ge=1)
     # The rejected-row report keeps this many rows; the count covers them all.
     rejection_cap: int = Field(default=1000, ge=1)

@@ -22,6 +22,7 @@ MODEL_MODULES = (
     "endcap.privacy.models",
     "endcap.ingest.models",
     "endcap.jobs.models",
+    "endcap.traits.models",
 )
 
 

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import io
+import uuid
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import Table
+from sqlalchemy import Column, MetaData, Table, text, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 def is_postgres(session: AsyncSession) -> bool:
     return session.bind.dialect.name == "postgresql"
+
+
+async def batch_memory(session: AsyncSession, megabytes: int) -> None:
+    """Let this transaction's sorts and hashes use ``megabytes`` (PostgreSQL; SET LOCAL,
+    so it ends with the transaction and is safe behind a transaction pooler)."""
+    if is_postgres(session):
+        setting = text("SELECT set_config('work_mem', :value, true)")  # true: this transaction only
+        await session.execute(setting, {"value": f"{int(megabytes)}MB"})
 
 
 async def copy_rows(session: AsyncSession, table: Table, rows: pa.Table) -> None:
@@ -36,3 +45,23 @@ async def copy_rows(session: AsyncSession, table: Table, rows: pa.Table) -> None
         columns=list(rows.column_names),
         format="csv",
     )
+
+
+async def update_from_rows(session: AsyncSession, target: Table, key: str, rows: pa.Table) -> None:
+    """Set the columns of ``rows`` on the ``target`` rows whose ``key`` matches (one UPDATE).
+
+    The rows travel through a temporary table (COPY on PostgreSQL), so a million
+    updates are one statement, not a million.
+    """
+    if rows.num_rows == 0:
+        return
+    columns = [Column(name, target.c[name].type) for name in rows.column_names]
+    staged = Table(f"upd_{uuid.uuid4().hex[:8]}", MetaData(), *columns, prefixes=["TEMPORARY"])
+    connection = await session.connection()
+    await connection.run_sync(staged.create)
+    try:
+        await copy_rows(session, staged, rows)
+        values = {name: staged.c[name] for name in rows.column_names if name != key}
+        await session.execute(update(target).where(target.c[key] == staged.c[key]).values(values))
+    finally:
+        await connection.run_sync(staged.drop)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +35,7 @@ from endcap.identity.models import (
 )
 from endcap.purchases.models import TransactionLine
 
+FETCH_ROWS = 100_000  # rows per fetched chunk when reading graph edges into numpy
 PROFILES = table_of(Profile)
 CUSTOMERS = table_of(Customer)
 IDENTIFIERS = table_of(Identifier)
@@ -66,26 +68,38 @@ class IdentityRepository:
 
     async def customers(self) -> tuple[np.ndarray, np.ndarray]:
         """(customer ids, current profile ids with 0 for none), ordered by customer id."""
-        rows = (
-            await self.session.execute(
-                select(CUSTOMERS.c.id, CUSTOMERS.c.profile_id).order_by(CUSTOMERS.c.id)
-            )
-        ).all()
-        if not rows:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        data = np.asarray([(r[0], r[1] or 0) for r in rows], dtype=np.int64)
-        return data[:, 0], data[:, 1]
+        query = select(CUSTOMERS.c.id, func.coalesce(CUSTOMERS.c.profile_id, 0)).order_by(
+            CUSTOMERS.c.id
+        )
+        return await self._two_columns(query)
 
     async def linking_edges(self) -> tuple[np.ndarray, np.ndarray]:
         """(customer id, identifier number) for every identifier that may merge records."""
         i = IDENTIFIERS.c
         shared = exists().where(SHARED.c.id_type == i.id_type, SHARED.c.id_value == i.id_value)
         ident = func.dense_rank().over(order_by=(i.id_type, i.id_value))
-        rows = (await self.session.execute(select(i.customer_ref, ident).where(~shared))).all()
-        if not rows:
+        return await self._two_columns(select(i.customer_ref, ident).where(~shared))
+
+    async def _two_columns(self, query: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Two integer columns as numpy arrays, fetched in chunks.
+
+        np.fromiter over the rows costs a fraction of np.asarray on a list of Row
+        objects (15 µs a row, which made a million-profile resolution take minutes),
+        and the rows never pile up in memory all at once.
+        """
+        result = await self.session.stream(query.execution_options(yield_per=FETCH_ROWS))
+        firsts: list[np.ndarray] = []
+        seconds: list[np.ndarray] = []
+        async for partition in result.partitions(FETCH_ROWS):
+            firsts.append(
+                np.fromiter((r[0] for r in partition), dtype=np.int64, count=len(partition))
+            )
+            seconds.append(
+                np.fromiter((r[1] for r in partition), dtype=np.int64, count=len(partition))
+            )
+        if not firsts:
             return np.empty(0, np.int64), np.empty(0, np.int64)
-        data = np.asarray(rows, dtype=np.int64)
-        return data[:, 0], data[:, 1]
+        return np.concatenate(firsts), np.concatenate(seconds)
 
     async def next_profile_id(self) -> int:
         current = (await self.session.execute(select(func.max(PROFILES.c.id)))).scalar_one()

@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.config import Settings
+from endcap.db.bulk import batch_memory
 from endcap.db.types import utcnow
 from endcap.errors import InvalidRequestError
 from endcap.identity.resolution import resolve
@@ -92,6 +93,7 @@ class IngestService:
             job_id=job_id,
         )
         await self.runs.lock(f"ingest:{entity}")
+        await batch_memory(self.session, self.settings.database.batch_work_mem_mb)
         rejections = Rejections(self.settings.ingest.rejection_cap)
         resolution: dict[str, Any] | None = None
         stage = StagingArea(self.session, spec)

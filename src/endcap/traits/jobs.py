@@ -1,0 +1,26 @@
+"""The "traits_refresh" job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from endcap.config import Settings
+from endcap.db.engine import SessionFactory
+from endcap.jobs.models import Job
+from endcap.jobs.worker import ProgressCallback, handles
+from endcap.traits.service import STEPS, TraitsService
+
+
+@handles("traits_refresh")
+async def run_refresh(
+    sessions: SessionFactory, settings: Settings, _job: Job, progress: ProgressCallback
+) -> dict[str, Any]:
+    async with sessions() as session:
+        service = TraitsService(session, settings.database.batch_work_mem_mb)
+        report = await service.refresh(progress=progress)
+        await session.commit()
+    return {
+        "report": report.model_dump(mode="json"),
+        "progress_done": STEPS,
+        "message": f"{report.profiles} profiles refreshed",
+    }

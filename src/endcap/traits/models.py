@@ -1,0 +1,105 @@
+"""Trait tables: one row per profile, and one row per profile and catalog key.
+
+Windows are rolling weeks ending at ``as_of`` (the latest loaded purchase, so a
+replayed history gives the same traits). Spend rows are wide (one column per
+window) so that a refresh reads the purchases once per catalog level, and an
+audience rule such as "spent more than 20 on Coffee in 13 weeks" is one indexed
+look-up.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+)
+from sqlmodel import Field, SQLModel
+
+from endcap.db.types import BigId, JsonDocument, UTCDateTime
+
+WINDOWS_WEEKS = (4, 13, 52)  # the windows audience rules may name; others are refused
+LEVELS = ("department", "category", "brand", "manufacturer")
+
+
+def _money() -> Numeric:  # type: ignore[type-arg]
+    return Numeric(14, 2)
+
+
+class ProfileTraits(SQLModel, table=True):
+    __tablename__ = "profile_traits"
+
+    profile_id: int = Field(
+        sa_column=Column(BigId, ForeignKey("profiles.id", ondelete="CASCADE"), primary_key=True)
+    )
+    as_of: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    first_purchase_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_purchase_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    baskets_52w: int = Field(sa_column=Column(Integer, nullable=False, index=True))
+    spend_52w: Decimal = Field(sa_column=Column(_money(), nullable=False, index=True))
+    units_52w: Decimal = Field(sa_column=Column(Numeric(14, 3), nullable=False))
+    avg_basket_value: Decimal = Field(sa_column=Column(_money(), nullable=False))
+    online_share: float = Field(sa_column=Column(Float, nullable=False))  # of 52-week spend
+    promo_share: float = Field(sa_column=Column(Float, nullable=False))  # spend on discounted lines
+    # Customer value (filled by the value step of a refresh).
+    expected_baskets_12m: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    p_alive: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    clv_12m: Decimal | None = Field(
+        default=None, sa_column=Column(_money(), nullable=True, index=True)
+    )
+    value_tier: str | None = Field(
+        default=None, sa_column=Column(String(16), nullable=True, index=True)
+    )
+    value_cluster: int | None = Field(
+        default=None, sa_column=Column(Integer, nullable=True, index=True)
+    )
+
+
+class ProfileSpend(SQLModel, table=True):
+    """Spend of one profile on one department, category, brand or manufacturer."""
+
+    __tablename__ = "profile_spend"
+    __table_args__ = (
+        PrimaryKeyConstraint("level", "key", "profile_id"),
+        Index(None, "profile_id"),
+    )
+
+    # No foreign key: a refresh writes millions of these rows and a per-row check
+    # would double its cost; erasure deletes them explicitly (privacy/repository.py).
+    profile_id: int = Field(sa_column=Column(BigId, nullable=False))
+    level: str = Field(sa_column=Column(String(16), nullable=False))
+    # The department, category or manufacturer name; a brand's id (names repeat across makers).
+    key: str = Field(sa_column=Column(String(200), nullable=False))
+    spend_4w: Decimal = Field(sa_column=Column(_money(), nullable=False))
+    spend_13w: Decimal = Field(sa_column=Column(_money(), nullable=False))
+    spend_52w: Decimal = Field(sa_column=Column(_money(), nullable=False))
+    units_52w: Decimal = Field(sa_column=Column(Numeric(14, 3), nullable=False))
+    last_purchase_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ValueCluster(SQLModel, table=True):
+    """A value cluster as a marketer reads it, replaced at every refresh."""
+
+    __tablename__ = "value_clusters"
+
+    label: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    profiles: int = Field(sa_column=Column(Integer, nullable=False))
+    mean_spend_52w: float = Field(sa_column=Column(Float, nullable=False))
+    mean_baskets_52w: float = Field(sa_column=Column(Float, nullable=False))
+    mean_clv_12m: float = Field(sa_column=Column(Float, nullable=False))
+    online_share: float = Field(sa_column=Column(Float, nullable=False))
+    promo_share: float = Field(sa_column=Column(Float, nullable=False))
+    top_categories: list[str] = Field(
+        default_factory=list, sa_column=Column(JsonDocument, nullable=False)
+    )
+    k: int = Field(sa_column=Column(Integer, nullable=False))
+    silhouette: float = Field(sa_column=Column(Float, nullable=False))
+    refreshed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

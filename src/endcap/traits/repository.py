@@ -1,0 +1,263 @@
+"""The set-based SQL that computes traits from purchases, inside the database."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    delete,
+    distinct,
+    func,
+    insert,
+    literal,
+    select,
+)
+from sqlalchemy.sql import ColumnElement
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.catalog.models import Brand, Manufacturer, Product
+from endcap.db.base import table_of
+from endcap.db.types import UTCDateTime
+from endcap.purchases.models import TransactionLine
+from endcap.traits.models import ProfileSpend, ProfileTraits, ValueCluster
+
+LINES = table_of(TransactionLine)
+PRODUCTS = table_of(Product)
+BRANDS = table_of(Brand)
+MANUFACTURERS = table_of(Manufacturer)
+TRAITS = table_of(ProfileTraits)
+SPEND = table_of(ProfileSpend)
+
+
+def _since(as_of: datetime, weeks: int) -> datetime:
+    return as_of - timedelta(weeks=weeks)
+
+
+def _sum_since(value: ColumnElement[Any], as_of: datetime, weeks: int) -> ColumnElement[Any]:
+    return func.coalesce(func.sum(value).filter(LINES.c.occurred_at > _since(as_of, weeks)), 0)
+
+
+class TraitsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def latest_purchase(self) -> datetime | None:
+        found = (
+            await self.session.execute(select(func.max(LINES.c.occurred_at)))
+        ).scalar_one_or_none()
+        if found is None:
+            return None
+        return UTCDateTime().process_result_value(found, self.session.bind.dialect)
+
+    async def rebuild_profile_traits(self, as_of: datetime) -> int:
+        t = LINES.c
+        recent = t.occurred_at > _since(as_of, 52)
+        spend = func.coalesce(func.sum(t.sales_value).filter(recent), 0)
+        baskets = func.count(distinct(t.transaction_id)).filter(recent)
+        online = func.coalesce(
+            func.sum(t.sales_value).filter(and_(recent, t.channel == "online")), 0
+        )
+        promo = func.coalesce(func.sum(t.sales_value).filter(and_(recent, t.discount > 0)), 0)
+
+        def share(part: ColumnElement[Any]) -> ColumnElement[Any]:
+            return case((spend > 0, cast(part, Float) / cast(spend, Float)), else_=0.0)
+
+        query = (
+            select(
+                t.profile_id,
+                literal(as_of, UTCDateTime()),
+                func.min(t.occurred_at),
+                func.max(t.occurred_at),
+                baskets,
+                spend,
+                func.coalesce(func.sum(t.quantity).filter(recent), 0),
+                case((baskets > 0, spend / baskets), else_=0),
+                share(online),
+                share(promo),
+            )
+            .where(t.profile_id.is_not(None), t.occurred_at <= as_of)
+            .group_by(t.profile_id)
+        )
+        columns = [
+            "profile_id", "as_of", "first_purchase_at", "last_purchase_at", "baskets_52w",
+            "spend_52w", "units_52w", "avg_basket_value", "online_share", "promo_share",
+        ]  # fmt: skip
+        await self.session.execute(delete(TRAITS))
+        result = await self.session.execute(insert(TRAITS).from_select(columns, query))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def rebuild_spend(self, as_of: datetime) -> dict[str, int]:
+        """Purchases are summed per profile and SKU once (the big pass), then rolled up
+        to each catalog level from that much smaller table; windows are filtered sums."""
+        await self.session.execute(delete(SPEND))
+        per_sku = await self._spend_per_sku(as_of)
+        p, b, m, s = PRODUCTS.c, BRANDS.c, MANUFACTURERS.c, per_sku.c
+        keys: dict[str, ColumnElement[Any]] = {
+            "department": p.department,
+            "category": p.category,
+            "brand": cast(b.id, String),
+            "manufacturer": m.name,
+        }
+        counts = {}
+        for level, key in keys.items():
+            query = (
+                select(
+                    s.profile_id,
+                    literal(level),
+                    key,
+                    func.sum(s.spend_4w),
+                    func.sum(s.spend_13w),
+                    func.sum(s.spend_52w),
+                    func.sum(s.units_52w),
+                    func.max(s.last_purchase_at),
+                )
+                .select_from(per_sku)
+                .join(PRODUCTS, p.sku == s.sku)
+                .join(BRANDS, b.id == p.brand_id)
+                .join(MANUFACTURERS, m.id == b.manufacturer_id)
+                .group_by(s.profile_id, key)
+                .order_by(key, s.profile_id)  # in index order: cheaper to insert
+            )
+            columns = [
+                "profile_id", "level", "key", "spend_4w", "spend_13w", "spend_52w", "units_52w",
+                "last_purchase_at",
+            ]  # fmt: skip
+            result = await self.session.execute(insert(SPEND).from_select(columns, query))
+            counts[level] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        connection = await self.session.connection()
+        await connection.run_sync(per_sku.drop)
+        return counts
+
+    async def _spend_per_sku(self, as_of: datetime) -> Table:
+        t = LINES.c
+        per_sku = Table(
+            f"spend_per_sku_{uuid.uuid4().hex[:8]}",
+            MetaData(),
+            Column("profile_id", BigInteger, nullable=False),
+            Column("sku", String(64), nullable=False),
+            Column("spend_4w", Numeric(14, 2), nullable=False),
+            Column("spend_13w", Numeric(14, 2), nullable=False),
+            Column("spend_52w", Numeric(14, 2), nullable=False),
+            Column("units_52w", Numeric(14, 3), nullable=False),
+            Column("last_purchase_at", UTCDateTime(), nullable=False),
+            prefixes=["TEMPORARY"],
+        )
+        connection = await self.session.connection()
+        await connection.run_sync(per_sku.create)
+        query = (
+            select(
+                t.profile_id,
+                t.sku,
+                _sum_since(t.sales_value, as_of, 4),
+                _sum_since(t.sales_value, as_of, 13),
+                _sum_since(t.sales_value, as_of, 52),
+                _sum_since(t.quantity, as_of, 52),
+                func.max(t.occurred_at),
+            )
+            .where(
+                t.profile_id.is_not(None), t.occurred_at > _since(as_of, 52), t.occurred_at <= as_of
+            )
+            .group_by(t.profile_id, t.sku)
+        )
+        await self.session.execute(
+            insert(per_sku).from_select([c.name for c in per_sku.columns], query)
+        )
+        return per_sku
+
+    async def rfm_inputs(self, as_of: datetime) -> list[Any]:
+        """Per profile: baskets over all history, first and last basket time, mean basket value.
+
+        The value models count repeat baskets, so a basket is one transaction id.
+        """
+        t = LINES.c
+        per_basket = (
+            select(
+                t.profile_id.label("profile_id"),
+                t.transaction_id.label("basket"),
+                func.min(t.occurred_at).label("at"),
+                func.sum(t.sales_value).label("value"),
+            )
+            .where(t.profile_id.is_not(None), t.occurred_at <= as_of)
+            .group_by(t.profile_id, t.transaction_id)
+            .subquery()
+        )
+        b = per_basket.c
+        query = (
+            select(b.profile_id, func.count(), func.min(b.at), func.max(b.at), func.avg(b.value))
+            .group_by(b.profile_id)
+            .order_by(b.profile_id)
+        )
+        return list((await self.session.execute(query)).all())
+
+    async def clustering_inputs(self) -> list[Any]:
+        c = TRAITS.c
+        query = select(
+            c.profile_id, c.spend_52w, c.baskets_52w, c.avg_basket_value, c.online_share,
+            c.promo_share, c.clv_12m, c.p_alive,
+        ).order_by(c.profile_id)  # fmt: skip
+        return list((await self.session.execute(query)).all())
+
+
+CLUSTERS = table_of(ValueCluster)
+TOP_CATEGORIES = 5  # enough to characterise a cluster at a glance
+
+
+class ClusterRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def summaries(self) -> list[Any]:
+        """Per cluster: size and mean value and behaviour traits."""
+        c = TRAITS.c
+        query = (
+            select(
+                c.value_cluster,
+                func.count(),
+                func.avg(c.spend_52w),
+                func.avg(c.baskets_52w),
+                func.avg(func.coalesce(c.clv_12m, 0)),
+                func.avg(c.online_share),
+                func.avg(c.promo_share),
+            )
+            .where(c.value_cluster.is_not(None))
+            .group_by(c.value_cluster)
+            .order_by(c.value_cluster)
+        )
+        return list((await self.session.execute(query)).all())
+
+    async def top_categories(self) -> dict[int, list[str]]:
+        c, s = TRAITS.c, SPEND.c
+        query = (
+            select(c.value_cluster, s.key, func.sum(s.spend_52w).label("spend"))
+            .join(SPEND, and_(s.profile_id == c.profile_id, s.level == "category"))
+            .where(c.value_cluster.is_not(None))
+            .group_by(c.value_cluster, s.key)
+            .order_by(c.value_cluster, func.sum(s.spend_52w).desc(), s.key)
+        )
+        tops: dict[int, list[str]] = {}
+        for cluster, key, _spend in (await self.session.execute(query)).all():
+            chosen = tops.setdefault(int(cluster), [])
+            if len(chosen) < TOP_CATEGORIES:
+                chosen.append(str(key))
+        return tops
+
+    async def replace(self, rows: list[dict[str, Any]]) -> None:
+        await self.session.execute(delete(CLUSTERS))
+        if rows:
+            await self.session.execute(insert(CLUSTERS), rows)
+
+    async def all(self) -> list[ValueCluster]:
+        result = await self.session.execute(select(ValueCluster).order_by(CLUSTERS.c.label))
+        return list(result.scalars().all())

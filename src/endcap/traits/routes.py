@@ -1,0 +1,36 @@
+"""Trait refreshes (as jobs) and a profile's traits; retailer admin only."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.auth.guards import roles
+from endcap.auth.principal import Principal
+from endcap.auth.roles import Role
+from endcap.jobs.schemas import JobPublic
+from endcap.jobs.service import JobService
+from endcap.traits.schemas import ProfileTraitsPublic
+from endcap.traits.service import TraitsService
+
+
+class TraitsController(Controller):
+    path = "/traits"
+    tags = ["traits"]
+    opt = roles(Role.RETAILER_ADMIN)
+
+    @post(
+        "/refresh", status_code=202, summary="Recompute every profile's traits and value, as a job"
+    )
+    async def refresh(
+        self, session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+    ) -> JobPublic:
+        return await JobService(session).enqueue("traits_refresh", {}, principal.key_id)
+
+    @get("/profiles/{profile_id:int}", summary="One profile's traits")
+    async def profile(
+        self, profile_id: FromPath[int], session: NamedDependency[AsyncSession]
+    ) -> ProfileTraitsPublic:
+        return await TraitsService(session).of_profile(profile_id)

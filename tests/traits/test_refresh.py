@@ -1,0 +1,103 @@
+"""A traits refresh on the real database, on purchases whose traits are known by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.config import DatabaseSettings, Settings
+from endcap.identity.repository import IdentityRepository
+from endcap.ingest.service import IngestService
+from endcap.traits.models import ProfileSpend, ProfileTraits
+from endcap.traits.service import TraitsService
+
+AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def settings(database_settings: DatabaseSettings) -> Settings:
+    chosen = Settings()
+    chosen.database = database_settings
+    return chosen
+
+
+def _files(folder: Path, tag: str) -> dict[str, Path]:
+    bodies = {
+        "products": (
+            "sku,name,brand,manufacturer,category,department\n"
+            f"{tag}-milk,Milk,Dairyland,Dairy Co {tag},Milk,Dairy\n"
+            f"{tag}-oat,Oat drink,Oatly,Oat Co {tag},Plant drinks,Dairy\n"
+            f"{tag}-bread,Bread,Bageri,Bake Co {tag},Bread,Bakery\n"
+        ),
+        "customers": f"customer_id\n{tag}-a\n{tag}-b\n",
+        # a: three baskets, 1, 10 and 40 weeks before AS_OF; b: one basket 39 weeks back
+        "transactions": (
+            "transaction_id,line_no,occurred_at,sku,quantity,sales_value,customer_id,channel,discount\n"
+            f"{tag}-t1,1,2026-05-25T10:00:00Z,{tag}-milk,2,20.00,{tag}-a,store,0\n"
+            f"{tag}-t1,2,2026-05-25T10:00:00Z,{tag}-bread,1,30.00,{tag}-a,store,5\n"
+            f"{tag}-t2,1,2026-03-23T10:00:00Z,{tag}-oat,1,25.00,{tag}-a,online,0\n"
+            f"{tag}-t3,1,2025-08-25T10:00:00Z,{tag}-milk,1,25.00,{tag}-a,store,0\n"
+            f"{tag}-t4,1,2025-09-01T10:00:00Z,{tag}-bread,1,40.00,{tag}-b,store,0\n"
+            f"{tag}-t5,1,2026-06-01T00:00:00Z,{tag}-bread,1,1.00,,store,0\n"
+        ),
+    }
+    paths = {}
+    for entity, body in bodies.items():
+        paths[entity] = folder / f"{entity}.csv"
+        paths[entity].write_text(body, encoding="utf-8")
+    return paths
+
+
+async def test_refresh_computes_rfm_mix_and_windowed_spend(
+    session: AsyncSession, settings: Settings, tmp_path: Path
+) -> None:
+    await session.execute(text("DELETE FROM transactions"))  # this test owns the purchases
+    tag = "tr" + tmp_path.name[-6:].replace("_", "")
+    files = _files(tmp_path, tag)
+    for entity in ("products", "customers", "transactions"):
+        assert (
+            await IngestService(session, settings).load(entity, files[entity])
+        ).status == "loaded"
+
+    report = await TraitsService(session).refresh(as_of=AS_OF)
+
+    assert report.profiles == 2
+    identity = IdentityRepository(session)
+    a = (await identity.customer(f"{tag}-a")).profile_id  # type: ignore[union-attr]
+    b = (await identity.customer(f"{tag}-b")).profile_id  # type: ignore[union-attr]
+    traits = {t.profile_id: t for t in (await session.execute(select(ProfileTraits))).scalars()}
+    ta = traits[a]
+    assert ta.baskets_52w == 3
+    assert ta.spend_52w == Decimal("100.00")
+    assert ta.avg_basket_value == pytest.approx(Decimal("33.33"), abs=Decimal("0.01"))
+    assert ta.online_share == pytest.approx(0.25)
+    assert ta.promo_share == pytest.approx(0.30)  # the bread line carried a discount
+    assert ta.last_purchase_at == datetime(2026, 5, 25, 10, tzinfo=UTC)
+    assert traits[b].baskets_52w == 1
+    assert traits[b].spend_52w == Decimal("40.00")
+
+    spend = {
+        (s.profile_id, s.level, s.key): s
+        for s in (await session.execute(select(ProfileSpend))).scalars()
+    }
+    dairy = spend[(a, "department", "Dairy")]
+    assert (dairy.spend_4w, dairy.spend_13w, dairy.spend_52w) == (
+        Decimal("20.00"),
+        Decimal("45.00"),
+        Decimal("70.00"),
+    )
+    milk = spend[(a, "category", "Milk")]
+    assert (milk.spend_4w, milk.spend_52w, milk.units_52w) == (
+        Decimal("20.00"),
+        Decimal("45.00"),
+        Decimal("3.000"),
+    )
+    assert spend[(a, "manufacturer", f"Oat Co {tag}")].spend_13w == Decimal("25.00")
+    assert (b, "category", "Milk") not in spend
+    # Anonymous lines count for nobody.
+    assert {s[0] for s in spend} == {a, b}
