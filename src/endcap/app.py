@@ -15,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 
 from endcap import __version__
+from endcap.audiences.routes import AudienceCatalogController, AudienceController
 from endcap.auth.dependencies import provide_principal
 from endcap.auth.guards import authorize
 from endcap.auth.middleware import PUBLIC, STATE_SETTINGS, ApiKeyAuthenticationMiddleware
@@ -85,6 +86,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ConsentController,
             ErasureController,
             TraitsController,
+            AudienceController,
+            AudienceCatalogController,
         ],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
     )

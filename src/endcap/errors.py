@@ -58,3 +58,11 @@ class UnavailableError(EndcapError):
     status_code = 503
     problem_type = "service-unavailable"
     title = "Service unavailable"
+
+
+class PreconditionFailedError(EndcapError):
+    """An update named a revision (If-Match) that is no longer the current one."""
+
+    status_code = 412
+    problem_type = "precondition-failed"
+    title = "Precondition failed"

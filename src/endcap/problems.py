@@ -52,7 +52,7 @@ def problem(
     detail: str,
     *,
     headers: dict[str, str] | None = None,
-    **extensions: Any,
+    extensions: dict[str, Any] | None = None,
 ) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {
         "type": TYPE_BASE + slug,
@@ -61,7 +61,8 @@ def problem(
         "detail": detail,
         "instance": request.url.path,
     }
-    body.update(extensions)
+    # Extension members add to the standard ones and never replace them.
+    body.update({k: v for k, v in (extensions or {}).items() if k not in body})
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -74,7 +75,7 @@ def _domain(request: Request[Any, Any, Any], exc: EndcapError) -> Response[dict[
         exc.title,
         exc.detail,
         headers=headers,
-        **exc.extra,
+        extensions=exc.extra,
     )
 
 
@@ -97,7 +98,7 @@ def _validation(
         "validation-error",
         "Invalid request",
         f"invalid value for {fields}",
-        errors=errors,
+        extensions={"errors": errors},
     )
 
 
@@ -138,7 +139,7 @@ def _invalid_body(request: Request[Any, Any, Any], detail: str) -> Response[dict
         "validation-error",
         "Invalid request",
         detail,
-        errors=[{"field": "body", "source": "body", "message": detail}],
+        extensions={"errors": [{"field": "body", "source": "body", "message": detail}]},
     )
 
 

@@ -23,6 +23,7 @@ MODEL_MODULES = (
     "endcap.ingest.models",
     "endcap.jobs.models",
     "endcap.traits.models",
+    "endcap.audiences.models",
 )
 
 

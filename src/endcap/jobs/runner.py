@@ -11,7 +11,7 @@ from endcap.db.engine import SessionFactory
 from endcap.jobs.worker import Worker
 
 # Job kinds register their handlers on import.
-JOB_MODULES = ("endcap.ingest.jobs", "endcap.traits.jobs")
+JOB_MODULES = ("endcap.ingest.jobs", "endcap.traits.jobs", "endcap.audiences.jobs")
 
 
 def load_handlers() -> None:

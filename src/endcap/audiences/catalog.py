@@ -1,0 +1,93 @@
+"""The brand-facing audience catalog: published audiences with rounded reach per channel.
+
+Brands never see members, rules or exact counts. A channel is listed only when
+its consented reach passes the minimum; overlaps between two audiences are
+rounded and hidden below the minimum.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.audiences.membership import MembershipRepository
+from endcap.audiences.models import Audience, AudienceStatus
+from endcap.audiences.schemas import CatalogEntry, ChannelReach, Overlap
+from endcap.errors import NotFoundError
+from endcap.privacy.channels import Channel
+from endcap.privacy.settings import PrivacyGateSettings
+from endcap.privacy.sizes import round_count, size_band
+
+
+class AudienceCatalog:
+    def __init__(self, session: AsyncSession, gate: PrivacyGateSettings) -> None:
+        self.audiences = MembershipRepository(session)
+        self.gate = gate
+
+    async def entries(
+        self, *, channel: Channel | None = None, band: str | None = None
+    ) -> list[CatalogEntry]:
+        entries = []
+        for audience in await self.audiences.published():
+            entry = await self._entry(audience)
+            if entry is None:
+                continue
+            if channel is not None and channel not in {c.channel for c in entry.channels}:
+                continue
+            if band is not None and entry.size_band != band:
+                continue
+            entries.append(entry)
+        return entries
+
+    async def entry(self, audience_id: uuid.UUID) -> CatalogEntry:
+        """NotFoundError for anything not published, exactly as for an unknown id."""
+        entry = await self._entry(await self._published(audience_id))
+        if entry is None:
+            raise NotFoundError(f"no audience with id {audience_id}")
+        return entry
+
+    async def overlap(self, first: uuid.UUID, second: uuid.UUID) -> Overlap:
+        a, b = await self._published(first), await self._published(second)
+        exact = await self.audiences.overlap(
+            (a.id, a.current_version or 0), (b.id, b.current_version or 0)
+        )
+        shown = round_count(exact, to=self.gate.round_to, minimum=self.gate.min_audience)
+        return Overlap(overlap=shown.value, label=shown.label)
+
+    async def _published(self, audience_id: uuid.UUID) -> Audience:
+        audience = await self.audiences.get(audience_id)
+        if (
+            audience is None
+            or audience.status != AudienceStatus.PUBLISHED
+            or audience.current_version is None
+        ):
+            raise NotFoundError(f"no audience with id {audience_id}")
+        return audience
+
+    async def _entry(self, audience: Audience) -> CatalogEntry | None:
+        if audience.current_version is None:
+            return None
+        version = await self.audiences.version(audience.id, audience.current_version)
+        if version is None:
+            return None
+        size = round_count(version.size, to=self.gate.round_to, minimum=self.gate.min_audience)
+        channels = [
+            ChannelReach(channel=Channel(name), reach=shown.value)
+            for name, reach in sorted(version.reach.items())
+            if (
+                shown := round_count(reach, to=self.gate.round_to, minimum=self.gate.min_audience)
+            ).value
+            is not None
+        ]
+        band = size_band(version.size, self.gate.round_to, minimum=self.gate.min_audience)
+        if size.value is None or band is None or not channels:
+            return None
+        return CatalogEntry(
+            id=audience.id,
+            name=audience.name,
+            description=audience.description,
+            size=size.value,
+            size_band=band.value,
+            channels=channels,
+        )

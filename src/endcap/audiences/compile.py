@@ -1,0 +1,221 @@
+"""A rule becomes one parameterised SQL statement: the ids of the profiles it selects.
+
+The statement reads ``profile_traits`` (the audience universe: profiles with
+traits) and filters it with a WHERE clause built from the rule. Purchase and
+attribute conditions are EXISTS semi-joins, so nothing fans out and each profile
+comes back once: the ids are distinct without paying for a DISTINCT. Every name
+and value from the rule is a bound parameter; only column names from this
+module's allow-lists reach the SQL text. The same statement runs on PostgreSQL
+and SQLite.
+
+Conditions hold only on known values, so that ``not`` is the complement within
+the universe (SQL's NULL would otherwise drop a profile from both a condition
+and its negation). Days are whole days elapsed up to ``as_of``, compared as
+timestamps against cut-offs computed here, which needs no date arithmetic in SQL.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Float,
+    Integer,
+    Numeric,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    not_,
+    or_,
+    select,
+)
+from sqlalchemy.sql import ColumnElement
+
+from endcap.audiences.references import Targets
+from endcap.audiences.rules import (
+    AllOf,
+    AnyOf,
+    AttributeCondition,
+    Not,
+    Op,
+    PurchaseCondition,
+    PurchaseKind,
+    Rule,
+    Scalar,
+    TraitCondition,
+    TraitKind,
+    conditions,
+)
+from endcap.db.base import table_of
+from endcap.identity.models import Customer
+from endcap.traits.models import ProfileSpend, ProfileTraits
+
+TRAITS = table_of(ProfileTraits)
+SPEND = table_of(ProfileSpend)
+CUSTOMERS = table_of(Customer)
+
+_ZERO = Decimal(0)
+_COMPARE: dict[Op, Callable[[Any, Any], Any]] = {
+    Op.GT: operator.gt,
+    Op.GE: operator.ge,
+    Op.LT: operator.lt,
+    Op.LE: operator.le,
+    Op.EQ: operator.eq,
+    Op.NE: operator.ne,
+}
+
+
+def uses_days(rule: Rule) -> bool:
+    """Whether ``rule`` counts days (and so needs an ``as_of`` to compile)."""
+    return any(
+        isinstance(c, TraitCondition) and c.trait.kind is TraitKind.DAYS for c in conditions(rule)
+    )
+
+
+def compile_rule(rule: Rule, targets: Targets, *, as_of: datetime | None = None) -> Select[Any]:
+    """The select of the ids (``profile_id``) of the profiles ``rule`` selects.
+
+    ``targets`` are the rule's resolved purchase targets
+    (:func:`endcap.audiences.references.resolve_targets`). ``as_of`` is the moment
+    ``recency_days`` and ``tenure_days`` count up to (the traits' newest ``as_of``);
+    it is required when the rule uses them.
+    """
+    if as_of is None and uses_days(rule):
+        raise ValueError("a rule that counts days needs as_of")
+    return select(TRAITS.c.profile_id).where(_Compiler(targets, as_of).predicate(rule))
+
+
+def compare(expression: Any, op: Op, values: tuple[Any, ...]) -> ColumnElement[bool]:
+    """``expression op values`` (``between`` takes two values, ``in`` any number)."""
+    if op is Op.BETWEEN:
+        return expression.between(values[0], values[1])  # type: ignore[no-any-return]
+    if op is Op.IN:
+        return expression.in_(values)  # type: ignore[no-any-return]
+    return _COMPARE[op](expression, values[0])  # type: ignore[no-any-return]
+
+
+def holds(op: Op, values: tuple[Decimal, ...], amount: Decimal) -> bool:
+    """The same comparison in Python (for an amount the database has no row for)."""
+    if op is Op.BETWEEN:
+        return values[0] <= amount <= values[1]
+    if op is Op.IN:
+        return amount in values
+    return bool(_COMPARE[op](amount, values[0]))
+
+
+class _Compiler:
+    def __init__(self, targets: Targets, as_of: datetime | None) -> None:
+        self.targets = targets
+        self.as_of = as_of
+
+    def predicate(self, rule: Rule) -> ColumnElement[bool]:
+        if isinstance(rule, AllOf):
+            return and_(*(self.predicate(r) for r in rule.rules))
+        if isinstance(rule, AnyOf):
+            return or_(*(self.predicate(r) for r in rule.rules))
+        if isinstance(rule, Not):
+            return not_(self.predicate(rule.rule))
+        if isinstance(rule, TraitCondition):
+            return self._days(rule) if rule.trait.kind is TraitKind.DAYS else self._trait(rule)
+        if isinstance(rule, PurchaseCondition):
+            return self._purchase(rule)
+        return self._attribute(rule)
+
+    def _trait(self, condition: TraitCondition) -> ColumnElement[bool]:
+        column = TRAITS.c[condition.trait.column]
+        values = tuple(_as_column_value(column.type, v) for v in condition.values)
+        test = compare(column, condition.op, values)
+        if column.nullable:
+            return and_(column.is_not(None), test)
+        return test
+
+    def _days(self, condition: TraitCondition) -> ColumnElement[bool]:
+        """Whole days from ``stamp`` to ``as_of`` are at least n ⟺ stamp <= as_of - n days."""
+        stamp = TRAITS.c[condition.trait.column]
+        as_of = self.as_of
+        if as_of is None:
+            raise ValueError("a rule that counts days needs as_of")
+
+        def at_least(days: Scalar) -> ColumnElement[bool]:
+            return stamp <= as_of - timedelta(days=int(days))
+
+        def under(days: Scalar) -> ColumnElement[bool]:
+            return stamp > as_of - timedelta(days=int(days))
+
+        def exactly(days: Scalar) -> ColumnElement[bool]:
+            return and_(at_least(days), under(int(days) + 1))
+
+        values, op = condition.values, condition.op
+        first = int(values[0])
+        tests: dict[Op, Callable[[], ColumnElement[bool]]] = {
+            Op.GT: lambda: at_least(first + 1),
+            Op.GE: lambda: at_least(first),
+            Op.LT: lambda: under(first),
+            Op.LE: lambda: under(first + 1),
+            Op.EQ: lambda: exactly(first),
+            Op.NE: lambda: or_(under(first), at_least(first + 1)),
+            Op.BETWEEN: lambda: and_(at_least(first), under(int(values[-1]) + 1)),
+            Op.IN: lambda: or_(*(exactly(days) for days in values)),
+        }
+        return tests[op]()
+
+    def _purchase(self, condition: PurchaseCondition) -> ColumnElement[bool]:
+        """Spend on a target is summed over its keys (a brand name may have several ids)."""
+        keys = self.targets[condition.pointer].keys
+        s = SPEND.c
+        window = s[f"spend_{condition.within_weeks}w"]
+        grouped = len(keys) > 1
+        in_target = and_(
+            s.level == condition.target.level, s.key.in_(keys) if grouped else s.key == keys[0]
+        )
+        amount: Any = func.sum(window) if grouped else window
+        negated = False
+        if condition.kind is PurchaseKind.BOUGHT:
+            test = amount > _ZERO
+        elif condition.kind is PurchaseKind.NEW_TO:
+            # Nothing from the target before the window: 52-week spend is all in the window.
+            earlier = s.spend_52w != window
+            none_earlier = func.sum(case((earlier, 1), else_=0)) == 0 if grouped else not_(earlier)
+            test = and_(amount > _ZERO, none_earlier)
+        elif condition.op is None:
+            raise ValueError("a spent condition needs an op")
+        else:
+            values = tuple(Decimal(str(v)) for v in condition.values)
+            test = compare(amount, condition.op, values)
+            # A profile without rows there spent 0: when 0 passes, look for who fails instead.
+            if False:
+                test, negated = not_(test), True
+        if grouped:
+            found = (
+                select(s.profile_id).where(in_target).group_by(s.profile_id).having(test).subquery()
+            )
+            any_row = exists().where(found.c.profile_id == TRAITS.c.profile_id)
+        else:
+            any_row = exists().where(s.profile_id == TRAITS.c.profile_id, in_target, test)
+        return not_(any_row) if negated else any_row
+
+    def _attribute(self, condition: AttributeCondition) -> ColumnElement[bool]:
+        """Attributes are text as loaded; the cast makes SQLite's JSON numbers text too."""
+        c = CUSTOMERS.c
+        value = cast(c.attributes[condition.name].as_string(), String)
+        test = compare(value, condition.op, condition.values)
+        return exists().where(c.profile_id == TRAITS.c.profile_id, test)
+
+
+def _as_column_value(column_type: Any, value: Scalar) -> Scalar | Decimal:
+    """The value as the column's own Python type (decimal columns compare exactly)."""
+    if isinstance(column_type, Float):
+        return float(value)
+    if isinstance(column_type, Numeric):
+        return Decimal(str(value))
+    if isinstance(column_type, Integer):
+        return int(value)
+    return value

@@ -1,0 +1,30 @@
+"""The "audience_refresh" job."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from endcap.audiences.service import AudienceService
+from endcap.config import Settings
+from endcap.db.engine import SessionFactory
+from endcap.jobs.models import Job
+from endcap.jobs.worker import ProgressCallback, handles
+
+
+@handles("audience_refresh")
+async def run_refresh(
+    sessions: SessionFactory, settings: Settings, job: Job, progress: ProgressCallback
+) -> dict[str, Any]:
+    async with sessions() as session:
+        audience = await AudienceService(session, settings.privacy_gate).refresh(
+            uuid.UUID(job.params["audience_id"])
+        )
+        await session.commit()
+    progress(1, 1)
+    size = audience.current.size if audience.current else 0
+    return {
+        "audience": audience.model_dump(mode="json"),
+        "progress_done": 1,
+        "message": f"{size} members",
+    }

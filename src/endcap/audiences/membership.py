@@ -1,0 +1,107 @@
+"""Queries on audiences, their versions and members (the rule queries are in repository.py)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Select, func, insert, literal, select
+from sqlmodel import col
+from sqlmodel import select as model_select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.audiences.models import Audience, AudienceMember, AudienceStatus, AudienceVersion
+from endcap.consent.models import Purpose
+from endcap.consent.repository import consented_profiles
+from endcap.db.base import table_of
+from endcap.pagination import PageRequest, keyset
+
+MEMBERS = table_of(AudienceMember)
+FETCH_ROWS = 100_000
+
+
+class MembershipRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, audience_id: uuid.UUID) -> Audience | None:
+        return await self.session.get(Audience, audience_id)
+
+    async def by_name(self, name: str) -> Audience | None:
+        return (
+            await self.session.exec(model_select(Audience).where(col(Audience.name) == name))
+        ).first()
+
+    async def add(self, audience: Audience) -> Audience:
+        self.session.add(audience)
+        await self.session.flush()
+        return audience
+
+    async def list_page(self, page: PageRequest, status: AudienceStatus | None) -> list[Audience]:
+        stmt = model_select(Audience).where(col(Audience.status) != AudienceStatus.DELETED)
+        if status is not None:
+            stmt = stmt.where(col(Audience.status) == status)
+        stmt = keyset(stmt, col(Audience.created_at), col(Audience.id), page)
+        return list((await self.session.exec(stmt)).all())
+
+    async def published(self) -> list[Audience]:
+        stmt = model_select(Audience).where(col(Audience.status) == AudienceStatus.PUBLISHED)
+        return list((await self.session.exec(stmt.order_by(col(Audience.name)))).all())
+
+    async def version(self, audience_id: uuid.UUID, version: int) -> AudienceVersion | None:
+        return await self.session.get(AudienceVersion, (audience_id, version))
+
+    async def store_members(
+        self, audience_id: uuid.UUID, version: int, members: Select[Any]
+    ) -> int:
+        """Write the members ``members`` selects as ``version`` (one INSERT ... SELECT)."""
+        ids = members.subquery()
+        query = select(literal(audience_id, MEMBERS.c.audience_id.type), literal(version), ids.c[0])
+        await self.session.execute(
+            insert(MEMBERS).from_select(["audience_id", "version", "profile_id"], query)
+        )
+        return await self.count(audience_id, version)
+
+    def members(self, audience_id: uuid.UUID, version: int) -> Select[Any]:
+        m = MEMBERS.c
+        return select(m.profile_id).where(m.audience_id == audience_id, m.version == version)
+
+    async def count(self, audience_id: uuid.UUID, version: int) -> int:
+        query = select(func.count()).select_from(self.members(audience_id, version).subquery())
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def reach(self, audience_id: uuid.UUID, version: int, purpose: Purpose) -> int:
+        """Members holding ``purpose`` consent right now."""
+        consented = consented_profiles(purpose).subquery()
+        query = (
+            select(func.count())
+            .select_from(MEMBERS)
+            .join(consented, consented.c.profile_id == MEMBERS.c.profile_id)
+            .where(MEMBERS.c.audience_id == audience_id, MEMBERS.c.version == version)
+        )
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def overlap(self, a: tuple[uuid.UUID, int], b: tuple[uuid.UUID, int]) -> int:
+        first, second = self.members(*a).subquery(), self.members(*b).subquery()
+        query = (
+            select(func.count())
+            .select_from(first)
+            .join(second, second.c.profile_id == first.c.profile_id)
+        )
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def member_ids(self, audience_id: uuid.UUID, version: int) -> np.ndarray:
+        """Sorted member ids (for the difference check), fetched in chunks."""
+        query = self.members(audience_id, version).order_by(MEMBERS.c.profile_id)
+        result = await self.session.stream(query.execution_options(yield_per=FETCH_ROWS))
+        parts = [
+            np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk))
+            async for chunk in result.partitions(FETCH_ROWS)
+        ]
+        return np.concatenate(parts) if parts else np.empty(0, np.int64)
+
+    async def add_version(self, version: AudienceVersion) -> AudienceVersion:
+        self.session.add(version)
+        await self.session.flush()
+        return version

@@ -1,0 +1,71 @@
+"""Audiences, their refreshed member versions, and the members themselves.
+
+Membership is versioned per refresh: a booking pins the version it bought, and
+later refreshes never change what an earlier version holds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, ForeignKey, Integer, PrimaryKeyConstraint, String, Text
+from sqlmodel import Field, SQLModel
+
+from endcap.db.types import BigId, JsonDocument, UTCDateTime, utcnow
+
+
+class AudienceStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"  # in the brand-facing catalog
+    DELETED = "deleted"
+
+
+class Audience(SQLModel, table=True):
+    __tablename__ = "audiences"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(sa_column=Column(String(200), nullable=False, unique=True))
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    rule: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
+    status: AudienceStatus = Field(
+        default=AudienceStatus.DRAFT, sa_column=Column(String(16), nullable=False)
+    )
+    # Optimistic concurrency: every change bumps it; an update must name the one it read.
+    revision: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+    current_version: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class AudienceVersion(SQLModel, table=True):
+    """One refresh: exact counts (retailer-side); brands only ever see them rounded."""
+
+    __tablename__ = "audience_versions"
+    __table_args__ = (PrimaryKeyConstraint("audience_id", "version"),)
+
+    audience_id: uuid.UUID = Field(sa_column=Column(ForeignKey("audiences.id"), nullable=False))
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    size: int = Field(sa_column=Column(Integer, nullable=False))
+    # Members with the consent purpose each channel needs: {"email": 1234, ...}
+    reach: dict[str, int] = Field(
+        default_factory=dict, sa_column=Column(JsonDocument, nullable=False)
+    )
+    refreshed_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class AudienceMember(SQLModel, table=True):
+    __tablename__ = "audience_members"
+    __table_args__ = (PrimaryKeyConstraint("audience_id", "version", "profile_id"),)
+
+    audience_id: uuid.UUID = Field(sa_column=Column(ForeignKey("audiences.id"), nullable=False))
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    profile_id: int = Field(sa_column=Column(BigId, nullable=False, index=True))

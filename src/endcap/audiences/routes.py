@@ -1,0 +1,168 @@
+"""Audiences for the retailer (exact), and the audience catalog for everyone (rounded)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.audiences.catalog import AudienceCatalog
+from endcap.audiences.models import AudienceStatus
+from endcap.audiences.schemas import (
+    AudienceCreate,
+    AudiencePublic,
+    AudienceUpdate,
+    CatalogEntry,
+    Overlap,
+    RuleEstimate,
+    SizeEstimate,
+)
+from endcap.audiences.service import AudienceService, etag, parse_if_match
+from endcap.auth.guards import roles
+from endcap.auth.principal import Principal
+from endcap.auth.roles import Role
+from endcap.config import Settings
+from endcap.jobs.schemas import JobPublic
+from endcap.jobs.service import JobService
+from endcap.pagination import DEFAULT_PAGE_SIZE, Limit, Page, PageRequest
+from endcap.privacy.channels import Channel
+
+IfMatch = Annotated[
+    str | None, Parameter(header="If-Match", description='the ETag last read, e.g. "3"')
+]
+
+
+def provide_audiences(
+    session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]
+) -> AudienceService:
+    return AudienceService(session, settings.privacy_gate)
+
+
+def provide_catalog(
+    session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]
+) -> AudienceCatalog:
+    return AudienceCatalog(session, settings.privacy_gate)
+
+
+def _tagged(audience: AudiencePublic, status_code: int = 200) -> Response[AudiencePublic]:
+    return Response(audience, status_code=status_code, headers={"ETag": etag(audience.revision)})
+
+
+class AudienceController(Controller):
+    path = "/audiences"
+    tags = ["audiences"]
+    opt = roles(Role.RETAILER_ADMIN)
+    dependencies = {"audiences": Provide(provide_audiences, sync_to_thread=False)}
+
+    @post("/estimate", status_code=200, summary="Size a rule before saving it (exact)")
+    async def estimate(
+        self, data: JSONBody[RuleEstimate], audiences: NamedDependency[AudienceService]
+    ) -> SizeEstimate:
+        return SizeEstimate(size=await audiences.estimate(data.rule))
+
+    @post("/", summary="Create an audience from a rule (a draft until refreshed and published)")
+    async def create(
+        self, data: JSONBody[AudienceCreate], audiences: NamedDependency[AudienceService]
+    ) -> Response[AudiencePublic]:
+        return _tagged(await audiences.create(data), 201)
+
+    @get("/", summary="Audiences (not deleted)")
+    async def list_audiences(
+        self,
+        audiences: NamedDependency[AudienceService],
+        status: FromQuery[AudienceStatus | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+    ) -> Page[AudiencePublic]:
+        return await audiences.list(PageRequest.parse(limit, cursor), status)
+
+    @get("/{audience_id:uuid}", summary="One audience, with its current version's exact counts")
+    async def read(
+        self, audience_id: FromPath[uuid.UUID], audiences: NamedDependency[AudienceService]
+    ) -> Response[AudiencePublic]:
+        return _tagged(await audiences.get(audience_id))
+
+    @patch("/{audience_id:uuid}", summary="Change name, description or rule; needs If-Match")
+    async def update(
+        self,
+        audience_id: FromPath[uuid.UUID],
+        data: JSONBody[AudienceUpdate],
+        audiences: NamedDependency[AudienceService],
+        if_match: IfMatch = None,
+    ) -> Response[AudiencePublic]:
+        return _tagged(await audiences.update(audience_id, data, if_match=parse_if_match(if_match)))
+
+    @post(
+        "/{audience_id:uuid}/refresh",
+        status_code=202,
+        summary="Recompute the members as a new version (a job)",
+    )
+    async def refresh(
+        self,
+        audience_id: FromPath[uuid.UUID],
+        audiences: NamedDependency[AudienceService],
+        session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+    ) -> JobPublic:
+        await audiences.get(audience_id)  # 404 or 409 (deleted) now, not later in the job
+        return await JobService(session).enqueue(
+            "audience_refresh", {"audience_id": str(audience_id)}, principal.key_id
+        )
+
+    @post(
+        "/{audience_id:uuid}/publish",
+        status_code=200,
+        summary="Publish to the brand catalog (privacy gate)",
+    )
+    async def publish(
+        self, audience_id: FromPath[uuid.UUID], audiences: NamedDependency[AudienceService]
+    ) -> Response[AudiencePublic]:
+        return _tagged(await audiences.publish(audience_id))
+
+    @delete(
+        "/{audience_id:uuid}",
+        status_code=200,
+        summary="Delete (leaves the catalog; pinned versions stay)",
+    )
+    async def remove(
+        self, audience_id: FromPath[uuid.UUID], audiences: NamedDependency[AudienceService]
+    ) -> AudiencePublic:
+        return await audiences.delete(audience_id)
+
+
+class AudienceCatalogController(Controller):
+    path = "/catalog/audiences"
+    tags = ["catalog"]
+    opt = roles(*Role)
+    dependencies = {"catalog": Provide(provide_catalog, sync_to_thread=False)}
+
+    @get("/", summary="Published audiences: rounded size and reach per consented channel")
+    async def entries(
+        self,
+        catalog: NamedDependency[AudienceCatalog],
+        channel: FromQuery[Channel | None] = None,
+        size_band: FromQuery[str | None] = None,
+    ) -> list[CatalogEntry]:
+        return await catalog.entries(channel=channel, band=size_band)
+
+    @get("/{audience_id:uuid}", summary="One published audience")
+    async def entry(
+        self, audience_id: FromPath[uuid.UUID], catalog: NamedDependency[AudienceCatalog]
+    ) -> CatalogEntry:
+        return await catalog.entry(audience_id)
+
+    @get(
+        "/{audience_id:uuid}/overlap/{other_id:uuid}",
+        summary="Profiles in both, rounded; hidden below the minimum",
+    )
+    async def overlap(
+        self,
+        audience_id: FromPath[uuid.UUID],
+        other_id: FromPath[uuid.UUID],
+        catalog: NamedDependency[AudienceCatalog],
+    ) -> Overlap:
+        return await catalog.overlap(audience_id, other_id)

@@ -1,0 +1,175 @@
+"""Audience rules: validate and size a rule, keep audiences, refresh their members as
+versions, and publish them to the brand-facing catalog through the privacy gate."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.audiences.estimate import estimate_size, members_query
+from endcap.audiences.membership import MembershipRepository
+from endcap.audiences.models import Audience, AudienceStatus, AudienceVersion
+from endcap.audiences.schemas import (
+    AudienceCreate,
+    AudiencePublic,
+    AudienceUpdate,
+    AudienceVersionPublic,
+)
+from endcap.db.types import utcnow
+from endcap.errors import ConflictError, NotFoundError, PreconditionFailedError
+from endcap.pagination import Page, PageRequest, next_cursor
+from endcap.privacy.channels import CHANNEL_PURPOSE
+from endcap.privacy.difference import ensure_not_near_duplicate
+from endcap.privacy.sensitive import SensitiveCategories
+from endcap.privacy.settings import PrivacyGateSettings
+from endcap.privacy.sizes import ensure_minimum_size
+
+
+class AudienceService:
+    def __init__(self, session: AsyncSession, gate: PrivacyGateSettings) -> None:
+        self.session = session
+        self.audiences = MembershipRepository(session)
+        self.gate = gate
+        self.sensitive = SensitiveCategories.from_settings(gate)
+
+    async def estimate(self, rule: dict[str, Any]) -> int:
+        """Exact size of a rule now (retailer-side). Errors point into ``/rule``."""
+        return await estimate_size(self.session, rule, sensitive=self.sensitive, pointer="/rule")
+
+    async def create(self, data: AudienceCreate) -> AudiencePublic:
+        await members_query(self.session, data.rule, sensitive=self.sensitive, pointer="/rule")
+        await self._name_free(data.name)
+        try:
+            audience = await self.audiences.add(
+                Audience(name=data.name, description=data.description, rule=data.rule)
+            )
+        except IntegrityError as exc:
+            raise ConflictError(f"an audience named {data.name!r} already exists") from exc
+        return await self._public(audience)
+
+    async def get(self, audience_id: uuid.UUID) -> AudiencePublic:
+        return await self._public(await self._live(audience_id))
+
+    async def list(self, page: PageRequest, status: AudienceStatus | None) -> Page[AudiencePublic]:
+        rows, cursor = next_cursor(await self.audiences.list_page(page, status), page)
+        return Page[AudiencePublic](items=[await self._public(a) for a in rows], next_cursor=cursor)
+
+    async def update(
+        self, audience_id: uuid.UUID, data: AudienceUpdate, *, if_match: int | None
+    ) -> AudiencePublic:
+        """PreconditionFailedError (412) unless ``if_match`` is the current revision."""
+        audience = await self._live(audience_id)
+        if if_match is None or if_match != audience.revision:
+            raise PreconditionFailedError(
+                "send If-Match with the audience's current ETag",
+                current_etag=etag(audience.revision),
+            )
+        if data.rule is not None:
+            await members_query(self.session, data.rule, sensitive=self.sensitive, pointer="/rule")
+            audience.rule = data.rule
+        if data.name is not None and data.name != audience.name:
+            await self._name_free(data.name)
+            audience.name = data.name
+        if data.description is not None:
+            audience.description = data.description
+        audience.revision += 1
+        audience.updated_at = utcnow()
+        await self.audiences.add(audience)
+        return await self._public(audience)
+
+    async def refresh(self, audience_id: uuid.UUID) -> AudiencePublic:
+        """Compute a new member version from the rule and the current traits and consent."""
+        audience = await self._live(audience_id)
+        members = await members_query(
+            self.session, audience.rule, sensitive=self.sensitive, pointer="/rule"
+        )
+        version = (audience.current_version or 0) + 1
+        size = await self.audiences.store_members(audience.id, version, members)
+        reach = {
+            channel.value: await self.audiences.reach(audience.id, version, purpose)
+            for channel, purpose in CHANNEL_PURPOSE.items()
+        }
+        await self.audiences.add_version(
+            AudienceVersion(audience_id=audience.id, version=version, size=size, reach=reach)
+        )
+        audience.current_version = version
+        audience.updated_at = utcnow()
+        await self.audiences.add(audience)
+        return await self._public(audience)
+
+    async def publish(self, audience_id: uuid.UUID) -> AudiencePublic:
+        """Into the brand catalog, if a channel reaches the minimum and no published
+        audience differs from it by fewer than k shoppers."""
+        audience = await self._live(audience_id)
+        if audience.current_version is None:
+            raise ConflictError("refresh the audience before publishing it")
+        current = await self.audiences.version(audience.id, audience.current_version)
+        best_reach = max(current.reach.values(), default=0) if current else 0
+        ensure_minimum_size(best_reach, minimum=self.gate.min_audience)
+        members = await self.audiences.member_ids(audience.id, audience.current_version)
+        visible = [
+            (str(other.id), await self.audiences.member_ids(other.id, other.current_version))
+            for other in await self.audiences.published()
+            if other.id != audience.id and other.current_version is not None
+        ]
+        ensure_not_near_duplicate(members, visible, k=self.gate.k_threshold)
+        audience.status = AudienceStatus.PUBLISHED
+        audience.revision += 1
+        audience.updated_at = utcnow()
+        await self.audiences.add(audience)
+        return await self._public(audience)
+
+    async def delete(self, audience_id: uuid.UUID) -> AudiencePublic:
+        """Out of the catalog for good; member versions stay for bookings that pinned them."""
+        audience = await self._live(audience_id)
+        audience.status = AudienceStatus.DELETED
+        audience.revision += 1
+        audience.updated_at = utcnow()
+        await self.audiences.add(audience)
+        return await self._public(audience)
+
+    async def _live(self, audience_id: uuid.UUID) -> Audience:
+        audience = await self.audiences.get(audience_id)
+        if audience is None:
+            raise NotFoundError(f"no audience with id {audience_id}")
+        if audience.status == AudienceStatus.DELETED:
+            raise ConflictError(
+                "the audience is deleted", audience_status=AudienceStatus.DELETED.value
+            )
+        return audience
+
+    async def _name_free(self, name: str) -> None:
+        if await self.audiences.by_name(name) is not None:
+            raise ConflictError(f"an audience named {name!r} already exists")
+
+    async def _public(self, audience: Audience) -> AudiencePublic:
+        current = None
+        if audience.current_version is not None:
+            version = await self.audiences.version(audience.id, audience.current_version)
+            if version is not None:
+                current = AudienceVersionPublic.model_validate(version, from_attributes=True)
+        return AudiencePublic(
+            id=audience.id,
+            name=audience.name,
+            description=audience.description,
+            rule=audience.rule,
+            status=AudienceStatus(audience.status),
+            revision=audience.revision,
+            current=current,
+            created_at=audience.created_at,
+            updated_at=audience.updated_at,
+        )
+
+
+def etag(revision: int) -> str:
+    return f'"{revision}"'
+
+
+def parse_if_match(header: str | None) -> int | None:
+    if not header:
+        return None
+    value = header.strip().removeprefix("W/").strip('"')
+    return int(value) if value.isdigit() else None

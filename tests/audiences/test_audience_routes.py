@@ -1,0 +1,195 @@
+"""Audiences over real HTTP, on a synthetic retailer loaded through the normal loaders:
+estimate, create, refresh (a job), publish through the privacy gate, and the brand's
+catalog view. Includes the classic attack: audience A, then A minus one shopper."""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from endcap.audiences.schemas import AudiencePublic
+from endcap.client import EndcapAPIError, EndcapClient
+from endcap.ingest.contract import LOAD_ORDER
+from endcap.jobs.schemas import JobPublic
+from endcap.synthetic import generate
+from tests.support.server import ServerProcess
+
+PROFILES = 3000
+
+
+@pytest.fixture(scope="module")
+def retailer(
+    server: ServerProcess, admin_key: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """A 3,000-person retailer, loaded and with traits refreshed, shared by this module."""
+    folder = tmp_path_factory.mktemp("audience-retailer")
+    summary = generate(folder, PROFILES, seed=23)
+    with EndcapClient(server.base_url, admin_key, timeout=120) as admin:
+        for entity in LOAD_ORDER:
+            done = admin.wait(admin.upload(entity, Path(summary.paths[entity])).id, timeout=300)
+            assert done.status == "succeeded", done.error
+        job = JobPublic.model_validate(admin.request("POST", "/api/v1/traits/refresh").json())
+        assert admin.wait(job.id, timeout=300).status == "succeeded"
+    return {"folder": folder}
+
+
+def _create(admin: EndcapClient, rule: dict[str, Any], name: str | None = None) -> AudiencePublic:
+    body = {"name": name or f"aud {uuid.uuid4().hex[:8]}", "description": "test", "rule": rule}
+    return AudiencePublic.model_validate(
+        admin.request("POST", "/api/v1/audiences", json=body).json()
+    )
+
+
+def _refresh(admin: EndcapClient, audience_id: uuid.UUID) -> AudiencePublic:
+    job = JobPublic.model_validate(
+        admin.request("POST", f"/api/v1/audiences/{audience_id}/refresh").json()
+    )
+    done = admin.wait(job.id, timeout=300)
+    assert done.status == "succeeded", done.error
+    return AudiencePublic.model_validate(
+        admin.request("GET", f"/api/v1/audiences/{audience_id}").json()
+    )
+
+
+BIG = {"trait": "spend_52w", "op": ">", "value": 0}
+
+
+def test_estimate_equals_the_refreshed_size(admin: EndcapClient, retailer: dict[str, Any]) -> None:
+    rule = {
+        "and": [
+            BIG,
+            {"bought": {"level": "department", "name": "Dairy & Chilled"}, "within_weeks": 52},
+        ]
+    }
+    estimate = admin.request("POST", "/api/v1/audiences/estimate", json={"rule": rule}).json()[
+        "size"
+    ]
+
+    audience = _refresh(admin, _create(admin, rule).id)
+
+    assert audience.current is not None
+    assert audience.current.size == estimate
+    assert 0 < estimate <= PROFILES
+    # Reach per channel only counts members holding that channel's consent.
+    assert audience.current.reach["email"] < audience.current.size
+    assert audience.current.reach["offsite_social"] < audience.current.reach["onsite_display"]
+
+
+def test_publish_shows_brands_rounded_numbers_only(
+    admin: EndcapClient, brand: EndcapClient, retailer: dict[str, Any]
+) -> None:
+    audience = _refresh(admin, _create(admin, BIG).id)
+    published = admin.request("POST", f"/api/v1/audiences/{audience.id}/publish").json()
+    assert published["status"] == "published"
+
+    entry = brand.request("GET", f"/api/v1/catalog/audiences/{audience.id}").json()
+    assert set(entry) == {"id", "name", "description", "size", "size_band", "channels"}
+    assert entry["size"] % 100 == 0
+    assert abs(entry["size"] - audience.current.size) <= 50  # type: ignore[union-attr]
+    assert all(c["reach"] % 100 == 0 and c["reach"] >= 1000 for c in entry["channels"])
+    assert "rule" not in entry
+    # A brand cannot reach the retailer's exact view or the members.
+    with pytest.raises(EndcapAPIError) as refused:
+        brand.request("GET", f"/api/v1/audiences/{audience.id}")
+    assert refused.value.status == 403
+
+
+def _unique_postal_codes(folder: Path) -> list[str]:
+    counts: dict[str, int] = {}
+    with (folder / "customers.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            counts[row["postal_code"]] = counts.get(row["postal_code"], 0) + 1
+    return sorted(code for code, n in counts.items() if n == 1 and code)
+
+
+def _size(admin: EndcapClient, rule: dict[str, Any]) -> int:
+    return int(
+        admin.request("POST", "/api/v1/audiences/estimate", json={"rule": rule}).json()["size"]
+    )
+
+
+def test_the_classic_attack_a_and_a_minus_one_shopper_is_refused(
+    admin: EndcapClient, brand: EndcapClient, retailer: dict[str, Any]
+) -> None:
+    buyers = {"trait": "baskets_52w", "op": ">=", "value": 1}
+    a = _refresh(admin, _create(admin, buyers).id)
+    admin.request("POST", f"/api/v1/audiences/{a.id}/publish")
+    assert a.current is not None
+
+    # A minus exactly one shopper: everyone but the holder of a postal code nobody else has.
+    minus_one = None
+    for code in _unique_postal_codes(retailer["folder"])[:50]:
+        rule = {"and": [buyers, {"not": {"attribute": "postal_code", "op": "=", "value": code}}]}
+        if _size(admin, rule) == a.current.size - 1:
+            minus_one = rule
+            break
+    assert minus_one is not None, "no postal code singles out one buyer"
+    b = _refresh(admin, _create(admin, minus_one).id)
+    assert b.current is not None
+    assert b.current.size == a.current.size - 1
+
+    with pytest.raises(EndcapAPIError) as refused:
+        admin.request("POST", f"/api/v1/audiences/{b.id}/publish")
+
+    assert refused.value.status == 409
+    assert refused.value.type == "urn:endcap:problem:audience-too-similar"
+    # The refusal names the policy (k), never how many shoppers set the two apart.
+    assert "differ by 1 " not in refused.value.detail
+    assert str(a.current.size) not in str(refused.value.problem)
+    catalog = brand.request("GET", "/api/v1/catalog/audiences").json()
+    assert str(b.id) not in {e["id"] for e in catalog}
+    assert str(a.id) in {e["id"] for e in catalog}
+
+    # Leaving out a whole value tier (hundreds of shoppers) is a different audience: allowed.
+    without_top = _refresh(
+        admin, _create(admin, {"and": [buyers, {"not": {"value_tier": ["top"]}}]}).id
+    )
+    published = admin.request("POST", f"/api/v1/audiences/{without_top.id}/publish").json()
+    assert published["status"] == "published"
+    overlap = brand.request(
+        "GET", f"/api/v1/catalog/audiences/{a.id}/overlap/{without_top.id}"
+    ).json()
+    assert overlap["overlap"] is not None
+    assert overlap["overlap"] % 100 == 0
+
+
+def test_bad_rules_are_422_with_a_pointer(admin: EndcapClient, retailer: dict[str, Any]) -> None:
+    cases = [
+        ({"and": []}, "/rule/and"),
+        ({"trait": "spend_52weeks", "op": ">", "value": 1}, "/rule/trait"),
+        (
+            {"bought": {"level": "category", "name": "Coffee"}, "within_weeks": 7},
+            "/rule/within_weeks",
+        ),
+        ({"bought": {"level": "department", "name": "Pharmacy"}, "within_weeks": 13}, "/rule"),
+    ]
+    for rule, pointer in cases:
+        with pytest.raises(EndcapAPIError) as bad:
+            admin.request("POST", "/api/v1/audiences/estimate", json={"rule": rule})
+        assert bad.value.status == 422, rule
+        fields = [e["field"] for e in bad.value.problem["errors"]]
+        assert any(f.startswith(pointer) for f in fields), (rule, fields)
+
+
+def test_update_needs_the_current_etag_and_deleted_audiences_cannot_refresh(
+    admin: EndcapClient, server: ServerProcess, admin_key: str, retailer: dict[str, Any]
+) -> None:
+    audience = _create(admin, BIG)
+    url = f"{server.base_url}/api/v1/audiences/{audience.id}"
+    auth = {"Authorization": f"Bearer {admin_key}"}
+    first = httpx.patch(url, json={"description": "v2"}, headers={**auth, "If-Match": '"1"'})
+    assert first.status_code == 200
+    assert first.headers["etag"] == '"2"'
+    stale = httpx.patch(url, json={"description": "v3"}, headers={**auth, "If-Match": '"1"'})
+    assert stale.status_code == 412
+    assert stale.json()["current_etag"] == '"2"'
+
+    assert httpx.delete(url, headers=auth).status_code == 200
+    refresh = httpx.post(f"{url}/refresh", headers=auth)
+    assert refresh.status_code == 409
+    assert "deleted" in refresh.json()["detail"]
