@@ -6,26 +6,26 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from endcap.config import DatabaseSettings, Settings
 from endcap.db.engine import SessionFactory, create_session_factory
 from endcap.jobs.models import Job
 from endcap.jobs.service import JobService
 from endcap.jobs.worker import HANDLERS, JobRejectedError, ProgressCallback, Worker
+from tests.ingest.support import Db
 
 KIND = f"test-{uuid.uuid4().hex[:6]}"
 
 
 @pytest.fixture
-def sessions(engine: AsyncEngine) -> SessionFactory:
-    return create_session_factory(engine)
+def sessions(db: Db) -> SessionFactory:
+    return create_session_factory(db.engine)
 
 
 @pytest.fixture
-def settings(database_settings: DatabaseSettings) -> Settings:
+def settings(db: Db) -> Settings:
     chosen = Settings()
-    chosen.database = database_settings
+    chosen.database = DatabaseSettings(url=db.url)
     return chosen
 
 

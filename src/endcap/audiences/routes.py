@@ -7,7 +7,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.audiences.catalog import AudienceCatalog
@@ -32,7 +32,7 @@ from endcap.pagination import DEFAULT_PAGE_SIZE, Limit, Page, PageRequest
 from endcap.privacy.channels import Channel
 
 IfMatch = Annotated[
-    str | None, Parameter(header="If-Match", description='the ETag last read, e.g. "3"')
+    str | None, HeaderParameter(name="If-Match", description='the ETag last read, e.g. "3"')
 ]
 
 
