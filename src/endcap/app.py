@@ -31,6 +31,7 @@ from endcap.db.session import (
     provide_session,
 )
 from endcap.health.routes import HealthController
+from endcap.idempotency.middleware import idempotency_middleware
 from endcap.identity.routes import ProfileController
 from endcap.ingest.routes import IngestController, JobController
 from endcap.jobs.runner import run_in_process
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[
             request_log_middleware,
             DefineMiddleware(ApiKeyAuthenticationMiddleware, exclude_from_auth_key=PUBLIC),
+            idempotency_middleware,  # after authentication: keys belong to the caller's API key
         ],
         guards=[authorize],
         exception_handlers=exception_handlers(),

@@ -26,6 +26,7 @@ from endcap.auth.guards import roles
 from endcap.auth.principal import Principal
 from endcap.auth.roles import Role
 from endcap.config import Settings
+from endcap.idempotency import IDEMPOTENT
 from endcap.jobs.schemas import JobPublic
 from endcap.jobs.service import JobService
 from endcap.pagination import DEFAULT_PAGE_SIZE, Limit, Page, PageRequest
@@ -64,7 +65,11 @@ class AudienceController(Controller):
     ) -> SizeEstimate:
         return SizeEstimate(size=await audiences.estimate(data.rule))
 
-    @post("/", summary="Create an audience from a rule (a draft until refreshed and published)")
+    @post(
+        "/",
+        summary="Create an audience from a rule (a draft until refreshed and published)",
+        opt=IDEMPOTENT,
+    )
     async def create(
         self, data: JSONBody[AudienceCreate], audiences: NamedDependency[AudienceService]
     ) -> Response[AudiencePublic]:

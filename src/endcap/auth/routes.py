@@ -15,6 +15,7 @@ from endcap.auth.roles import Role
 from endcap.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Me
 from endcap.auth.service import ApiKeyService
 from endcap.config import Settings
+from endcap.idempotency import IDEMPOTENT
 from endcap.pagination import DEFAULT_PAGE_SIZE, Limit, Page, PageRequest
 
 
@@ -30,7 +31,7 @@ class ApiKeyController(Controller):
     opt = roles(Role.RETAILER_ADMIN)
     dependencies = {"keys": Provide(provide_key_service, sync_to_thread=False)}
 
-    @post("/", summary="Create an API key; its secret is shown in this answer only")
+    @post("/", summary="Create an API key; its secret is shown in this answer only", opt=IDEMPOTENT)
     async def create(
         self, data: JSONBody[ApiKeyCreate], keys: NamedDependency[ApiKeyService]
     ) -> ApiKeyCreated:

@@ -11,6 +11,7 @@ from endcap.auth.guards import roles
 from endcap.auth.roles import Role
 from endcap.consent.schemas import ConsentEventPublic, ConsentRecord
 from endcap.consent.service import ConsentService
+from endcap.idempotency import IDEMPOTENT
 
 
 class ConsentController(Controller):
@@ -18,7 +19,11 @@ class ConsentController(Controller):
     tags = ["consent"]
     opt = roles(Role.RETAILER_ADMIN)
 
-    @post("/", summary="Append a grant or withdrawal for one purpose; effective at the next export")
+    @post(
+        "/",
+        summary="Append a grant or withdrawal for one purpose; effective at the next export",
+        opt=IDEMPOTENT,
+    )
     async def record(
         self, data: JSONBody[ConsentRecord], session: NamedDependency[AsyncSession]
     ) -> ConsentEventPublic:

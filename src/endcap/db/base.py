@@ -24,6 +24,7 @@ MODEL_MODULES = (
     "endcap.jobs.models",
     "endcap.traits.models",
     "endcap.audiences.models",
+    "endcap.idempotency.models",
 )
 
 

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from endcap.auth.guards import roles
 from endcap.auth.principal import Principal
 from endcap.auth.roles import Role
+from endcap.idempotency import IDEMPOTENT
 from endcap.pagination import DEFAULT_PAGE_SIZE, Limit, Page, PageRequest
 from endcap.partners.schemas import PartnerCreate, PartnerPublic
 from endcap.partners.service import PartnerService
@@ -27,7 +28,7 @@ class PartnerController(Controller):
     opt = roles(Role.RETAILER_ADMIN)
     dependencies = {"partners": Provide(provide_partner_service, sync_to_thread=False)}
 
-    @post("/", summary="Register a brand partner (manufacturer or agency)")
+    @post("/", summary="Register a brand partner (manufacturer or agency)", opt=IDEMPOTENT)
     async def create(
         self, data: JSONBody[PartnerCreate], partners: NamedDependency[PartnerService]
     ) -> PartnerPublic:

@@ -1,0 +1,86 @@
+"""Idempotency-Key over real HTTP: a retry gets the first answer and creates nothing twice."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from endcap.client import EndcapClient
+from tests.support.names import unique
+from tests.support.server import ServerProcess
+
+
+def _post(
+    server: ServerProcess, key: str, body: dict[str, object], idem: str | None
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"}
+    if idem is not None:
+        headers["Idempotency-Key"] = idem
+    return httpx.post(f"{server.base_url}/api/v1/partners", json=body, headers=headers, timeout=30)
+
+
+def test_a_retry_returns_the_first_answer_and_creates_once(
+    server: ServerProcess, admin_key: str, admin: EndcapClient
+) -> None:
+    body = {"name": unique("Retry Foods"), "kind": "manufacturer"}
+    idem = uuid.uuid4().hex
+
+    first = _post(server, admin_key, body, idem)
+    again = _post(server, admin_key, body, idem)
+
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    names = [p.name for p in admin.iter_partners(limit=500)]
+    assert names.count(str(body["name"])) == 1
+
+
+def test_the_same_key_with_another_body_is_409(server: ServerProcess, admin_key: str) -> None:
+    idem = uuid.uuid4().hex
+    assert _post(server, admin_key, {"name": unique("One")}, idem).status_code == 201
+
+    other = _post(server, admin_key, {"name": unique("Two")}, idem)
+
+    assert other.status_code == 409
+    assert other.json()["type"] == "urn:endcap:problem:idempotency-key-reused"
+
+
+def test_a_failed_request_can_be_retried_with_its_key(
+    server: ServerProcess, admin_key: str
+) -> None:
+    idem = uuid.uuid4().hex
+    name = unique("Later")
+    assert _post(server, admin_key, {"name": name, "kind": "planet"}, idem).status_code == 422
+
+    assert _post(server, admin_key, {"name": name, "kind": "agency"}, idem).status_code == 201
+
+
+def test_keys_belong_to_the_api_key_that_sent_them(
+    server: ServerProcess, admin_key: str, admin: EndcapClient
+) -> None:
+    other_admin = admin.create_key("second admin", admin.me().role).key
+    idem = uuid.uuid4().hex
+    a = _post(server, admin_key, {"name": unique("Mine")}, idem)
+    b = _post(server, other_admin, {"name": unique("Yours")}, idem)
+
+    assert a.status_code == b.status_code == 201
+    assert a.json()["id"] != b.json()["id"]
+
+
+def test_concurrent_retries_create_exactly_one(
+    server: ServerProcess, admin_key: str, admin: EndcapClient
+) -> None:
+    body = {"name": unique("Racing Foods")}
+    idem = uuid.uuid4().hex
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: _post(server, admin_key, body, idem), range(6)))
+
+    codes = sorted(r.status_code for r in answers)
+    assert set(codes) <= {201, 409}
+    assert codes.count(201) >= 1
+    created = {r.json()["id"] for r in answers if r.status_code == 201}
+    assert len(created) == 1
+    names = [p.name for p in admin.iter_partners(limit=500)]
+    assert names.count(str(body["name"])) == 1
