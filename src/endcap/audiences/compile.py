@@ -191,7 +191,7 @@ class _Compiler:
             values = tuple(Decimal(str(v)) for v in condition.values)
             test = compare(amount, condition.op, values)
             # A profile without rows there spent 0: when 0 passes, look for who fails instead.
-            if False:
+            if holds(condition.op, values, _ZERO):
                 test, negated = not_(test), True
         if grouped:
             found = (

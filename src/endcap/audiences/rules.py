@@ -88,6 +88,8 @@ MAX_TEXT_LENGTH: Final = 500
 MAX_ERRORS: Final = 50
 
 # Attribute names are data-file column names; this also keeps them safe inside a JSON path.
+# ASCII only: ingest writes other letters as \u escapes, which SQLite (before 3.45) cannot
+# match in a JSON path, so such a rule would silently select nobody there.
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_ .-]{0,119}")
 
 
@@ -304,7 +306,7 @@ def _json_kind(value: object) -> str:
         return "a list"
     if isinstance(value, str):
         return f"the string {value[:40]!r}"
-    return repr(value)
+    return repr(value)[:40]
 
 
 def _listing(names: tuple[str, ...] | tuple[int, ...]) -> str:
@@ -367,7 +369,7 @@ class _Parser:
         for key in value:
             if key not in allowed:
                 hint = did_you_mean(str(key), allowed)
-                self.fail(child(at, str(key)), f"unknown field {str(key)!r} in {what}{hint}")
+                self.fail(child(at, str(key)), f"unknown field {str(key)[:80]!r} in {what}{hint}")
 
     def _count_condition(self, at: str) -> None:
         self.conditions += 1
@@ -504,8 +506,8 @@ class _Parser:
         if not ok:
             self.fail(
                 child(at, "attribute"),
-                "an attribute is named like its data-file column (letters, digits, '_', "
-                f"'-', '.', space; at most 120), got {_json_kind(name)}",
+                "an attribute is named like its data-file column (ASCII letters, digits, '_', "
+                f"'-', '.', spaces; at most 120 characters), got {_json_kind(name)}",
             )
         op = self._op(value, at, CHOICE_OPS, "an attribute")
         if op is None:
