@@ -87,6 +87,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("profile_id", name=op.f("pk_profile_traits")),
     )
     with op.batch_alter_table("profile_traits", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_profile_traits_as_of"), ["as_of"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_profile_traits_baskets_52w"), ["baskets_52w"], unique=False
         )
@@ -114,6 +115,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_profile_traits_last_purchase_at"))
         batch_op.drop_index(batch_op.f("ix_profile_traits_clv_12m"))
         batch_op.drop_index(batch_op.f("ix_profile_traits_baskets_52w"))
+        batch_op.drop_index(batch_op.f("ix_profile_traits_as_of"))
 
     op.drop_table("profile_traits")
     op.drop_table("value_clusters")

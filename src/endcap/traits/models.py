@@ -40,7 +40,8 @@ class ProfileTraits(SQLModel, table=True):
     profile_id: int = Field(
         sa_column=Column(BigId, ForeignKey("profiles.id", ondelete="CASCADE"), primary_key=True)
     )
-    as_of: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # Indexed: rules counting days read max(as_of) on every estimate.
+    as_of: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     first_purchase_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     last_purchase_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     baskets_52w: int = Field(sa_column=Column(Integer, nullable=False, index=True))
