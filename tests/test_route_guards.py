@@ -60,12 +60,14 @@ def test_route_needs_a_key_and_the_right_role(
 ) -> None:
     url = server.base_url + _concrete(path)
 
-    anonymous = httpx.request(method, url, json={})
+    anonymous = httpx.request(method, url, json={}, timeout=30)
     assert anonymous.status_code == 401, f"{method} {path} without a key"
 
     allowed = allowed_roles(handler)
     for role, key in keys_by_role.items():
-        response = httpx.request(method, url, json={}, headers={"Authorization": f"Bearer {key}"})
+        response = httpx.request(
+            method, url, json={}, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
         if role in allowed:
             assert response.status_code not in (401, 403), f"{role} refused on {method} {path}"
         else:

@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         try:
-            async with run_in_process(app.state[STATE_SESSION_FACTORY], settings):
+            async with run_in_process(settings):
                 yield
         finally:
             await engine.dispose()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import threading
 
 import click
 
 from endcap.config import get_settings
-from endcap.db.engine import create_engine, create_session_factory
-from endcap.jobs.runner import load_handlers
-from endcap.jobs.worker import Worker
+from endcap.jobs.runner import load_handlers, run_worker
 from endcap.observability.logs import configure_logging
 
 
@@ -21,15 +20,7 @@ def worker_command() -> None:
     configure_logging(settings.log)
     load_handlers()
 
-    async def main() -> None:
-        engine = create_engine(settings.database)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            await Worker(create_session_factory(engine), settings).run(stop)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(main())
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda _signum, _frame: stop.set())
+    asyncio.run(run_worker(settings, stop))
