@@ -54,8 +54,10 @@ def test_a_rule_on_beer_is_refused_naming_the_alcohol_department() -> None:
 
 
 def test_a_rule_on_ordinary_categories_passes() -> None:
-    ensure_not_sensitive(TargetingUse.RULE, [coffee], RETAILER)
+    ensure_not_sensitive(TargetingUse.RULE, [coffee], RETAILER)  # raises if refused
     ensure_not_sensitive(TargetingUse.RULE, [], RETAILER)
+
+    assert find_sensitive([coffee], RETAILER) == []
 
 
 def test_naming_a_sensitive_department_directly_is_refused() -> None:

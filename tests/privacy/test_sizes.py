@@ -38,8 +38,10 @@ def test_an_audience_of_999_cannot_be_published_and_the_refusal_hides_its_size()
 
 
 def test_an_audience_of_exactly_the_minimum_can_be_published() -> None:
-    ensure_minimum_size(1000)
-    ensure_minimum_size(2_500_000)
+    for size in (1000, 2_500_000):
+        ensure_minimum_size(size)  # raises if refused
+    with pytest.raises(AudienceTooSmallError):
+        ensure_minimum_size(999)
 
 
 def test_the_minimum_is_the_retailers_choice() -> None:
