@@ -5,56 +5,16 @@ catalog view. Includes the classic attack: audience A, then A minus one shopper.
 from __future__ import annotations
 
 import csv
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from endcap.audiences.schemas import AudiencePublic
 from endcap.client import EndcapAPIError, EndcapClient
-from endcap.ingest.contract import LOAD_ORDER
-from endcap.jobs.schemas import JobPublic
-from endcap.synthetic import generate
+from tests.audiences.conftest import PROFILES
+from tests.audiences.http import create_rule, refresh
 from tests.support.server import ServerProcess
-
-PROFILES = 3000
-
-
-@pytest.fixture(scope="module")
-def retailer(
-    server: ServerProcess, admin_key: str, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, Any]:
-    """A 3,000-person retailer, loaded and with traits refreshed, shared by this module."""
-    folder = tmp_path_factory.mktemp("audience-retailer")
-    summary = generate(folder, PROFILES, seed=23)
-    with EndcapClient(server.base_url, admin_key, timeout=120) as admin:
-        for entity in LOAD_ORDER:
-            done = admin.wait(admin.upload(entity, Path(summary.paths[entity])).id, timeout=300)
-            assert done.status == "succeeded", done.error
-        job = JobPublic.model_validate(admin.request("POST", "/api/v1/traits/refresh").json())
-        assert admin.wait(job.id, timeout=300).status == "succeeded"
-    return {"folder": folder}
-
-
-def _create(admin: EndcapClient, rule: dict[str, Any], name: str | None = None) -> AudiencePublic:
-    body = {"name": name or f"aud {uuid.uuid4().hex[:8]}", "description": "test", "rule": rule}
-    return AudiencePublic.model_validate(
-        admin.request("POST", "/api/v1/audiences", json=body).json()
-    )
-
-
-def _refresh(admin: EndcapClient, audience_id: uuid.UUID) -> AudiencePublic:
-    job = JobPublic.model_validate(
-        admin.request("POST", f"/api/v1/audiences/{audience_id}/refresh").json()
-    )
-    done = admin.wait(job.id, timeout=300)
-    assert done.status == "succeeded", done.error
-    return AudiencePublic.model_validate(
-        admin.request("GET", f"/api/v1/audiences/{audience_id}").json()
-    )
-
 
 BIG = {"trait": "spend_52w", "op": ">", "value": 0}
 
@@ -70,7 +30,7 @@ def test_estimate_equals_the_refreshed_size(admin: EndcapClient, retailer: dict[
         "size"
     ]
 
-    audience = _refresh(admin, _create(admin, rule).id)
+    audience = refresh(admin, create_rule(admin, rule).id)
 
     assert audience.current is not None
     assert audience.current.size == estimate
@@ -83,7 +43,7 @@ def test_estimate_equals_the_refreshed_size(admin: EndcapClient, retailer: dict[
 def test_publish_shows_brands_rounded_numbers_only(
     admin: EndcapClient, brand: EndcapClient, retailer: dict[str, Any]
 ) -> None:
-    audience = _refresh(admin, _create(admin, BIG).id)
+    audience = refresh(admin, create_rule(admin, BIG).id)
     published = admin.request("POST", f"/api/v1/audiences/{audience.id}/publish").json()
     assert published["status"] == "published"
 
@@ -117,7 +77,7 @@ def test_the_classic_attack_a_and_a_minus_one_shopper_is_refused(
     admin: EndcapClient, brand: EndcapClient, retailer: dict[str, Any]
 ) -> None:
     buyers = {"trait": "baskets_52w", "op": ">=", "value": 1}
-    a = _refresh(admin, _create(admin, buyers).id)
+    a = refresh(admin, create_rule(admin, buyers).id)
     admin.request("POST", f"/api/v1/audiences/{a.id}/publish")
     assert a.current is not None
 
@@ -129,7 +89,7 @@ def test_the_classic_attack_a_and_a_minus_one_shopper_is_refused(
             minus_one = rule
             break
     assert minus_one is not None, "no postal code singles out one buyer"
-    b = _refresh(admin, _create(admin, minus_one).id)
+    b = refresh(admin, create_rule(admin, minus_one).id)
     assert b.current is not None
     assert b.current.size == a.current.size - 1
 
@@ -146,8 +106,8 @@ def test_the_classic_attack_a_and_a_minus_one_shopper_is_refused(
     assert str(a.id) in {e["id"] for e in catalog}
 
     # Leaving out a whole value tier (hundreds of shoppers) is a different audience: allowed.
-    without_top = _refresh(
-        admin, _create(admin, {"and": [buyers, {"not": {"value_tier": ["top"]}}]}).id
+    without_top = refresh(
+        admin, create_rule(admin, {"and": [buyers, {"not": {"value_tier": ["top"]}}]}).id
     )
     published = admin.request("POST", f"/api/v1/audiences/{without_top.id}/publish").json()
     assert published["status"] == "published"
@@ -179,7 +139,7 @@ def test_bad_rules_are_422_with_a_pointer(admin: EndcapClient, retailer: dict[st
 def test_update_needs_the_current_etag_and_deleted_audiences_cannot_refresh(
     admin: EndcapClient, server: ServerProcess, admin_key: str, retailer: dict[str, Any]
 ) -> None:
-    audience = _create(admin, BIG)
+    audience = create_rule(admin, BIG)
     url = f"{server.base_url}/api/v1/audiences/{audience.id}"
     auth = {"Authorization": f"Bearer {admin_key}"}
     first = httpx.patch(url, json={"description": "v2"}, headers={**auth, "If-Match": '"1"'})

@@ -15,6 +15,7 @@ from endcap.audiences.models import Audience, AudienceMember, AudienceStatus, Au
 from endcap.consent.models import Purpose
 from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
+from endcap.db.bulk import insert_keyed_ids
 from endcap.pagination import PageRequest, keyset
 
 MEMBERS = table_of(AudienceMember)
@@ -62,6 +63,14 @@ class MembershipRepository:
             insert(MEMBERS).from_select(["audience_id", "version", "profile_id"], query)
         )
         return await self.count(audience_id, version)
+
+    async def store_member_ids(
+        self, audience_id: uuid.UUID, version: int, profile_ids: np.ndarray
+    ) -> int:
+        """Write a computed member list (a model's) as ``version``."""
+        fixed = {"audience_id": audience_id, "version": version}
+        await insert_keyed_ids(self.session, MEMBERS, fixed, "profile_id", profile_ids)
+        return int(profile_ids.shape[0])
 
     def members(self, audience_id: uuid.UUID, version: int) -> Select[Any]:
         m = MEMBERS.c

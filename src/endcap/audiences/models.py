@@ -1,7 +1,13 @@
 """Audiences, their refreshed member versions, and the members themselves.
 
-Membership is versioned per refresh: a booking pins the version it bought, and
-later refreshes never change what an earlier version holds.
+An audience is one of three kinds: a *rule* (the DSL in rules.py), a
+*propensity* model ("likely to buy X in the next N weeks") or a *lookalike* of a
+seed list. Rule audiences keep their rule in ``rule``; model audiences keep
+their request in ``spec`` and, for lookalikes, the matched seed in
+``audience_seeds``. Membership is versioned per refresh: a booking pins the
+version it bought, and later refreshes never change what an earlier version
+holds. A model audience's version also keeps the model's report (AUC,
+calibration, the reach/similarity curve): what the retailer judged it by.
 """
 
 from __future__ import annotations
@@ -23,13 +29,25 @@ class AudienceStatus(StrEnum):
     DELETED = "deleted"
 
 
+class AudienceKind(StrEnum):
+    RULE = "rule"
+    PROPENSITY = "propensity"
+    LOOKALIKE = "lookalike"
+
+
 class Audience(SQLModel, table=True):
     __tablename__ = "audiences"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str = Field(sa_column=Column(String(200), nullable=False, unique=True))
     description: str = Field(default="", sa_column=Column(Text, nullable=False))
-    rule: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
+    kind: AudienceKind = Field(
+        default=AudienceKind.RULE,
+        sa_column=Column(String(16), nullable=False, server_default=AudienceKind.RULE.value),
+    )
+    rule: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonDocument, nullable=True))
+    # A model audience's request (target, horizon and cut; or seed summary, reach, features).
+    spec: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonDocument, nullable=True))
     status: AudienceStatus = Field(
         default=AudienceStatus.DRAFT, sa_column=Column(String(16), nullable=False)
     )
@@ -60,6 +78,10 @@ class AudienceVersion(SQLModel, table=True):
     refreshed_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
+    # How a model audience's model did on data it was not fitted on (retailer-side only).
+    report: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JsonDocument, nullable=True)
+    )
 
 
 class AudienceMember(SQLModel, table=True):
@@ -68,4 +90,14 @@ class AudienceMember(SQLModel, table=True):
 
     audience_id: uuid.UUID = Field(sa_column=Column(ForeignKey("audiences.id"), nullable=False))
     version: int = Field(sa_column=Column(Integer, nullable=False))
+    profile_id: int = Field(sa_column=Column(BigId, nullable=False, index=True))
+
+
+class AudienceSeed(SQLModel, table=True):
+    """The profiles a lookalike's seed list matched (the submitted ids are not kept)."""
+
+    __tablename__ = "audience_seeds"
+    __table_args__ = (PrimaryKeyConstraint("audience_id", "profile_id"),)
+
+    audience_id: uuid.UUID = Field(sa_column=Column(ForeignKey("audiences.id"), nullable=False))
     profile_id: int = Field(sa_column=Column(BigId, nullable=False, index=True))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from endcap.audiences.repository import AudienceRepository
 from endcap.audiences.rules import PurchaseCondition, Rule, Target, conditions, invalid_rule
+from endcap.errors import InvalidRequestError
 from endcap.privacy.sensitive import (
     CatalogReference,
     ReferenceKind,
@@ -63,6 +64,18 @@ async def resolve_targets(repository: AudienceRepository, rule: Rule) -> dict[st
     for brand_id, department, category in await repository.sold_by_brands(brand_ids):
         sold_in.setdefault(brand_id, set()).add((department, category))
     return {pointer: match.resolved(sold_in) for pointer, match in matches.items()}
+
+
+async def resolve_target(repository: AudienceRepository, target: Target) -> ResolvedTarget:
+    """Resolve one target outside a rule (a propensity model's), errors pointing into it."""
+    catalog = await _Catalog.load(repository, {target.level})
+    found = catalog.match(target)
+    if not isinstance(found, _Match):
+        raise InvalidRequestError(found["message"], errors=[found])
+    sold_in: dict[int, set[tuple[str, str]]] = {}
+    for brand_id, department, category in await repository.sold_by_brands(found.brand_ids):
+        sold_in.setdefault(brand_id, set()).add((department, category))
+    return found.resolved(sold_in)
 
 
 def catalog_references(targets: Targets) -> list[CatalogReference]:

@@ -5,20 +5,40 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from endcap.audiences.models import AudienceStatus
+from endcap.audiences.models import AudienceKind, AudienceStatus
+from endcap.audiences.specs import LookalikeSpec, PropensitySpec
 from endcap.privacy.channels import Channel
 
 
 class AudienceCreate(BaseModel):
+    """Exactly one of ``rule`` (the DSL), ``propensity`` or ``lookalike``."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
-    rule: dict[str, Any]
+    rule: dict[str, Any] | None = None
+    propensity: PropensitySpec | None = None
+    lookalike: LookalikeSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        given = [self.rule is not None, self.propensity is not None, self.lookalike is not None]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of rule, propensity or lookalike")
+        return self
+
+    @property
+    def kind(self) -> AudienceKind:
+        if self.propensity is not None:
+            return AudienceKind.PROPENSITY
+        if self.lookalike is not None:
+            return AudienceKind.LOOKALIKE
+        return AudienceKind.RULE
 
 
 class AudienceUpdate(BaseModel):
@@ -46,6 +66,8 @@ class AudienceVersionPublic(BaseModel):
     size: int
     reach: dict[str, int]
     refreshed_at: datetime
+    # A model audience's quality on data it was not fitted on (AUC, calibration, reach curve).
+    report: dict[str, Any] | None = None
 
 
 class AudiencePublic(BaseModel):
@@ -54,7 +76,10 @@ class AudiencePublic(BaseModel):
     id: uuid.UUID
     name: str
     description: str
-    rule: dict[str, Any]
+    kind: AudienceKind
+    rule: dict[str, Any] | None
+    # A model audience's request: target, horizon and cut; or reach, features and seed match.
+    spec: dict[str, Any] | None
     status: AudienceStatus
     revision: int
     current: AudienceVersionPublic | None

@@ -11,7 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.audiences.estimate import estimate_size, members_query
 from endcap.audiences.membership import MembershipRepository
-from endcap.audiences.models import Audience, AudienceStatus, AudienceVersion
+from endcap.audiences.modelled import ModelledAudiences
+from endcap.audiences.models import Audience, AudienceKind, AudienceStatus, AudienceVersion
 from endcap.audiences.schemas import (
     AudienceCreate,
     AudiencePublic,
@@ -19,7 +20,12 @@ from endcap.audiences.schemas import (
     AudienceVersionPublic,
 )
 from endcap.db.types import utcnow
-from endcap.errors import ConflictError, NotFoundError, PreconditionFailedError
+from endcap.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PreconditionFailedError,
+)
 from endcap.pagination import Page, PageRequest, next_cursor
 from endcap.privacy.channels import CHANNEL_PURPOSE
 from endcap.privacy.difference import ensure_not_near_duplicate
@@ -34,20 +40,38 @@ class AudienceService:
         self.audiences = MembershipRepository(session)
         self.gate = gate
         self.sensitive = SensitiveCategories.from_settings(gate)
+        self.modelled = ModelledAudiences(session, self.sensitive)
 
     async def estimate(self, rule: dict[str, Any]) -> int:
         """Exact size of a rule now (retailer-side). Errors point into ``/rule``."""
         return await estimate_size(self.session, rule, sensitive=self.sensitive, pointer="/rule")
 
     async def create(self, data: AudienceCreate) -> AudiencePublic:
-        await members_query(self.session, data.rule, sensitive=self.sensitive, pointer="/rule")
+        """Check the rule or model request in full (a lookalike's seed is matched now)."""
+        audience = Audience(name=data.name, description=data.description, kind=data.kind)
+        seed = None
+        if data.rule is not None:
+            await members_query(self.session, data.rule, sensitive=self.sensitive, pointer="/rule")
+            audience.rule = data.rule
+        elif data.propensity is not None:
+            await self.modelled.check_propensity(data.propensity, pointer="/propensity")
+            audience.spec = data.propensity.model_dump(mode="json", exclude_none=True)
+        elif data.lookalike is not None:
+            seed = await self.modelled.check_lookalike(data.lookalike, pointer="/lookalike")
+            audience.spec = {
+                "reach": data.lookalike.reach,
+                "features": [f.model_dump() for f in data.lookalike.features]
+                if data.lookalike.features
+                else None,
+                "seed": seed.summary(),  # the counts only: the submitted ids are not kept
+            }
         await self._name_free(data.name)
         try:
-            audience = await self.audiences.add(
-                Audience(name=data.name, description=data.description, rule=data.rule)
-            )
+            audience = await self.audiences.add(audience)
         except IntegrityError as exc:
             raise ConflictError(f"an audience named {data.name!r} already exists") from exc
+        if seed is not None:
+            await self.modelled.store_seed(audience.id, seed)
         return await self._public(audience)
 
     async def get(self, audience_id: uuid.UUID) -> AudiencePublic:
@@ -68,6 +92,9 @@ class AudienceService:
                 current_etag=etag(audience.revision),
             )
         if data.rule is not None:
+            if audience.kind != AudienceKind.RULE:
+                message = f"a {audience.kind} audience has no rule; create a new audience instead"
+                raise InvalidRequestError(message, errors=[{"field": "/rule", "message": message}])
             await members_query(self.session, data.rule, sensitive=self.sensitive, pointer="/rule")
             audience.rule = data.rule
         if data.name is not None and data.name != audience.name:
@@ -83,17 +110,25 @@ class AudienceService:
     async def refresh(self, audience_id: uuid.UUID) -> AudiencePublic:
         """Compute a new member version from the rule and the current traits and consent."""
         audience = await self._live(audience_id)
-        members = await members_query(
-            self.session, audience.rule, sensitive=self.sensitive, pointer="/rule"
-        )
         version = (audience.current_version or 0) + 1
-        size = await self.audiences.store_members(audience.id, version, members)
+        report = None
+        if audience.kind == AudienceKind.RULE:
+            members = await members_query(
+                self.session, audience.rule, sensitive=self.sensitive, pointer="/rule"
+            )
+            size = await self.audiences.store_members(audience.id, version, members)
+        else:
+            modelled = await self.modelled.members(audience)
+            size = await self.audiences.store_member_ids(audience.id, version, modelled.profile_ids)
+            report = modelled.report
         reach = {
             channel.value: await self.audiences.reach(audience.id, version, purpose)
             for channel, purpose in CHANNEL_PURPOSE.items()
         }
         await self.audiences.add_version(
-            AudienceVersion(audience_id=audience.id, version=version, size=size, reach=reach)
+            AudienceVersion(
+                audience_id=audience.id, version=version, size=size, reach=reach, report=report
+            )
         )
         audience.current_version = version
         audience.updated_at = utcnow()
@@ -155,7 +190,9 @@ class AudienceService:
             id=audience.id,
             name=audience.name,
             description=audience.description,
+            kind=AudienceKind(audience.kind),
             rule=audience.rule,
+            spec=audience.spec,
             status=AudienceStatus(audience.status),
             revision=audience.revision,
             current=current,
