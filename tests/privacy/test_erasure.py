@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from endcap.audiences.models import Audience, AudienceKind, AudienceMember, AudienceSeed
 from endcap.config import DatabaseSettings, PrivacySettings, Settings
 from endcap.errors import ConflictError, NotFoundError
 from endcap.identity.models import IdType
@@ -84,6 +85,35 @@ async def test_delete_policy_removes_the_purchases_too(
         session, "SELECT count(*) FROM transactions WHERE transaction_id = :t", t=shop.id("t3")
     )
     assert remaining == 0
+
+
+async def test_an_erased_shopper_leaves_every_audience_version_and_seed(
+    session: AsyncSession, settings: Settings, tmp_path: Path
+) -> None:
+    shop = await load_tiny(session, settings, tmp_path)
+    profile = await _count(
+        session, "SELECT profile_id FROM customers WHERE customer_id = :c", c=shop.id("c3")
+    )
+    audience = Audience(name=f"erasure {shop.tag}", kind=AudienceKind.LOOKALIKE, spec={})
+    session.add(audience)
+    await session.flush()
+    session.add_all(
+        [
+            AudienceMember(audience_id=audience.id, version=1, profile_id=profile),
+            AudienceMember(audience_id=audience.id, version=2, profile_id=profile),
+            AudienceSeed(audience_id=audience.id, profile_id=profile),
+        ]
+    )
+    await session.flush()
+
+    await ErasureService(session, settings).erase(
+        ErasureRequest(customer_id=shop.id("c3")), requested_by=None
+    )
+
+    members = "SELECT count(*) FROM audience_members WHERE profile_id = :p"
+    seeds = "SELECT count(*) FROM audience_seeds WHERE profile_id = :p"
+    assert await _count(session, members, p=profile) == 0
+    assert await _count(session, seeds, p=profile) == 0
 
 
 async def test_a_shared_identifier_is_refused_and_nothing_is_erased(
