@@ -13,7 +13,7 @@ import pytest
 
 from endcap.client import EndcapAPIError, EndcapClient
 from tests.audiences.conftest import PROFILES
-from tests.audiences.http import create_rule, refresh
+from tests.audiences.http import create, create_rule, refresh
 from tests.support.server import ServerProcess
 
 BIG = {"trait": "spend_52w", "op": ">", "value": 0}
@@ -43,14 +43,25 @@ def test_estimate_equals_the_refreshed_size(admin: EndcapClient, retailer: dict[
 def test_publish_shows_brands_rounded_numbers_only(
     admin: EndcapClient, brand: EndcapClient, retailer: dict[str, Any]
 ) -> None:
-    audience = refresh(admin, create_rule(admin, BIG).id)
+    audience = refresh(admin, create(admin, rule=BIG, cpm="12.50", currency="EUR").id)
     published = admin.request("POST", f"/api/v1/audiences/{audience.id}/publish").json()
     assert published["status"] == "published"
 
     entry = brand.request("GET", f"/api/v1/catalog/audiences/{audience.id}").json()
-    assert set(entry) == {"id", "name", "description", "size", "size_band", "channels"}
+    assert set(entry) == {
+        "id",
+        "name",
+        "description",
+        "kind",
+        "price",
+        "size",
+        "size_band",
+        "channels",
+    }
     assert entry["size"] % 100 == 0
     assert abs(entry["size"] - audience.current.size) <= 50  # type: ignore[union-attr]
+    assert entry["price"] == {"cpm": "12.50", "currency": "EUR"}
+    assert entry["kind"] == "rule"
     assert all(c["reach"] % 100 == 0 and c["reach"] >= 1000 for c in entry["channels"])
     assert "rule" not in entry
     # A brand cannot reach the retailer's exact view or the members.
@@ -153,3 +164,16 @@ def test_update_needs_the_current_etag_and_deleted_audiences_cannot_refresh(
     refresh = httpx.post(f"{url}/refresh", headers=auth)
     assert refresh.status_code == 409
     assert "deleted" in refresh.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "price",
+    [{"cpm": -1}, {"cpm": "cheap"}, {"cpm": "0.001"}, {"cpm": 20_000}, {"currency": "kronor"}],
+)
+def test_a_bad_price_is_422(
+    admin: EndcapClient, retailer: dict[str, Any], price: dict[str, Any]
+) -> None:
+    with pytest.raises(EndcapAPIError) as refused:
+        create(admin, rule=BIG, **price)
+    assert refused.value.status == 422
+    assert next(iter(price)) in refused.value.detail

@@ -228,7 +228,16 @@ def test_lookalike_expands_a_seed_to_the_reach_and_finds_held_out_seed_members(
     # Published, a brand sees a rounded catalog entry: no seed, no model report, no members.
     admin.request("POST", f"/api/v1/audiences/{audience.id}/publish")
     entry = brand.request("GET", f"/api/v1/catalog/audiences/{audience.id}").json()
-    assert set(entry) == {"id", "name", "description", "size", "size_band", "channels"}
+    assert set(entry) == {
+        "id",
+        "name",
+        "description",
+        "kind",
+        "price",
+        "size",
+        "size_band",
+        "channels",
+    }
     assert entry["size"] % 100 == 0
     assert abs(entry["size"] - 2000) <= 50
 

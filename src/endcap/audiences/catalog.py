@@ -1,4 +1,5 @@
-"""The brand-facing audience catalog: published audiences with rounded reach per channel.
+"""The brand-facing audience catalog: published audiences with rounded reach per channel,
+their kind (rule, propensity or lookalike) and their price.
 
 Brands never see members, rules or exact counts. A channel is listed only when
 its consented reach passes the minimum; overlaps between two audiences are
@@ -12,8 +13,8 @@ import uuid
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.audiences.membership import MembershipRepository
-from endcap.audiences.models import Audience, AudienceStatus
-from endcap.audiences.schemas import CatalogEntry, ChannelReach, Overlap
+from endcap.audiences.models import Audience, AudienceKind, AudienceStatus
+from endcap.audiences.schemas import CatalogEntry, ChannelReach, Overlap, Price
 from endcap.errors import NotFoundError
 from endcap.privacy.channels import Channel
 from endcap.privacy.settings import PrivacyGateSettings
@@ -87,6 +88,8 @@ class AudienceCatalog:
             id=audience.id,
             name=audience.name,
             description=audience.description,
+            kind=AudienceKind(audience.kind),
+            price=Price(cpm=audience.cpm, currency=audience.currency) if audience.cpm else None,
             size=size.value,
             size_band=band.value,
             channels=channels,

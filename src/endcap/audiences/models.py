@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Integer, PrimaryKeyConstraint, String, Text
+from sqlalchemy import Column, ForeignKey, Integer, Numeric, PrimaryKeyConstraint, String, Text
 from sqlmodel import Field, SQLModel
 
 from endcap.db.types import BigId, JsonDocument, UTCDateTime, utcnow
@@ -50,6 +51,11 @@ class Audience(SQLModel, table=True):
     spec: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonDocument, nullable=True))
     status: AudienceStatus = Field(
         default=AudienceStatus.DRAFT, sa_column=Column(String(16), nullable=False)
+    )
+    # The price a brand pays per thousand impressions; none yet = price on request.
+    cpm: Decimal | None = Field(default=None, sa_column=Column(Numeric(10, 2), nullable=True))
+    currency: str = Field(
+        default="SEK", sa_column=Column(String(3), nullable=False, server_default="SEK")
     )
     # Optimistic concurrency: every change bumps it; an update must name the one it read.
     revision: int = Field(default=1, sa_column=Column(Integer, nullable=False))

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Self
+from decimal import Decimal
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from endcap.audiences.models import AudienceKind, AudienceStatus
 from endcap.audiences.specs import LookalikeSpec, PropensitySpec
 from endcap.privacy.channels import Channel
+
+Cpm = Annotated[Decimal, Field(gt=0, le=10_000, max_digits=10, decimal_places=2)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217, e.g. SEK")]
 
 
 class AudienceCreate(BaseModel):
@@ -21,6 +25,8 @@ class AudienceCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
+    cpm: Cpm | None = None
+    currency: Currency = "SEK"
     rule: dict[str, Any] | None = None
     propensity: PropensitySpec | None = None
     lookalike: LookalikeSpec | None = None
@@ -47,6 +53,8 @@ class AudienceUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
     rule: dict[str, Any] | None = None
+    cpm: Cpm | None = None
+    currency: Currency | None = None
 
 
 class RuleEstimate(BaseModel):
@@ -80,6 +88,8 @@ class AudiencePublic(BaseModel):
     rule: dict[str, Any] | None
     # A model audience's request: target, horizon and cut; or reach, features and seed match.
     spec: dict[str, Any] | None
+    cpm: Decimal | None
+    currency: str
     status: AudienceStatus
     revision: int
     current: AudienceVersionPublic | None
@@ -92,12 +102,19 @@ class ChannelReach(BaseModel):
     reach: int  # rounded to ENDCAP_PRIVACY_ROUND_TO
 
 
+class Price(BaseModel):
+    cpm: Decimal  # per thousand impressions
+    currency: str
+
+
 class CatalogEntry(BaseModel):
     """A published audience as a brand sees it: rounded sizes, no members, no rule."""
 
     id: uuid.UUID
     name: str
     description: str
+    kind: AudienceKind
+    price: Price | None  # None: price on request
     size: int
     size_band: str
     channels: list[ChannelReach]

@@ -48,7 +48,13 @@ class AudienceService:
 
     async def create(self, data: AudienceCreate) -> AudiencePublic:
         """Check the rule or model request in full (a lookalike's seed is matched now)."""
-        audience = Audience(name=data.name, description=data.description, kind=data.kind)
+        audience = Audience(
+            name=data.name,
+            description=data.description,
+            kind=data.kind,
+            cpm=data.cpm,
+            currency=data.currency,
+        )
         seed = None
         if data.rule is not None:
             await members_query(self.session, data.rule, sensitive=self.sensitive, pointer="/rule")
@@ -102,6 +108,10 @@ class AudienceService:
             audience.name = data.name
         if data.description is not None:
             audience.description = data.description
+        if data.cpm is not None:
+            audience.cpm = data.cpm
+        if data.currency is not None:
+            audience.currency = data.currency
         audience.revision += 1
         audience.updated_at = utcnow()
         await self.audiences.add(audience)
@@ -193,6 +203,8 @@ class AudienceService:
             kind=AudienceKind(audience.kind),
             rule=audience.rule,
             spec=audience.spec,
+            cpm=audience.cpm,
+            currency=audience.currency,
             status=AudienceStatus(audience.status),
             revision=audience.revision,
             current=current,
