@@ -104,6 +104,8 @@ def traits_row(profile_id: int, **values: Any) -> dict[str, Any]:
         "spend_52w": 0,
         "units_52w": 0,
         "avg_basket_value": 0,
+        "baskets_total": 1,
+        "mean_basket_value": 0,
         "online_share": 0.0,
         "promo_share": 0.0,
         "expected_baskets_12m": None,

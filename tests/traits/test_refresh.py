@@ -14,7 +14,7 @@ from endcap.config import DatabaseSettings, Settings
 from endcap.identity.repository import IdentityRepository
 from endcap.ingest.service import IngestService
 from endcap.traits.models import ProfileSpend, ProfileTraits
-from endcap.traits.service import TraitsService
+from endcap.traits.service import RefreshMode, TraitsService
 
 AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -64,7 +64,7 @@ async def test_refresh_computes_rfm_mix_and_windowed_spend(
             await IngestService(session, settings).load(entity, files[entity])
         ).status == "loaded"
 
-    report = await TraitsService(session).refresh(as_of=AS_OF)
+    report = await TraitsService(session).refresh(as_of=AS_OF, mode=RefreshMode.FULL)
 
     assert report.profiles == 2
     identity = IdentityRepository(session)

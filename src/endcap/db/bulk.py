@@ -10,11 +10,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import Column, MetaData, Table, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 def is_postgres(session: AsyncSession) -> bool:
     return session.bind.dialect.name == "postgresql"
+
+
+def dialect_insert(session: AsyncSession, table: Table) -> Any:
+    """INSERT with ``on_conflict_do_nothing`` / ``..._do_update`` for this session's database."""
+    return (postgresql.insert if is_postgres(session) else sqlite.insert)(table)
 
 
 async def batch_memory(session: AsyncSession, megabytes: int) -> None:

@@ -34,6 +34,7 @@ from endcap.identity.models import (
     SharedIdentifier,
 )
 from endcap.purchases.models import TransactionLine
+from endcap.traits.staleness import mark_stale
 
 FETCH_ROWS = 100_000  # rows per fetched chunk when reading graph edges into numpy
 PROFILES = table_of(Profile)
@@ -134,6 +135,9 @@ class IdentityRepository:
             ),
         )
         c, m, t = CUSTOMERS.c, moves.c, TRANSACTIONS.c
+        # Both sides of every move: the purchases leave one profile and join another.
+        await mark_stale(self.session, select(c.profile_id).join(moves, c.id == m.customer_ref))
+        await mark_stale(self.session, select(m.profile_id))
         await self.session.execute(
             update(CUSTOMERS).values(profile_id=m.profile_id).where(c.id == m.customer_ref)
         )

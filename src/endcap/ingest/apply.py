@@ -21,6 +21,7 @@ from endcap.db.base import table_of
 from endcap.db.types import utcnow
 from endcap.identity.models import Customer, Identifier
 from endcap.purchases.models import TransactionLine
+from endcap.traits.staleness import mark_stale
 
 MANUFACTURERS = table_of(Manufacturer)
 BRANDS = table_of(Brand)
@@ -277,12 +278,18 @@ async def _transactions(session: AsyncSession, stage: Table, staged: int) -> App
         .where(true())
     )
     t = TRANSACTIONS.c
-    existing = await _existing(
+    same_line = and_(t.transaction_id == s.transaction_id, t.line_ref == s.line_ref)
+    existing = await _existing(session, stage, same_line, TRANSACTIONS)
+    # Whose traits this load changes: the shoppers of the lines it writes, and of the
+    # lines it overwrites (a corrected line may have moved to another shopper).
+    await mark_stale(
         session,
-        stage,
-        and_(t.transaction_id == s.transaction_id, t.line_ref == s.line_ref),
-        TRANSACTIONS,
+        select(c.profile_id).select_from(stage).join(CUSTOMERS, c.customer_id == s.customer_id),
     )
+    if existing:
+        await mark_stale(
+            session, select(t.profile_id).select_from(stage).join(TRANSACTIONS, same_line)
+        )
     return await _upsert(
         session,
         TRANSACTIONS,

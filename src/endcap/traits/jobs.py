@@ -8,19 +8,21 @@ from endcap.config import Settings
 from endcap.db.engine import SessionFactory
 from endcap.jobs.models import Job
 from endcap.jobs.worker import ProgressCallback, handles
-from endcap.traits.service import STEPS, TraitsService
+from endcap.traits.service import STEPS, RefreshMode, TraitsService
 
 
 @handles("traits_refresh")
 async def run_refresh(
-    sessions: SessionFactory, settings: Settings, _job: Job, progress: ProgressCallback
+    sessions: SessionFactory, settings: Settings, job: Job, progress: ProgressCallback
 ) -> dict[str, Any]:
     async with sessions() as session:
         service = TraitsService(session, settings.database.batch_work_mem_mb)
-        report = await service.refresh(progress=progress)
+        mode = RefreshMode(job.params.get("mode", RefreshMode.AUTO.value))
+        report = await service.refresh(mode=mode, progress=progress)
         await session.commit()
     return {
         "report": report.model_dump(mode="json"),
         "progress_done": STEPS,
-        "message": f"{report.profiles} profiles refreshed",
+        "message": f"{report.mode} refresh: {report.recomputed} of {report.profiles} profiles "
+        "recomputed from purchases",
     }

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from endcap.db.types import BigId, JsonDocument, UTCDateTime
+from endcap.db.types import BigId, JsonDocument, UTCDateTime, utcnow
 
 WINDOWS_WEEKS = (4, 13, 52)  # the windows audience rules may name; others are refused
 LEVELS = ("department", "category", "brand", "manufacturer")
@@ -48,6 +48,9 @@ class ProfileTraits(SQLModel, table=True):
     spend_52w: Decimal = Field(sa_column=Column(_money(), nullable=False, index=True))
     units_52w: Decimal = Field(sa_column=Column(Numeric(14, 3), nullable=False))
     avg_basket_value: Decimal = Field(sa_column=Column(_money(), nullable=False))
+    # Over all history up to as_of: the value models' frequency and mean basket value.
+    baskets_total: int = Field(sa_column=Column(Integer, nullable=False))
+    mean_basket_value: Decimal = Field(sa_column=Column(_money(), nullable=False))
     online_share: float = Field(sa_column=Column(Float, nullable=False))  # of 52-week spend
     promo_share: float = Field(sa_column=Column(Float, nullable=False))  # spend on discounted lines
     # Customer value (filled by the value step of a refresh).
@@ -104,3 +107,33 @@ class ValueCluster(SQLModel, table=True):
     k: int = Field(sa_column=Column(Integer, nullable=False))
     silhouette: float = Field(sa_column=Column(Float, nullable=False))
     refreshed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class TraitRefresh(SQLModel, table=True):
+    """One finished refresh: what the next one may update incrementally from."""
+
+    __tablename__ = "trait_refreshes"
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    as_of: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    mode: str = Field(sa_column=Column(String(16), nullable=False))  # "full" or "incremental"
+    profiles_recomputed: int = Field(sa_column=Column(Integer, nullable=False))
+    finished_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
+    )
+
+
+class StaleProfile(SQLModel, table=True):
+    """A profile whose purchases changed since the last refresh (a load, a merge or split).
+
+    Loads and identity resolution add rows; a refresh recomputes these profiles and
+    empties the table in the same transaction.
+    """
+
+    __tablename__ = "stale_profiles"
+
+    profile_id: int = Field(sa_column=Column(BigId, primary_key=True, autoincrement=False))
+    # A refresh clears only what was marked before it started; a later mark waits for the next.
+    marked_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )

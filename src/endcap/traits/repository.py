@@ -12,6 +12,7 @@ from sqlalchemy import (
     Float,
     MetaData,
     Numeric,
+    Select,
     String,
     Table,
     and_,
@@ -22,7 +23,9 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
+    update,
 )
 from sqlalchemy.sql import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,7 +34,13 @@ from endcap.catalog.models import Brand, Manufacturer, Product
 from endcap.db.base import table_of
 from endcap.db.types import UTCDateTime
 from endcap.purchases.models import TransactionLine
-from endcap.traits.models import ProfileSpend, ProfileTraits, ValueCluster
+from endcap.traits.models import (
+    WINDOWS_WEEKS,
+    ProfileSpend,
+    ProfileTraits,
+    TraitRefresh,
+    ValueCluster,
+)
 
 LINES = table_of(TransactionLine)
 PRODUCTS = table_of(Product)
@@ -39,6 +48,12 @@ BRANDS = table_of(Brand)
 MANUFACTURERS = table_of(Manufacturer)
 TRAITS = table_of(ProfileTraits)
 SPEND = table_of(ProfileSpend)
+REFRESHES = table_of(TraitRefresh)
+
+
+def _among(column: ColumnElement[Any], only: Table | None) -> list[ColumnElement[bool]]:
+    """The filter to ``only``'s profiles, or none."""
+    return [] if only is None else [column.in_(select(only.c.profile_id))]
 
 
 def _since(as_of: datetime, weeks: int) -> datetime:
@@ -61,11 +76,13 @@ class TraitsRepository:
             return None
         return UTCDateTime().process_result_value(found, self.session.bind.dialect)
 
-    async def rebuild_profile_traits(self, as_of: datetime) -> int:
+    async def rebuild_profile_traits(self, as_of: datetime, only: Table | None = None) -> int:
+        """Recompute the traits of every profile, or of the profiles in ``only``."""
         t = LINES.c
         recent = t.occurred_at > _since(as_of, 52)
         spend = func.coalesce(func.sum(t.sales_value).filter(recent), 0)
         baskets = func.count(distinct(t.transaction_id)).filter(recent)
+        all_baskets = func.count(distinct(t.transaction_id))
         online = func.coalesce(
             func.sum(t.sales_value).filter(and_(recent, t.channel == "online")), 0
         )
@@ -84,25 +101,29 @@ class TraitsRepository:
                 spend,
                 func.coalesce(func.sum(t.quantity).filter(recent), 0),
                 case((baskets > 0, spend / baskets), else_=0),
+                all_baskets,
+                func.sum(t.sales_value) / all_baskets,
                 share(online),
                 share(promo),
             )
-            .where(t.profile_id.is_not(None), t.occurred_at <= as_of)
+            .where(t.profile_id.is_not(None), t.occurred_at <= as_of, *_among(t.profile_id, only))
             .group_by(t.profile_id)
         )
         columns = [
             "profile_id", "as_of", "first_purchase_at", "last_purchase_at", "baskets_52w",
-            "spend_52w", "units_52w", "avg_basket_value", "online_share", "promo_share",
+            "spend_52w", "units_52w", "avg_basket_value", "baskets_total", "mean_basket_value",
+            "online_share", "promo_share",
         ]  # fmt: skip
-        await self.session.execute(delete(TRAITS))
+        await self.session.execute(delete(TRAITS).where(*_among(TRAITS.c.profile_id, only)))
         result = await self.session.execute(insert(TRAITS).from_select(columns, query))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    async def rebuild_spend(self, as_of: datetime) -> dict[str, int]:
+    async def rebuild_spend(self, as_of: datetime, only: Table | None = None) -> dict[str, int]:
         """Purchases are summed per profile and SKU once (the big pass), then rolled up
-        to each catalog level from that much smaller table; windows are filtered sums."""
-        await self.session.execute(delete(SPEND))
-        per_sku = await self._spend_per_sku(as_of)
+        to each catalog level from that much smaller table; windows are filtered sums.
+        With ``only``, just those profiles' rows are replaced."""
+        await self.session.execute(delete(SPEND).where(*_among(SPEND.c.profile_id, only)))
+        per_sku = await self._spend_per_sku(as_of, only)
         p, b, m, s = PRODUCTS.c, BRANDS.c, MANUFACTURERS.c, per_sku.c
         keys: dict[str, ColumnElement[Any]] = {
             "department": p.department,
@@ -140,7 +161,7 @@ class TraitsRepository:
         await connection.run_sync(per_sku.drop)
         return counts
 
-    async def _spend_per_sku(self, as_of: datetime) -> Table:
+    async def _spend_per_sku(self, as_of: datetime, only: Table | None) -> Table:
         t = LINES.c
         per_sku = Table(
             f"spend_per_sku_{uuid.uuid4().hex[:8]}",
@@ -167,7 +188,10 @@ class TraitsRepository:
                 func.max(t.occurred_at),
             )
             .where(
-                t.profile_id.is_not(None), t.occurred_at > _since(as_of, 52), t.occurred_at <= as_of
+                t.profile_id.is_not(None),
+                t.occurred_at > _since(as_of, 52),
+                t.occurred_at <= as_of,
+                *_among(t.profile_id, only),
             )
             .group_by(t.profile_id, t.sku)
         )
@@ -176,30 +200,45 @@ class TraitsRepository:
         )
         return per_sku
 
-    async def rfm_inputs(self, as_of: datetime) -> list[Any]:
-        """Per profile: baskets over all history, first and last basket time, mean basket value.
+    async def rfm_inputs(self) -> list[Any]:
+        """Per profile: baskets over all history, first and last purchase, mean basket value.
 
-        The value models count repeat baskets, so a basket is one transaction id.
+        The value models count repeat baskets, so a basket is one transaction id; the
+        traits step has counted them (over all history up to ``as_of``).
         """
-        t = LINES.c
-        per_basket = (
-            select(
-                t.profile_id.label("profile_id"),
-                t.transaction_id.label("basket"),
-                func.min(t.occurred_at).label("at"),
-                func.sum(t.sales_value).label("value"),
-            )
-            .where(t.profile_id.is_not(None), t.occurred_at <= as_of)
-            .group_by(t.profile_id, t.transaction_id)
-            .subquery()
-        )
-        b = per_basket.c
-        query = (
-            select(b.profile_id, func.count(), func.min(b.at), func.max(b.at), func.avg(b.value))
-            .group_by(b.profile_id)
-            .order_by(b.profile_id)
-        )
+        c = TRAITS.c
+        query = select(
+            c.profile_id, c.baskets_total, c.first_purchase_at, c.last_purchase_at,
+            c.mean_basket_value,
+        ).order_by(c.profile_id)  # fmt: skip
         return list((await self.session.execute(query)).all())
+
+    def window_leavers(self, since: datetime, until: datetime) -> Select[Any]:
+        """Profiles with a purchase leaving one of the rolling windows when ``as_of`` moves
+        from ``since`` to ``until``: their window sums change though they bought nothing."""
+        t = LINES.c
+        crossed = [
+            and_(t.occurred_at > _since(since, weeks), t.occurred_at <= _since(until, weeks))
+            for weeks in WINDOWS_WEEKS
+        ]
+        return select(t.profile_id).where(t.profile_id.is_not(None), or_(*crossed)).distinct()
+
+    async def stamp_as_of(self, as_of: datetime) -> None:
+        """Every row is now correct as of ``as_of`` (incremental refresh)."""
+        c = TRAITS.c
+        await self.session.execute(update(TRAITS).where(c.as_of != as_of).values(as_of=as_of))
+
+    async def profile_count(self) -> int:
+        query = select(func.count()).select_from(TRAITS)
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def last_refresh(self) -> TraitRefresh | None:
+        query = select(TraitRefresh).order_by(REFRESHES.c.finished_at.desc()).limit(1)
+        return (await self.session.execute(query)).scalars().first()
+
+    async def record_refresh(self, refresh: TraitRefresh) -> None:
+        self.session.add(refresh)
+        await self.session.flush()
 
     async def clustering_inputs(self) -> list[Any]:
         c = TRAITS.c

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.auth.guards import roles
@@ -13,7 +13,7 @@ from endcap.auth.roles import Role
 from endcap.jobs.schemas import JobPublic
 from endcap.jobs.service import JobService
 from endcap.traits.schemas import ProfileTraitsPublic
-from endcap.traits.service import TraitsService
+from endcap.traits.service import RefreshMode, TraitsService
 
 
 class TraitsController(Controller):
@@ -22,12 +22,18 @@ class TraitsController(Controller):
     opt = roles(Role.RETAILER_ADMIN)
 
     @post(
-        "/refresh", status_code=202, summary="Recompute every profile's traits and value, as a job"
+        "/refresh",
+        status_code=202,
+        summary="Refresh traits and value, as a job (incremental when that is cheaper)",
     )
     async def refresh(
-        self, session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+        self,
+        session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        mode: FromQuery[RefreshMode] = RefreshMode.AUTO,
     ) -> JobPublic:
-        return await JobService(session).enqueue("traits_refresh", {}, principal.key_id)
+        params = {"mode": mode.value}
+        return await JobService(session).enqueue("traits_refresh", params, principal.key_id)
 
     @get("/profiles/{profile_id:int}", summary="One profile's traits")
     async def profile(

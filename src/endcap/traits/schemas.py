@@ -9,7 +9,9 @@ from pydantic import BaseModel
 
 class TraitsRefreshReport(BaseModel):
     as_of: datetime | None
-    profiles: int
+    mode: str  # "full" or "incremental": what was done, whatever was asked
+    profiles: int  # with traits after the refresh
+    recomputed: int  # whose traits and spend were recomputed from purchases
     spend_rows: dict[str, int]
     value_model: dict[str, Any] | None
     clusters: dict[str, Any] | None
@@ -27,6 +29,8 @@ class ProfileTraitsPublic(BaseModel):
     spend_52w: Decimal
     units_52w: Decimal
     avg_basket_value: Decimal
+    baskets_total: int
+    mean_basket_value: Decimal
     online_share: float
     promo_share: float
     expected_baskets_12m: float | None

@@ -1,50 +1,95 @@
 """Refreshing traits: purchases → per-profile traits and spend, then customer value
 and value clusters. Runs as a job; the whole refresh is one transaction, so
-audiences never see half-computed traits."""
+audiences never see half-computed traits.
+
+A refresh is *full* (every profile from every purchase) or *incremental*: only
+the profiles whose traits can have changed since the last refresh are
+recomputed. Those are the profiles a load or a merge marked stale, and, when
+the newest purchase (``as_of``) moved on, the profiles with a purchase that
+just left a 4-, 13- or 52-week window. Every other profile's purchases and
+windows are unchanged, so its traits and spend rows are already right. The
+value models and clusters are refitted on every profile either way: P(alive)
+moves with time for everyone, and they read only ``profile_traits``, which is
+cheap. ``auto`` (the default) is incremental when a previous refresh exists
+and at most ``MAX_INCREMENTAL_SHARE`` of the profiles need recomputing.
+"""
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime
+from enum import StrEnum
+from typing import Final
 
+from sqlalchemy import BigInteger, Column, MetaData, Table, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.db.bulk import batch_memory
+from endcap.db.types import utcnow
 from endcap.errors import NotFoundError
-from endcap.traits.models import ProfileTraits
+from endcap.traits.models import ProfileTraits, TraitRefresh
 from endcap.traits.repository import TraitsRepository
 from endcap.traits.schemas import ProfileTraitsPublic, TraitsRefreshReport
+from endcap.traits.staleness import StalenessRepository
 from endcap.traits.value import assign_clusters, score_value
 
 Progress = Callable[[int, int | None], None]
 STEPS = 4
+# Past this share, recomputing "just" the changed profiles costs about a full rebuild.
+MAX_INCREMENTAL_SHARE: Final = 0.3
+
+
+class RefreshMode(StrEnum):
+    AUTO = "auto"
+    FULL = "full"
+    INCREMENTAL = "incremental"
 
 
 class TraitsService:
     def __init__(self, session: AsyncSession, work_mem_mb: int = 256) -> None:
         self.session = session
         self.traits = TraitsRepository(session)
+        self.stale = StalenessRepository(session)
         self.work_mem_mb = work_mem_mb
 
     async def refresh(
-        self, *, as_of: datetime | None = None, progress: Progress | None = None
+        self,
+        *,
+        as_of: datetime | None = None,
+        mode: RefreshMode = RefreshMode.AUTO,
+        progress: Progress | None = None,
     ) -> TraitsRefreshReport:
-        """Recompute every profile's traits as of ``as_of`` (default: the latest purchase)."""
+        """Recompute traits as of ``as_of`` (default: the latest purchase)."""
         tick = progress or (lambda _done, _total: None)
         seconds: dict[str, float] = {}
+        started_at = utcnow()
         await batch_memory(self.session, self.work_mem_mb)
         as_of = as_of or await self.traits.latest_purchase()
         if as_of is None:
             return TraitsRefreshReport(
-                as_of=None, profiles=0, spend_rows={}, value_model=None, clusters=None, seconds={}
+                as_of=None,
+                mode=RefreshMode.FULL,
+                profiles=0,
+                recomputed=0,
+                spend_rows={},
+                value_model=None,
+                clusters=None,
+                seconds={},
             )
         started = time.perf_counter()
-        profiles = await self.traits.rebuild_profile_traits(as_of)
+        only = await self._changed_profiles(as_of, mode)
+        chosen = RefreshMode.FULL if only is None else RefreshMode.INCREMENTAL
+        seconds["plan"] = _lap(started)
+        started = time.perf_counter()
+        recomputed = await self.traits.rebuild_profile_traits(as_of, only)
+        if only is not None:
+            await self.traits.stamp_as_of(as_of)
         seconds["traits"] = _lap(started)
         tick(1, STEPS)
         started = time.perf_counter()
-        spend_rows = await self.traits.rebuild_spend(as_of)
+        spend_rows = await self.traits.rebuild_spend(as_of, only)
         seconds["spend"] = _lap(started)
         tick(2, STEPS)
         started = time.perf_counter()
@@ -55,14 +100,53 @@ class TraitsService:
         clusters = await assign_clusters(self.session)
         seconds["clusters"] = _lap(started)
         tick(4, STEPS)
+        if only is not None:
+            await _drop(self.session, only)
+        await self.stale.clear(marked_before=started_at)
+        await self.traits.record_refresh(
+            TraitRefresh(as_of=as_of, mode=chosen.value, profiles_recomputed=recomputed)
+        )
         return TraitsRefreshReport(
             as_of=as_of,
-            profiles=profiles,
+            mode=chosen,
+            profiles=await self.traits.profile_count(),
+            recomputed=recomputed,
             spend_rows=spend_rows,
             value_model=value_model,
             clusters=clusters,
             seconds=seconds,
         )
+
+    async def _changed_profiles(self, as_of: datetime, mode: RefreshMode) -> Table | None:
+        """The profiles to recompute, in a temporary table; None for a full refresh."""
+        if mode is RefreshMode.FULL:
+            return None
+        last = await self.traits.last_refresh()
+        if last is None or as_of < last.as_of:
+            return None  # nothing to build on, or purchases were removed: rebuild
+        changed = Table(
+            f"changed_{uuid.uuid4().hex[:8]}",
+            MetaData(),
+            Column("profile_id", BigInteger, primary_key=True),
+            prefixes=["TEMPORARY"],
+        )
+        connection = await self.session.connection()
+        await connection.run_sync(changed.create)
+        await self.stale.into(changed)
+        if as_of > last.as_of:
+            leavers = self.traits.window_leavers(last.as_of, as_of).subquery()
+            await self.session.execute(
+                changed.insert().from_select(
+                    ["profile_id"],
+                    leavers.select().where(leavers.c.profile_id.not_in(self.stale.marked())),
+                )
+            )
+        if mode is RefreshMode.AUTO:
+            count = await _count(self.session, changed)
+            if count > MAX_INCREMENTAL_SHARE * max(await self.traits.profile_count(), 1):
+                await _drop(self.session, changed)
+                return None
+        return changed
 
     async def of_profile(self, profile_id: int) -> ProfileTraitsPublic:
         found = await self.session.get(ProfileTraits, profile_id)
@@ -71,6 +155,15 @@ class TraitsService:
                 f"no traits for profile {profile_id} (no purchases, or not refreshed yet)"
             )
         return ProfileTraitsPublic.model_validate(found, from_attributes=True)
+
+
+async def _count(session: AsyncSession, table: Table) -> int:
+    return int((await session.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+async def _drop(session: AsyncSession, table: Table) -> None:
+    connection = await session.connection()
+    await connection.run_sync(table.drop)
 
 
 def _lap(started: float) -> float:

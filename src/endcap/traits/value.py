@@ -42,7 +42,7 @@ def _weeks(values: list[Any], session: AsyncSession) -> np.ndarray:
 async def score_value(session: AsyncSession, as_of: datetime) -> dict[str, Any] | None:
     """Fit both models on every profile and store expected baskets, P(alive), 12-month
     value and tier. None (and nothing stored) when the data cannot support a fit."""
-    rows = await TraitsRepository(session).rfm_inputs(as_of)
+    rows = await TraitsRepository(session).rfm_inputs()
     if len(rows) < 2:
         return None
     profile_ids = np.asarray([r[0] for r in rows], dtype=np.int64)
