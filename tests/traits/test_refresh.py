@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.config import DatabaseSettings, Settings
@@ -101,3 +102,44 @@ async def test_refresh_computes_rfm_mix_and_windowed_spend(
     assert (b, "category", "Milk") not in spend
     # Anonymous lines count for nobody.
     assert {s[0] for s in spend} == {a, b}
+
+
+@pytest.mark.postgres
+async def test_a_full_refresh_swaps_in_spend_with_the_migrated_names(
+    session: AsyncSession, settings: Settings, tmp_path: Path
+) -> None:
+    """On PostgreSQL the spend rows go into a fresh table that replaces the old one: the
+    replacement must carry the names and indexes the migrations gave, or the next
+    migration would not find them."""
+    await session.execute(text("DELETE FROM transactions"))
+    tag = "sw" + tmp_path.name[-6:].replace("_", "")
+    files = _files(tmp_path, tag)
+    for entity in ("products", "customers", "transactions"):
+        assert (
+            await IngestService(session, settings).load(entity, files[entity])
+        ).status == "loaded"
+
+    report = await TraitsService(session).refresh(as_of=AS_OF, mode=RefreshMode.FULL)
+
+    # a bought milk, oat drink and bread (2 departments, 3 categories, brands and makers);
+    # b bought bread (1 of each): 11 + 4 rows.
+    assert report.spend_rows == {"department": 3, "category": 4, "brand": 4, "manufacturer": 4}
+    connection = await session.connection()
+
+    def shape(sync: Any) -> tuple[Any, list[Any], list[str]]:
+        found = inspect(sync)
+        return (
+            found.get_pk_constraint("profile_spend"),
+            found.get_indexes("profile_spend"),
+            found.get_table_names(),
+        )
+
+    pk, indexes, tables = await connection.run_sync(shape)
+    assert pk["name"] == "pk_profile_spend"
+    assert pk["constrained_columns"] == ["level", "key", "profile_id"]
+    assert [(i["name"], i["column_names"]) for i in indexes] == [
+        ("ix_profile_spend_profile_id", ["profile_id"])
+    ]
+    assert "profile_spend_build" not in tables
+    rows = await session.execute(text("SELECT count(*) FROM profile_spend"))
+    assert rows.scalar_one() == sum(report.spend_rows.values())

@@ -32,6 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.catalog.models import Brand, Manufacturer, Product
 from endcap.db.base import table_of
+from endcap.db.bulk import is_postgres
 from endcap.db.types import UTCDateTime
 from endcap.purchases.models import TransactionLine
 from endcap.traits.models import (
@@ -40,6 +41,11 @@ from endcap.traits.models import (
     ProfileTraits,
     TraitRefresh,
     ValueCluster,
+)
+from endcap.traits.spend_table import (
+    create_build_table,
+    index_build_table,
+    swap_in_build_table,
 )
 
 LINES = table_of(TransactionLine)
@@ -67,6 +73,7 @@ def _sum_since(value: ColumnElement[Any], as_of: datetime, weeks: int) -> Column
 class TraitsRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.spend: Table = SPEND
 
     async def latest_purchase(self) -> datetime | None:
         found = (
@@ -121,8 +128,14 @@ class TraitsRepository:
     async def rebuild_spend(self, as_of: datetime, only: Table | None = None) -> dict[str, int]:
         """Purchases are summed per profile and SKU once (the big pass), then rolled up
         to each catalog level from that much smaller table; windows are filtered sums.
-        With ``only``, just those profiles' rows are replaced."""
-        await self.session.execute(delete(SPEND).where(*_among(SPEND.c.profile_id, only)))
+        With ``only``, just those profiles' rows are replaced. A full refresh on
+        PostgreSQL writes a fresh table instead (spend_table.py); :meth:`publish_spend`
+        swaps it in, and until then :attr:`spend` names the table with the new rows."""
+        fresh = only is None and is_postgres(self.session)
+        if fresh:
+            self.spend = await create_build_table(self.session)
+        else:
+            await self.session.execute(delete(SPEND).where(*_among(SPEND.c.profile_id, only)))
         per_sku = await self._spend_per_sku(as_of, only)
         p, b, m, s = PRODUCTS.c, BRANDS.c, MANUFACTURERS.c, per_sku.c
         keys: dict[str, ColumnElement[Any]] = {
@@ -149,17 +162,26 @@ class TraitsRepository:
                 .join(BRANDS, b.id == p.brand_id)
                 .join(MANUFACTURERS, m.id == b.manufacturer_id)
                 .group_by(s.profile_id, key)
-                .order_by(key, s.profile_id)  # in index order: cheaper to insert
             )
+            if not fresh:
+                query = query.order_by(key, s.profile_id)  # in index order: cheaper to insert
             columns = [
                 "profile_id", "level", "key", "spend_4w", "spend_13w", "spend_52w", "units_52w",
                 "last_purchase_at",
             ]  # fmt: skip
-            result = await self.session.execute(insert(SPEND).from_select(columns, query))
+            result = await self.session.execute(insert(self.spend).from_select(columns, query))
             counts[level] = int(result.rowcount or 0)  # type: ignore[attr-defined]
         connection = await self.session.connection()
         await connection.run_sync(per_sku.drop)
+        if fresh:
+            await index_build_table(self.session)
         return counts
+
+    async def publish_spend(self) -> None:
+        """Make the rebuilt spend rows the ones audiences read (a no-op unless built fresh)."""
+        if self.spend is not SPEND:
+            await swap_in_build_table(self.session)
+            self.spend = SPEND
 
     async def _spend_per_sku(self, as_of: datetime, only: Table | None) -> Table:
         t = LINES.c
@@ -276,11 +298,11 @@ class ClusterRepository:
         )
         return list((await self.session.execute(query)).all())
 
-    async def top_categories(self) -> dict[int, list[str]]:
-        c, s = TRAITS.c, SPEND.c
+    async def top_categories(self, spend: Table = SPEND) -> dict[int, list[str]]:
+        c, s = TRAITS.c, spend.c
         query = (
             select(c.value_cluster, s.key, func.sum(s.spend_52w).label("spend"))
-            .join(SPEND, and_(s.profile_id == c.profile_id, s.level == "category"))
+            .join(spend, and_(s.profile_id == c.profile_id, s.level == "category"))
             .where(c.value_cluster.is_not(None))
             .group_by(c.value_cluster, s.key)
             .order_by(c.value_cluster, func.sum(s.spend_52w).desc(), s.key)

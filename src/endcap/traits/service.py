@@ -97,7 +97,8 @@ class TraitsService:
         seconds["value"] = _lap(started)
         tick(3, STEPS)
         started = time.perf_counter()
-        clusters = await assign_clusters(self.session)
+        clusters = await assign_clusters(self.session, self.traits.spend)
+        await self.traits.publish_spend()
         seconds["clusters"] = _lap(started)
         tick(4, STEPS)
         if only is not None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from sqlalchemy import Table
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.db.base import table_of
@@ -21,13 +22,14 @@ from endcap.db.bulk import update_from_rows
 from endcap.db.types import UTCDateTime, utcnow
 from endcap.traits import clv
 from endcap.traits.clusters import cluster, features
-from endcap.traits.models import ProfileTraits
+from endcap.traits.models import ProfileSpend, ProfileTraits
 from endcap.traits.repository import ClusterRepository, TraitsRepository
 
 WEEK_SECONDS = 7 * 24 * 3600
 HORIZON_WEEKS = 52.18  # twelve months
 SMALLEST_VALUE = 0.01  # zero-value baskets (free items) still count as a purchase occasion
 TRAITS = table_of(ProfileTraits)
+SPEND = table_of(ProfileSpend)
 
 
 def _weeks(values: list[Any], session: AsyncSession) -> np.ndarray:
@@ -89,8 +91,11 @@ async def score_value(session: AsyncSession, as_of: datetime) -> dict[str, Any] 
     }
 
 
-async def assign_clusters(session: AsyncSession) -> dict[str, Any] | None:
-    """k-means value clusters stored on every profile, and a readable summary per cluster."""
+async def assign_clusters(
+    session: AsyncSession, spend_table: Table = SPEND
+) -> dict[str, Any] | None:
+    """k-means value clusters stored on every profile, and a readable summary per cluster
+    (its top categories from ``spend_table``: the table holding this refresh's spend rows)."""
     rows = await TraitsRepository(session).clustering_inputs()
     if len(rows) < 10:
         return None
@@ -105,7 +110,7 @@ async def assign_clusters(session: AsyncSession) -> dict[str, Any] | None:
         pa.table({"profile_id": profile_ids, "value_cluster": result.labels}),
     )
     clusters = ClusterRepository(session)
-    tops = await clusters.top_categories()
+    tops = await clusters.top_categories(spend_table)
     now = utcnow()
     rows = await clusters.summaries()
     summary = [

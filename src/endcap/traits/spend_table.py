@@ -1,0 +1,64 @@
+"""A full refresh of ``profile_spend`` on PostgreSQL: build a fresh table, then swap it in.
+
+Tens of millions of spend rows inserted one by one into a table with two
+B-tree indexes spend most of their time maintaining those indexes (and
+writing them to the WAL). A fresh table without indexes takes the rows at
+heap speed; its indexes are then built once, by sorting, which is several
+times cheaper. The swap (drop the old table, rename the new one and its
+indexes to the names the migrations gave) happens last in the refresh
+transaction, so readers see the old rows until the commit and wait only for
+the moment of the swap. The names are fixed: two full refreshes at once would
+collide on them, and the second would fail rather than interleave.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sqlalchemy import Column, MetaData, Table, text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.db.base import table_of
+from endcap.traits.models import ProfileSpend
+
+SPEND = table_of(ProfileSpend)
+BUILD: Final = "profile_spend_build"
+_CREATE: Final = "CREATE TABLE profile_spend_build (LIKE profile_spend INCLUDING DEFAULTS)"
+_INDEX: Final = (
+    "ALTER TABLE profile_spend_build ADD CONSTRAINT profile_spend_build_pk "
+    "PRIMARY KEY (level, key, profile_id)",
+    "CREATE INDEX profile_spend_build_profile_id ON profile_spend_build (profile_id)",
+    "ANALYZE profile_spend_build",
+)
+_SWAP: Final = (
+    "DROP TABLE profile_spend",
+    "ALTER TABLE profile_spend_build RENAME TO profile_spend",
+    "ALTER TABLE profile_spend RENAME CONSTRAINT profile_spend_build_pk TO pk_profile_spend",
+    "ALTER INDEX profile_spend_build_profile_id RENAME TO ix_profile_spend_profile_id",
+)
+# Index builds sort; more memory for this transaction's builds means fewer passes on disk.
+INDEX_MEMORY_MB: Final = 512
+
+
+async def create_build_table(session: AsyncSession) -> Table:
+    """An empty, index-free copy of ``profile_spend`` to insert into."""
+    await session.execute(text(_CREATE))
+    return Table(
+        BUILD,
+        MetaData(),
+        *(Column(c.name, c.type, nullable=c.nullable) for c in SPEND.columns),
+    )
+
+
+async def index_build_table(session: AsyncSession) -> None:
+    await session.execute(
+        text("SELECT set_config('maintenance_work_mem', :value, true)"),
+        {"value": f"{INDEX_MEMORY_MB}MB"},
+    )
+    for statement in _INDEX:
+        await session.execute(text(statement))
+
+
+async def swap_in_build_table(session: AsyncSession) -> None:
+    for statement in _SWAP:
+        await session.execute(text(statement))
