@@ -25,6 +25,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.sql import ColumnElement
@@ -220,6 +221,10 @@ class TraitsRepository:
         await self.session.execute(
             insert(per_sku).from_select([c.name for c in per_sku.columns], query)
         )
+        if is_postgres(self.session):
+            # Temporary tables are never auto-analysed: without row counts the roll-ups
+            # plan for a few thousand groups and their hash aggregates spill to disk.
+            await self.session.execute(text("ANALYZE " + per_sku.name))
         return per_sku
 
     async def rfm_inputs(self) -> list[Any]:

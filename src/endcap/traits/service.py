@@ -23,10 +23,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from sqlalchemy import BigInteger, Column, MetaData, Table, func, select
+from sqlalchemy import BigInteger, Column, MetaData, Table, func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.db.bulk import batch_memory
+from endcap.db.bulk import batch_memory, is_postgres
 from endcap.db.types import utcnow
 from endcap.errors import NotFoundError
 from endcap.traits.models import ProfileTraits, TraitRefresh
@@ -84,8 +84,6 @@ class TraitsService:
         seconds["plan"] = _lap(started)
         started = time.perf_counter()
         recomputed = await self.traits.rebuild_profile_traits(as_of, only)
-        if only is not None:
-            await self.traits.stamp_as_of(as_of)
         seconds["traits"] = _lap(started)
         tick(1, STEPS)
         started = time.perf_counter()
@@ -94,6 +92,8 @@ class TraitsService:
         tick(2, STEPS)
         started = time.perf_counter()
         value_model = await score_value(self.session, as_of)
+        if only is not None and not (value_model or {}).get("fitted"):
+            await self.traits.stamp_as_of(as_of)  # scoring did not rewrite the rows
         seconds["value"] = _lap(started)
         tick(3, STEPS)
         started = time.perf_counter()
@@ -142,6 +142,10 @@ class TraitsService:
                     leavers.select().where(leavers.c.profile_id.not_in(self.stale.marked())),
                 )
             )
+        if is_postgres(self.session):
+            # A temporary table is never auto-analysed; a few thousand ids planned as
+            # "unknown" turn the index look-ups of their purchases into full scans.
+            await self.session.execute(text("ANALYZE " + changed.name))
         if mode is RefreshMode.AUTO:
             count = await _count(self.session, changed)
             if count > MAX_INCREMENTAL_SHARE * max(await self.traits.profile_count(), 1):

@@ -71,6 +71,9 @@ async def score_value(session: AsyncSession, as_of: datetime) -> dict[str, Any] 
         pa.table(
             {
                 "profile_id": profile_ids,
+                # Every row is rewritten here anyway: an incremental refresh's new as_of
+                # reaches the profiles it did not recompute at no extra cost.
+                "as_of": pa.array([as_of] * len(profile_ids), pa.timestamp("us", tz="UTC")),
                 "expected_baskets_12m": expected,
                 "p_alive": alive,
                 "clv_12m": np.round(value, 2),
