@@ -56,7 +56,7 @@ NEWEST_LINES = text(
 async def write_next_days(url: str, days: int, folder: Path) -> tuple[Path, int]:
     path = folder / "next_days.csv"
     async with standalone_session(DatabaseSettings(url=url)) as session:
-        rows = list((await session.execute(NEWEST_LINES, {"days": days})).tuples())
+        rows = [tuple(r) for r in (await session.execute(NEWEST_LINES, {"days": days}))]
     tag = f"INC{int(time.time())}"
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
@@ -64,7 +64,8 @@ async def write_next_days(url: str, days: int, folder: Path) -> tuple[Path, int]
         for tx, line, at, sku, qty, value, customer, store, channel, discount in rows:
             shifted = (at + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
             number = line if str(line).isdigit() else ""
-            row = [f"{tag}-{tx}", number, shifted, sku, qty, value, customer, store, channel]
+            original = str(tx).rsplit("-", 1)[-1]  # a line copied by an earlier run, too
+            row = [f"{tag}-{original}", number, shifted, sku, qty, value, customer, store, channel]
             writer.writerow([*row, discount])
     return path, len(rows)
 

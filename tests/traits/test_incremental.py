@@ -147,5 +147,7 @@ async def test_nothing_new_recomputes_nobody(
 
     assert again.mode == "incremental"
     assert again.recomputed == 0
+    assert again.value_model is not None
+    assert "unchanged" in again.value_model  # nothing to refit either
     assert again.profiles == first.profiles
     assert await _snapshot(session) == before

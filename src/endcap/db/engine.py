@@ -13,8 +13,14 @@ from endcap.config import DatabaseSettings
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
-def create_engine(settings: DatabaseSettings) -> AsyncEngine:
-    """An engine whose connection attempts give up after ``connect_timeout`` seconds."""
+def create_engine(settings: DatabaseSettings, *, jit: bool = False) -> AsyncEngine:
+    """An engine whose connection attempts give up after ``connect_timeout`` seconds.
+
+    PostgreSQL's JIT compiles each new plan before running it: for an audience
+    estimate at a million profiles that was 0.6-1.2 s of a 1.1-1.4 s query
+    (tests/perf/bench_estimate). It is off unless asked for (the job worker asks:
+    its aggregations run for minutes and can win the compile time back).
+    """
     kwargs: dict[str, Any] = {"echo": settings.echo, "pool_pre_ping": True}
     if settings.is_sqlite:
         kwargs["connect_args"] = {"timeout": settings.connect_timeout}
@@ -25,7 +31,7 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
             pool_timeout=settings.pool_timeout,
             connect_args={
                 "timeout": settings.connect_timeout,
-                "server_settings": {"application_name": "endcap"},
+                "server_settings": {"application_name": "endcap", "jit": "on" if jit else "off"},
             },
         )
     engine = create_async_engine(settings.url, **kwargs)

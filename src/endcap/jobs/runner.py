@@ -33,7 +33,7 @@ def load_handlers() -> None:
 
 async def run_worker(settings: Settings, stop: threading.Event) -> None:
     """Run jobs with an engine of this loop's own until ``stop`` is set."""
-    engine = create_engine(settings.database)
+    engine = create_engine(settings.database, jit=True)
     stopping = asyncio.Event()
 
     async def watch() -> None:

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import BigInteger, Column, MetaData, Table, func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -39,6 +39,9 @@ Progress = Callable[[int, int | None], None]
 STEPS = 4
 # Past this share, recomputing "just" the changed profiles costs about a full rebuild.
 MAX_INCREMENTAL_SHARE: Final = 0.3
+UNCHANGED: Final[dict[str, Any]] = {
+    "unchanged": "no purchases changed and as_of did not move: kept as they were"
+}
 
 
 class RefreshMode(StrEnum):
@@ -53,6 +56,7 @@ class TraitsService:
         self.traits = TraitsRepository(session)
         self.stale = StalenessRepository(session)
         self.work_mem_mb = work_mem_mb
+        self._unchanged = False
 
     async def refresh(
         self,
@@ -91,13 +95,18 @@ class TraitsService:
         seconds["spend"] = _lap(started)
         tick(2, STEPS)
         started = time.perf_counter()
-        value_model = await score_value(self.session, as_of)
-        if only is not None and not (value_model or {}).get("fitted"):
+        unchanged = only is not None and self._unchanged
+        value_model: dict[str, Any] | None = UNCHANGED
+        if not unchanged:
+            value_model = await score_value(self.session, as_of)
+        if only is not None and not unchanged and not (value_model or {}).get("fitted"):
             await self.traits.stamp_as_of(as_of)  # scoring did not rewrite the rows
         seconds["value"] = _lap(started)
         tick(3, STEPS)
         started = time.perf_counter()
-        clusters = await assign_clusters(self.session, self.traits.spend)
+        clusters = (
+            UNCHANGED if unchanged else await assign_clusters(self.session, self.traits.spend)
+        )
         await self.traits.publish_spend()
         seconds["clusters"] = _lap(started)
         tick(4, STEPS)
@@ -146,11 +155,14 @@ class TraitsService:
             # A temporary table is never auto-analysed; a few thousand ids planned as
             # "unknown" turn the index look-ups of their purchases into full scans.
             await self.session.execute(text("ANALYZE " + changed.name))
-        if mode is RefreshMode.AUTO:
-            count = await _count(self.session, changed)
-            if count > MAX_INCREMENTAL_SHARE * max(await self.traits.profile_count(), 1):
-                await _drop(self.session, changed)
-                return None
+        count = await _count(self.session, changed)
+        # Same purchases, same as_of: the value models and clusters would come out the same.
+        self._unchanged = count == 0 and as_of == last.as_of
+        if mode is RefreshMode.AUTO and count > MAX_INCREMENTAL_SHARE * max(
+            await self.traits.profile_count(), 1
+        ):
+            await _drop(self.session, changed)
+            return None
         return changed
 
     async def of_profile(self, profile_id: int) -> ProfileTraitsPublic:
