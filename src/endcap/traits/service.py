@@ -32,8 +32,8 @@ from endcap.errors import NotFoundError
 from endcap.traits.models import ProfileTraits, TraitRefresh
 from endcap.traits.repository import TraitsRepository
 from endcap.traits.schemas import ProfileTraitsPublic, TraitsRefreshReport
-from endcap.traits.staleness import StalenessRepository
-from endcap.traits.value import assign_clusters, score_value
+from endcap.traits.staleness import StalenessRepository, lock_traits
+from endcap.traits.value import ValueScores, assign_clusters, score_value
 
 Progress = Callable[[int, int | None], None]
 STEPS = 4
@@ -68,6 +68,7 @@ class TraitsService:
         """Recompute traits as of ``as_of`` (default: the latest purchase)."""
         tick = progress or (lambda _done, _total: None)
         seconds: dict[str, float] = {}
+        await lock_traits(self.session)  # loads that marked profiles are committed, or wait
         started_at = utcnow()
         await batch_memory(self.session, self.work_mem_mb)
         as_of = as_of or await self.traits.latest_purchase()
@@ -96,17 +97,17 @@ class TraitsService:
         tick(2, STEPS)
         started = time.perf_counter()
         unchanged = only is not None and self._unchanged
-        value_model: dict[str, Any] | None = UNCHANGED
+        scores = ValueScores(UNCHANGED)
         if not unchanged:
-            value_model = await score_value(self.session, as_of)
-        if only is not None and not unchanged and not (value_model or {}).get("fitted"):
-            await self.traits.stamp_as_of(as_of)  # scoring did not rewrite the rows
+            scores = await score_value(self.session, as_of)
         seconds["value"] = _lap(started)
         tick(3, STEPS)
         started = time.perf_counter()
-        clusters = (
-            UNCHANGED if unchanged else await assign_clusters(self.session, self.traits.spend)
-        )
+        clusters: dict[str, Any] | None = UNCHANGED
+        if not unchanged:
+            clusters = await assign_clusters(self.session, scores, self.traits.spend)
+        if only is not None and not unchanged and scores.columns is None:
+            await self.traits.stamp_as_of(as_of)  # no value scores rewrote the rows
         await self.traits.publish_spend()
         seconds["clusters"] = _lap(started)
         tick(4, STEPS)
@@ -122,7 +123,7 @@ class TraitsService:
             profiles=await self.traits.profile_count(),
             recomputed=recomputed,
             spend_rows=spend_rows,
-            value_model=value_model,
+            value_model=scores.report,
             clusters=clusters,
             seconds=seconds,
         )

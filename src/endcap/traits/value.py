@@ -9,6 +9,7 @@ for the mean of repeat baskets that the paper uses).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -41,12 +42,22 @@ def _weeks(values: list[Any], session: AsyncSession) -> np.ndarray:
     )
 
 
-async def score_value(session: AsyncSession, as_of: datetime) -> dict[str, Any] | None:
-    """Fit both models on every profile and store expected baskets, P(alive), 12-month
-    value and tier. None (and nothing stored) when the data cannot support a fit."""
+@dataclass(slots=True)
+class ValueScores:
+    """The value step's report, and its per-profile columns (in profile id order) for
+    :func:`assign_clusters` to store together with the clusters: one rewrite of every
+    ``profile_traits`` row instead of two."""
+
+    report: dict[str, Any] | None
+    columns: dict[str, Any] | None = None
+
+
+async def score_value(session: AsyncSession, as_of: datetime) -> ValueScores:
+    """Fit both models on every profile: expected baskets, P(alive), 12-month value and
+    tier. No columns when the data cannot support a fit (report None: too few profiles)."""
     rows = await TraitsRepository(session).rfm_inputs()
     if len(rows) < 2:
-        return None
+        return ValueScores(None)
     profile_ids = np.asarray([r[0] for r in rows], dtype=np.int64)
     baskets = np.asarray([r[1] for r in rows], dtype=np.float64)
     first = _weeks([r[2] for r in rows], session)
@@ -59,30 +70,23 @@ async def score_value(session: AsyncSession, as_of: datetime) -> dict[str, Any] 
         purchases = clv.fit_bgnbd(x, recency, age)
         spend = clv.fit_gamma_gamma(x, mean_value)
     except (clv.CLVInputError, clv.CLVConvergenceError) as exc:
-        return {"fitted": False, "reason": str(exc)}
+        return ValueScores({"fitted": False, "reason": str(exc)})
     alive = clv.probability_alive(purchases.params, x, recency, age)
     expected = clv.expected_transactions(purchases.params, x, recency, age, HORIZON_WEEKS)
     value = expected * clv.expected_average_value(spend.params, x, mean_value)
     tiers = clv.assign_value_tiers(value, alive)
-    await update_from_rows(
-        session,
-        TRAITS,
-        "profile_id",
-        pa.table(
-            {
-                "profile_id": profile_ids,
-                # Every row is rewritten here anyway: an incremental refresh's new as_of
-                # reaches the profiles it did not recompute at no extra cost.
-                "as_of": pa.array([as_of] * len(profile_ids), pa.timestamp("us", tz="UTC")),
-                "expected_baskets_12m": expected,
-                "p_alive": alive,
-                "clv_12m": np.round(value, 2),
-                "value_tier": pa.array(tiers.tolist(), pa.string()),
-            }
-        ),
-    )
+    columns = {
+        "profile_id": profile_ids,
+        # Every row is rewritten anyway: an incremental refresh's new as_of reaches the
+        # profiles it did not recompute at no extra cost.
+        "as_of": pa.array([as_of] * len(profile_ids), pa.timestamp("us", tz="UTC")),
+        "expected_baskets_12m": expected,
+        "p_alive": alive,
+        "clv_12m": np.round(value, 2),
+        "value_tier": pa.array(tiers.tolist(), pa.string()),
+    }
     p, g = purchases.params, spend.params
-    return {
+    report = {
         "fitted": True,
         "profiles": len(rows),
         "bgnbd": {"r": p.r, "alpha": p.alpha, "a": p.a, "b": p.b, "converged": purchases.converged},
@@ -92,26 +96,31 @@ async def score_value(session: AsyncSession, as_of: datetime) -> dict[str, Any] 
         },
         "mean_clv_12m": round(float(value.mean()), 2),
     }
+    return ValueScores(report, columns)
 
 
 async def assign_clusters(
-    session: AsyncSession, spend_table: Table = SPEND
+    session: AsyncSession, scores: ValueScores, spend_table: Table = SPEND
 ) -> dict[str, Any] | None:
-    """k-means value clusters stored on every profile, and a readable summary per cluster
-    (its top categories from ``spend_table``: the table holding this refresh's spend rows)."""
+    """k-means value clusters, stored on every profile with ``scores``' columns (one
+    UPDATE), and a readable summary per cluster (its top categories from
+    ``spend_table``: the table holding this refresh's spend rows)."""
     rows = await TraitsRepository(session).clustering_inputs()
-    if len(rows) < 10:
-        return None
-    data = np.asarray([[float(v or 0) for v in r[1:]] for r in rows], dtype=np.float64)
     profile_ids = np.asarray([r[0] for r in rows], dtype=np.int64)
-    spend, baskets, avg_basket, online, promo, value, _alive = data.T
-    result = cluster(features(spend, baskets, avg_basket, online, promo, value), value)
-    await update_from_rows(
-        session,
-        TRAITS,
-        "profile_id",
-        pa.table({"profile_id": profile_ids, "value_cluster": result.labels}),
-    )
+    columns = dict(scores.columns) if scores.columns else {"profile_id": profile_ids}
+    if not np.array_equal(columns["profile_id"], profile_ids):
+        raise RuntimeError("value scores and cluster inputs list different profiles")
+    result = None
+    if len(rows) >= 10:
+        data = np.asarray([[float(v or 0) for v in r[1:]] for r in rows], dtype=np.float64)
+        spend, baskets, avg_basket, online, promo, stored_value, _alive = data.T
+        value = np.asarray(columns.get("clv_12m", stored_value), dtype=np.float64)
+        result = cluster(features(spend, baskets, avg_basket, online, promo, value), value)
+        columns["value_cluster"] = result.labels
+    if len(columns) > 1:
+        await update_from_rows(session, TRAITS, "profile_id", pa.table(columns))
+    if result is None:
+        return None
     clusters = ClusterRepository(session)
     tops = await clusters.top_categories(spend_table)
     now = utcnow()
