@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -187,7 +186,7 @@ class TraitsRepository:
     async def _spend_per_sku(self, as_of: datetime, only: Table | None) -> Table:
         t = LINES.c
         per_sku = Table(
-            f"spend_per_sku_{uuid.uuid4().hex[:8]}",
+            "traits_spend_per_sku",  # temporary: this session's own, dropped after the roll-ups
             MetaData(),
             Column("profile_id", BigInteger, nullable=False),
             Column("sku", String(64), nullable=False),
@@ -224,7 +223,7 @@ class TraitsRepository:
         if is_postgres(self.session):
             # Temporary tables are never auto-analysed: without row counts the roll-ups
             # plan for a few thousand groups and their hash aggregates spill to disk.
-            await self.session.execute(text("ANALYZE " + per_sku.name))
+            await self.session.execute(text("ANALYZE traits_spend_per_sku"))
         return per_sku
 
     async def rfm_inputs(self) -> list[Any]:

@@ -17,7 +17,6 @@ and at most ``MAX_INCREMENTAL_SHARE`` of the profiles need recomputing.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
@@ -136,7 +135,7 @@ class TraitsService:
         if last is None or as_of < last.as_of:
             return None  # nothing to build on, or purchases were removed: rebuild
         changed = Table(
-            f"changed_{uuid.uuid4().hex[:8]}",
+            "traits_changed_profiles",  # temporary: this session's own, dropped at the end
             MetaData(),
             Column("profile_id", BigInteger, primary_key=True),
             prefixes=["TEMPORARY"],
@@ -155,7 +154,7 @@ class TraitsService:
         if is_postgres(self.session):
             # A temporary table is never auto-analysed; a few thousand ids planned as
             # "unknown" turn the index look-ups of their purchases into full scans.
-            await self.session.execute(text("ANALYZE " + changed.name))
+            await self.session.execute(text("ANALYZE traits_changed_profiles"))
         count = await _count(self.session, changed)
         # Same purchases, same as_of: the value models and clusters would come out the same.
         self._unchanged = count == 0 and as_of == last.as_of
