@@ -9,6 +9,9 @@ from endcap.audiences.schemas import AudiencePublic
 from endcap.client import EndcapClient
 from endcap.jobs.schemas import JobPublic
 
+# What a brand's catalog entry holds, and nothing more: no rule, spec, report or members.
+CATALOG_KEYS = {"id", "name", "description", "kind", "price", "size", "size_band", "channels"}
+
 
 def create(admin: EndcapClient, **body: Any) -> AudiencePublic:
     body = {"name": f"aud {uuid.uuid4().hex[:8]}", "description": "test", **body}

@@ -13,7 +13,7 @@ import pytest
 
 from endcap.client import EndcapAPIError, EndcapClient
 from tests.audiences.conftest import PROFILES
-from tests.audiences.http import create, create_rule, refresh
+from tests.audiences.http import CATALOG_KEYS, create, create_rule, refresh
 from tests.support.server import ServerProcess
 
 BIG = {"trait": "spend_52w", "op": ">", "value": 0}
@@ -48,16 +48,7 @@ def test_publish_shows_brands_rounded_numbers_only(
     assert published["status"] == "published"
 
     entry = brand.request("GET", f"/api/v1/catalog/audiences/{audience.id}").json()
-    assert set(entry) == {
-        "id",
-        "name",
-        "description",
-        "kind",
-        "price",
-        "size",
-        "size_band",
-        "channels",
-    }
+    assert set(entry) == CATALOG_KEYS
     assert entry["size"] % 100 == 0
     assert abs(entry["size"] - audience.current.size) <= 50  # type: ignore[union-attr]
     assert entry["price"] == {"cpm": "12.50", "currency": "EUR"}

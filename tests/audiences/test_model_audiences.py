@@ -17,7 +17,7 @@ import pytest
 from endcap.client import EndcapAPIError, EndcapClient
 from endcap.privacy.settings import SENSITIVE_DEPARTMENTS
 from tests.audiences.conftest import PROFILES
-from tests.audiences.http import create, refresh
+from tests.audiences.http import CATALOG_KEYS, create, refresh
 
 
 def _propensity(target: dict[str, Any], weeks: int = 4, **select: float) -> dict[str, Any]:
@@ -228,16 +228,7 @@ def test_lookalike_expands_a_seed_to_the_reach_and_finds_held_out_seed_members(
     # Published, a brand sees a rounded catalog entry: no seed, no model report, no members.
     admin.request("POST", f"/api/v1/audiences/{audience.id}/publish")
     entry = brand.request("GET", f"/api/v1/catalog/audiences/{audience.id}").json()
-    assert set(entry) == {
-        "id",
-        "name",
-        "description",
-        "kind",
-        "price",
-        "size",
-        "size_band",
-        "channels",
-    }
+    assert set(entry) == CATALOG_KEYS
     assert entry["size"] % 100 == 0
     assert abs(entry["size"] - 2000) <= 50
 

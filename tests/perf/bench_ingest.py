@@ -666,6 +666,22 @@ def print_table(results: list[SizeResult]) -> None:
             print_phases("endcap reload", r.reload)
 
 
+@contextlib.contextmanager
+def workdir(keep: Path | None, name: str) -> Iterator[Path]:
+    """``keep/name``, kept for a later run; without ``keep``, a scratch folder removed after."""
+    if keep is not None:
+        folder = keep / name
+        folder.mkdir(parents=True, exist_ok=True)
+        yield folder
+        return
+    folder = Path(tempfile.mkdtemp(prefix=f"endcap-bench-{name}-"))
+    try:
+        yield folder
+    finally:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(folder)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument(
@@ -691,17 +707,8 @@ def main(argv: list[str] | None = None) -> None:
     print_facts()
     results: list[SizeResult] = []
     for target in args.lines:
-        if args.keep_files is not None:
-            outdir = args.keep_files / f"ingest-{target}-seed{args.seed}"
-            outdir.mkdir(parents=True, exist_ok=True)
+        with workdir(args.keep_files, f"ingest-{target}-seed{args.seed}") as outdir:
             results.append(run_size(target, args, outdir))
-            continue
-        tmp = Path(tempfile.mkdtemp(prefix="endcap-bench-ingest-"))
-        try:
-            results.append(run_size(target, args, tmp))
-        finally:
-            with contextlib.suppress(OSError):
-                shutil.rmtree(tmp)
     print_table(results)
 
 

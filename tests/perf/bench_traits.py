@@ -62,7 +62,6 @@ import asyncio
 import contextlib
 import functools
 import shutil
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -93,6 +92,7 @@ from tests.perf.bench_ingest import (
     settings_for,
     synthetic_files,
     vm_kib,
+    workdir,
 )
 from tests.perf.launcher import cpu_seconds, host_busy
 from tests.support import databases
@@ -1082,17 +1082,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"refresh work_mem: {args.work_mem_mb} MB; DuckDB threads runs: {args.duckdb_threads}")
     results = []
     for profiles in args.profiles:
-        if args.keep_files is not None:
-            outdir = args.keep_files / f"traits-{profiles}-seed{args.seed}"
-            outdir.mkdir(parents=True, exist_ok=True)
+        with workdir(args.keep_files, f"traits-{profiles}-seed{args.seed}") as outdir:
             results.append(run_size(profiles, args, outdir))
-            continue
-        tmp = Path(tempfile.mkdtemp(prefix="endcap-bench-traits-"))
-        try:
-            results.append(run_size(profiles, args, tmp))
-        finally:
-            with contextlib.suppress(OSError):
-                shutil.rmtree(tmp)
     print_summary(results)
 
 

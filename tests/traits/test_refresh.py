@@ -54,16 +54,21 @@ def _files(folder: Path, tag: str) -> dict[str, Path]:
     return paths
 
 
+async def _load_shop(session: AsyncSession, settings: Settings, folder: Path, prefix: str) -> str:
+    """Load the hand-made shop as the only purchases (the session rolls back); its tag."""
+    await session.execute(text("DELETE FROM transactions"))
+    tag = prefix + folder.name[-6:].replace("_", "")
+    files = _files(folder, tag)
+    ingest = IngestService(session, settings)
+    for entity in ("products", "customers", "transactions"):
+        assert (await ingest.load(entity, files[entity])).status == "loaded"
+    return tag
+
+
 async def test_refresh_computes_rfm_mix_and_windowed_spend(
     session: AsyncSession, settings: Settings, tmp_path: Path
 ) -> None:
-    await session.execute(text("DELETE FROM transactions"))  # this test owns the purchases
-    tag = "tr" + tmp_path.name[-6:].replace("_", "")
-    files = _files(tmp_path, tag)
-    for entity in ("products", "customers", "transactions"):
-        assert (
-            await IngestService(session, settings).load(entity, files[entity])
-        ).status == "loaded"
+    tag = await _load_shop(session, settings, tmp_path, "tr")
 
     report = await TraitsService(session).refresh(as_of=AS_OF, mode=RefreshMode.FULL)
 
@@ -111,13 +116,7 @@ async def test_a_full_refresh_swaps_in_spend_with_the_migrated_names(
     """On PostgreSQL the spend rows go into a fresh table that replaces the old one: the
     replacement must carry the names and indexes the migrations gave, or the next
     migration would not find them."""
-    await session.execute(text("DELETE FROM transactions"))
-    tag = "sw" + tmp_path.name[-6:].replace("_", "")
-    files = _files(tmp_path, tag)
-    for entity in ("products", "customers", "transactions"):
-        assert (
-            await IngestService(session, settings).load(entity, files[entity])
-        ).status == "loaded"
+    await _load_shop(session, settings, tmp_path, "sw")
 
     report = await TraitsService(session).refresh(as_of=AS_OF, mode=RefreshMode.FULL)
 

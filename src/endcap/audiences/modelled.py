@@ -26,7 +26,7 @@ from endcap.audiences.repository import AudienceRepository
 from endcap.audiences.rules import Target, did_you_mean
 from endcap.audiences.seeds import SeedMatch, SeedRepository, match_seed
 from endcap.audiences.specs import FeatureSpec, LookalikeSpec, PropensitySpec
-from endcap.errors import ConflictError, InvalidRequestError
+from endcap.errors import InvalidRequestError
 from endcap.privacy.sensitive import (
     CatalogReference,
     ReferenceKind,
@@ -34,6 +34,7 @@ from endcap.privacy.sensitive import (
     TargetingUse,
     ensure_not_sensitive,
 )
+from endcap.traits.repository import TraitsRepository
 
 # Features need some history before the training cut-off to say anything.
 MIN_FEATURE_WEEKS: Final = 4
@@ -54,13 +55,18 @@ class ModelledAudiences:
 
     # -- requests ------------------------------------------------------------------
 
-    async def check_propensity(self, spec: PropensitySpec, *, pointer: str) -> TargetFilter:
-        """Refuse an unknown or sensitive target, or a horizon the history cannot train."""
+    async def check_propensity(
+        self, spec: PropensitySpec, *, pointer: str
+    ) -> tuple[TargetFilter, datetime]:
+        """Refuse an unknown or sensitive target, or a horizon the history cannot train.
+
+        Returns the resolved target and the newest purchase (what the model scores at).
+        """
         target = await self._target(spec, pointer)
         span = await self.features.purchase_span()
         needed = 2 * spec.horizon_weeks + MIN_FEATURE_WEEKS
         held = (span[1] - span[0]).days // 7 if span else 0
-        if held < needed:
+        if span is None or held < needed:
             message = (
                 f"a {spec.horizon_weeks}-week horizon needs {needed} weeks of purchase history "
                 f"(a training and a checking period, and {MIN_FEATURE_WEEKS} weeks before them); "
@@ -69,7 +75,7 @@ class ModelledAudiences:
             raise InvalidRequestError(
                 message, errors=[{"field": f"{pointer}/horizon_weeks", "message": message}]
             )
-        return target
+        return target, span[1]
 
     async def check_lookalike(self, spec: LookalikeSpec, *, pointer: str) -> SeedMatch:
         """Refuse sensitive or unknown features, a bad seed, or a reach below the seed."""
@@ -77,7 +83,7 @@ class ModelledAudiences:
         match = await match_seed(
             self.seeds, spec.seed.kind, spec.seed.entries, pointer=f"{pointer}/seed"
         )
-        shoppers = await AudienceRepository(self.session).count_with_traits()
+        shoppers = await TraitsRepository(self.session).profile_count()
         seed_size = int(match.profile_ids.shape[0])
         if not seed_size <= spec.reach <= shoppers:
             message = (
@@ -113,11 +119,7 @@ class ModelledAudiences:
 
     async def _propensity(self, spec: PropensitySpec, random_seed: int) -> ModelledMembers:
         # Checked again: the catalog or the sensitive list may have changed since creation.
-        target = await self.check_propensity(spec, pointer="/propensity")
-        span = await self.features.purchase_span()
-        if span is None:  # check_propensity refuses an empty history; data may have gone since
-            raise ConflictError("there are no purchases to model")
-        as_of = span[1]
+        target, as_of = await self.check_propensity(spec, pointer="/propensity")
         horizon = timedelta(weeks=spec.horizon_weeks)
         columns = await self._spend_columns(None, pointer="/propensity")
         train_at, check_at = as_of - 2 * horizon, as_of - horizon

@@ -58,12 +58,6 @@ class AudienceRepository:
             return None
         return UTCDateTime().process_result_value(found, self.session.bind.dialect)
 
-    async def count_with_traits(self) -> int:
-        """The shoppers rules and models can select from."""
-        return int(
-            (await self.session.execute(select(func.count()).select_from(TRAITS))).scalar_one()
-        )
-
     async def count(self, members: Select[Any]) -> int:
         """How many rows ``members`` returns (it lists each profile once: no DISTINCT needed)."""
         query = select(func.count()).select_from(members.subquery())

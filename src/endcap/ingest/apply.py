@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, case, exists, func, literal, or_, select, true
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.catalog.models import Brand, Manufacturer, Product, Store
 from endcap.consent.models import ConsentEvent
 from endcap.db.base import table_of
+from endcap.db.bulk import dialect_insert
 from endcap.db.types import utcnow
 from endcap.identity.models import Customer, Identifier
 from endcap.purchases.models import TransactionLine
@@ -39,11 +39,6 @@ class Applied:
     updated: int
 
 
-def _insert(session: AsyncSession, table: Table) -> Any:
-    dialect = session.bind.dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
 def _changed(target: Table, excluded: Any, columns: Sequence[str]) -> ColumnElement[bool]:
     return or_(*(target.c[c].is_distinct_from(excluded[c]) for c in columns))
 
@@ -60,7 +55,7 @@ async def _upsert(
     touch: Sequence[str] = (),
 ) -> Applied:
     """``touch`` columns (updated_at) are set on a changed row but never make a row changed."""
-    statement: Insert = _insert(session, target).from_select(list(columns), query)
+    statement: Insert = dialect_insert(session, target).from_select(list(columns), query)
     if existing == 0:
         # Nothing staged is in the table yet (a first load, a new day of lines): a
         # plain insert skips the per-row conflict check, the costliest part of a big load.
@@ -104,7 +99,7 @@ async def _products(session: AsyncSession, stage: Table, staged: int) -> Applied
     s = stage.c
     # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT (its parser is ambiguous there).
     await session.execute(
-        _insert(session, MANUFACTURERS)
+        dialect_insert(session, MANUFACTURERS)
         .from_select(["name"], select(s.manufacturer).distinct().where(true()))
         .on_conflict_do_nothing(index_elements=["name"])
     )
@@ -116,7 +111,7 @@ async def _products(session: AsyncSession, stage: Table, staged: int) -> Applied
         .group_by(s.brand, m.id)
     )
     await session.execute(
-        _insert(session, BRANDS)
+        dialect_insert(session, BRANDS)
         .from_select(["name", "manufacturer_id", "private_label"], brands)
         .on_conflict_do_nothing(index_elements=["manufacturer_id", "name"])
     )
