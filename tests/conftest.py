@@ -18,18 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.auth.roles import Role
-from endcap.auth.schemas import ApiKeyCreate
-from endcap.auth.service import ApiKeyService
 from endcap.client import EndcapClient
 from endcap.config import DatabaseSettings
 from endcap.db import migrate
-from endcap.db.session import standalone_session
-from endcap.partners.schemas import PartnerCreate
-from endcap.partners.service import PartnerService
 from tests.support import databases
-from tests.support.server import ServerProcess
-
-KEY_PREFIX = "ek"
+from tests.support.keys import make_key, make_partner
+from tests.support.server import ServerProcess, start_server
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -118,52 +112,30 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 @pytest.fixture(scope="session")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    folder = tmp_path_factory.mktemp("server")
-    env = {
-        "ENDCAP_DATABASE_URL": database_url,
-        "ENDCAP_LOG_LEVEL": "INFO",
-        "ENDCAP_INGEST_SPOOL_DIR": str(folder / "uploads"),
-    }
-    proc = ServerProcess(env, folder / "server.log").start()
+    proc = start_server(database_url, tmp_path_factory.mktemp("server"))
     yield proc
     proc.stop()
-
-
-async def _make_key(
-    settings: DatabaseSettings, role: Role, partner_id: uuid.UUID | None = None
-) -> str:
-    async with standalone_session(settings) as session:
-        created = await ApiKeyService(session, KEY_PREFIX).create(
-            ApiKeyCreate(name=f"test {role}", role=role, partner_id=partner_id)
-        )
-    return created.key
-
-
-async def _make_partner(settings: DatabaseSettings, name: str) -> uuid.UUID:
-    async with standalone_session(settings) as session:
-        partner = await PartnerService(session).create(PartnerCreate(name=name))
-    return partner.id
 
 
 @pytest.fixture(scope="session")
 def admin_key(database_settings: DatabaseSettings) -> str:
     """Bootstrapped the way `endcap keys create` does it: straight into the database."""
-    return asyncio.run(_make_key(database_settings, Role.RETAILER_ADMIN))
+    return asyncio.run(make_key(database_settings, Role.RETAILER_ADMIN))
 
 
 @pytest.fixture(scope="session")
 def buyer_key(database_settings: DatabaseSettings) -> str:
-    return asyncio.run(_make_key(database_settings, Role.BUYER))
+    return asyncio.run(make_key(database_settings, Role.BUYER))
 
 
 @pytest.fixture(scope="session")
 def brand_partner_id(database_settings: DatabaseSettings) -> uuid.UUID:
-    return asyncio.run(_make_partner(database_settings, f"Brand A {uuid.uuid4().hex[:6]}"))
+    return asyncio.run(make_partner(database_settings, f"Brand A {uuid.uuid4().hex[:6]}"))
 
 
 @pytest.fixture(scope="session")
 def brand_key(database_settings: DatabaseSettings, brand_partner_id: uuid.UUID) -> str:
-    return asyncio.run(_make_key(database_settings, Role.BRAND, brand_partner_id))
+    return asyncio.run(make_key(database_settings, Role.BRAND, brand_partner_id))
 
 
 @pytest.fixture(scope="session")

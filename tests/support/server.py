@@ -83,3 +83,13 @@ class ServerProcess:
             self.process.kill()
             self.process.wait()
         self.process = None
+
+
+def start_server(database_url: str, folder: Path) -> ServerProcess:
+    """The app under uvicorn on ``database_url``, its log and upload spool in ``folder``."""
+    env = {
+        "ENDCAP_DATABASE_URL": database_url,
+        "ENDCAP_LOG_LEVEL": "INFO",
+        "ENDCAP_INGEST_SPOOL_DIR": str(folder / "uploads"),
+    }
+    return ServerProcess(env, folder / "server.log").start()
