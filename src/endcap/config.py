@@ -119,6 +119,34 @@ class WorkerSettings(BaseSettings):
     poll_seconds: float = Field(default=0.5, gt=0)
 
 
+class MarketplaceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ENDCAP_MARKETPLACE_", extra="ignore")
+
+    # Longer flights than a year are contracts, not campaigns; they are booked by hand.
+    max_flight_days: int = Field(default=366, ge=1)
+    # The share of the audience kept out of every channel, so incrementality can be measured.
+    default_holdout_share: float = Field(default=0.10, gt=0, lt=1)
+    # Below 2% the holdout is too small to measure against; above half, the brand buys
+    # mostly people it will not reach.
+    min_holdout_share: float = Field(default=0.02, gt=0, lt=1)
+    max_holdout_share: float = Field(default=0.5, gt=0, lt=1)
+
+
+class ActivationSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ENDCAP_ACTIVATION_", extra="ignore")
+
+    # Where exports go for channels without an endpoint (a folder their SFTP reads).
+    drop_dir: str = "./endcap-activations"
+    # HMAC key for the signature on every push; a push without one is refused.
+    signing_secret: str = ""
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    # Tries per push before the activation fails (with exponential back-off between them).
+    attempts: int = Field(default=4, ge=1)
+    backoff_seconds: float = Field(default=0.5, ge=0)
+    # Members read per round trip while exporting (bounds memory on large audiences).
+    chunk_rows: int = Field(default=50_000, ge=100)
+
+
 class Settings:
     """All settings, grouped by concern."""
 
@@ -132,6 +160,8 @@ class Settings:
         self.privacy = PrivacySettings()
         self.privacy_gate = _privacy_gate()
         self.worker = WorkerSettings()
+        self.marketplace = MarketplaceSettings()
+        self.activation = ActivationSettings()
 
 
 def _privacy_gate() -> PrivacyGateSettings:

@@ -25,6 +25,8 @@ MODEL_MODULES = (
     "endcap.traits.models",
     "endcap.audiences.models",
     "endcap.idempotency.models",
+    "endcap.marketplace.models",
+    "endcap.activation.models",
 )
 
 

@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, String
+from sqlalchemy import Column, ForeignKey, PrimaryKeyConstraint, String
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
-from endcap.db.types import UTCDateTime, utcnow
+from endcap.db.types import BigId, UTCDateTime, utcnow
 
 
 class PartnerKind(StrEnum):
@@ -41,4 +41,25 @@ class Partner(PartnerBase, table=True):
     )
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
+    )
+
+
+class PartnerManufacturer(SQLModel, table=True):
+    """A manufacturer in the retailer's catalog that a partner may promote (and report on).
+
+    An agency may act for several manufacturers; a manufacturer may use several
+    agencies. A partner's brands are the brands of its manufacturers.
+    """
+
+    __tablename__ = "partner_manufacturers"
+    __table_args__ = (PrimaryKeyConstraint("partner_id", "manufacturer_id"),)
+
+    partner_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("partners.id", ondelete="CASCADE"), nullable=False)
+    )
+    manufacturer_id: int = Field(
+        sa_column=Column(BigId, ForeignKey("manufacturers.id"), nullable=False, index=True)
+    )
+    linked_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )

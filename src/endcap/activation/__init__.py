@@ -1,0 +1,1 @@
+"""Activation: treatment members with consent at export time, sent to each channel."""

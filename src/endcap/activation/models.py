@@ -1,0 +1,52 @@
+"""Activations: one export of a campaign's treatment group to one channel, with its counts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Text
+from sqlmodel import Field, SQLModel
+
+from endcap.db.types import UTCDateTime, utcnow
+
+
+class ActivationStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DELIVERED = "delivered"  # the channel acknowledged it, or the file is in the drop
+    FAILED = "failed"  # nothing counts as delivered
+
+
+class Activation(SQLModel, table=True):
+    __tablename__ = "activations"
+    __table_args__ = (Index(None, "campaign_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    campaign_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False)
+    )
+    channel: str = Field(sa_column=Column(String(32), nullable=False))
+    status: ActivationStatus = Field(
+        default=ActivationStatus.QUEUED, sa_column=Column(String(16), nullable=False)
+    )
+    job_id: uuid.UUID | None = Field(default=None)
+    # "push" to the channel's endpoint, or "file" into the drop folder.
+    method: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
+    destination: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    # Exact counts (retailer-side); a brand sees them rounded.
+    members: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    holdout_excluded: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    no_consent_excluded: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    exported: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    match_keys: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_by: uuid.UUID | None = Field(default=None)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    finished_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )

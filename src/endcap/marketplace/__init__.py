@@ -1,0 +1,1 @@
+"""The marketplace: rate cards, capacity, forecasts, campaigns and their approval."""
