@@ -9,6 +9,7 @@ details the server sent.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from endcap.audiences.schemas import CatalogEntry
 from endcap.auth.roles import Role
 from endcap.auth.schemas import ApiKeyCreated, ApiKeyPublic, Me
 from endcap.catalog.schemas import CategoryNode, ProductPage
@@ -26,9 +28,18 @@ from endcap.consent.schemas import ConsentEventPublic, ConsentState
 from endcap.identity.schemas import LookupResult, ProfileView
 from endcap.ingest.schemas import IngestReport
 from endcap.jobs.schemas import JobPublic
+from endcap.marketplace.schemas import (
+    ApprovalItem,
+    CampaignEventPublic,
+    CampaignPublic,
+    ChannelSettingsPublic,
+    ChannelWeekPublic,
+    Forecast,
+    RateCard,
+)
 from endcap.pagination import Page
 from endcap.partners.models import PartnerKind
-from endcap.partners.schemas import PartnerPublic
+from endcap.partners.schemas import PartnerBrand, PartnerPublic
 from endcap.privacy.schemas import Tombstone
 
 M = TypeVar("M", bound=BaseModel)
@@ -90,8 +101,18 @@ class EndcapClient:
         query = {k: str(v) for k, v in params.items() if v is not None}
         return model.model_validate(self.request("GET", path, params=query).json())
 
-    def _post(self, path: str, model: type[M], body: dict[str, Any] | None = None) -> M:
-        return model.model_validate(self.request("POST", path, json=body).json())
+    def _post(
+        self,
+        path: str,
+        model: type[M],
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> M:
+        return model.model_validate(self.request("POST", path, json=body, headers=headers).json())
+
+    def _list(self, path: str, model: type[M], **params: Any) -> list[M]:
+        query = {k: str(v) for k, v in params.items() if v is not None}
+        return [model.model_validate(x) for x in self.request("GET", path, params=query).json()]
 
     # -- health and identity ----------------------------------------------------------------
 
@@ -217,3 +238,89 @@ class EndcapClient:
             CategoryNode.model_validate(c)
             for c in self.request("GET", "/api/v1/catalog/categories").json()
         ]
+
+    def partner_brands(self, partner_id: uuid.UUID) -> list[PartnerBrand]:
+        return self._list(f"/api/v1/partners/{partner_id}/brands", PartnerBrand)
+
+    def link_manufacturer(self, partner_id: uuid.UUID, manufacturer: str) -> list[PartnerBrand]:
+        """Retailer admin: let the partner promote (and report on) a manufacturer's brands."""
+        response = self.request(
+            "POST",
+            f"/api/v1/partners/{partner_id}/manufacturers",
+            json={"manufacturer": manufacturer},
+        )
+        return [PartnerBrand.model_validate(b) for b in response.json()]
+
+    # -- the marketplace ----------------------------------------------------------------------
+
+    def audience_catalog(self, **filters: Any) -> list[CatalogEntry]:
+        """Published audiences: ``channel=``, ``size_band=`` (rounded numbers only)."""
+        return self._list("/api/v1/catalog/audiences", CatalogEntry, **filters)
+
+    def rate_cards(self) -> list[RateCard]:
+        return self._list("/api/v1/rate-cards", RateCard)
+
+    def configure_channel(self, channel: str, **settings: Any) -> ChannelSettingsPublic:
+        """Retailer admin: ``cpm``, ``currency``, ``weekly_capacity``, ``max_per_profile_week``,
+        ``endpoint_url``."""
+        body = {k: str(v) if k == "cpm" else v for k, v in settings.items()}
+        response = self.request("PUT", f"/api/v1/channels/{channel}", json=body)
+        return ChannelSettingsPublic.model_validate(response.json())
+
+    def capacity(self, channel: str, **window: Any) -> list[ChannelWeekPublic]:
+        """Retailer admin: weeks with capacity and bookings (``first=``, ``last=`` dates)."""
+        return self._list(f"/api/v1/channels/{channel}/capacity", ChannelWeekPublic, **window)
+
+    def forecast(self, **request: Any) -> Forecast:
+        """``audience_id``, ``channels``, ``starts_on``, ``ends_on``, ``frequency_cap`` and
+        optionally ``holdout_share``, ``budget``, ``currency``."""
+        return self._post("/api/v1/forecasts", Forecast, _jsonable(request))
+
+    def create_campaign(self, *, idempotency_key: str | None = None, **body: Any) -> CampaignPublic:
+        """Draft a campaign. A retry with the same ``idempotency_key`` returns the same draft."""
+        key = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        return self._post("/api/v1/campaigns", CampaignPublic, _jsonable(body), key)
+
+    def campaign(self, campaign_id: uuid.UUID) -> CampaignPublic:
+        return self._get(f"/api/v1/campaigns/{campaign_id}", CampaignPublic)
+
+    def campaigns(self, **filters: Any) -> Page[CampaignPublic]:
+        """One page: ``status=``, ``cursor=``, ``limit=`` (a brand sees its own only)."""
+        return self._get("/api/v1/campaigns", Page[CampaignPublic], **filters)
+
+    def update_campaign(
+        self, campaign_id: uuid.UUID, revision: int, **changes: Any
+    ) -> CampaignPublic:
+        """Change a draft; ``revision`` is the one read (a stale one raises a 412)."""
+        response = self.request(
+            "PATCH",
+            f"/api/v1/campaigns/{campaign_id}",
+            json=_jsonable(changes),
+            headers={"If-Match": f'"{revision}"'},
+        )
+        return CampaignPublic.model_validate(response.json())
+
+    def book(self, campaign_id: uuid.UUID, *, idempotency_key: str | None = None) -> CampaignPublic:
+        """Book a draft: capacity is taken and it goes to the retailer for approval."""
+        key = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        return self._post(f"/api/v1/campaigns/{campaign_id}/book", CampaignPublic, None, key)
+
+    def act(self, campaign_id: uuid.UUID, action: str, reason: str | None = None) -> CampaignPublic:
+        """approve, reject (with ``reason``), schedule, start, pause, resume, complete, cancel."""
+        body = {"reason": reason} if reason else None
+        path = f"/api/v1/campaigns/{campaign_id}/actions/{action}"
+        return self._post(path, CampaignPublic, body)
+
+    def campaign_events(self, campaign_id: uuid.UUID) -> list[CampaignEventPublic]:
+        return self._list(f"/api/v1/campaigns/{campaign_id}/events", CampaignEventPublic)
+
+    def approvals(self) -> Page[ApprovalItem]:
+        return self._get("/api/v1/approvals", Page[ApprovalItem])
+
+    def approval(self, campaign_id: uuid.UUID) -> ApprovalItem:
+        return self._get(f"/api/v1/approvals/{campaign_id}", ApprovalItem)
+
+
+def _jsonable(body: dict[str, Any]) -> dict[str, Any]:
+    """Dates, ids and decimals as the strings the API reads."""
+    return json.loads(json.dumps(body, default=str))  # type: ignore[no-any-return]

@@ -48,6 +48,17 @@ class AudienceCatalog:
             raise NotFoundError(f"no audience with id {audience_id}")
         return entry
 
+    async def offer(self, audience_id: uuid.UUID) -> tuple[CatalogEntry, int]:
+        """The entry a booking buys and the membership version behind it (the one to pin).
+
+        NotFoundError, exactly as :meth:`entry`, for anything a brand cannot book.
+        """
+        audience = await self._published(audience_id)
+        entry = await self._entry(audience)
+        if entry is None or audience.current_version is None:
+            raise NotFoundError(f"no audience with id {audience_id}")
+        return entry, audience.current_version
+
     async def overlap(self, first: uuid.UUID, second: uuid.UUID) -> Overlap:
         a, b = await self._published(first), await self._published(second)
         exact = await self.audiences.overlap(

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.audiences.catalog import AudienceCatalog
@@ -21,20 +20,17 @@ from endcap.audiences.schemas import (
     RuleEstimate,
     SizeEstimate,
 )
-from endcap.audiences.service import AudienceService, etag, parse_if_match
+from endcap.audiences.service import AudienceService
 from endcap.auth.guards import roles
 from endcap.auth.principal import Principal
 from endcap.auth.roles import Role
+from endcap.concurrency import IfMatch, etag, parse_if_match
 from endcap.config import Settings
 from endcap.idempotency import IDEMPOTENT
 from endcap.jobs.schemas import JobPublic
 from endcap.jobs.service import JobService
 from endcap.pagination import DEFAULT_PAGE_SIZE, Limit, Page, PageRequest
 from endcap.privacy.channels import Channel
-
-IfMatch = Annotated[
-    str | None, HeaderParameter(name="If-Match", description='the ETag last read, e.g. "3"')
-]
 
 
 def provide_audiences(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,6 +20,7 @@ from endcap.audiences.schemas import (
     AudienceUpdate,
     AudienceVersionPublic,
 )
+from endcap.concurrency import etag
 from endcap.db.types import utcnow
 from endcap.errors import (
     ConflictError,
@@ -41,6 +43,15 @@ class AudienceService:
         self.gate = gate
         self.sensitive = SensitiveCategories.from_settings(gate)
         self.modelled = ModelledAudiences(session, self.sensitive)
+
+    async def member_ids(self, audience_id: uuid.UUID, version: int) -> np.ndarray:
+        """The members of one version, sorted (retailer-side: holdout sizes, exports)."""
+        return await self.audiences.member_ids(audience_id, version)
+
+    async def version_size(self, audience_id: uuid.UUID, version: int) -> int | None:
+        """Exact size of one membership version (None if there is no such version)."""
+        found = await self.audiences.version(audience_id, version)
+        return found.size if found else None
 
     async def estimate(self, rule: dict[str, Any]) -> int:
         """Exact size of a rule now (retailer-side). Errors point into ``/rule``."""
@@ -211,14 +222,3 @@ class AudienceService:
             created_at=audience.created_at,
             updated_at=audience.updated_at,
         )
-
-
-def etag(revision: int) -> str:
-    return f'"{revision}"'
-
-
-def parse_if_match(header: str | None) -> int | None:
-    if not header:
-        return None
-    value = header.strip().removeprefix("W/").strip('"')
-    return int(value) if value.isdigit() else None

@@ -40,6 +40,13 @@ class CatalogRepository:
         rows = await self.session.exec(query.order_by(col(Product.sku)).limit(limit + 1))
         return list(rows.all())
 
+    async def placements(self, skus: list[str]) -> dict[str, tuple[str, str]]:
+        """(department, category) of each of ``skus`` the catalog holds."""
+        query = select(Product.sku, Product.department, Product.category).where(
+            col(Product.sku).in_(sorted(set(skus)))
+        )
+        return {sku: (d, c) for sku, d, c in (await self.session.exec(query)).all()}
+
     async def categories(self) -> list[Any]:
         p = Product
         query = (

@@ -48,6 +48,10 @@ class CatalogService:
             items=items, next_cursor=encode_key(items[-1].sku) if more and items else None
         )
 
+    async def placements(self, skus: list[str]) -> dict[str, tuple[str, str]]:
+        """Where each known SKU sits: (department, category); unknown SKUs are left out."""
+        return await self.catalog.placements(skus)
+
     async def categories(self) -> list[CategoryNode]:
         return [
             CategoryNode(department=d, category=c, subcategory=s, products=n)

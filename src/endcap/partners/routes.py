@@ -14,7 +14,7 @@ from endcap.auth.principal import Principal
 from endcap.auth.roles import Role
 from endcap.idempotency import IDEMPOTENT
 from endcap.pagination import DEFAULT_PAGE_SIZE, Limit, Page, PageRequest
-from endcap.partners.schemas import PartnerCreate, PartnerPublic
+from endcap.partners.schemas import ManufacturerLink, PartnerBrand, PartnerCreate, PartnerPublic
 from endcap.partners.service import PartnerService
 
 
@@ -56,3 +56,30 @@ class PartnerController(Controller):
         principal: NamedDependency[Principal],
     ) -> PartnerPublic:
         return await partners.get(principal, partner_id)
+
+    @post(
+        "/{partner_id:uuid}/manufacturers",
+        status_code=200,
+        summary="Let a partner promote a manufacturer's brands; returns all its brands",
+    )
+    async def link_manufacturer(
+        self,
+        partner_id: FromPath[uuid.UUID],
+        data: JSONBody[ManufacturerLink],
+        partners: NamedDependency[PartnerService],
+        principal: NamedDependency[Principal],
+    ) -> list[PartnerBrand]:
+        return await partners.link_manufacturer(principal, partner_id, data)
+
+    @get(
+        "/{partner_id:uuid}/brands",
+        summary="The brands a partner may promote",
+        opt=roles(Role.RETAILER_ADMIN, Role.BRAND),
+    )
+    async def brands(
+        self,
+        partner_id: FromPath[uuid.UUID],
+        partners: NamedDependency[PartnerService],
+        principal: NamedDependency[Principal],
+    ) -> list[PartnerBrand]:
+        return await partners.brands(principal, partner_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from endcap.partners.models import PartnerBase
 
@@ -17,3 +17,17 @@ class PartnerCreate(PartnerBase):
 class PartnerPublic(PartnerBase):
     id: uuid.UUID
     created_at: datetime
+
+
+class ManufacturerLink(BaseModel):
+    """A manufacturer in the retailer's catalog, by its name there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    manufacturer: str = Field(min_length=1, max_length=200)
+
+
+class PartnerBrand(BaseModel):
+    id: int
+    name: str
+    manufacturer: str

@@ -1,0 +1,188 @@
+"""The retailer's approval queue: booked campaigns and the checks an approver looks at.
+
+Checks: policy (flight not started, holdout within policy), the pinned audience
+still at or above the minimum, the promoted products still the partner's, no
+product in a sensitive department or category, the capacity actually held, and
+a usable creative. Approval is refused while any check fails.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.audiences.service import AudienceService
+from endcap.catalog.service import CatalogService
+from endcap.config import Settings
+from endcap.db.types import utcnow
+from endcap.errors import ConflictError, NotFoundError
+from endcap.marketplace.holdout import HoldoutSplit
+from endcap.marketplace.models import Campaign, CampaignStatus
+from endcap.marketplace.public import campaign_public
+from endcap.marketplace.repository import CampaignRepository
+from endcap.marketplace.schemas import ApprovalItem, Check
+from endcap.pagination import Page, PageRequest, next_cursor
+from endcap.partners.service import PartnerService
+from endcap.privacy.sensitive import (
+    CatalogReference,
+    ReferenceKind,
+    SensitiveCategories,
+    find_sensitive,
+)
+
+
+class ChecksFailedError(ConflictError):
+    problem_type = "checks-failed"
+    title = "Approval checks failed"
+
+
+class ApprovalService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.settings = settings
+        self.campaigns = CampaignRepository(session)
+        self.audiences = AudienceService(session, settings.privacy_gate)
+        self.catalog = CatalogService(session)
+        self.partners = PartnerService(session)
+        self.sensitive = SensitiveCategories.from_settings(settings.privacy_gate)
+
+    async def queue(self, page: PageRequest) -> Page[ApprovalItem]:
+        """Campaigns waiting for approval, oldest first, each with its checks."""
+        rows, cursor = next_cursor(
+            await self.campaigns.list_page(page, status=CampaignStatus.SUBMITTED), page
+        )
+        return Page[ApprovalItem](items=[await self._item(c) for c in rows], next_cursor=cursor)
+
+    async def item(self, campaign_id: uuid.UUID) -> ApprovalItem:
+        campaign = await self.campaigns.get(campaign_id)
+        if campaign is None:
+            raise NotFoundError(f"no campaign with id {campaign_id}")
+        return await self._item(campaign)
+
+    async def ensure_ready(self, campaign: Campaign) -> None:
+        """ChecksFailedError (409, listing every check) unless all of them pass."""
+        checks = await self.checks(campaign)
+        failed = [c for c in checks if not c.passed]
+        if failed:
+            raise ChecksFailedError(
+                "cannot approve: " + "; ".join(f"{c.name}: {c.detail}" for c in failed),
+                checks=[c.model_dump() for c in checks],
+            )
+
+    async def split(self, campaign: Campaign) -> tuple[int, int]:
+        """(treatment, holdout) sizes of the pinned version under the campaign's salt."""
+        if campaign.holdout_salt is None or campaign.audience_version is None:
+            return 0, 0
+        members = await self.audiences.member_ids(campaign.audience_id, campaign.audience_version)
+        split = HoldoutSplit(campaign.holdout_salt, campaign.holdout_share)
+        return split.count(int(m) for m in members)
+
+    async def checks(self, campaign: Campaign) -> list[Check]:
+        return [
+            self._policy(campaign),
+            await self._audience(campaign),
+            *await self._products(campaign),
+            await self._capacity(campaign),
+            self._creative(campaign),
+        ]
+
+    def _policy(self, campaign: Campaign) -> Check:
+        market = self.settings.marketplace
+        low, high = Decimal(str(market.min_holdout_share)), Decimal(str(market.max_holdout_share))
+        problems = []
+        if campaign.starts_on < utcnow().date():
+            problems.append(f"the flight started on {campaign.starts_on} without approval")
+        if not low <= campaign.holdout_share <= high:
+            problems.append(f"holdout {campaign.holdout_share} is outside {low}-{high}")
+        return Check(
+            name="policy",
+            passed=not problems,
+            detail="; ".join(problems) or "flight in the future, holdout within policy",
+        )
+
+    async def _audience(self, campaign: Campaign) -> Check:
+        minimum = self.settings.privacy_gate.min_audience
+        size = (
+            await self.audiences.version_size(campaign.audience_id, campaign.audience_version)
+            if campaign.audience_version is not None
+            else None
+        )
+        ok = size is not None and size >= minimum
+        return Check(
+            name="audience",
+            passed=ok,
+            detail=f"pinned version {campaign.audience_version} holds {size} shoppers "
+            f"(minimum {minimum})",
+        )
+
+    async def _products(self, campaign: Campaign) -> list[Check]:
+        placements = await self.catalog.placements(campaign.skus)
+        foreign = await self.partners.foreign_skus(campaign.partner_id, campaign.skus)
+        gone = [s for s in campaign.skus if s not in placements]
+        wrong = [campaign.skus[i] for i in foreign if campaign.skus[i] in placements]
+        detail = "; ".join(
+            part
+            for part in (
+                f"no longer in the catalog: {', '.join(gone)}" if gone else "",
+                f"not the partner's: {', '.join(wrong)}" if wrong else "",
+            )
+            if part
+        )
+        references = [
+            CatalogReference(
+                pointer=f"/skus/{i}",
+                kind=ReferenceKind.PRODUCT,
+                name=sku,
+                departments=frozenset({placements[sku][0]}),
+                categories=frozenset({placements[sku][1]}),
+            )
+            for i, sku in enumerate(campaign.skus)
+            if sku in placements
+        ]
+        sensitive = find_sensitive(references, self.sensitive)
+        return [
+            Check(
+                name="products",
+                passed=not detail,
+                detail=detail or f"{len(campaign.skus)} products, all the partner's",
+            ),
+            Check(
+                name="sensitive categories",
+                passed=not sensitive,
+                detail="; ".join(m.reason for m in sensitive) or "none touched",
+            ),
+        ]
+
+    async def _capacity(self, campaign: Campaign) -> Check:
+        held = sum(r.impressions for r in await self.campaigns.reservations(campaign.id))
+        booked = campaign.booked_impressions or 0
+        return Check(
+            name="capacity",
+            passed=held == booked and booked > 0,
+            detail=f"{held} of {booked} booked impressions held",
+        )
+
+    @staticmethod
+    def _creative(campaign: Campaign) -> Check:
+        creative = campaign.creative or {}
+        url = str(creative.get("landing_url") or "")
+        problems = []
+        if not str(creative.get("headline") or "").strip():
+            problems.append("no headline")
+        if url and not url.startswith("https://"):
+            problems.append(f"landing page {url} is not https")
+        return Check(
+            name="creative",
+            passed=not problems,
+            detail="; ".join(problems) or "headline and landing page present",
+        )
+
+    async def _item(self, campaign: Campaign) -> ApprovalItem:
+        checks = await self.checks(campaign)
+        lines = await self.campaigns.lines(campaign.id)
+        return ApprovalItem(
+            campaign=campaign_public(campaign, lines),
+            checks=checks,
+            ready=all(c.passed for c in checks),
+        )

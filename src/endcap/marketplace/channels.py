@@ -1,0 +1,175 @@
+"""Rate cards and capacity: what each channel costs, and how much of each week is left.
+
+Capacity is kept per channel and ISO week. A booking takes its impressions from
+every week of its flight in one transaction, in a fixed order (channel, week),
+so concurrent bookings neither oversell a week nor deadlock; if any week is
+short, the whole booking fails and takes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.db.types import utcnow
+from endcap.errors import ConflictError, InvalidRequestError
+from endcap.marketplace.models import CapacityReservation, ChannelSettings
+from endcap.marketplace.plan import Plan, week_start
+from endcap.marketplace.repository import CampaignRepository, ChannelRepository
+from endcap.marketplace.schemas import (
+    ChannelSettingsIn,
+    ChannelSettingsPublic,
+    ChannelWeekPublic,
+    RateCard,
+)
+from endcap.privacy.channels import Channel
+
+
+class CapacityExceededError(ConflictError):
+    problem_type = "capacity-exceeded"
+    title = "Capacity exceeded"
+
+
+class ChannelService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.channels = ChannelRepository(session)
+        self.campaigns = CampaignRepository(session)
+
+    async def configure(self, channel: Channel, data: ChannelSettingsIn) -> ChannelSettingsPublic:
+        """Set a channel's rate card and limits; weeks already on the books from this week on
+        take the new capacity (bookings already made stay)."""
+        saved = await self.channels.save(
+            ChannelSettings(
+                channel=channel.value,
+                cpm=data.cpm,
+                currency=data.currency,
+                weekly_capacity=data.weekly_capacity,
+                max_per_profile_week=data.max_per_profile_week,
+                endpoint_url=str(data.endpoint_url) if data.endpoint_url else None,
+                updated_at=utcnow(),
+            )
+        )
+        await self.channels.set_capacity_from(
+            channel.value, week_start(utcnow().date()), data.weekly_capacity
+        )
+        return _settings_public(saved)
+
+    async def settings(self) -> list[ChannelSettingsPublic]:
+        return [_settings_public(s) for s in await self.channels.all()]
+
+    async def rate_cards(self) -> list[RateCard]:
+        return [_rate_card(s) for s in await self.channels.all()]
+
+    async def rates_for(self, channels: Sequence[Channel]) -> dict[Channel, ChannelSettings]:
+        """Each channel's settings; InvalidRequestError (pointing at the channel) for one the
+        retailer has not priced yet."""
+        found = {}
+        for i, channel in enumerate(channels):
+            settings = await self.channels.get(channel.value)
+            if settings is None:
+                message = f"the retailer sells no {channel.value} yet (no rate card)"
+                raise InvalidRequestError(
+                    message, errors=[{"field": f"/channels/{i}", "message": message}]
+                )
+            found[channel] = settings
+        return found
+
+    async def weeks(self, channel: Channel, first: date, last: date) -> list[ChannelWeekPublic]:
+        """Every week from ``first`` to ``last``; weeks nobody has booked show full capacity."""
+        settings = await self.channels.get(channel.value)
+        capacity = settings.weekly_capacity if settings else 0
+        booked = {w.week_start: w for w in await self.channels.weeks(channel.value, first, last)}
+        shown = []
+        monday = week_start(first)
+        while monday <= last:
+            week = booked.get(monday)
+            cap, taken = (week.capacity, week.booked) if week else (capacity, 0)
+            shown.append(
+                ChannelWeekPublic(week_start=monday, capacity=cap, booked=taken, left=cap - taken)
+            )
+            monday = date.fromordinal(monday.toordinal() + 7)
+        return shown
+
+    async def least_left(self, channel: Channel, mondays: Sequence[date]) -> int:
+        weeks = await self.weeks(channel, min(mondays), max(mondays))
+        return min(w.left for w in weeks if w.week_start in set(mondays))
+
+    async def reserve(
+        self, campaign_id: uuid.UUID, plan: Plan, settings: Mapping[Channel, ChannelSettings]
+    ) -> None:
+        """Take the plan's impressions from every channel-week, or raise CapacityExceededError
+        (409) naming each short week and what it has left; the caller's transaction then
+        rolls back, so a failed booking holds nothing."""
+        for line in sorted(plan.lines, key=lambda line: line.channel.value):
+            await self.channels.open_weeks(
+                line.channel.value, sorted(line.weeks), settings[line.channel].weekly_capacity
+            )
+        short = []
+        for line in sorted(plan.lines, key=lambda line: line.channel.value):
+            for monday in sorted(line.weeks):
+                wanted = line.weeks[monday]
+                if wanted and not await self.channels.take(line.channel.value, monday, wanted):
+                    short.append((line.channel, monday, wanted))
+        if short:
+            left = [
+                {
+                    "channel": channel.value,
+                    "week_start": monday.isoformat(),
+                    "wanted": wanted,
+                    "left": await self.least_left(channel, [monday]),
+                }
+                for channel, monday, wanted in short
+            ]
+            raise CapacityExceededError(
+                "not enough capacity: "
+                + "; ".join(
+                    f"{s['channel']} week of {s['week_start']} has {s['left']} impressions left, "
+                    f"the booking needs {s['wanted']}"
+                    for s in left
+                ),
+                capacity=left,
+            )
+        await self.campaigns.add_all(
+            CapacityReservation(
+                campaign_id=campaign_id,
+                channel=line.channel.value,
+                week_start=monday,
+                impressions=n,
+            )
+            for line in plan.lines
+            for monday, n in line.weeks.items()
+            if n
+        )
+
+    async def release(self, campaign_id: uuid.UUID, from_week: date) -> int:
+        """Give back what the campaign holds from ``from_week`` on; returns the impressions."""
+        held = [
+            r for r in await self.campaigns.reservations(campaign_id) if r.week_start >= from_week
+        ]
+        for reservation in held:
+            await self.channels.give_back(
+                reservation.channel, reservation.week_start, reservation.impressions
+            )
+        await self.campaigns.drop_reservations(campaign_id, (r.week_start for r in held))
+        return sum(r.impressions for r in held)
+
+
+def _rate_card(settings: ChannelSettings) -> RateCard:
+    return RateCard(
+        channel=Channel(settings.channel),
+        cpm=settings.cpm,
+        currency=settings.currency,
+        max_per_profile_week=settings.max_per_profile_week,
+    )
+
+
+def _settings_public(settings: ChannelSettings) -> ChannelSettingsPublic:
+    return ChannelSettingsPublic(
+        **_rate_card(settings).model_dump(),
+        weekly_capacity=settings.weekly_capacity,
+        endpoint_url=settings.endpoint_url,
+        updated_at=settings.updated_at,
+    )

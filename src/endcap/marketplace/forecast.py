@@ -1,0 +1,166 @@
+"""Quotes: what an audience, channels, flight and frequency cap would reach, deliver and cost.
+
+The forecast a brand asks for and the booking it then makes run through the
+same :meth:`Quoting.quote`, so the booking checks exactly what was forecast:
+the audience must be bookable (published, above the minimum), each channel must
+have a rate card and enough consenting members, and the dates and cap must be
+sane. Every refusal is a 422 pointing at the field to fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.audiences.catalog import AudienceCatalog
+from endcap.config import MarketplaceSettings
+from endcap.db.types import utcnow
+from endcap.errors import InvalidRequestError, NotFoundError
+from endcap.marketplace.channels import ChannelService
+from endcap.marketplace.models import ChannelSettings
+from endcap.marketplace.plan import Plan, plan
+from endcap.marketplace.schemas import Forecast, ForecastLine, ForecastRequest
+from endcap.privacy.channels import Channel
+from endcap.privacy.settings import PrivacyGateSettings
+
+
+def invalid(field: str, message: str) -> InvalidRequestError:
+    return InvalidRequestError(message, errors=[{"field": field, "message": message}])
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    audience_version: int
+    holdout_share: Decimal
+    currency: str
+    plan: Plan
+    settings: dict[Channel, ChannelSettings]
+
+
+class Quoting:
+    def __init__(
+        self, session: AsyncSession, gate: PrivacyGateSettings, market: MarketplaceSettings
+    ) -> None:
+        self.catalog = AudienceCatalog(session, gate)
+        self.channels = ChannelService(session)
+        self.market = market
+
+    async def forecast(self, request: ForecastRequest) -> Forecast:
+        quote = await self.quote(request)
+        lines = []
+        for line in quote.plan.lines:
+            left = await self.channels.least_left(line.channel, sorted(line.weeks))
+            lines.append(
+                ForecastLine(
+                    channel=line.channel,
+                    reach=line.reach,
+                    treatment_reach=line.treatment_reach,
+                    impressions=line.impressions,
+                    cpm=line.cpm,
+                    cost=line.cost,
+                    capacity_left=left,
+                    fits=all(n <= left for n in line.weeks.values()),
+                )
+            )
+        days = (request.ends_on - request.starts_on).days + 1
+        return Forecast(
+            audience_id=request.audience_id,
+            audience_version=quote.audience_version,
+            starts_on=request.starts_on,
+            ends_on=request.ends_on,
+            weeks=(Decimal(days) / 7).quantize(Decimal("0.1")),
+            frequency_cap=request.frequency_cap,
+            holdout_share=quote.holdout_share,
+            currency=quote.currency,
+            lines=lines,
+            impressions=quote.plan.impressions,
+            cost=quote.plan.cost,
+            budget_limited=quote.plan.budget_limited,
+        )
+
+    async def quote(self, request: ForecastRequest) -> Quote:
+        """The plan for ``request``; InvalidRequestError (422, with a pointer) when it cannot
+        be booked as asked."""
+        self._check_dates(request.starts_on, request.ends_on)
+        share = self._holdout_share(request.holdout_share)
+        if len(set(request.channels)) != len(request.channels):
+            raise invalid("/channels", "each channel may be named once")
+        try:
+            entry, version = await self.catalog.offer(request.audience_id)
+        except NotFoundError as exc:
+            raise invalid(
+                "/audience_id",
+                f"no bookable audience with id {request.audience_id}: it must be published "
+                "and at or above the minimum size",
+            ) from exc
+        reach = {c.channel: c.reach for c in entry.channels}
+        for i, channel in enumerate(request.channels):
+            if channel not in reach:
+                raise invalid(
+                    f"/channels/{i}",
+                    f"too few of this audience's shoppers consent to {channel.value} "
+                    f"(open: {', '.join(sorted(c.value for c in reach)) or 'none'})",
+                )
+        settings = await self.channels.rates_for(request.channels)
+        currency = self._currency(request, settings, entry.price.currency if entry.price else None)
+        for channel, channel_settings in settings.items():
+            if request.frequency_cap > channel_settings.max_per_profile_week:
+                raise invalid(
+                    "/frequency_cap",
+                    f"{channel.value} allows at most {channel_settings.max_per_profile_week} "
+                    "contacts per shopper per week",
+                )
+        premium = entry.price.cpm if entry.price else Decimal(0)
+        return Quote(
+            audience_version=version,
+            holdout_share=share,
+            currency=currency,
+            plan=plan(
+                {c: reach[c] for c in request.channels},
+                {c: s.cpm + premium for c, s in settings.items()},
+                starts_on=request.starts_on,
+                ends_on=request.ends_on,
+                frequency_cap=request.frequency_cap,
+                holdout_share=share,
+                budget=request.budget,
+            ),
+            settings=settings,
+        )
+
+    def _check_dates(self, starts_on: date, ends_on: date) -> None:
+        today = utcnow().date()
+        if starts_on < today:
+            raise invalid("/starts_on", f"the flight cannot start in the past (today is {today})")
+        if ends_on < starts_on:
+            raise invalid("/ends_on", "the flight cannot end before it starts")
+        if ends_on - starts_on >= timedelta(days=self.market.max_flight_days):
+            raise invalid(
+                "/ends_on", f"a flight may last at most {self.market.max_flight_days} days"
+            )
+
+    def _holdout_share(self, asked: Decimal | None) -> Decimal:
+        share = asked if asked is not None else Decimal(str(self.market.default_holdout_share))
+        low, high = self.market.min_holdout_share, self.market.max_holdout_share
+        if not low <= share <= high:
+            raise invalid(
+                "/holdout_share",
+                f"the holdout must be between {low:.0%} and {high:.0%} of the audience",
+            )
+        return share
+
+    @staticmethod
+    def _currency(
+        request: ForecastRequest, settings: dict[Channel, ChannelSettings], premium: str | None
+    ) -> str:
+        currencies = {s.currency for s in settings.values()} | ({premium} if premium else set())
+        if len(currencies) != 1:
+            raise invalid("/channels", f"these are priced in different currencies: {currencies}")
+        (currency,) = currencies
+        if request.currency is not None and request.currency != currency:
+            raise invalid(
+                "/currency", f"the rate card is in {currency}; the budget is in {request.currency}"
+            )
+        return currency

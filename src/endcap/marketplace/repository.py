@@ -1,0 +1,168 @@
+"""Queries on campaigns, their lines and audit trail, and on channels and their capacity."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, update
+from sqlalchemy.engine import CursorResult
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.db.base import table_of
+from endcap.db.bulk import dialect_insert
+from endcap.marketplace.models import (
+    Campaign,
+    CampaignEvent,
+    CampaignLine,
+    CampaignStatus,
+    CapacityReservation,
+    ChannelSettings,
+    ChannelWeek,
+)
+from endcap.pagination import PageRequest, keyset
+
+WEEKS = table_of(ChannelWeek)
+
+
+class ChannelRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, channel: str) -> ChannelSettings | None:
+        return await self.session.get(ChannelSettings, channel)
+
+    async def all(self) -> list[ChannelSettings]:
+        query = select(ChannelSettings).order_by(col(ChannelSettings.channel))
+        return list((await self.session.exec(query)).all())
+
+    async def save(self, settings: ChannelSettings) -> ChannelSettings:
+        merged = await self.session.merge(settings)
+        await self.session.flush()
+        return merged
+
+    async def set_capacity_from(self, channel: str, first_week: date, capacity: int) -> None:
+        """New weekly capacity for ``first_week`` and every later week already on the books."""
+        await self.session.execute(
+            update(WEEKS)
+            .where(WEEKS.c.channel == channel, WEEKS.c.week_start >= first_week)
+            .values(capacity=capacity)
+        )
+
+    async def weeks(self, channel: str, first: date, last: date) -> list[ChannelWeek]:
+        query = (
+            select(ChannelWeek)
+            .where(
+                col(ChannelWeek.channel) == channel,
+                col(ChannelWeek.week_start) >= first,
+                col(ChannelWeek.week_start) <= last,
+            )
+            .order_by(col(ChannelWeek.week_start))
+        )
+        return list((await self.session.exec(query)).all())
+
+    async def open_weeks(self, channel: str, mondays: Iterable[date], capacity: int) -> None:
+        """Put the weeks on the books at ``capacity`` (weeks already there keep theirs)."""
+        rows = [
+            {"channel": channel, "week_start": m, "capacity": capacity, "booked": 0}
+            for m in mondays
+        ]
+        if rows:
+            insert = dialect_insert(self.session, WEEKS).on_conflict_do_nothing()
+            await self.session.execute(insert, rows)
+
+    async def take(self, channel: str, monday: date, impressions: int) -> bool:
+        """Book ``impressions`` in one week if they fit; False (and nothing booked) if not.
+
+        One conditional UPDATE: PostgreSQL re-checks the condition against the row
+        as a concurrent booking left it, so two bookings can never both take the
+        last of a week.
+        """
+        result: CursorResult[Any] = await self.session.execute(  # type: ignore[assignment]
+            update(WEEKS)
+            .where(
+                WEEKS.c.channel == channel,
+                WEEKS.c.week_start == monday,
+                WEEKS.c.booked + impressions <= WEEKS.c.capacity,
+            )
+            .values(booked=WEEKS.c.booked + impressions)
+        )
+        return result.rowcount == 1
+
+    async def give_back(self, channel: str, monday: date, impressions: int) -> None:
+        await self.session.execute(
+            update(WEEKS)
+            .where(WEEKS.c.channel == channel, WEEKS.c.week_start == monday)
+            .values(booked=WEEKS.c.booked - impressions)
+        )
+
+
+class CampaignRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, campaign: Campaign) -> Campaign:
+        self.session.add(campaign)
+        await self.session.flush()
+        return campaign
+
+    async def get(self, campaign_id: uuid.UUID, *, for_update: bool = False) -> Campaign | None:
+        if not for_update:
+            return await self.session.get(Campaign, campaign_id)
+        # Row lock: two transitions of one campaign run one after the other.
+        query = select(Campaign).where(col(Campaign.id) == campaign_id).with_for_update()
+        return (await self.session.exec(query)).first()
+
+    async def list_page(
+        self,
+        page: PageRequest,
+        *,
+        partner_id: uuid.UUID | None = None,
+        status: CampaignStatus | None = None,
+    ) -> list[Campaign]:
+        query = select(Campaign)
+        if partner_id is not None:
+            query = query.where(col(Campaign.partner_id) == partner_id)
+        if status is not None:
+            query = query.where(col(Campaign.status) == status)
+        query = keyset(query, col(Campaign.created_at), col(Campaign.id), page)
+        return list((await self.session.exec(query)).all())
+
+    async def lines(self, campaign_id: uuid.UUID) -> list[CampaignLine]:
+        query = (
+            select(CampaignLine)
+            .where(col(CampaignLine.campaign_id) == campaign_id)
+            .order_by(col(CampaignLine.channel))
+        )
+        return list((await self.session.exec(query)).all())
+
+    async def reservations(self, campaign_id: uuid.UUID) -> list[CapacityReservation]:
+        query = (
+            select(CapacityReservation)
+            .where(col(CapacityReservation.campaign_id) == campaign_id)
+            .order_by(col(CapacityReservation.channel), col(CapacityReservation.week_start))
+        )
+        return list((await self.session.exec(query)).all())
+
+    async def drop_reservations(self, campaign_id: uuid.UUID, weeks: Iterable[date]) -> None:
+        table = table_of(CapacityReservation)
+        await self.session.execute(
+            delete(table).where(
+                table.c.campaign_id == campaign_id, table.c.week_start.in_(sorted(set(weeks)))
+            )
+        )
+
+    async def add_all(self, rows: Iterable[Any]) -> None:
+        self.session.add_all(list(rows))
+        await self.session.flush()
+
+    async def events(self, campaign_id: uuid.UUID) -> list[CampaignEvent]:
+        query = (
+            select(CampaignEvent)
+            .where(col(CampaignEvent.campaign_id) == campaign_id)
+            .order_by(col(CampaignEvent.id))
+        )
+        return list((await self.session.exec(query)).all())

@@ -1,0 +1,242 @@
+"""The marketplace API: rate cards and capacity, forecasts, campaigns, and approvals."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+from litestar import Controller, Response, get, patch, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.auth.guards import roles
+from endcap.auth.principal import Principal
+from endcap.auth.roles import Role
+from endcap.concurrency import IfMatch, etag, parse_if_match
+from endcap.config import Settings
+from endcap.idempotency import IDEMPOTENT
+from endcap.marketplace.approvals import ApprovalService
+from endcap.marketplace.channels import ChannelService
+from endcap.marketplace.forecast import Quoting
+from endcap.marketplace.lifecycle import Action
+from endcap.marketplace.models import CampaignStatus
+from endcap.marketplace.schemas import (
+    ApprovalItem,
+    CampaignCreate,
+    CampaignEventPublic,
+    CampaignPublic,
+    CampaignUpdate,
+    ChannelSettingsIn,
+    ChannelSettingsPublic,
+    ChannelWeekPublic,
+    Forecast,
+    ForecastRequest,
+    RateCard,
+    Transition,
+)
+from endcap.marketplace.service import CampaignService
+from endcap.pagination import DEFAULT_PAGE_SIZE, Limit, Page, PageRequest
+from endcap.privacy.channels import Channel
+
+CAPACITY_WEEKS_SHOWN = 12
+
+
+def provide_channels(session: NamedDependency[AsyncSession]) -> ChannelService:
+    return ChannelService(session)
+
+
+def provide_quoting(
+    session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]
+) -> Quoting:
+    return Quoting(session, settings.privacy_gate, settings.marketplace)
+
+
+def provide_campaigns(
+    session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]
+) -> CampaignService:
+    return CampaignService(session, settings)
+
+
+def provide_approvals(
+    session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]
+) -> ApprovalService:
+    return ApprovalService(session, settings)
+
+
+def _tagged(campaign: CampaignPublic, status_code: int = 200) -> Response[CampaignPublic]:
+    return Response(campaign, status_code=status_code, headers={"ETag": etag(campaign.revision)})
+
+
+class ChannelController(Controller):
+    path = "/channels"
+    tags = ["marketplace"]
+    opt = roles(Role.RETAILER_ADMIN)
+    dependencies = {"channels": Provide(provide_channels, sync_to_thread=False)}
+
+    @get("/", summary="Every channel's rate card, capacity and delivery endpoint")
+    async def list_channels(
+        self, channels: NamedDependency[ChannelService]
+    ) -> list[ChannelSettingsPublic]:
+        return await channels.settings()
+
+    @put("/{channel:str}", summary="Set a channel's rate card, weekly capacity and endpoint")
+    async def configure(
+        self,
+        channel: FromPath[Channel],
+        data: JSONBody[ChannelSettingsIn],
+        channels: NamedDependency[ChannelService],
+    ) -> ChannelSettingsPublic:
+        return await channels.configure(channel, data)
+
+    @get("/{channel:str}/capacity", summary="Capacity and bookings per ISO week")
+    async def capacity(
+        self,
+        channel: FromPath[Channel],
+        channels: NamedDependency[ChannelService],
+        first: FromQuery[date | None] = None,
+        last: FromQuery[date | None] = None,
+    ) -> list[ChannelWeekPublic]:
+        first = first or date.today()  # noqa: DTZ011  (a calendar day, not an instant)
+        last = last or first + timedelta(weeks=CAPACITY_WEEKS_SHOWN)
+        return await channels.weeks(channel, first, last)
+
+
+class RateCardController(Controller):
+    path = "/rate-cards"
+    tags = ["marketplace"]
+    opt = roles(*Role)
+    dependencies = {"channels": Provide(provide_channels, sync_to_thread=False)}
+
+    @get("/", summary="What each channel costs per thousand impressions")
+    async def rate_cards(self, channels: NamedDependency[ChannelService]) -> list[RateCard]:
+        return await channels.rate_cards()
+
+
+class ForecastController(Controller):
+    path = "/forecasts"
+    tags = ["marketplace"]
+    opt = roles(Role.RETAILER_ADMIN, Role.BRAND)
+    dependencies = {"quoting": Provide(provide_quoting, sync_to_thread=False)}
+
+    @post("/", status_code=200, summary="Reach, impressions and cost before booking")
+    async def forecast(
+        self, data: JSONBody[ForecastRequest], quoting: NamedDependency[Quoting]
+    ) -> Forecast:
+        return await quoting.forecast(data)
+
+
+class CampaignController(Controller):
+    path = "/campaigns"
+    tags = ["campaigns"]
+    opt = roles(Role.RETAILER_ADMIN, Role.BRAND)
+    dependencies = {"campaigns": Provide(provide_campaigns, sync_to_thread=False)}
+
+    @post("/", summary="Draft a campaign (validated as it is written)", opt=IDEMPOTENT)
+    async def create(
+        self,
+        data: JSONBody[CampaignCreate],
+        campaigns: NamedDependency[CampaignService],
+        principal: NamedDependency[Principal],
+    ) -> Response[CampaignPublic]:
+        return _tagged(await campaigns.create(principal, data), 201)
+
+    @get("/", summary="Campaigns (a brand sees its own only)")
+    async def list_campaigns(
+        self,
+        campaigns: NamedDependency[CampaignService],
+        principal: NamedDependency[Principal],
+        status: FromQuery[CampaignStatus | None] = None,
+        partner_id: FromQuery[uuid.UUID | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+    ) -> Page[CampaignPublic]:
+        page = PageRequest.parse(limit, cursor)
+        return await campaigns.list(principal, page, status=status, partner_id=partner_id)
+
+    @get("/{campaign_id:uuid}", summary="One campaign")
+    async def read(
+        self,
+        campaign_id: FromPath[uuid.UUID],
+        campaigns: NamedDependency[CampaignService],
+        principal: NamedDependency[Principal],
+    ) -> Response[CampaignPublic]:
+        return _tagged(await campaigns.get(principal, campaign_id))
+
+    @patch("/{campaign_id:uuid}", summary="Change a draft; needs If-Match")
+    async def update(
+        self,
+        campaign_id: FromPath[uuid.UUID],
+        data: JSONBody[CampaignUpdate],
+        campaigns: NamedDependency[CampaignService],
+        principal: NamedDependency[Principal],
+        if_match: IfMatch = None,
+    ) -> Response[CampaignPublic]:
+        changed = await campaigns.update(principal, campaign_id, data, parse_if_match(if_match))
+        return _tagged(changed)
+
+    @post(
+        "/{campaign_id:uuid}/book",
+        status_code=200,
+        summary="Book: pin the audience version, price it, take capacity, submit for approval",
+        opt=IDEMPOTENT,
+    )
+    async def book(
+        self,
+        campaign_id: FromPath[uuid.UUID],
+        campaigns: NamedDependency[CampaignService],
+        principal: NamedDependency[Principal],
+        if_match: IfMatch = None,
+    ) -> Response[CampaignPublic]:
+        return _tagged(await campaigns.book(principal, campaign_id, parse_if_match(if_match)))
+
+    @post(
+        "/{campaign_id:uuid}/actions/{action:str}",
+        status_code=200,
+        summary="approve, reject (with a reason), schedule, start, pause, resume, complete, cancel",
+    )
+    async def act(
+        self,
+        campaign_id: FromPath[uuid.UUID],
+        action: FromPath[Action],
+        campaigns: NamedDependency[CampaignService],
+        principal: NamedDependency[Principal],
+        data: JSONBody[Transition | None] = None,
+        if_match: IfMatch = None,
+    ) -> Response[CampaignPublic]:
+        reason, revision = (data.reason if data else None), parse_if_match(if_match)
+        moved = await campaigns.transition(
+            principal, campaign_id, action, reason=reason, if_match=revision
+        )
+        return _tagged(moved)
+
+    @get("/{campaign_id:uuid}/events", summary="The audit trail: every move, by whom and when")
+    async def events(
+        self,
+        campaign_id: FromPath[uuid.UUID],
+        campaigns: NamedDependency[CampaignService],
+        principal: NamedDependency[Principal],
+    ) -> list[CampaignEventPublic]:
+        return await campaigns.events(principal, campaign_id)
+
+
+class ApprovalController(Controller):
+    path = "/approvals"
+    tags = ["campaigns"]
+    opt = roles(Role.RETAILER_ADMIN)
+    dependencies = {"approvals": Provide(provide_approvals, sync_to_thread=False)}
+
+    @get("/", summary="Booked campaigns waiting for approval, with their checks")
+    async def queue(
+        self,
+        approvals: NamedDependency[ApprovalService],
+        cursor: FromQuery[str | None] = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+    ) -> Page[ApprovalItem]:
+        return await approvals.queue(PageRequest.parse(limit, cursor))
+
+    @get("/{campaign_id:uuid}", summary="One campaign's approval checks")
+    async def item(
+        self, campaign_id: FromPath[uuid.UUID], approvals: NamedDependency[ApprovalService]
+    ) -> ApprovalItem:
+        return await approvals.item(campaign_id)

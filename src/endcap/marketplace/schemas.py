@@ -1,0 +1,211 @@
+"""Wire shapes for rate cards, forecasts, campaigns and the approval queue.
+
+Money is a decimal string with its currency; reach is always the rounded number
+the brand saw in the catalog, never an exact count.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+from endcap.marketplace.models import CampaignStatus
+from endcap.privacy.channels import Channel
+
+Money = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
+Cpm = Annotated[Decimal, Field(ge=0, le=10_000, max_digits=10, decimal_places=2)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217, e.g. SEK")]
+Share = Annotated[Decimal, Field(gt=0, lt=1, max_digits=4, decimal_places=3)]
+AttributionDays = Annotated[int, Field(ge=1, le=30)]
+FrequencyCap = Annotated[int, Field(ge=1, le=100, description="contacts per shopper per week")]
+Channels = Annotated[list[Channel], Field(min_length=1, max_length=len(Channel))]
+
+
+class ChannelSettingsIn(BaseModel):
+    """The retailer's settings for one channel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpm: Cpm
+    currency: Currency
+    weekly_capacity: int = Field(ge=0, le=10**12, description="impressions per ISO week")
+    max_per_profile_week: int = Field(ge=1, le=100, description="contacts per shopper per week")
+    endpoint_url: AnyHttpUrl | None = None
+
+
+class RateCard(BaseModel):
+    """What a brand sees of a channel: its price and contact-pressure limit."""
+
+    channel: Channel
+    cpm: Decimal
+    currency: str
+    max_per_profile_week: int
+
+
+class ChannelSettingsPublic(RateCard):
+    weekly_capacity: int
+    endpoint_url: str | None
+    updated_at: datetime
+
+
+class ChannelWeekPublic(BaseModel):
+    week_start: date
+    capacity: int
+    booked: int
+    left: int
+
+
+class ForecastRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    audience_id: uuid.UUID
+    channels: Channels
+    starts_on: date
+    ends_on: date
+    frequency_cap: FrequencyCap = 1
+    holdout_share: Share | None = None
+    budget: Money | None = None
+    currency: Currency | None = None
+
+
+class ForecastLine(BaseModel):
+    channel: Channel
+    reach: int = Field(description="consented audience members, rounded")
+    treatment_reach: int = Field(description="reach outside the holdout")
+    impressions: int
+    cpm: Decimal
+    cost: Decimal
+    capacity_left: int = Field(description="the least any week of the flight has left")
+    fits: bool
+
+
+class Forecast(BaseModel):
+    audience_id: uuid.UUID
+    audience_version: int
+    starts_on: date
+    ends_on: date
+    weeks: Decimal
+    frequency_cap: int
+    holdout_share: Decimal
+    currency: str
+    lines: list[ForecastLine]
+    impressions: int
+    cost: Decimal
+    budget_limited: bool = Field(description="impressions were cut to fit the budget")
+
+
+class Creative(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    headline: str = Field(min_length=1, max_length=200)
+    landing_url: AnyHttpUrl | None = None
+
+
+class CampaignCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    partner_id: uuid.UUID | None = Field(
+        default=None, description="only the retailer sets it; a brand books for itself"
+    )
+    audience_id: uuid.UUID
+    skus: list[str] = Field(min_length=1, max_length=500, description="promoted products")
+    channels: Channels
+    starts_on: date
+    ends_on: date
+    budget: Money
+    currency: Currency
+    frequency_cap: FrequencyCap = 1
+    holdout_share: Share | None = None
+    post_click_days: AttributionDays = 14
+    post_view_days: AttributionDays = 1
+    creative: Creative | None = None
+
+
+class CampaignUpdate(BaseModel):
+    """A draft's fields; anything left out keeps its value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    audience_id: uuid.UUID | None = None
+    skus: list[str] | None = Field(default=None, min_length=1, max_length=500)
+    channels: Channels | None = None
+    starts_on: date | None = None
+    ends_on: date | None = None
+    budget: Money | None = None
+    currency: Currency | None = None
+    frequency_cap: FrequencyCap | None = None
+    holdout_share: Share | None = None
+    post_click_days: AttributionDays | None = None
+    post_view_days: AttributionDays | None = None
+    creative: Creative | None = None
+
+
+class CampaignLinePublic(BaseModel):
+    channel: Channel
+    reach: int
+    impressions: int
+    cpm: Decimal
+    cost: Decimal
+
+
+class CampaignPublic(BaseModel):
+    id: uuid.UUID
+    partner_id: uuid.UUID
+    name: str
+    audience_id: uuid.UUID
+    audience_version: int | None
+    skus: list[str]
+    channels: list[Channel]
+    creative: Creative | None
+    starts_on: date
+    ends_on: date
+    budget: Decimal
+    currency: str
+    frequency_cap: int
+    holdout_share: Decimal
+    post_click_days: int
+    post_view_days: int
+    status: CampaignStatus
+    reject_reason: str | None
+    booked_impressions: int | None
+    booked_cost: Decimal | None
+    lines: list[CampaignLinePublic] = []
+    revision: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class Transition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class CampaignEventPublic(BaseModel):
+    action: str
+    from_status: CampaignStatus | None
+    to_status: CampaignStatus
+    actor_key_id: uuid.UUID | None
+    actor_role: str
+    reason: str | None
+    at: datetime
+
+
+class Check(BaseModel):
+    name: str
+    passed: bool
+    detail: str
+
+
+class ApprovalItem(BaseModel):
+    """A booked campaign waiting for the retailer, with what the approver should look at."""
+
+    campaign: CampaignPublic
+    checks: list[Check]
+    ready: bool

@@ -1,0 +1,304 @@
+"""Campaign rules: who owns what, drafting, booking, and every move through the lifecycle.
+
+A brand reaches only its own partner's campaigns: any other id is a 404, exactly
+as an unknown one. A draft is validated as it is written (products of the
+partner's brands, a bookable audience, consented channels, sane dates and
+money), and again when it is booked, which pins the audience version, prices
+it and takes its capacity in one transaction.
+"""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from decimal import Decimal
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.auth.principal import Principal
+from endcap.concurrency import etag
+from endcap.config import Settings
+from endcap.db.types import utcnow
+from endcap.errors import NotFoundError, PreconditionFailedError
+from endcap.marketplace.approvals import ApprovalService
+from endcap.marketplace.channels import ChannelService
+from endcap.marketplace.forecast import Quote, Quoting, invalid
+from endcap.marketplace.holdout import new_salt
+from endcap.marketplace.lifecycle import (
+    RELEASES_CAPACITY,
+    Action,
+    IllegalTransitionError,
+    target_of,
+)
+from endcap.marketplace.models import Campaign, CampaignEvent, CampaignLine, CampaignStatus
+from endcap.marketplace.plan import week_start
+from endcap.marketplace.public import campaign_public
+from endcap.marketplace.repository import CampaignRepository
+from endcap.marketplace.schemas import (
+    CampaignCreate,
+    CampaignEventPublic,
+    CampaignPublic,
+    CampaignUpdate,
+    ForecastRequest,
+)
+from endcap.pagination import Page, PageRequest, next_cursor
+from endcap.partners.service import PartnerService
+
+EDITABLE = frozenset(CampaignUpdate.model_fields)
+
+
+class CampaignService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.campaigns = CampaignRepository(session)
+        self.partners = PartnerService(session)
+        self.quoting = Quoting(session, settings.privacy_gate, settings.marketplace)
+        self.channels = ChannelService(session)
+        self.approvals = ApprovalService(session, settings)
+
+    async def create(self, principal: Principal, data: CampaignCreate) -> CampaignPublic:
+        """A draft; InvalidRequestError (422, with a pointer) for anything it could not book."""
+        partner_id = await self._partner_for(principal, data.partner_id)
+        fields = data.model_dump(
+            exclude={"partner_id", "channels", "creative", "holdout_share"}, mode="python"
+        )
+        campaign = Campaign(
+            partner_id=partner_id,
+            **fields,
+            channels=[c.value for c in data.channels],
+            creative=data.creative.model_dump(mode="json") if data.creative else {},
+            holdout_share=data.holdout_share
+            or Decimal(str(self.settings.marketplace.default_holdout_share)),
+        )
+        await self._validate(campaign)
+        await self.campaigns.add(campaign)
+        await self._record(campaign, principal, Action.CREATE, None)
+        return await self._public(campaign)
+
+    async def update(
+        self,
+        principal: Principal,
+        campaign_id: uuid.UUID,
+        data: CampaignUpdate,
+        if_match: int | None,
+    ) -> CampaignPublic:
+        """Change a draft. PreconditionFailedError (412) unless If-Match names the current
+        revision; IllegalTransitionError (409) once it is booked."""
+        campaign = await self._owned(principal, campaign_id, for_update=True)
+        self._check_revision(campaign, if_match)
+        if campaign.status != CampaignStatus.DRAFT:
+            raise IllegalTransitionError(
+                f"only a draft can be changed; this campaign is {campaign.status}",
+                current_status=campaign.status,
+            )
+        changes = data.model_dump(exclude_unset=True, mode="python")
+        if "channels" in changes:
+            changes["channels"] = [c.value for c in data.channels or []]
+        if "creative" in changes:
+            changes["creative"] = data.creative.model_dump(mode="json") if data.creative else {}
+        for name, value in changes.items():
+            setattr(campaign, name, value)
+        await self._validate(campaign)
+        self._bump(campaign)
+        await self.session.flush()
+        return await self._public(campaign)
+
+    async def book(
+        self, principal: Principal, campaign_id: uuid.UUID, if_match: int | None = None
+    ) -> CampaignPublic:
+        """Submit a draft for approval: pin the audience version, price it and take capacity.
+
+        CapacityExceededError (409, with what each short week has left) takes nothing.
+        """
+        campaign = await self._owned(principal, campaign_id, for_update=True)
+        self._check_revision(campaign, if_match, required=False)
+        target = target_of(Action.BOOK, CampaignStatus(campaign.status), principal.role)
+        quote = await self._validate(campaign)
+        await self.channels.reserve(campaign.id, quote.plan, quote.settings)
+        await self.campaigns.add_all(
+            CampaignLine(
+                campaign_id=campaign.id,
+                channel=line.channel.value,
+                reach=line.reach,
+                impressions=line.impressions,
+                cpm=line.cpm,
+                cost=line.cost,
+            )
+            for line in quote.plan.lines
+        )
+        campaign.audience_version = quote.audience_version
+        campaign.booked_impressions = quote.plan.impressions
+        campaign.booked_cost = quote.plan.cost
+        await self._move(campaign, principal, Action.BOOK, target)
+        return await self._public(campaign)
+
+    async def transition(
+        self,
+        principal: Principal,
+        campaign_id: uuid.UUID,
+        action: Action,
+        *,
+        reason: str | None = None,
+        if_match: int | None = None,
+    ) -> CampaignPublic:
+        """Move a campaign on (approve, reject, schedule, start, pause, resume, complete, cancel).
+
+        IllegalTransitionError (409, with ``current_status``) when the move does
+        not apply; approving runs the approver's checks and refuses (409, with them)
+        if one fails; approving draws the holdout; scheduling queues the activations.
+        """
+        if action in (Action.CREATE, Action.BOOK):
+            raise invalid("/action", f"use the {action.value} route for that")
+        campaign = await self._owned(principal, campaign_id, for_update=True)
+        self._check_revision(campaign, if_match, required=False)
+        target = target_of(action, CampaignStatus(campaign.status), principal.role)
+        if action is Action.REJECT and not (reason and reason.strip()):
+            raise invalid("/reason", "say why the campaign is rejected; the brand will read it")
+        if action is Action.APPROVE:
+            await self.approvals.ensure_ready(campaign)
+            campaign.holdout_salt = new_salt()
+            treatment, holdout = await self.approvals.split(campaign)
+            campaign.treatment_size, campaign.holdout_size = treatment, holdout
+        if action is Action.REJECT:
+            campaign.reject_reason = reason
+        if action in RELEASES_CAPACITY:
+            await self.channels.release(campaign.id, week_start(utcnow().date()))
+        await self._move(campaign, principal, action, target, reason)
+        if action is Action.SCHEDULE:
+            await self._activate(campaign, principal)
+        return await self._public(campaign)
+
+    async def get(self, principal: Principal, campaign_id: uuid.UUID) -> CampaignPublic:
+        return await self._public(await self._owned(principal, campaign_id))
+
+    async def list(
+        self,
+        principal: Principal,
+        page: PageRequest,
+        *,
+        status: CampaignStatus | None = None,
+        partner_id: uuid.UUID | None = None,
+    ) -> Page[CampaignPublic]:
+        """A brand's list holds its own campaigns only, whatever ``partner_id`` it passes."""
+        only = principal.partner_id if principal.is_brand else partner_id
+        rows, cursor = next_cursor(
+            await self.campaigns.list_page(page, partner_id=only, status=status), page
+        )
+        return Page[CampaignPublic](items=[await self._public(c) for c in rows], next_cursor=cursor)
+
+    async def events(
+        self, principal: Principal, campaign_id: uuid.UUID
+    ) -> builtins.list[CampaignEventPublic]:
+        await self._owned(principal, campaign_id)
+        return [
+            CampaignEventPublic.model_validate(e, from_attributes=True)
+            for e in await self.campaigns.events(campaign_id)
+        ]
+
+    async def _owned(
+        self, principal: Principal, campaign_id: uuid.UUID, *, for_update: bool = False
+    ) -> Campaign:
+        campaign = await self.campaigns.get(campaign_id, for_update=for_update)
+        if campaign is None or (principal.is_brand and campaign.partner_id != principal.partner_id):
+            raise NotFoundError(f"no campaign with id {campaign_id}")
+        return campaign
+
+    async def _partner_for(self, principal: Principal, asked: uuid.UUID | None) -> uuid.UUID:
+        if principal.is_brand:
+            if asked is not None and asked != principal.partner_id:
+                raise invalid("/partner_id", "a brand books for its own partner only; leave it out")
+            if principal.partner_id is None:  # a brand key always names one; fail closed
+                raise NotFoundError("this key belongs to no partner")
+            return principal.partner_id
+        if asked is None or not await self.partners.exists(asked):
+            raise invalid("/partner_id", "name the partner the campaign is booked for")
+        return asked
+
+    async def _validate(self, campaign: Campaign) -> Quote:
+        if len(set(campaign.skus)) != len(campaign.skus):
+            raise invalid("/skus", "each promoted product may be named once")
+        foreign = await self.partners.foreign_skus(campaign.partner_id, campaign.skus)
+        if foreign:
+            i = foreign[0]
+            raise invalid(
+                f"/skus/{i}",
+                f"{campaign.skus[i]!r} is not a product of the partner's brands "
+                f"({len(foreign)} such product{'s' if len(foreign) > 1 else ''})",
+            )
+        return await self.quoting.quote(_request_of(campaign))
+
+    @staticmethod
+    def _check_revision(campaign: Campaign, if_match: int | None, *, required: bool = True) -> None:
+        if (if_match is None and required) or (
+            if_match is not None and if_match != campaign.revision
+        ):
+            raise PreconditionFailedError(
+                "send If-Match with the campaign's current ETag; it has changed since",
+                current_etag=etag(campaign.revision),
+            )
+
+    @staticmethod
+    def _bump(campaign: Campaign) -> None:
+        campaign.revision += 1
+        campaign.updated_at = utcnow()
+
+    async def _move(
+        self,
+        campaign: Campaign,
+        principal: Principal,
+        action: Action,
+        target: CampaignStatus,
+        reason: str | None = None,
+    ) -> None:
+        source = CampaignStatus(campaign.status)
+        campaign.status = target
+        self._bump(campaign)
+        await self.session.flush()
+        await self._record(campaign, principal, action, source, reason)
+
+    async def _record(
+        self,
+        campaign: Campaign,
+        principal: Principal,
+        action: Action,
+        source: CampaignStatus | None,
+        reason: str | None = None,
+    ) -> None:
+        await self.campaigns.add_all(
+            [
+                CampaignEvent(
+                    campaign_id=campaign.id,
+                    action=action.value,
+                    from_status=source.value if source else None,
+                    to_status=CampaignStatus(campaign.status).value,
+                    actor_key_id=principal.key_id,
+                    actor_role=principal.role.value,
+                    reason=reason,
+                )
+            ]
+        )
+
+    async def _activate(self, campaign: Campaign, principal: Principal) -> None:
+        # Imported here: activation reads campaigns, so the import runs one way at load time.
+        from endcap.activation.service import ActivationService  # noqa: PLC0415
+
+        await ActivationService(self.session, self.settings).enqueue(campaign, principal.key_id)
+
+    async def _public(self, campaign: Campaign) -> CampaignPublic:
+        return campaign_public(campaign, await self.campaigns.lines(campaign.id))
+
+
+def _request_of(campaign: Campaign) -> ForecastRequest:
+    return ForecastRequest.model_validate(
+        {
+            "audience_id": campaign.audience_id,
+            "channels": campaign.channels,
+            "starts_on": campaign.starts_on,
+            "ends_on": campaign.ends_on,
+            "frequency_cap": campaign.frequency_cap,
+            "holdout_share": campaign.holdout_share,
+            "budget": campaign.budget,
+            "currency": campaign.currency,
+        }
+    )

@@ -1,0 +1,144 @@
+"""A brand forecasts, drafts and books over the real server; the retailer approves and runs
+the campaign through its lifecycle. Numbers are checked against the rate card by hand."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from endcap.client import EndcapAPIError
+from tests.marketplace.booking import campaign_body
+from tests.marketplace.conftest import MIN_AUDIENCE, Market
+
+
+def test_the_booking_reserves_exactly_what_the_forecast_quoted(market: Market) -> None:
+    body = campaign_body(market, market.a)
+    with market.client(market.a.key) as brand, market.client(market.admin_key) as admin:
+        before = {w.week_start: w.booked for w in admin.capacity("onsite_display")}
+        forecast = brand.forecast(
+            audience_id=body["audience_id"],
+            channels=body["channels"],
+            starts_on=body["starts_on"],
+            ends_on=body["ends_on"],
+            frequency_cap=2,
+        )
+        (line,) = forecast.lines
+        # Reach is the rounded catalog number; impressions follow from it alone:
+        # 90% outside the holdout, 2 contacts a week, two full weeks.
+        assert line.reach % 100 == 0 and line.reach >= MIN_AUDIENCE
+        assert line.treatment_reach == round(line.reach * 0.9)
+        assert line.impressions == 2 * 2 * line.treatment_reach
+        assert line.cpm == Decimal("42.00")  # 40.00 onsite + 2.00 audience premium
+        assert line.cost == (Decimal(line.impressions) * line.cpm / 1000).quantize(Decimal("0.01"))
+        assert line.fits and not forecast.budget_limited
+
+        draft = brand.create_campaign(**body)
+        assert draft.status == "draft" and draft.partner_id == market.a.partner_id
+        booked = brand.book(draft.id)
+        after = {w.week_start: w.booked for w in admin.capacity("onsite_display")}
+
+    assert booked.status == "submitted"
+    assert booked.audience_version is not None
+    assert booked.booked_impressions == forecast.impressions
+    assert booked.booked_cost == forecast.cost
+    assert [(x.channel, x.impressions, x.cost) for x in booked.lines] == [
+        (line.channel, line.impressions, line.cost)
+    ]
+    taken = {week: after[week] - before.get(week, 0) for week in after}
+    assert sum(taken.values()) == forecast.impressions
+    assert sorted(w for w, n in taken.items() if n) == [
+        body["starts_on"],
+        body["starts_on"].fromordinal(body["starts_on"].toordinal() + 7),
+    ]
+
+
+def test_a_small_budget_cuts_impressions_to_fit(market: Market) -> None:
+    body = campaign_body(market, market.a, budget="10.00")
+    with market.client(market.a.key) as brand:
+        booked = brand.book(brand.create_campaign(**body).id)
+    assert booked.booked_cost is not None and booked.booked_cost <= Decimal("10.00")
+    assert booked.booked_cost > Decimal("9.90")
+    impressions = booked.booked_impressions or 0
+    assert booked.booked_cost == (Decimal(impressions) * Decimal("0.042")).quantize(Decimal("0.01"))
+    assert 10.00 / 0.042 - 3 <= impressions <= 10.00 / 0.042  # about 238, cut per week
+
+
+def test_lifecycle_is_audited_and_illegal_moves_are_409(market: Market) -> None:
+    body = campaign_body(market, market.a)
+    with market.client(market.a.key) as brand, market.client(market.admin_key) as admin:
+        campaign = brand.book(brand.create_campaign(**body).id)
+        with pytest.raises(EndcapAPIError) as refused:
+            brand.act(campaign.id, "approve")
+        assert refused.value.status == 403
+
+        queue = admin.approvals().items
+        item = next(i for i in queue if i.campaign.id == campaign.id)
+        assert item.ready, [c for c in item.checks if not c.passed]
+        assert {c.name for c in item.checks} >= {"policy", "audience", "capacity", "creative"}
+
+        approved = admin.act(campaign.id, "approve")
+        assert approved.status == "approved"
+        with pytest.raises(EndcapAPIError) as illegal:
+            brand.act(campaign.id, "resume")
+        assert illegal.value.status == 409
+        assert illegal.value.problem["current_status"] == "approved"  # the current state, named
+
+        for action, state in (
+            ("schedule", "scheduled"),
+            ("start", "live"),
+            ("pause", "paused"),
+            ("resume", "live"),
+            ("complete", "completed"),
+        ):
+            client = brand if action in ("pause", "resume") else admin
+            assert client.act(campaign.id, action).status == state
+
+        with pytest.raises(EndcapAPIError) as late:
+            admin.act(campaign.id, "cancel")
+        assert late.value.status == 409
+        events = brand.campaign_events(campaign.id)
+
+    assert [(e.action, e.to_status) for e in events] == [
+        ("create", "draft"),
+        ("book", "submitted"),
+        ("approve", "approved"),
+        ("schedule", "scheduled"),
+        ("start", "live"),
+        ("pause", "paused"),
+        ("resume", "live"),
+        ("complete", "completed"),
+    ]
+    assert [e.actor_role for e in events][:3] == ["brand", "brand", "retailer_admin"]
+    assert all(e.actor_key_id is not None for e in events)
+
+
+def test_rejecting_needs_a_reason_and_gives_the_capacity_back(market: Market) -> None:
+    body = campaign_body(market, market.a, channels=["email"])
+    with market.client(market.a.key) as brand, market.client(market.admin_key) as admin:
+        before = sum(w.booked for w in admin.capacity("email"))
+        campaign = brand.book(brand.create_campaign(**body).id)
+        assert sum(w.booked for w in admin.capacity("email")) == before + (
+            campaign.booked_impressions or 0
+        )
+        with pytest.raises(EndcapAPIError) as no_reason:
+            admin.act(campaign.id, "reject")
+        assert no_reason.value.status == 422
+        rejected = admin.act(campaign.id, "reject", reason="creative breaks the alcohol policy")
+        after = sum(w.booked for w in admin.capacity("email"))
+    assert rejected.status == "rejected"
+    assert rejected.reject_reason == "creative breaks the alcohol policy"
+    assert after == before
+
+
+def test_a_retried_create_returns_the_same_draft(market: Market) -> None:
+    body = campaign_body(market, market.a)
+    with market.client(market.a.key) as brand:
+        first = brand.create_campaign(idempotency_key="retry-1", **body)
+        again = brand.create_campaign(idempotency_key="retry-1", **body)
+        with pytest.raises(EndcapAPIError) as replay:
+            brand.create_campaign(idempotency_key="retry-1", **{**body, "name": "other"})
+        mine = [c.id for c in brand.campaigns(limit=200).items]
+    assert again.id == first.id
+    assert mine.count(first.id) == 1
+    assert replay.value.status == 409
