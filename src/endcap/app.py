@@ -15,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 
 from endcap import __version__
+from endcap.activation.routes import ActivationController
 from endcap.audiences.routes import AudienceCatalogController, AudienceController
 from endcap.auth.dependencies import provide_principal
 from endcap.auth.guards import authorize
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TraitsController,
             AudienceController,
             AudienceCatalogController,
+            ActivationController,
         ],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
     )

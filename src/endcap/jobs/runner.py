@@ -21,7 +21,12 @@ from endcap.jobs.worker import Worker
 log = logging.getLogger("endcap.worker")
 
 # Job kinds register their handlers on import.
-JOB_MODULES = ("endcap.ingest.jobs", "endcap.traits.jobs", "endcap.audiences.jobs")
+JOB_MODULES = (
+    "endcap.ingest.jobs",
+    "endcap.traits.jobs",
+    "endcap.audiences.jobs",
+    "endcap.activation.jobs",
+)
 STOP_CHECK_SECONDS = 0.2
 JOIN_SECONDS = 30.0  # a job still running then is abandoned; its transaction rolls back
 

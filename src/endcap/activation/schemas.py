@@ -1,0 +1,37 @@
+"""Wire shapes for activations; the table model never goes on the wire."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from endcap.activation.models import ActivationStatus
+
+
+class ActivationPublic(BaseModel):
+    """One export of a campaign to one channel.
+
+    ``exact`` says whether the counts are exact (the retailer) or rounded (a brand: to
+    the privacy gate's step, and None below its minimum). ``method``, ``destination``,
+    ``error`` and ``job_id`` are retailer-side only and None for a brand.
+    """
+
+    id: uuid.UUID
+    campaign_id: uuid.UUID
+    channel: str
+    status: ActivationStatus
+    exact: bool
+    members: int | None
+    holdout_excluded: int | None
+    no_consent_excluded: int | None
+    exported: int | None
+    match_keys: int | None
+    attempts: int
+    method: str | None
+    destination: str | None
+    error: str | None
+    job_id: uuid.UUID | None
+    created_at: datetime
+    finished_at: datetime | None

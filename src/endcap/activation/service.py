@@ -1,0 +1,306 @@
+"""Rules of activation: which campaigns may be activated, who sees which activation and
+how exactly, and the steps of one export (each in its own transaction, see jobs.py).
+
+What goes into a file is decided in :mod:`endcap.activation.export`; how it reaches
+the channel in :mod:`endcap.activation.delivery`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.activation.delivery import Delivered
+from endcap.activation.export import ExportCounts, ExportWriter
+from endcap.activation.models import Activation, ActivationStatus
+from endcap.activation.repository import ActivationRepository
+from endcap.activation.schemas import ActivationPublic
+from endcap.auth.principal import Principal
+from endcap.config import Settings
+from endcap.db.types import utcnow
+from endcap.errors import ConflictError, NotFoundError
+from endcap.jobs.service import JobService
+from endcap.jobs.worker import ProgressCallback
+from endcap.marketplace.holdout import HoldoutSplit
+from endcap.marketplace.models import Campaign, CampaignStatus
+from endcap.pagination import DEFAULT_PAGE_SIZE, Page, PageRequest, next_cursor
+from endcap.privacy.channels import Channel, required_purpose
+from endcap.privacy.sizes import round_count
+
+EXPORT_JOB = "activation_export"
+# A campaign is activated once approved (its holdout is fixed then) and until it ends.
+ACTIVATABLE = frozenset(
+    {CampaignStatus.APPROVED, CampaignStatus.SCHEDULED, CampaignStatus.LIVE, CampaignStatus.PAUSED}
+)
+# Files being written live here, inside the drop folder, so that the final move is a rename.
+SPOOL_FOLDER = ".spool"
+COUNT_FIELDS = ("members", "holdout_excluded", "no_consent_excluded", "exported", "match_keys")
+
+
+@dataclass(frozen=True, slots=True)
+class ExportPlan:
+    """What one export needs, read when it starts."""
+
+    activation_id: uuid.UUID
+    campaign_id: uuid.UUID
+    channel: Channel
+    audience_id: uuid.UUID
+    audience_version: int
+    split: HoldoutSplit
+    endpoint_url: str | None
+
+
+class ActivationService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.activations = ActivationRepository(session)
+
+    # -- enqueueing ----------------------------------------------------------------------------
+
+    async def enqueue(
+        self, campaign: Campaign, created_by: uuid.UUID | None
+    ) -> list[ActivationPublic]:
+        """One queued activation and one "activation_export" job per campaign channel.
+
+        Raises ConflictError (naming the status) unless the campaign is approved,
+        scheduled, live or paused, and when one of its channels already has an
+        activation queued or running. Only flushes: the caller commits.
+        """
+        _ensure_activatable(campaign)
+        channels = [_channel(name) for name in campaign.channels]
+        busy = await self.activations.unfinished_channels(campaign.id) & set(campaign.channels)
+        if busy:
+            raise ConflictError(
+                f"campaign {campaign.id} already has an activation queued or running for "
+                + ", ".join(sorted(busy))
+            )
+        jobs = JobService(self.session)
+        created = []
+        for channel in channels:
+            activation = await self.activations.add(
+                Activation(campaign_id=campaign.id, channel=channel.value, created_by=created_by)
+            )
+            job = await jobs.enqueue(EXPORT_JOB, {"activation_id": str(activation.id)}, created_by)
+            activation.job_id = job.id
+            created.append(activation)
+        await self.session.flush()
+        return [self._public(a, exact=True) for a in created]
+
+    async def enqueue_campaign(
+        self, campaign_id: uuid.UUID, created_by: uuid.UUID | None
+    ) -> list[ActivationPublic]:
+        """:meth:`enqueue` by id; NotFoundError for an unknown campaign."""
+        campaign = await self.activations.campaign(campaign_id)
+        if campaign is None:
+            raise NotFoundError(f"no campaign with id {campaign_id}")
+        return await self.enqueue(campaign, created_by)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    async def list_for(
+        self,
+        principal: Principal,
+        campaign_id: uuid.UUID,
+        page: PageRequest | None = None,
+    ) -> Page[ActivationPublic]:
+        """A campaign's activations, oldest first. A brand reaches only its own campaigns
+        (NotFoundError otherwise, as for an unknown id) and sees rounded counts."""
+        await self._visible_campaign(principal, campaign_id)
+        page = page or PageRequest(DEFAULT_PAGE_SIZE)
+        rows, cursor = next_cursor(await self.activations.list_page(campaign_id, page), page)
+        exact = not principal.is_brand
+        return Page[ActivationPublic](
+            items=[self._public(a, exact=exact) for a in rows], next_cursor=cursor
+        )
+
+    async def get(self, principal: Principal, activation_id: uuid.UUID) -> ActivationPublic:
+        """One activation; NotFoundError for an unknown id or another partner's campaign."""
+        activation = await self.activations.get(activation_id)
+        missing = NotFoundError(f"no activation with id {activation_id}")
+        if activation is None:
+            raise missing
+        campaign = await self.activations.campaign(activation.campaign_id)
+        if campaign is None or not _reaches(principal, campaign):
+            raise missing
+        return self._public(activation, exact=not principal.is_brand)
+
+    async def _visible_campaign(self, principal: Principal, campaign_id: uuid.UUID) -> Campaign:
+        campaign = await self.activations.campaign(campaign_id)
+        if campaign is None or not _reaches(principal, campaign):
+            raise NotFoundError(f"no campaign with id {campaign_id}")
+        return campaign
+
+    def _public(self, activation: Activation, *, exact: bool) -> ActivationPublic:
+        counts: dict[str, int | None] = {name: getattr(activation, name) for name in COUNT_FIELDS}
+        if not exact:
+            gate = self.settings.privacy_gate
+            counts = {
+                name: None
+                if value is None
+                else round_count(value, to=gate.round_to, minimum=gate.min_audience).value
+                for name, value in counts.items()
+            }
+        return ActivationPublic(
+            id=activation.id,
+            campaign_id=activation.campaign_id,
+            channel=activation.channel,
+            status=ActivationStatus(activation.status),
+            exact=exact,
+            attempts=activation.attempts,
+            method=activation.method if exact else None,
+            destination=activation.destination if exact else None,
+            error=activation.error if exact else None,
+            job_id=activation.job_id if exact else None,
+            created_at=activation.created_at,
+            finished_at=activation.finished_at,
+            **counts,
+        )
+
+    # -- one export, step by step --------------------------------------------------------------
+
+    async def start(self, activation_id: uuid.UUID) -> ExportPlan:
+        """Mark the activation running and read what its export needs.
+
+        Raises NotFoundError for an unknown activation, ConflictError when it was
+        delivered already, when the campaign is no longer activatable, or when it has no
+        holdout salt or audience version (it was never approved).
+        """
+        activation = await self.activations.get(activation_id)
+        if activation is None:
+            raise NotFoundError(f"no activation with id {activation_id}")
+        if activation.status == ActivationStatus.DELIVERED:
+            raise ConflictError(f"activation {activation_id} was delivered already")
+        campaign = await self.activations.campaign(activation.campaign_id)
+        if campaign is None:
+            raise NotFoundError(f"no campaign with id {activation.campaign_id}")
+        _ensure_activatable(campaign)
+        if campaign.holdout_salt is None or campaign.audience_version is None:
+            raise ConflictError(
+                f"campaign {campaign.id} has no holdout split or audience version:"
+                " it was never approved"
+            )
+        channel = _channel(activation.channel)
+        endpoint = await self.activations.channel_settings(channel.value)
+        await self.activations.set_fields(
+            activation_id, status=ActivationStatus.RUNNING, attempts=0, error=None
+        )
+        return ExportPlan(
+            activation_id=activation_id,
+            campaign_id=campaign.id,
+            channel=channel,
+            audience_id=campaign.audience_id,
+            audience_version=campaign.audience_version,
+            split=HoldoutSplit(campaign.holdout_salt, campaign.holdout_share),
+            endpoint_url=endpoint.endpoint_url if endpoint else None,
+        )
+
+    async def write_file(
+        self, plan: ExportPlan, progress: ProgressCallback
+    ) -> tuple[Path, ExportCounts]:
+        """Stream the treatment group with consent (as of now) into a spool file.
+
+        Returns the file (the caller delivers, then removes it) and the exact counts.
+        Memory stays bounded by ``settings.activation.chunk_rows`` rows.
+        """
+        total = await self.activations.count_members(plan.audience_id, plan.audience_version)
+        progress(0, total)
+        spool = Path(self.settings.activation.drop_dir) / SPOOL_FOLDER
+        spool.mkdir(parents=True, exist_ok=True)
+        descriptor, name = tempfile.mkstemp(dir=spool, prefix=f"{plan.activation_id}-")
+        path = Path(name)
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+                offsite = plan.channel is Channel.OFFSITE_SOCIAL
+                writer = ExportWriter(handle, plan.split, match_keys=offsite)
+                chunks = self.activations.stream_members(
+                    plan.audience_id,
+                    plan.audience_version,
+                    required_purpose(plan.channel),
+                    with_match_keys=offsite,
+                    chunk_rows=self.settings.activation.chunk_rows,
+                )
+                async for chunk in chunks:
+                    writer.add(chunk)
+                    progress(writer.counts.members, total)
+                counts = writer.finish()
+        except BaseException:
+            with contextlib.suppress(OSError):
+                path.unlink()  # noqa: ASYNC240  (one local unlink, on the worker's own loop)
+            raise
+        return path, counts
+
+    async def finish(
+        self, plan: ExportPlan, counts: ExportCounts, delivered: Delivered
+    ) -> ActivationPublic:
+        """Record a delivered activation with its exact counts."""
+        await self.activations.set_fields(
+            plan.activation_id,
+            status=ActivationStatus.DELIVERED,
+            method=delivered.method,
+            destination=delivered.destination,
+            attempts=delivered.attempts,
+            error=None,
+            finished_at=utcnow(),
+            **{name: getattr(counts, name) for name in COUNT_FIELDS},
+        )
+        activation = await self.activations.get(plan.activation_id)
+        if activation is None:  # deleted with its campaign while it ran
+            raise NotFoundError(f"no activation with id {plan.activation_id}")
+        return self._public(activation, exact=True)
+
+    async def fail(
+        self,
+        activation_id: uuid.UUID,
+        reason: str,
+        *,
+        attempts: int,
+        counts: ExportCounts | None,
+    ) -> None:
+        """Record a failed activation: nothing counts as delivered (no ``exported`` and
+        ``match_keys``); the counts of who was considered stay, when they are known.
+        A delivered activation is never turned into a failed one."""
+        known = (
+            {}
+            if counts is None
+            else {
+                "members": counts.members,
+                "holdout_excluded": counts.holdout_excluded,
+                "no_consent_excluded": counts.no_consent_excluded,
+            }
+        )
+        await self.activations.mark_failed(
+            activation_id,
+            error=reason,
+            attempts=attempts,
+            exported=None,
+            match_keys=None,
+            finished_at=utcnow(),
+            **known,
+        )
+
+
+def _reaches(principal: Principal, campaign: Campaign) -> bool:
+    return not principal.is_brand or principal.partner_id == campaign.partner_id
+
+
+def _ensure_activatable(campaign: Campaign) -> None:
+    if campaign.status not in ACTIVATABLE:
+        raise ConflictError(
+            f"campaign {campaign.id} is {campaign.status}; only an approved, scheduled, live"
+            " or paused campaign can be activated",
+            campaign_status=str(campaign.status),
+        )
+
+
+def _channel(name: str) -> Channel:
+    try:
+        return Channel(name)
+    except ValueError as exc:
+        raise ConflictError(f"{name!r} is not a delivery channel") from exc
