@@ -1,0 +1,224 @@
+"""A small shop written straight into the tables and committed (the export reads it in
+transactions of its own): shoppers with consent and identifiers, an audience version,
+a partner and an approved campaign. What the export should do is known here, in
+Python, independently of the code under test."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from endcap.activation.models import Activation
+from endcap.audiences.models import Audience, AudienceMember, AudienceStatus, AudienceVersion
+from endcap.consent.models import ConsentEvent, ConsentStatus, Purpose
+from endcap.db.engine import SessionFactory
+from endcap.db.types import utcnow
+from endcap.identity.models import Customer, Identifier, IdType, Profile, SharedIdentifier
+from endcap.marketplace.holdout import HoldoutSplit, new_salt
+from endcap.marketplace.models import Campaign, CampaignStatus, ChannelSettings
+from endcap.partners.models import Partner, PartnerKind
+from endcap.privacy.channels import Channel
+
+GRANTED_AT = datetime(2026, 1, 1, tzinfo=UTC)
+PURPOSES = (Purpose.TARGETING_ONSITE, Purpose.TARGETING_OFFSITE)
+
+
+def sha(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass
+class Shop:
+    tag: str
+    campaign: Campaign
+    members: list[int]
+    customer_of: dict[int, int]  # profile -> its first customer record
+    consented: dict[Purpose, set[int]]
+    keys: dict[int, set[tuple[str, str]]]  # profile -> its usable (type, hash) keys
+    shared_keys: set[str] = field(default_factory=set)
+
+    @property
+    def split(self) -> HoldoutSplit:
+        assert self.campaign.holdout_salt is not None
+        return HoldoutSplit(self.campaign.holdout_salt, self.campaign.holdout_share)
+
+    def treated(self) -> list[int]:
+        return sorted(self.split.treatment(self.members))
+
+    def holdout(self) -> set[int]:
+        return set(self.members) - set(self.treated())
+
+
+async def build_shop(
+    sessions: SessionFactory,
+    *,
+    shoppers: int = 250,
+    channels: tuple[Channel, ...] = (Channel.ONSITE_DISPLAY, Channel.OFFSITE_SOCIAL),
+    status: CampaignStatus = CampaignStatus.APPROVED,
+    partner_id: uuid.UUID | None = None,
+) -> Shop:
+    """``shoppers`` profiles; all but the last five are audience members.
+
+    Shopper i: no onsite consent if i % 5 == 0, onsite granted then withdrawn if
+    i % 5 == 1, else onsite granted; offsite granted unless i % 3 == 0. Each has an
+    e-mail, even ones a phone too; every seventh has a second customer record repeating
+    its e-mail with another phone; shopper 11 has only a loyalty card; shoppers 2 to 4
+    also carry one family e-mail, flagged shared.
+    """
+    tag = uuid.uuid4().hex[:8]
+    family = sha(f"family-{tag}@example.com")
+    async with sessions() as session:
+        profiles = [Profile() for _ in range(shoppers)]
+        session.add_all(profiles)
+        await session.flush()
+        customers: list[tuple[int, Customer]] = []
+        for i, profile in enumerate(profiles):
+            customers.append((i, Customer(customer_id=f"{tag}-c{i}", profile_id=profile.id)))
+            if i % 7 == 0:
+                customers.append((i, Customer(customer_id=f"{tag}-c{i}b", profile_id=profile.id)))
+        session.add_all([c for _, c in customers])
+        await session.flush()
+        ids = [p.id for p in profiles if p.id is not None]
+        keys: dict[int, set[tuple[str, str]]] = {pid: set() for pid in ids}
+        consented: dict[Purpose, set[int]] = {purpose: set() for purpose in PURPOSES}
+        second = set()
+        for i, customer in customers:
+            pid, ref = ids[i], customer.id
+            assert ref is not None
+            extra = i in second
+            second.add(i)
+            if i != 11:
+                email = sha(f"shopper{i}-{tag}@example.com")
+                session.add(Identifier(id_type=IdType.EMAIL, id_value=email, customer_ref=ref))
+                keys[pid].add(("EMAIL", email))
+                if i % 2 == 0 or extra:
+                    phone = sha(f"+46{i:04d}{'9' if extra else '0'}{tag}")
+                    session.add(Identifier(id_type=IdType.PHONE, id_value=phone, customer_ref=ref))
+                    keys[pid].add(("PHONE", phone))
+            else:
+                session.add(
+                    Identifier(
+                        id_type=IdType.LOYALTY_CARD, id_value=f"card-{tag}", customer_ref=ref
+                    )
+                )
+            if 2 <= i <= 4:
+                session.add(Identifier(id_type=IdType.EMAIL, id_value=family, customer_ref=ref))
+            if extra:
+                continue
+            for event in _consents(i, ref):
+                session.add(event)
+            if i % 5 >= 2:
+                consented[Purpose.TARGETING_ONSITE].add(pid)
+            if i % 3 != 0:
+                consented[Purpose.TARGETING_OFFSITE].add(pid)
+        session.add(SharedIdentifier(id_type=IdType.EMAIL, id_value=family, customer_count=3))
+        members = ids[: shoppers - 5]
+        audience = Audience(name=f"activation {tag}", status=AudienceStatus.PUBLISHED)
+        session.add(audience)
+        await session.flush()
+        session.add(AudienceVersion(audience_id=audience.id, version=1, size=len(members)))
+        session.add_all(
+            [AudienceMember(audience_id=audience.id, version=1, profile_id=p) for p in members]
+        )
+        if partner_id is None:
+            partner = Partner(name=f"Partner {tag}", kind=PartnerKind.MANUFACTURER)
+            session.add(partner)
+            await session.flush()
+            partner_id = partner.id
+        campaign = campaign_row(partner_id, audience.id, channels, status)
+        session.add(campaign)
+        await session.commit()
+    return Shop(
+        tag=tag,
+        campaign=campaign,
+        members=members,
+        customer_of={ids[i]: c.id for i, c in reversed(customers) if c.id is not None},
+        consented=consented,
+        keys=keys,
+        shared_keys={family},
+    )
+
+
+def _consents(i: int, ref: int) -> list[ConsentEvent]:
+    def event(purpose: Purpose, status: ConsentStatus, days: int = 0) -> ConsentEvent:
+        at = GRANTED_AT + timedelta(days=days)
+        return ConsentEvent(customer_ref=ref, purpose=purpose, status=status, recorded_at=at)
+
+    events = []
+    if i % 5 != 0:
+        events.append(event(Purpose.TARGETING_ONSITE, ConsentStatus.GRANTED))
+    if i % 5 == 1:
+        events.append(event(Purpose.TARGETING_ONSITE, ConsentStatus.WITHDRAWN, days=30))
+    if i % 3 != 0:
+        events.append(event(Purpose.TARGETING_OFFSITE, ConsentStatus.GRANTED))
+    return events
+
+
+def campaign_row(
+    partner_id: uuid.UUID,
+    audience_id: uuid.UUID,
+    channels: tuple[Channel, ...],
+    status: CampaignStatus,
+) -> Campaign:
+    approved = status != CampaignStatus.DRAFT
+    return Campaign(
+        partner_id=partner_id,
+        name=f"campaign {uuid.uuid4().hex[:6]}",
+        audience_id=audience_id,
+        audience_version=1 if approved else None,
+        channels=[c.value for c in channels],
+        skus=[],
+        starts_on=date(2026, 7, 1),
+        ends_on=date(2026, 7, 31),
+        budget=Decimal("10000.00"),
+        currency="SEK",
+        frequency_cap=3,
+        holdout_share=Decimal("0.250"),
+        post_click_days=14,
+        post_view_days=7,
+        status=status,
+        holdout_salt=new_salt() if approved else None,
+    )
+
+
+async def withdraw(sessions: SessionFactory, customer_ref: int, purpose: Purpose) -> None:
+    """A withdrawal recorded one second ago, committed."""
+    async with sessions() as session:
+        session.add(
+            ConsentEvent(
+                customer_ref=customer_ref,
+                purpose=purpose,
+                status=ConsentStatus.WITHDRAWN,
+                recorded_at=utcnow() - timedelta(seconds=1),
+            )
+        )
+        await session.commit()
+
+
+async def set_endpoint(sessions: SessionFactory, channel: Channel, url: str | None) -> None:
+    """The channel's rate card row, pushing to ``url`` (None: the file drop)."""
+    async with sessions() as session:
+        row = await session.get(ChannelSettings, channel.value)
+        if row is None:
+            row = ChannelSettings(
+                channel=channel.value,
+                cpm=Decimal("5.00"),
+                currency="SEK",
+                weekly_capacity=10**9,
+                max_per_profile_week=10,
+            )
+        row.endpoint_url = url
+        session.add(row)
+        await session.commit()
+
+
+async def add_activation(sessions: SessionFactory, shop: Shop, channel: Channel) -> uuid.UUID:
+    """A queued activation without a job (the test runs the export itself)."""
+    async with sessions() as session:
+        activation = Activation(campaign_id=shop.campaign.id, channel=channel.value)
+        session.add(activation)
+        await session.commit()
+    return activation.id

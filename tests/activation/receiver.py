@@ -1,0 +1,71 @@
+"""A stand-in for a channel's ingestion endpoint (an ad platform): a real HTTP server on
+127.0.0.1, in a thread, that records every request and can be told to fail."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Behaviour:
+    fail_first: int = 0  # answer fail_status to this many requests, then 200
+    always_fail: bool = False
+    fail_status: int = 503
+    requests: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class ChannelReceiver:
+    def __init__(self) -> None:
+        self.behaviour = Behaviour()
+        behaviour = self.behaviour
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with behaviour.lock:
+                    behaviour.requests.append(
+                        Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                    )
+                    failing = (
+                        behaviour.always_fail or len(behaviour.requests) <= behaviour.fail_first
+                    )
+                self.send_response(behaviour.fail_status if failing else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/ingest"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def requests(self) -> list[Received]:
+        with self.behaviour.lock:
+            return list(self.behaviour.requests)
+
+    def __enter__(self) -> ChannelReceiver:
+        self.thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
