@@ -26,15 +26,18 @@ def test_the_booking_reserves_exactly_what_the_forecast_quoted(market: Market) -
         (line,) = forecast.lines
         # Reach is the rounded catalog number; impressions follow from it alone:
         # 90% outside the holdout, 2 contacts a week, two full weeks.
-        assert line.reach % 100 == 0 and line.reach >= MIN_AUDIENCE
+        assert line.reach % 100 == 0
+        assert line.reach >= MIN_AUDIENCE
         assert line.treatment_reach == round(line.reach * 0.9)
         assert line.impressions == 2 * 2 * line.treatment_reach
         assert line.cpm == Decimal("42.00")  # 40.00 onsite + 2.00 audience premium
         assert line.cost == (Decimal(line.impressions) * line.cpm / 1000).quantize(Decimal("0.01"))
-        assert line.fits and not forecast.budget_limited
+        assert line.fits
+        assert not forecast.budget_limited
 
         draft = brand.create_campaign(**body)
-        assert draft.status == "draft" and draft.partner_id == market.a.partner_id
+        assert draft.status == "draft"
+        assert draft.partner_id == market.a.partner_id
         booked = brand.book(draft.id)
         after = {w.week_start: w.booked for w in admin.capacity("onsite_display")}
 
@@ -57,7 +60,8 @@ def test_a_small_budget_cuts_impressions_to_fit(market: Market) -> None:
     body = campaign_body(market, market.a, budget="10.00")
     with market.client(market.a.key) as brand:
         booked = brand.book(brand.create_campaign(**body).id)
-    assert booked.booked_cost is not None and booked.booked_cost <= Decimal("10.00")
+    assert booked.booked_cost is not None
+    assert booked.booked_cost <= Decimal("10.00")
     assert booked.booked_cost > Decimal("9.90")
     impressions = booked.booked_impressions or 0
     assert booked.booked_cost == (Decimal(impressions) * Decimal("0.042")).quantize(Decimal("0.01"))

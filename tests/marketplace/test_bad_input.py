@@ -1,0 +1,132 @@
+"""Every way a booking can be wrong gets a problem answer naming the field, never a 500,
+and nothing is stored or taken: the brand's campaign list and the capacity stay as they were."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from endcap.client import EndcapAPIError
+from tests.marketplace.booking import campaign_body, next_monday
+from tests.marketplace.conftest import Market
+
+MONDAY = next_monday()
+
+CASES: list[tuple[str, dict[str, Any], int, str]] = [
+    ("start in the past", {"starts_on": MONDAY - timedelta(days=30)}, 422, "/starts_on"),
+    ("end before start", {"ends_on": MONDAY - timedelta(days=1)}, 422, "/ends_on"),
+    ("flight of two years", {"ends_on": MONDAY + timedelta(days=800)}, 422, "/ends_on"),
+    ("budget zero", {"budget": "0"}, 422, "budget"),
+    ("budget negative", {"budget": "-5.00"}, 422, "budget"),
+    ("budget not a number", {"budget": "lots"}, 422, "budget"),
+    ("budget in euro", {"currency": "EUR"}, 422, "/currency"),
+    ("unknown audience", {"audience_id": str(uuid.uuid4())}, 422, "/audience_id"),
+    ("channel never priced", {"channels": ["coupon"]}, 422, "/channels/0"),
+    ("unknown channel", {"channels": ["fax"]}, 422, "channels"),
+    ("channel twice", {"channels": ["email", "email"]}, 422, "/channels"),
+    ("no channels", {"channels": []}, 422, "channels"),
+    ("cap above the channel limit", {"frequency_cap": 5}, 422, "/frequency_cap"),
+    ("holdout of 1%", {"holdout_share": "0.01"}, 422, "/holdout_share"),
+    ("attribution of 45 days", {"post_click_days": 45}, 422, "post_click_days"),
+    ("an unknown field", {"discount_code": "FREE"}, 422, "discount_code"),
+    ("a sku nobody makes", {"skus": ["no-such-sku"]}, 422, "/skus/0"),
+    ("the same sku twice", {"skus": ["x", "x"]}, 422, "/skus"),
+]
+
+
+def _fields(problem: dict[str, Any]) -> set[str]:
+    return {str(e.get("field")) for e in problem.get("errors", [])}
+
+
+@pytest.mark.parametrize(("label", "change", "status", "field"), CASES, ids=[c[0] for c in CASES])
+def test_a_bad_draft_is_refused_with_the_field_named(
+    market: Market, label: str, change: dict[str, Any], status: int, field: str
+) -> None:
+    with market.client(market.a.key) as brand:
+        before = len(brand.campaigns(limit=200).items)
+        with pytest.raises(EndcapAPIError) as refused:
+            brand.create_campaign(**campaign_body(market, market.a, **change))
+        after = len(brand.campaigns(limit=200).items)
+    assert refused.value.status == status, refused.value.problem
+    assert any(field in f for f in _fields(refused.value.problem)), refused.value.problem
+    assert after == before
+
+
+def test_promoting_another_brands_product_is_refused(market: Market) -> None:
+    body = campaign_body(market, market.a, skus=[market.a.skus[0], market.b.skus[0]])
+    with market.client(market.a.key) as brand, pytest.raises(EndcapAPIError) as refused:
+        brand.create_campaign(**body)
+    assert refused.value.status == 422
+    assert _fields(refused.value.problem) == {"/skus/1"}
+    assert market.b.skus[0] in refused.value.detail
+
+
+def test_an_unpublished_audience_cannot_be_booked(market: Market) -> None:
+    with market.client(market.admin_key) as admin:
+        draft = admin.request(
+            "POST",
+            "/api/v1/audiences",
+            json={
+                "name": f"unpublished {uuid.uuid4().hex[:6]}",
+                "rule": {"trait": "spend_52w", "op": ">", "value": 0},
+            },
+        ).json()
+    body = campaign_body(market, market.a, audience_id=draft["id"])
+    with market.client(market.a.key) as brand, pytest.raises(EndcapAPIError) as refused:
+        brand.create_campaign(**body)
+    assert refused.value.status == 422
+    assert _fields(refused.value.problem) == {"/audience_id"}
+
+
+def test_a_stale_etag_is_412_and_changes_nothing(market: Market) -> None:
+    with market.client(market.a.key) as brand:
+        draft = brand.create_campaign(**campaign_body(market, market.a))
+        renamed = brand.update_campaign(draft.id, draft.revision, name="Renamed")
+        with pytest.raises(EndcapAPIError) as stale:
+            brand.update_campaign(draft.id, draft.revision, name="Lost update")
+        with pytest.raises(EndcapAPIError) as missing:
+            brand.request("PATCH", f"/api/v1/campaigns/{draft.id}", json={"name": "No If-Match"})
+        now = brand.campaign(draft.id)
+    assert renamed.revision == draft.revision + 1
+    assert stale.value.status == 412
+    assert missing.value.status == 412
+    assert stale.value.problem["current_etag"] == f'"{renamed.revision}"'
+    assert now.name == "Renamed"
+
+
+def test_a_booked_campaign_cannot_be_edited(market: Market) -> None:
+    with market.client(market.a.key) as brand:
+        booked = brand.book(brand.create_campaign(**campaign_body(market, market.a)).id)
+        with pytest.raises(EndcapAPIError) as refused:
+            brand.update_campaign(booked.id, booked.revision, budget="1.00")
+        with pytest.raises(EndcapAPIError) as twice:
+            brand.book(booked.id)
+    assert refused.value.status == 409
+    assert refused.value.problem["current_status"] == "submitted"
+    assert twice.value.status == 409
+
+
+def test_capacity_exceeded_is_409_with_what_is_left(market: Market) -> None:
+    with market.client(market.admin_key) as admin, market.client(market.a.key) as brand:
+        admin.configure_channel(
+            "instore_screen",
+            cpm="10.00",
+            currency="SEK",
+            weekly_capacity=100,
+            max_per_profile_week=3,
+        )
+        draft = brand.create_campaign(
+            **campaign_body(market, market.a, channels=["instore_screen"])
+        )
+        with pytest.raises(EndcapAPIError) as full:
+            brand.book(draft.id)
+        weeks = admin.capacity("instore_screen", first=MONDAY, last=MONDAY + timedelta(days=13))
+        still = brand.campaign(draft.id)
+    assert full.value.status == 409
+    assert full.value.type.endswith("capacity-exceeded")
+    assert {w["left"] for w in full.value.problem["capacity"]} == {100}
+    assert all(w.booked == 0 for w in weeks)  # nothing half-taken
+    assert still.status == "draft"
