@@ -4,8 +4,6 @@ catalog view. Includes the classic attack: audience A, then A minus one shopper.
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +12,7 @@ import pytest
 from endcap.client import EndcapAPIError, EndcapClient
 from tests.audiences.conftest import PROFILES
 from tests.audiences.http import CATALOG_KEYS, create, create_rule, refresh
+from tests.support.retailer import unique_postal_codes
 from tests.support.server import ServerProcess
 
 BIG = {"trait": "spend_52w", "op": ">", "value": 0}
@@ -61,14 +60,6 @@ def test_publish_shows_brands_rounded_numbers_only(
     assert refused.value.status == 403
 
 
-def _unique_postal_codes(folder: Path) -> list[str]:
-    counts: dict[str, int] = {}
-    with (folder / "customers.csv").open(encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            counts[row["postal_code"]] = counts.get(row["postal_code"], 0) + 1
-    return sorted(code for code, n in counts.items() if n == 1 and code)
-
-
 def _size(admin: EndcapClient, rule: dict[str, Any]) -> int:
     return int(
         admin.request("POST", "/api/v1/audiences/estimate", json={"rule": rule}).json()["size"]
@@ -85,7 +76,7 @@ def test_the_classic_attack_a_and_a_minus_one_shopper_is_refused(
 
     # A minus exactly one shopper: everyone but the holder of a postal code nobody else has.
     minus_one = None
-    for code in _unique_postal_codes(retailer["folder"])[:50]:
+    for code in unique_postal_codes(retailer["folder"])[:50]:
         rule = {"and": [buyers, {"not": {"attribute": "postal_code", "op": "=", "value": code}}]}
         if _size(admin, rule) == a.current.size - 1:
             minus_one = rule

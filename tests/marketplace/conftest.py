@@ -51,6 +51,7 @@ class Market:
     admin_key: str
     audience_id: uuid.UUID
     drop_dir: Path
+    files: Path  # the synthetic retailer's contract files, as loaded
     a: Brand
     b: Brand
 
@@ -101,7 +102,7 @@ def market(market_database: str, tmp_path_factory: pytest.TempPathFactory) -> It
                     max_per_profile_week=3,
                 )
             brands = [_brand(admin, db, maker) for maker in _makers(admin)[:2]]
-        yield Market(server, admin_key, audience.id, folder / "drop", *brands)
+        yield Market(server, admin_key, audience.id, folder / "drop", folder / "files", *brands)
     finally:
         server.stop()
 

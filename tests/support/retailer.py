@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,3 +69,13 @@ async def load_tiny(session: AsyncSession, settings: Settings, folder: Path) -> 
         report = await IngestService(session, settings).load(entity, files[entity])
         assert report.status == "loaded", report.rejections
     return retailer
+
+
+def unique_postal_codes(folder: Path) -> list[str]:
+    """Postal codes that exactly one customer in ``folder/customers.csv`` has: the handle an
+    attacker would use to single one shopper out of an audience."""
+    counts: dict[str, int] = {}
+    with (folder / "customers.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            counts[row["postal_code"]] = counts.get(row["postal_code"], 0) + 1
+    return sorted(code for code, n in counts.items() if n == 1 and code)
