@@ -36,6 +36,13 @@ from endcap.idempotency.middleware import idempotency_middleware
 from endcap.identity.routes import ProfileController
 from endcap.ingest.routes import IngestController, JobController
 from endcap.jobs.runner import run_in_process
+from endcap.marketplace.routes import (
+    ApprovalController,
+    CampaignController,
+    ChannelController,
+    ForecastController,
+    RateCardController,
+)
 from endcap.observability import tracing
 from endcap.observability.logs import configure_logging
 from endcap.observability.requests import request_log_middleware
@@ -90,6 +97,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TraitsController,
             AudienceController,
             AudienceCatalogController,
+            ChannelController,
+            RateCardController,
+            ForecastController,
+            CampaignController,
+            ApprovalController,
             ActivationController,
         ],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
