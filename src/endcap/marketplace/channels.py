@@ -66,16 +66,14 @@ class ChannelService:
     async def rates_for(self, channels: Sequence[Channel]) -> dict[Channel, ChannelSettings]:
         """Each channel's settings; InvalidRequestError (pointing at the channel) for one the
         retailer has not priced yet."""
-        found = {}
+        found = await self.channels.some(c.value for c in channels)
         for i, channel in enumerate(channels):
-            settings = await self.channels.get(channel.value)
-            if settings is None:
+            if channel.value not in found:
                 message = f"the retailer sells no {channel.value} yet (no rate card)"
                 raise InvalidRequestError(
                     message, errors=[{"field": f"/channels/{i}", "message": message}]
                 )
-            found[channel] = settings
-        return found
+        return {channel: found[channel.value] for channel in channels}
 
     async def weeks(self, channel: Channel, first: date, last: date) -> list[ChannelWeekPublic]:
         """Every week from ``first`` to ``last``; weeks nobody has booked show full capacity."""
@@ -102,59 +100,61 @@ class ChannelService:
     ) -> None:
         """Take the plan's impressions from every channel-week, or raise CapacityExceededError
         (409) naming each short week and what it has left; the caller's transaction then
-        rolls back, so a failed booking holds nothing."""
-        for line in sorted(plan.lines, key=lambda line: line.channel.value):
-            await self.channels.open_weeks(
-                line.channel.value, sorted(line.weeks), settings[line.channel].weekly_capacity
-            )
-        short = []
-        for line in sorted(plan.lines, key=lambda line: line.channel.value):
-            for monday in sorted(line.weeks):
-                wanted = line.weeks[monday]
-                if wanted and not await self.channels.take(line.channel.value, monday, wanted):
-                    short.append((line.channel, monday, wanted))
+        rolls back, so a failed booking holds nothing.
+
+        Call it last in the transaction: the weeks stay locked until the commit, and
+        every booking of the same weeks waits for that.
+        """
+        wanted = {
+            (line.channel.value, monday): n
+            for line in plan.lines
+            for monday, n in line.weeks.items()
+            if n
+        }
+        await self.channels.open_weeks(
+            (channel, monday, settings[Channel(channel)].weekly_capacity)
+            for channel, monday in sorted(wanted)
+        )
+        weeks = await self.channels.lock_weeks(wanted)
+        short = [
+            {
+                "channel": week.channel,
+                "week_start": week.week_start.isoformat(),
+                "wanted": wanted[(week.channel, week.week_start)],
+                "left": week.capacity - week.booked,
+            }
+            for week in weeks
+            if week.booked + wanted[(week.channel, week.week_start)] > week.capacity
+        ]
         if short:
-            left = [
-                {
-                    "channel": channel.value,
-                    "week_start": monday.isoformat(),
-                    "wanted": wanted,
-                    "left": await self.least_left(channel, [monday]),
-                }
-                for channel, monday, wanted in short
-            ]
             raise CapacityExceededError(
                 "not enough capacity: "
                 + "; ".join(
                     f"{s['channel']} week of {s['week_start']} has {s['left']} impressions left, "
                     f"the booking needs {s['wanted']}"
-                    for s in left
+                    for s in short
                 ),
-                capacity=left,
+                capacity=short,
             )
+        for week in weeks:
+            week.booked += wanted[(week.channel, week.week_start)]
         await self.campaigns.add_all(
-            CapacityReservation(
-                campaign_id=campaign_id,
-                channel=line.channel.value,
-                week_start=monday,
-                impressions=n,
-            )
-            for line in plan.lines
-            for monday, n in line.weeks.items()
-            if n
+            CapacityReservation(campaign_id=campaign_id, channel=c, week_start=m, impressions=n)
+            for (c, m), n in wanted.items()
         )
 
     async def release(self, campaign_id: uuid.UUID, from_week: date) -> int:
         """Give back what the campaign holds from ``from_week`` on; returns the impressions."""
-        held = [
-            r for r in await self.campaigns.reservations(campaign_id) if r.week_start >= from_week
-        ]
-        for reservation in held:
-            await self.channels.give_back(
-                reservation.channel, reservation.week_start, reservation.impressions
-            )
-        await self.campaigns.drop_reservations(campaign_id, (r.week_start for r in held))
-        return sum(r.impressions for r in held)
+        held = {
+            (r.channel, r.week_start): r.impressions
+            for r in await self.campaigns.reservations(campaign_id)
+            if r.week_start >= from_week
+        }
+        for week in await self.channels.lock_weeks(held):
+            week.booked -= held[(week.channel, week.week_start)]
+        await self.channels.flush()
+        await self.campaigns.drop_reservations(campaign_id, (m for _, m in held))
+        return sum(held.values())
 
 
 def _rate_card(settings: ChannelSettings) -> RateCard:

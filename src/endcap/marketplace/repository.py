@@ -7,8 +7,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, update
-from sqlalchemy.engine import CursorResult
+from sqlalchemy import delete, tuple_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -34,6 +33,10 @@ class ChannelRepository:
 
     async def get(self, channel: str) -> ChannelSettings | None:
         return await self.session.get(ChannelSettings, channel)
+
+    async def some(self, channels: Iterable[str]) -> dict[str, ChannelSettings]:
+        query = select(ChannelSettings).where(col(ChannelSettings.channel).in_(sorted(channels)))
+        return {s.channel: s for s in (await self.session.exec(query)).all()}
 
     async def all(self) -> list[ChannelSettings]:
         query = select(ChannelSettings).order_by(col(ChannelSettings.channel))
@@ -64,40 +67,36 @@ class ChannelRepository:
         )
         return list((await self.session.exec(query)).all())
 
-    async def open_weeks(self, channel: str, mondays: Iterable[date], capacity: int) -> None:
-        """Put the weeks on the books at ``capacity`` (weeks already there keep theirs)."""
+    async def open_weeks(self, weeks: Iterable[tuple[str, date, int]]) -> None:
+        """Put (channel, week, capacity) on the books; weeks already there keep theirs."""
         rows = [
-            {"channel": channel, "week_start": m, "capacity": capacity, "booked": 0}
-            for m in mondays
+            {"channel": channel, "week_start": monday, "capacity": capacity, "booked": 0}
+            for channel, monday, capacity in weeks
         ]
         if rows:
             insert = dialect_insert(self.session, WEEKS).on_conflict_do_nothing()
             await self.session.execute(insert, rows)
 
-    async def take(self, channel: str, monday: date, impressions: int) -> bool:
-        """Book ``impressions`` in one week if they fit; False (and nothing booked) if not.
+    async def lock_weeks(self, keys: Iterable[tuple[str, date]]) -> list[ChannelWeek]:
+        """The channel-weeks, freshly read and row-locked until the transaction ends.
 
-        One conditional UPDATE: PostgreSQL re-checks the condition against the row
-        as a concurrent booking left it, so two bookings can never both take the
-        last of a week.
+        Locked in one fixed order (channel, week), so two bookings that want the
+        same weeks queue behind each other instead of deadlocking.
         """
-        result: CursorResult[Any] = await self.session.execute(  # type: ignore[assignment]
-            update(WEEKS)
-            .where(
-                WEEKS.c.channel == channel,
-                WEEKS.c.week_start == monday,
-                WEEKS.c.booked + impressions <= WEEKS.c.capacity,
-            )
-            .values(booked=WEEKS.c.booked + impressions)
+        wanted = sorted(set(keys))
+        if not wanted:
+            return []
+        query = (
+            select(ChannelWeek)
+            .where(tuple_(col(ChannelWeek.channel), col(ChannelWeek.week_start)).in_(wanted))
+            .order_by(col(ChannelWeek.channel), col(ChannelWeek.week_start))
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
-        return result.rowcount == 1
+        return list((await self.session.exec(query)).all())
 
-    async def give_back(self, channel: str, monday: date, impressions: int) -> None:
-        await self.session.execute(
-            update(WEEKS)
-            .where(WEEKS.c.channel == channel, WEEKS.c.week_start == monday)
-            .values(booked=WEEKS.c.booked - impressions)
-        )
+    async def flush(self) -> None:
+        await self.session.flush()
 
 
 class CampaignRepository:

@@ -115,8 +115,7 @@ class CampaignService:
         self._check_revision(campaign, if_match, required=False)
         target = target_of(Action.BOOK, CampaignStatus(campaign.status), principal.role)
         quote = await self._validate(campaign)
-        await self.channels.reserve(campaign.id, quote.plan, quote.settings)
-        await self.campaigns.add_all(
+        lines = [
             CampaignLine(
                 campaign_id=campaign.id,
                 channel=line.channel.value,
@@ -126,12 +125,15 @@ class CampaignService:
                 cost=line.cost,
             )
             for line in quote.plan.lines
-        )
+        ]
+        await self.campaigns.add_all(lines)
         campaign.audience_version = quote.audience_version
         campaign.booked_impressions = quote.plan.impressions
         campaign.booked_cost = quote.plan.cost
         await self._move(campaign, principal, Action.BOOK, target)
-        return await self._public(campaign)
+        # Last, so the contended channel-weeks stay locked only until the commit.
+        await self.channels.reserve(campaign.id, quote.plan, quote.settings)
+        return campaign_public(campaign, lines)
 
     async def transition(
         self,
