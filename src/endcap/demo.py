@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from endcap.auth.service import ApiKeyService
 from endcap.config import DatabaseSettings, Settings, get_settings
 from endcap.db import migrate
 from endcap.db.session import standalone_session
+from endcap.demo_marketplace import open_marketplace
 from endcap.demo_retailer import ExampleShopper, example_shopper, generate_files, load_files
 from endcap.partners.models import PartnerKind
 from endcap.partners.schemas import PartnerCreate
@@ -41,11 +43,12 @@ def run_demo(console: Console, *, directory: str, host: str, port: int, serve: b
         stale.unlink()
     settings = get_settings()
     settings.database = DatabaseSettings(url=f"sqlite+aiosqlite:///{database}")
+    settings.activation.drop_dir = str(folder / "activations")
 
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
     ) as progress:
-        step = progress.add_task("migrating the embedded database", total=4)
+        step = progress.add_task("migrating the embedded database", total=5)
         migrate.upgrade(settings.database.url)
         progress.update(step, advance=1, description="generating a synthetic retailer")
         files = generate_files(folder / "retailer")
@@ -54,13 +57,17 @@ def run_demo(console: Console, *, directory: str, host: str, port: int, serve: b
         progress.update(step, advance=1, description="creating the demo partner and API keys")
         keys = asyncio.run(_create_keys(settings))
         shopper = asyncio.run(example_shopper(settings, files["identifiers"]))
+        progress.update(step, advance=1, description="pricing channels for the marketplace")
+        maker = asyncio.run(open_marketplace(settings, uuid.UUID(keys.partner_id)))
         progress.update(step, advance=1, description="demo retailer ready")
 
     base = f"http://{host}:{port}"
     # soft_wrap: the curl lines must stay whole so they can be pasted.
     console.print(_loaded(loaded, folder / "retailer"), soft_wrap=True, highlight=False)
     console.print(
-        _next_steps(base, database, keys, shopper, files["stores"]), soft_wrap=True, highlight=False
+        _next_steps(base, database, keys, shopper, files["stores"], _market_steps(base, maker)),
+        soft_wrap=True,
+        highlight=False,
     )
     if serve:
         _serve(settings, host, port)
@@ -108,7 +115,12 @@ A key chain: profile {shopper.profile_id} joins the records {records}
 
 
 def _next_steps(
-    base: str, database: Path, keys: DemoKeys, shopper: ExampleShopper | None, stores_file: Path
+    base: str,
+    database: Path,
+    keys: DemoKeys,
+    shopper: ExampleShopper | None,
+    stores_file: Path,
+    market: str,
 ) -> str:
     return f"""[bold]Endcap demo[/] on {base}   (database: {database})
 
@@ -130,8 +142,20 @@ Try:
   curl -s -X POST -H "Authorization: Bearer $ADMIN" -H "Content-Type: application/json" \\
        -d '{{"name": "Acme Snacks", "kind": "manufacturer"}}' {base}/api/v1/partners
 
-{_shopper_steps(base, shopper, stores_file)}
+{_shopper_steps(base, shopper, stores_file)}{market}
 Stop with Ctrl-C."""
+
+
+def _market_steps(base: str, maker: str | None) -> str:
+    if maker is None:
+        return ""
+    return f"""
+The marketplace: every channel has a rate card (GET {base}/api/v1/rate-cards) and the
+demo partner promotes {maker}'s brands. Refresh traits, publish an audience (README tour),
+then as the brand: POST /api/v1/forecasts, POST /api/v1/campaigns, POST .../book; as the
+retailer: GET /api/v1/approvals, POST .../actions/approve, POST .../actions/schedule
+(activation files land in the demo folder's activations/).
+"""
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
