@@ -46,6 +46,11 @@ _LOG_PARAM_BOUND = 15.0
 # Mean log-likelihood per customer: a gradient this small is an optimum even when the line
 # search stopped on rounding noise rather than on its own tolerance.
 _GRADIENT_TOLERANCE = 1e-5
+# The smallest curvature (Hessian eigenvalue of the mean log-likelihood, log parameters) an
+# identified fit has: CDNOW's is 3e-3; data with no drop-out at all gives 1e-7 or less, where
+# the optimiser may stop anywhere along the flat direction.
+_CURVATURE_TOLERANCE = 1e-6
+_HESSIAN_STEP = 1e-4
 _MAX_ITERATIONS = 1000  # the CDNOW fit takes under 20; far more means a degenerate surface
 # Eq. 10 divides by a - 1 and loses ~1e-10/|a - 1| of relative precision to cancellation; within
 # this distance of 1 it is interpolated linearly instead (relative error below 1e-6 either way).
@@ -631,6 +636,22 @@ class _Optimum:
     evaluations: int
 
 
+def _least_curvature(objective: Any, theta: FloatArray) -> float:
+    """The smallest eigenvalue of the Hessian at ``theta``, by central differences of the
+    gradient: near zero, some combination of parameters leaves the likelihood unchanged."""
+    columns = []
+    for i in range(theta.size):
+        step = np.zeros_like(theta)
+        step[i] = _HESSIAN_STEP
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            ahead, behind = objective(theta + step)[1], objective(theta - step)[1]
+        columns.append((np.asarray(ahead) - np.asarray(behind)) / (2 * _HESSIAN_STEP))
+    hessian = np.column_stack(columns)
+    if not np.all(np.isfinite(hessian)):
+        return 0.0
+    return float(np.linalg.eigvalsh((hessian + hessian.T) / 2)[0])
+
+
 def _maximise(objective: Any, start: FloatArray, model: str, require_convergence: bool) -> _Optimum:
     """Minimise ``objective`` (mean negative log-likelihood and its gradient) with L-BFGS-B."""
     bounds = [(-_LOG_PARAM_BOUND, _LOG_PARAM_BOUND)] * start.size
@@ -648,10 +669,14 @@ def _maximise(objective: Any, start: FloatArray, model: str, require_convergence
     small_gradient = finite and float(np.max(np.abs(result.jac))) < _GRADIENT_TOLERANCE
     at_edge = bool(np.any(np.abs(theta) > _LOG_PARAM_BOUND - 1e-3))
     converged = finite and (bool(result.success) or small_gradient) and not at_edge
+    flat = converged and _least_curvature(objective, theta) < _CURVATURE_TOLERANCE
+    converged = converged and not flat
     if not converged and require_convergence:
         reason = (
             "a parameter ran to the edge of its range (the data cannot identify it)"
             if at_edge
+            else "the likelihood is flat along some direction (the data cannot identify it)"
+            if flat
             else str(result.message)
         )
         raise CLVConvergenceError(
