@@ -10,7 +10,17 @@ from endcap.client import EndcapClient
 from endcap.jobs.schemas import JobPublic
 
 # What a brand's catalog entry holds, and nothing more: no rule, spec, report or members.
-CATALOG_KEYS = {"id", "name", "description", "kind", "price", "size", "size_band", "channels"}
+CATALOG_KEYS = {
+    "id",
+    "name",
+    "description",
+    "kind",
+    "price",
+    "size",
+    "size_band",
+    "channels",
+    "categories",
+}
 
 
 def create(admin: EndcapClient, **body: Any) -> AudiencePublic:

@@ -9,6 +9,8 @@ rounded and hidden below the minimum.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,8 +29,14 @@ class AudienceCatalog:
         self.gate = gate
 
     async def entries(
-        self, *, channel: Channel | None = None, band: str | None = None
+        self,
+        *,
+        channel: Channel | None = None,
+        band: str | None = None,
+        category: str | None = None,
     ) -> list[CatalogEntry]:
+        """Published audiences, optionally only those reaching ``channel``, in size ``band``,
+        or about ``category`` (a category its rule, target or features name; any case)."""
         entries = []
         for audience in await self.audiences.published():
             entry = await self._entry(audience)
@@ -37,6 +45,10 @@ class AudienceCatalog:
             if channel is not None and channel not in {c.channel for c in entry.channels}:
                 continue
             if band is not None and entry.size_band != band:
+                continue
+            if category is not None and category.strip().casefold() not in {
+                c.casefold() for c in entry.categories
+            }:
                 continue
             entries.append(entry)
         return entries
@@ -104,4 +116,19 @@ class AudienceCatalog:
             size=size.value,
             size_band=band.value,
             channels=channels,
+            categories=sorted(set(named_categories(audience.rule, audience.spec))),
         )
+
+
+def named_categories(*documents: Any) -> Iterator[str]:
+    """Every category a rule or model spec names as a purchase target or feature: what the
+    audience is about, as a brand would browse for it."""
+    for document in documents:
+        if isinstance(document, dict):
+            if document.get("level") == "category" and isinstance(document.get("name"), str):
+                yield document["name"]
+            for value in document.values():
+                yield from named_categories(value)
+        elif isinstance(document, list):
+            for value in document:
+                yield from named_categories(value)

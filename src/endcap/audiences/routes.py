@@ -147,8 +147,9 @@ class AudienceCatalogController(Controller):
         catalog: NamedDependency[AudienceCatalog],
         channel: FromQuery[Channel | None] = None,
         size_band: FromQuery[str | None] = None,
+        category: FromQuery[str | None] = None,
     ) -> list[CatalogEntry]:
-        return await catalog.entries(channel=channel, band=size_band)
+        return await catalog.entries(channel=channel, band=size_band, category=category)
 
     @get("/{audience_id:uuid}", summary="One published audience")
     async def entry(

@@ -118,6 +118,9 @@ class CatalogEntry(BaseModel):
     size: int
     size_band: str
     channels: list[ChannelReach]
+    categories: list[str] = Field(
+        default_factory=list, description="categories its rule, target or features name"
+    )
 
 
 class Overlap(BaseModel):

@@ -1,0 +1,32 @@
+"""The brand's catalog: filtered by category, channel and size band, priced, rounded."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from tests.audiences.http import create, refresh
+from tests.marketplace.conftest import Market
+
+
+def test_the_catalog_filters_by_category_channel_and_band(market: Market) -> None:
+    with market.client(market.admin_key) as admin:
+        products = admin.products(limit=500).items
+        category = Counter(p.category for p in products if p.department == "Dairy & Chilled")
+        name = category.most_common(1)[0][0]
+        rule = {"bought": {"level": "category", "name": name}, "within_weeks": 52}
+        audience = refresh(admin, create(admin, rule=rule).id)
+        published = admin.request("POST", f"/api/v1/audiences/{audience.id}/publish")
+        assert published.status_code == 200, published.text
+    with market.client(market.a.key) as brand:
+        about = brand.audience_catalog(category=name.upper())
+        everything = brand.audience_catalog()
+        by_channel = brand.audience_catalog(channel="email")
+        nowhere = brand.audience_catalog(category="No Such Category")
+        small = brand.audience_catalog(size_band="100k-1m")
+    assert [e.id for e in about] == [audience.id]
+    assert about[0].categories == [name]
+    assert {market.audience_id, audience.id} <= {e.id for e in everything}
+    assert all("email" in {c.channel for c in e.channels} for e in by_channel)
+    assert nowhere == []
+    assert small == []  # a 2,000-shopper retailer has no audience of 100k or more
+    assert all(e.size % 100 == 0 for e in everything)
