@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from endcap.activation.schemas import ActivationPublic
 from endcap.audiences.schemas import CatalogEntry
 from endcap.auth.roles import Role
 from endcap.auth.schemas import ApiKeyCreated, ApiKeyPublic, Me
@@ -319,6 +320,22 @@ class EndcapClient:
 
     def approval(self, campaign_id: uuid.UUID) -> ApprovalItem:
         return self._get(f"/api/v1/approvals/{campaign_id}", ApprovalItem)
+
+    def activations(self, campaign_id: uuid.UUID) -> Page[ActivationPublic]:
+        """A campaign's exports per channel (a brand sees its own, with rounded counts)."""
+        return self._get(f"/api/v1/campaigns/{campaign_id}/activations", Page[ActivationPublic])
+
+    def activation(self, activation_id: uuid.UUID) -> ActivationPublic:
+        return self._get(f"/api/v1/activations/{activation_id}", ActivationPublic)
+
+    def activate(self, campaign_id: uuid.UUID) -> list[ActivationPublic]:
+        """Retailer admin: export the treatment group again (consent is re-read)."""
+        response = self.request(
+            "POST",
+            f"/api/v1/campaigns/{campaign_id}/activations",
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        return [ActivationPublic.model_validate(a) for a in response.json()]
 
 
 def _jsonable(body: dict[str, Any]) -> dict[str, Any]:

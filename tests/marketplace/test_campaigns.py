@@ -3,11 +3,13 @@ the campaign through its lifecycle. Numbers are checked against the rate card by
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
 
 from endcap.client import EndcapAPIError
+from endcap.privacy.sizes import round_count
 from tests.marketplace.booking import campaign_body
 from tests.marketplace.conftest import MIN_AUDIENCE, Market
 
@@ -146,3 +148,33 @@ def test_a_retried_create_returns_the_same_draft(market: Market) -> None:
     assert again.id == first.id
     assert mine.count(first.id) == 1
     assert replay.value.status == 409
+
+
+def test_scheduling_exports_each_channel_to_the_drop(market: Market) -> None:
+    body = campaign_body(market, market.a, channels=["onsite_display", "email"])
+    with market.client(market.a.key) as brand, market.client(market.admin_key) as admin:
+        campaign = brand.book(brand.create_campaign(**body).id)
+        admin.act(campaign.id, "approve")
+        admin.act(campaign.id, "schedule")
+        deadline = time.monotonic() + 60
+        while True:
+            shown = brand.activations(campaign.id).items
+            if (
+                all(a.status in ("delivered", "failed") for a in shown)
+                or time.monotonic() > deadline
+            ):
+                break
+            time.sleep(0.2)
+        exact = {a.channel: a for a in admin.activations(campaign.id).items}
+    assert sorted(a.channel for a in shown) == ["email", "onsite_display"]
+    assert {a.status for a in shown} == {"delivered"}
+    for channel, activation in exact.items():
+        folder = market.drop_dir / str(campaign.id)
+        (written,) = folder.glob(f"{channel}-*.csv")
+        rows = written.read_text().splitlines()
+        assert rows[0] == "profile_id"
+        assert len(rows) - 1 == activation.exported
+        # What the brand sees is the same count, rounded.
+        seen = next(a for a in shown if a.channel == channel)
+        rounded = round_count(activation.exported or 0, minimum=MIN_AUDIENCE)
+        assert seen.exported == rounded.value
