@@ -16,9 +16,16 @@ def etag(revision: int) -> str:
     return f'"{revision}"'
 
 
+# What an If-Match that names no revision of ours parses to: it matches nothing (a 412).
+NO_REVISION = -1
+
+
 def parse_if_match(header: str | None) -> int | None:
-    """The revision an If-Match header names (None when absent or not one of ours)."""
+    """The revision an If-Match header names: None when absent, :data:`NO_REVISION` when it
+    is not one of our ETags (so it fails the check rather than being ignored)."""
     if not header:
         return None
     value = header.strip().removeprefix("W/").strip('"')
-    return int(value) if value.isdigit() else None
+    if value.isascii() and value.isdigit() and len(value) <= 9:
+        return int(value)
+    return NO_REVISION

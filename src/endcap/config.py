@@ -124,6 +124,8 @@ class MarketplaceSettings(BaseSettings):
 
     # Longer flights than a year are contracts, not campaigns; they are booked by hand.
     max_flight_days: int = Field(default=366, ge=1)
+    # Capacity and prices are not planned further ahead than this.
+    max_days_ahead: int = Field(default=730, ge=1)
     # The share of the audience kept out of every channel, so incrementality can be measured.
     default_holdout_share: float = Field(default=0.10, gt=0, lt=1)
     # Below 2% the holdout is too small to measure against; above half, the brand buys

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -130,3 +131,59 @@ def test_capacity_exceeded_is_409_with_what_is_left(market: Market) -> None:
     assert {w["left"] for w in full.value.problem["capacity"]} == {100}
     assert all(w.booked == 0 for w in weeks)  # nothing half-taken
     assert still.status == "draft"
+
+
+@pytest.mark.parametrize(
+    "field", ["name", "budget", "currency", "skus", "starts_on", "channels", "holdout_share"]
+)
+def test_a_null_field_in_an_update_is_422_not_a_crash(market: Market, field: str) -> None:
+    with market.client(market.a.key) as brand:
+        draft = brand.create_campaign(**campaign_body(market, market.a))
+        with pytest.raises(EndcapAPIError) as refused:
+            brand.update_campaign(draft.id, draft.revision, **{field: None})
+        unchanged = brand.campaign(draft.id)
+    assert refused.value.status == 422
+    assert any(field in f for f in _fields(refused.value.problem))
+    assert unchanged.revision == draft.revision
+
+
+def test_dates_centuries_ahead_are_refused_everywhere(market: Market) -> None:
+    far = {"starts_on": "9999-12-30", "ends_on": "9999-12-31"}
+    with market.client(market.a.key) as brand, market.client(market.admin_key) as admin:
+        with pytest.raises(EndcapAPIError) as booking:
+            brand.create_campaign(**campaign_body(market, market.a, **far))
+        with pytest.raises(EndcapAPIError) as forecast:
+            brand.forecast(audience_id=market.audience_id, channels=["email"], **far)
+        with pytest.raises(EndcapAPIError) as capacity:
+            admin.capacity("email", first="9999-12-30")
+    assert booking.value.status == 422
+    assert _fields(booking.value.problem) == {"/starts_on"}
+    assert forecast.value.status == 422
+    assert capacity.value.status == 422
+
+
+def test_a_budget_that_buys_nothing_is_refused(market: Market) -> None:
+    with market.client(market.a.key) as brand, pytest.raises(EndcapAPIError) as refused:
+        brand.create_campaign(**campaign_body(market, market.a, budget="0.01"))
+    assert refused.value.status == 422
+    assert _fields(refused.value.problem) == {"/budget"}
+
+
+@pytest.mark.parametrize("header", ['"\u00b2"', '"abc"', '"' + "9" * 5000 + '"', "*"])
+def test_an_etag_that_is_not_ours_is_412(market: Market, header: str) -> None:
+    with market.client(market.a.key) as brand:
+        draft = brand.create_campaign(**campaign_body(market, market.a))
+        with pytest.raises(EndcapAPIError) as refused:
+            brand.request(
+                "PATCH",
+                f"/api/v1/campaigns/{draft.id}",
+                json={"name": "x"},
+                headers={"If-Match": header.encode()},
+            )
+    assert refused.value.status == 412
+
+
+def test_the_smallest_holdout_policy_allows_is_accepted(market: Market) -> None:
+    with market.client(market.a.key) as brand:
+        draft = brand.create_campaign(**campaign_body(market, market.a, holdout_share="0.02"))
+    assert draft.holdout_share == Decimal("0.02")

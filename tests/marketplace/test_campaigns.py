@@ -4,6 +4,7 @@ the campaign through its lifecycle. Numbers are checked against the rate card by
 from __future__ import annotations
 
 import time
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -116,7 +117,10 @@ def test_lifecycle_is_audited_and_illegal_moves_are_409(market: Market) -> None:
         ("complete", "completed"),
     ]
     assert [e.actor_role for e in events][:3] == ["brand", "brand", "retailer_admin"]
-    assert all(e.actor_key_id is not None for e in events)
+    # A brand sees its own keys on its moves; which retailer key acted stays the retailer's.
+    assert all((e.actor_key_id is not None) == (e.actor_role == "brand") for e in events)
+    with market.client(market.admin_key) as admin:
+        assert all(e.actor_key_id is not None for e in admin.campaign_events(campaign.id))
 
 
 def test_rejecting_needs_a_reason_and_gives_the_capacity_back(market: Market) -> None:
@@ -166,15 +170,54 @@ def test_scheduling_exports_each_channel_to_the_drop(market: Market) -> None:
                 break
             time.sleep(0.2)
         exact = {a.channel: a for a in admin.activations(campaign.id).items}
+    with market.client(market.admin_key) as admin:
+        again = {a.channel: a for a in admin.activate(campaign.id)}
+        deadline = time.monotonic() + 60
+        while any(admin.activation(a.id).status in ("queued", "running") for a in again.values()):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        redone = {c: admin.activation(a.id) for c, a in again.items()}
+    # The holdout was drawn once, at approval: a second export splits exactly the same way.
+    for channel, first in exact.items():
+        assert redone[channel].holdout_excluded == first.holdout_excluded
+        assert redone[channel].exported == first.exported
     assert sorted(a.channel for a in shown) == ["email", "onsite_display"]
     assert {a.status for a in shown} == {"delivered"}
     for channel, activation in exact.items():
         folder = market.drop_dir / str(campaign.id)
-        (written,) = folder.glob(f"{channel}-*.csv")
-        rows = written.read_text().splitlines()
+        rows = (folder / f"{channel}-{activation.id}.csv").read_text().splitlines()
         assert rows[0] == "profile_id"
         assert len(rows) - 1 == activation.exported
         # What the brand sees is the same count, rounded.
         seen = next(a for a in shown if a.channel == channel)
         rounded = round_count(activation.exported or 0, minimum=MIN_AUDIENCE)
         assert seen.exported == rounded.value
+
+
+def test_cancelling_a_live_campaign_keeps_this_weeks_capacity_spent(market: Market) -> None:
+    today = date.today()  # noqa: DTZ011  (flight dates are calendar days)
+    this_week = today - timedelta(days=today.weekday())
+    flight = {"starts_on": today, "ends_on": this_week + timedelta(days=20)}  # three ISO weeks
+    body = campaign_body(market, market.a, channels=["offsite_social"], **flight)
+    with market.client(market.admin_key) as admin, market.client(market.a.key) as brand:
+        admin.configure_channel(
+            "offsite_social",
+            cpm="55.00",
+            currency="SEK",
+            weekly_capacity=10**7,
+            max_per_profile_week=3,
+        )
+        weeks = {"first": this_week, "last": this_week + timedelta(days=20)}
+        before = [w.booked for w in admin.capacity("offsite_social", **weeks)]
+        campaign = brand.book(brand.create_campaign(**body).id)
+        for action in ("approve", "schedule", "start"):
+            admin.act(campaign.id, action)
+        booked = [w.booked for w in admin.capacity("offsite_social", **weeks)]
+        brand.act(campaign.id, "cancel")
+        after = [w.booked for w in admin.capacity("offsite_social", **weeks)]
+    held = [b - a for a, b in zip(before, booked, strict=True)]
+    assert len(held) == 3
+    assert all(n > 0 for n in held)
+    assert sum(held) == campaign.booked_impressions
+    # The week under way has been (partly) delivered: its impressions stay spent.
+    assert after == [booked[0], before[1], before[2]]

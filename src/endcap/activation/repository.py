@@ -30,8 +30,14 @@ class ActivationRepository:
 
     # -- campaigns and channels ----------------------------------------------------------------
 
-    async def campaign(self, campaign_id: uuid.UUID) -> Campaign | None:
-        return await self.session.get(Campaign, campaign_id)
+    async def campaign(
+        self, campaign_id: uuid.UUID, *, for_update: bool = False
+    ) -> Campaign | None:
+        if not for_update:
+            return await self.session.get(Campaign, campaign_id)
+        # Row lock: an enqueue waits for a concurrent schedule or cancel of the same campaign.
+        query = sm_select(Campaign).where(col(Campaign.id) == campaign_id).with_for_update()
+        return (await self.session.exec(query)).first()
 
     async def channel_settings(self, channel: str) -> ChannelSettings | None:
         return await self.session.get(ChannelSettings, channel)

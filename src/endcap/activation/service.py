@@ -97,7 +97,7 @@ class ActivationService:
         self, campaign_id: uuid.UUID, created_by: uuid.UUID | None
     ) -> list[ActivationPublic]:
         """:meth:`enqueue` by id; NotFoundError for an unknown campaign."""
-        campaign = await self.activations.campaign(campaign_id)
+        campaign = await self.activations.campaign(campaign_id, for_update=True)
         if campaign is None:
             raise NotFoundError(f"no campaign with id {campaign_id}")
         return await self.enqueue(campaign, created_by)

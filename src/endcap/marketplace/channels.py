@@ -26,6 +26,10 @@ from endcap.marketplace.schemas import (
     RateCard,
 )
 from endcap.privacy.channels import Channel
+from endcap.privacy.sizes import coarse_left
+
+WEEKS_SHOWN = 12
+MAX_WEEKS_SHOWN = 104
 
 
 class CapacityExceededError(ConflictError):
@@ -75,8 +79,17 @@ class ChannelService:
                 )
         return {channel: found[channel.value] for channel in channels}
 
-    async def weeks(self, channel: Channel, first: date, last: date) -> list[ChannelWeekPublic]:
-        """Every week from ``first`` to ``last``; weeks nobody has booked show full capacity."""
+    async def weeks(
+        self, channel: Channel, first: date | None = None, last: date | None = None
+    ) -> list[ChannelWeekPublic]:
+        """Every week from ``first`` (default: this week) to ``last`` (default: 12 weeks on);
+        weeks nobody has booked show full capacity. InvalidRequestError past two years."""
+        first = first or utcnow().date()
+        if last is None:
+            last = date.fromordinal(min(first.toordinal() + 7 * WEEKS_SHOWN, date.max.toordinal()))
+        if last < first or (last - first).days > 7 * MAX_WEEKS_SHOWN or last.year == date.max.year:
+            message = f"ask for at most {MAX_WEEKS_SHOWN} weeks, last on or after first"
+            raise InvalidRequestError(message, errors=[{"field": "last", "message": message}])
         settings = await self.channels.get(channel.value)
         capacity = settings.weekly_capacity if settings else 0
         booked = {w.week_start: w for w in await self.channels.weeks(channel.value, first, last)}
@@ -91,16 +104,27 @@ class ChannelService:
             monday = date.fromordinal(monday.toordinal() + 7)
         return shown
 
-    async def least_left(self, channel: Channel, mondays: Sequence[date]) -> int:
+    async def least_left(
+        self, channel: Channel, mondays: Sequence[date], *, exact: bool = True
+    ) -> int:
+        """The least any of ``mondays``' weeks has left; coarse (privacy.sizes.coarse_left)
+        unless ``exact``, which only the retailer gets."""
         weeks = await self.weeks(channel, min(mondays), max(mondays))
-        return min(w.left for w in weeks if w.week_start in set(mondays))
+        tightest = min((w for w in weeks if w.week_start in set(mondays)), key=lambda w: w.left)
+        return tightest.left if exact else coarse_left(tightest.left, tightest.capacity)
 
     async def reserve(
-        self, campaign_id: uuid.UUID, plan: Plan, settings: Mapping[Channel, ChannelSettings]
+        self,
+        campaign_id: uuid.UUID,
+        plan: Plan,
+        settings: Mapping[Channel, ChannelSettings],
+        *,
+        exact: bool = True,
     ) -> None:
         """Take the plan's impressions from every channel-week, or raise CapacityExceededError
         (409) naming each short week and what it has left; the caller's transaction then
-        rolls back, so a failed booking holds nothing.
+        rolls back, so a failed booking holds nothing. What is left is coarse unless
+        ``exact`` (the retailer's view).
 
         Call it last in the transaction: the weeks stay locked until the commit, and
         every booking of the same weeks waits for that.
@@ -121,7 +145,9 @@ class ChannelService:
                 "channel": week.channel,
                 "week_start": week.week_start.isoformat(),
                 "wanted": wanted[(week.channel, week.week_start)],
-                "left": week.capacity - week.booked,
+                "left": (week.capacity - week.booked)
+                if exact
+                else coarse_left(week.capacity - week.booked, week.capacity),
             }
             for week in weeks
             if week.booked + wanted[(week.channel, week.week_start)] > week.capacity
@@ -130,7 +156,9 @@ class ChannelService:
             raise CapacityExceededError(
                 "not enough capacity: "
                 + "; ".join(
-                    f"{s['channel']} week of {s['week_start']} has {s['left']} impressions left, "
+                    f"{s['channel']} week of {s['week_start']} has {s['left']} impressions left"
+                    + ("" if exact else " or a little more")
+                    + ", "
                     f"the booking needs {s['wanted']}"
                     for s in short
                 ),

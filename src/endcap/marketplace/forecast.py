@@ -48,11 +48,12 @@ class Quoting:
         self.channels = ChannelService(session)
         self.market = market
 
-    async def forecast(self, request: ForecastRequest) -> Forecast:
+    async def forecast(self, request: ForecastRequest, *, exact: bool = False) -> Forecast:
+        """The quote a booking would get; capacity left is coarse unless ``exact`` (retailer)."""
         quote = await self.quote(request)
         lines = []
         for line in quote.plan.lines:
-            left = await self.channels.least_left(line.channel, sorted(line.weeks))
+            left = await self.channels.least_left(line.channel, sorted(line.weeks), exact=exact)
             lines.append(
                 ForecastLine(
                     channel=line.channel,
@@ -134,6 +135,11 @@ class Quoting:
         today = utcnow().date()
         if starts_on < today:
             raise invalid("/starts_on", f"the flight cannot start in the past (today is {today})")
+        if starts_on > today + timedelta(days=self.market.max_days_ahead):
+            raise invalid(
+                "/starts_on",
+                f"flights can be booked at most {self.market.max_days_ahead} days ahead",
+            )
         if ends_on < starts_on:
             raise invalid("/ends_on", "the flight cannot end before it starts")
         if ends_on - starts_on >= timedelta(days=self.market.max_flight_days):
@@ -143,7 +149,8 @@ class Quoting:
 
     def _holdout_share(self, asked: Decimal | None) -> Decimal:
         share = asked if asked is not None else Decimal(str(self.market.default_holdout_share))
-        low, high = self.market.min_holdout_share, self.market.max_holdout_share
+        low = Decimal(str(self.market.min_holdout_share))
+        high = Decimal(str(self.market.max_holdout_share))
         if not low <= share <= high:
             raise invalid(
                 "/holdout_share",

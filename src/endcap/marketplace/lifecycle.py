@@ -62,8 +62,8 @@ MOVES: Mapping[Action, Move] = MappingProxyType(
     }
 )
 
-# Moves that end a booking before it has run: its unused capacity goes back.
-RELEASES_CAPACITY = frozenset({Action.REJECT, Action.CANCEL})
+# Moves that end a booking: the capacity of weeks it will not run in goes back.
+RELEASES_CAPACITY = frozenset({Action.REJECT, Action.CANCEL, Action.COMPLETE})
 
 
 class IllegalTransitionError(ConflictError):

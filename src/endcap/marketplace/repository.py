@@ -48,7 +48,18 @@ class ChannelRepository:
         return merged
 
     async def set_capacity_from(self, channel: str, first_week: date, capacity: int) -> None:
-        """New weekly capacity for ``first_week`` and every later week already on the books."""
+        """New weekly capacity for ``first_week`` and every later week already on the books.
+
+        The weeks are locked first in week order, the order bookings lock them in, so a
+        change of capacity and a booking never deadlock.
+        """
+        lock = (
+            select(ChannelWeek)
+            .where(col(ChannelWeek.channel) == channel, col(ChannelWeek.week_start) >= first_week)
+            .order_by(col(ChannelWeek.week_start))
+            .with_for_update()
+        )
+        await self.session.exec(lock)
         await self.session.execute(
             update(WEEKS)
             .where(WEEKS.c.channel == channel, WEEKS.c.week_start >= first_week)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date
 
 from litestar import Controller, Response, get, patch, post, put
 from litestar.di import NamedDependency, Provide
@@ -38,8 +38,6 @@ from endcap.marketplace.schemas import (
 from endcap.marketplace.service import CampaignService
 from endcap.pagination import DEFAULT_PAGE_SIZE, Limit, Page, PageRequest
 from endcap.privacy.channels import Channel
-
-CAPACITY_WEEKS_SHOWN = 12
 
 
 def provide_channels(session: NamedDependency[AsyncSession]) -> ChannelService:
@@ -97,8 +95,6 @@ class ChannelController(Controller):
         first: FromQuery[date | None] = None,
         last: FromQuery[date | None] = None,
     ) -> list[ChannelWeekPublic]:
-        first = first or date.today()  # noqa: DTZ011  (a calendar day, not an instant)
-        last = last or first + timedelta(weeks=CAPACITY_WEEKS_SHOWN)
         return await channels.weeks(channel, first, last)
 
 
@@ -121,9 +117,12 @@ class ForecastController(Controller):
 
     @post("/", status_code=200, summary="Reach, impressions and cost before booking")
     async def forecast(
-        self, data: JSONBody[ForecastRequest], quoting: NamedDependency[Quoting]
+        self,
+        data: JSONBody[ForecastRequest],
+        quoting: NamedDependency[Quoting],
+        principal: NamedDependency[Principal],
     ) -> Forecast:
-        return await quoting.forecast(data)
+        return await quoting.forecast(data, exact=not principal.is_brand)
 
 
 class CampaignController(Controller):

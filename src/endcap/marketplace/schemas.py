@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from endcap.marketplace.models import CampaignStatus
 from endcap.privacy.channels import Channel
@@ -127,9 +127,16 @@ class CampaignCreate(BaseModel):
 
 
 class CampaignUpdate(BaseModel):
-    """A draft's fields; anything left out keeps its value."""
+    """A draft's fields; anything left out keeps its value (null clears only the creative)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: object, info: ValidationInfo) -> object:
+        if value is None and info.field_name != "creative":
+            raise ValueError("may not be null; leave the field out to keep its value")
+        return value
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     audience_id: uuid.UUID | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -132,7 +133,9 @@ class CampaignService:
         campaign.booked_cost = quote.plan.cost
         await self._move(campaign, principal, Action.BOOK, target)
         # Last, so the contended channel-weeks stay locked only until the commit.
-        await self.channels.reserve(campaign.id, quote.plan, quote.settings)
+        await self.channels.reserve(
+            campaign.id, quote.plan, quote.settings, exact=not principal.is_brand
+        )
         return campaign_public(campaign, lines)
 
     async def transition(
@@ -165,7 +168,7 @@ class CampaignService:
         if action is Action.REJECT:
             campaign.reject_reason = reason
         if action in RELEASES_CAPACITY:
-            await self.channels.release(campaign.id, week_start(utcnow().date()))
+            await self.channels.release(campaign.id, _unrun_from(campaign))
         await self._move(campaign, principal, action, target, reason)
         if action is Action.SCHEDULE:
             await self._activate(campaign, principal)
@@ -193,10 +196,15 @@ class CampaignService:
         self, principal: Principal, campaign_id: uuid.UUID
     ) -> builtins.list[CampaignEventPublic]:
         await self._owned(principal, campaign_id)
-        return [
+        events = [
             CampaignEventPublic.model_validate(e, from_attributes=True)
             for e in await self.campaigns.events(campaign_id)
         ]
+        if principal.is_brand:  # which of the retailer's keys acted is the retailer's business
+            for event in events:
+                if event.actor_role != principal.role.value:
+                    event.actor_key_id = None
+        return events
 
     async def _owned(
         self, principal: Principal, campaign_id: uuid.UUID, *, for_update: bool = False
@@ -228,7 +236,14 @@ class CampaignService:
                 f"{campaign.skus[i]!r} is not a product of the partner's brands "
                 f"({len(foreign)} such product{'s' if len(foreign) > 1 else ''})",
             )
-        return await self.quoting.quote(_request_of(campaign))
+        quote = await self.quoting.quote(_request_of(campaign))
+        if quote.plan.impressions == 0:
+            raise invalid(
+                "/budget",
+                f"{campaign.budget} {campaign.currency} buys no impressions at these prices "
+                f"(CPM {', '.join(str(line.cpm) for line in quote.plan.lines)})",
+            )
+        return quote
 
     @staticmethod
     def _check_revision(campaign: Campaign, if_match: int | None, *, required: bool = True) -> None:
@@ -289,6 +304,14 @@ class CampaignService:
 
     async def _public(self, campaign: Campaign) -> CampaignPublic:
         return campaign_public(campaign, await self.campaigns.lines(campaign.id))
+
+
+def _unrun_from(campaign: Campaign) -> date:
+    """The first week a campaign ending now will not run in. Once the flight has begun, this
+    week has been (partly) delivered, and its impressions stay spent."""
+    today = utcnow().date()
+    this_week = week_start(today)
+    return this_week if campaign.starts_on > today else this_week + timedelta(days=7)
 
 
 def _request_of(campaign: Campaign) -> ForecastRequest:

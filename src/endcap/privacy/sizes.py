@@ -122,3 +122,17 @@ def size_band(n: int, to: int = ROUND_TO, *, minimum: int = MIN_AUDIENCE) -> Siz
     if shown is None:
         return None
     return _BANDS[bisect_right(_UPPER_EDGES, shown)]
+
+
+# Capacity shared by every brand is shown to brands in hundredths of a week's capacity.
+CAPACITY_STEPS = 100
+
+
+def coarse_left(left: int, capacity: int, *, steps: int = CAPACITY_STEPS) -> int:
+    """What remains of a pool all brands book from, rounded *down* to 1/``steps`` of it.
+
+    Exact remainders would let one brand difference out another's booking (and
+    with the rate card, its budget) by forecasting before and after it.
+    """
+    step = max(1, capacity // steps)
+    return max(0, left) // step * step
