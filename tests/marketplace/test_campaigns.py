@@ -3,6 +3,7 @@ the campaign through its lifecycle. Numbers are checked against the rate card by
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import date, timedelta
 from decimal import Decimal
@@ -150,6 +151,14 @@ def test_a_retried_create_returns_the_same_draft(market: Market) -> None:
             brand.create_campaign(idempotency_key="retry-1", **{**body, "name": "other"})
         mine = [c.id for c in brand.campaigns(limit=200).items]
     assert again.id == first.id
+    with market.client(market.a.key) as brand:
+        replayed = brand.request(
+            "POST",
+            "/api/v1/campaigns",
+            json=json.loads(json.dumps(body, default=str)),
+            headers={"Idempotency-Key": "retry-1"},
+        )
+    assert replayed.headers["ETag"] == f'"{first.revision}"'  # the replay keeps its ETag
     assert mine.count(first.id) == 1
     assert replay.value.status == 409
 

@@ -22,6 +22,7 @@ from litestar.types.asgi_types import (
 )
 
 from endcap.auth.principal import Principal
+from endcap.concurrency import etag
 from endcap.db.session import read_session_factory_from
 from endcap.idempotency.repository import IdempotencyRepository
 
@@ -43,12 +44,16 @@ def _problem(status: int, slug: str, title: str, detail: str, path: str) -> byte
 
 
 async def _answer(
-    send: Send, status: int, body: bytes, media_type: bytes = b"application/json"
+    send: Send,
+    status: int,
+    body: bytes,
+    media_type: bytes = b"application/json",
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     start: HTTPResponseStartEvent = {
         "type": "http.response.start",
         "status": status,
-        "headers": [(b"content-type", media_type)],
+        "headers": [(b"content-type", media_type), *(extra_headers or [])],
     }
     end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
     await send(start)
@@ -162,7 +167,22 @@ async def _replay(
         )
         await _answer(send, 409, body, b"application/problem+json")
     else:
-        await _answer(send, first.status_code, json.dumps(first.response).encode())
+        await _answer(
+            send,
+            first.status_code,
+            json.dumps(first.response).encode(),
+            b"application/json",
+            _etag_of(first.response),
+        )
+
+
+def _etag_of(response: Any) -> list[tuple[bytes, bytes]]:
+    # Versioned resources (audiences, campaigns) answer with ETag = their revision; a replay
+    # sends it again so a retried create can go straight on to an If-Match update.
+    revision = response.get("revision") if isinstance(response, dict) else None
+    if isinstance(revision, int) and not isinstance(revision, bool):
+        return [(b"etag", etag(revision).encode())]
+    return []
 
 
 def _json(body: bytes) -> Any:
