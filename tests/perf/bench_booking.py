@@ -232,6 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--partners", type=int, default=8)
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--no-telemetry", action="store_true", help="set OTEL_SDK_DISABLED=true")
     args = parser.parse_args(argv)
     args.no_write = False
     print_facts(args)
@@ -243,10 +244,10 @@ def main(argv: list[str] | None = None) -> None:
             tempfile.TemporaryDirectory(prefix="endcap-bench-") as tmp,
             ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool,
         ):
-            endcap = AppServer(
-                {"ENDCAP_DATABASE_URL": url, "ENDCAP_LOG_LEVEL": args.log_level},
-                Path(tmp) / "endcap.log",
-            ).start()
+            env = {"ENDCAP_DATABASE_URL": url, "ENDCAP_LOG_LEVEL": args.log_level}
+            if args.no_telemetry:
+                env["OTEL_SDK_DISABLED"] = "true"
+            endcap = AppServer(env, Path(tmp) / "endcap.log").start()
             try:
                 shown = samples(endcap, seeded)
                 spec = FlowSpec(

@@ -303,6 +303,9 @@ class CampaignService:
         await ActivationService(self.session, self.settings).enqueue(campaign, principal.key_id)
 
     async def _public(self, campaign: Campaign) -> CampaignPublic:
+        # A draft has no lines yet: they are written when it is booked.
+        if campaign.status == CampaignStatus.DRAFT:
+            return campaign_public(campaign, [])
         return campaign_public(campaign, await self.campaigns.lines(campaign.id))
 
 
