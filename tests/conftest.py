@@ -20,7 +20,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from endcap.auth.roles import Role
 from endcap.client import EndcapClient
 from endcap.config import DatabaseSettings
-from endcap.db import migrate
 from tests.support import databases
 from tests.support.keys import make_key, make_partner
 from tests.support.server import ServerProcess, start_server
@@ -70,16 +69,9 @@ def backend(pytestconfig: pytest.Config) -> str:
 @pytest.fixture(scope="session")
 def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh database for this run, migrated to head by Alembic (the only schema source)."""
-    if backend == "postgres":
-        url = databases.create_postgres_database()
-        try:
-            migrate.upgrade(url)
-            yield url
-        finally:
-            databases.drop_postgres_database(url)
-    else:
-        url = databases.sqlite_url(tmp_path_factory.mktemp("db"))
-        migrate.upgrade(url)
+    with databases.migrated_database(
+        backend, lambda: tmp_path_factory.mktemp("db"), "endcap_test"
+    ) as url:
         yield url
 
 

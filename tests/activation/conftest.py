@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from endcap.auth.roles import Role
 from endcap.config import ActivationSettings, DatabaseSettings, Settings
-from endcap.db import migrate
 from endcap.db.engine import SessionFactory, create_engine, create_session_factory
 from tests.activation.receiver import ChannelReceiver
 from tests.support import databases
@@ -32,16 +31,9 @@ BACKOFF = 0.01
 
 @pytest.fixture(scope="package")
 def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if backend == "postgres":
-        url = databases.create_postgres_database("endcap_test_activation")
-        try:
-            migrate.upgrade(url)
-            yield url
-        finally:
-            databases.drop_postgres_database(url)
-    else:
-        url = databases.sqlite_url(tmp_path_factory.mktemp("activation-db"))
-        migrate.upgrade(url)
+    with databases.migrated_database(
+        backend, lambda: tmp_path_factory.mktemp("activation-db"), "endcap_test_activation"
+    ) as url:
         yield url
 
 

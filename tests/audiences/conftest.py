@@ -20,7 +20,6 @@ import pytest
 from endcap.auth.roles import Role
 from endcap.client import EndcapClient
 from endcap.config import DatabaseSettings
-from endcap.db import migrate
 from endcap.ingest.contract import LOAD_ORDER
 from endcap.jobs.schemas import JobPublic
 from endcap.synthetic import generate
@@ -33,16 +32,9 @@ PROFILES = 3000
 
 @pytest.fixture(scope="package")
 def shop_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if backend == "postgres":
-        url = databases.create_postgres_database("endcap_test_audiences")
-        try:
-            migrate.upgrade(url)
-            yield url
-        finally:
-            databases.drop_postgres_database(url)
-    else:
-        url = databases.sqlite_url(tmp_path_factory.mktemp("audiences-db"))
-        migrate.upgrade(url)
+    with databases.migrated_database(
+        backend, lambda: tmp_path_factory.mktemp("audiences-db"), "endcap_test_audiences"
+    ) as url:
         yield url
 
 

@@ -25,7 +25,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from endcap.config import DatabaseSettings, IdentitySettings, IngestSettings, Settings
-from endcap.db import migrate
 from endcap.db.engine import create_engine, create_session_factory
 from endcap.ingest.schemas import IngestReport
 from endcap.ingest.service import IngestService
@@ -174,16 +173,9 @@ DATA_TABLES = (
 @pytest.fixture(scope="session")
 def template_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One migrated, empty database per run that each test's database is cloned from."""
-    if backend == "postgres":
-        url = databases.create_postgres_database("endcap_tpl")
-        try:
-            migrate.upgrade(url)
-            yield url
-        finally:
-            databases.drop_postgres_database(url)
-    else:
-        url = databases.sqlite_url(tmp_path_factory.mktemp("template"))
-        migrate.upgrade(url)
+    with databases.migrated_database(
+        backend, lambda: tmp_path_factory.mktemp("template"), "endcap_tpl"
+    ) as url:
         yield url
 
 

@@ -21,7 +21,6 @@ from endcap.auth.roles import Role
 from endcap.catalog.schemas import ProductPublic
 from endcap.client import EndcapClient
 from endcap.config import DatabaseSettings
-from endcap.db import migrate
 from endcap.ingest.contract import LOAD_ORDER
 from endcap.jobs.schemas import JobPublic
 from endcap.privacy.settings import SENSITIVE_DEPARTMENTS
@@ -61,16 +60,9 @@ class Market:
 
 @pytest.fixture(scope="package")
 def market_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if backend == "postgres":
-        url = databases.create_postgres_database("endcap_test_market")
-        try:
-            migrate.upgrade(url)
-            yield url
-        finally:
-            databases.drop_postgres_database(url)
-    else:
-        url = databases.sqlite_url(tmp_path_factory.mktemp("market-db"))
-        migrate.upgrade(url)
+    with databases.migrated_database(
+        backend, lambda: tmp_path_factory.mktemp("market-db"), "endcap_test_market"
+    ) as url:
         yield url
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import asyncpg
+
+from endcap.db import migrate
 
 # The server these machines run; override to point the tests elsewhere.
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -56,3 +60,20 @@ def drop_postgres_database(url: str) -> None:
 
 def sqlite_url(folder: Path, name: str = "endcap.db") -> str:
     return f"sqlite+aiosqlite:///{folder / name}"
+
+
+@contextlib.contextmanager
+def migrated_database(backend: str, folder: Callable[[], Path], prefix: str) -> Iterator[str]:
+    """A database of its own, migrated to head by Alembic, dropped afterwards: on PostgreSQL a
+    fresh one named after ``prefix``; on SQLite a file in ``folder()``."""
+    if backend == "postgres":
+        url = create_postgres_database(prefix)
+        try:
+            migrate.upgrade(url)
+            yield url
+        finally:
+            drop_postgres_database(url)
+    else:
+        url = sqlite_url(folder())
+        migrate.upgrade(url)
+        yield url
