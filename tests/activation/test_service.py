@@ -118,3 +118,19 @@ async def test_a_brand_sees_rounded_counts_of_its_own_campaign_only(
     assert unknown.value.detail == f"no activation with id {unknown_id}"
     with pytest.raises(NotFoundError, match=f"no campaign with id {row.id}"):
         await service.list_for(stranger, row.id)
+
+
+async def test_a_campaign_cancelled_while_its_file_was_written_is_not_delivered(
+    session: AsyncSession, settings: Settings
+) -> None:
+    row = await campaign(session, CampaignStatus.SCHEDULED)
+    (queued, *_) = await ActivationService(session, settings).enqueue(row, ADMIN.key_id)
+    service = ActivationService(session, settings)
+    plan = await service.start(queued.id)
+    await service.recheck(plan)  # still scheduled: goes on
+
+    row.status = CampaignStatus.CANCELLED
+    await session.flush()
+    with pytest.raises(ConflictError, match="is cancelled") as stopped:
+        await service.recheck(plan)
+    assert stopped.value.status_code == 409

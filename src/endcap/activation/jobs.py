@@ -37,6 +37,9 @@ async def run_export(
             await session.commit()
         async with sessions() as session:
             spool, counts = await ActivationService(session, settings).write_file(plan, progress)
+        async with sessions() as session:
+            # Writing a large file takes a while; the campaign may have ended meanwhile.
+            await ActivationService(session, settings).recheck(plan)
         parcel = Parcel(spool, plan.activation_id, plan.campaign_id, plan.channel.value)
         delivered = await deliver(parcel, plan.endpoint_url, settings.activation)
     except Exception as exc:

@@ -201,6 +201,14 @@ class ActivationService:
             endpoint_url=endpoint.endpoint_url if endpoint else None,
         )
 
+    async def recheck(self, plan: ExportPlan) -> None:
+        """ConflictError if the campaign was cancelled (or completed) while the file was
+        written: a campaign that has ended is not delivered anywhere."""
+        campaign = await self.activations.campaign(plan.campaign_id)
+        if campaign is None:
+            raise NotFoundError(f"no campaign with id {plan.campaign_id}")
+        _ensure_activatable(campaign)
+
     async def write_file(
         self, plan: ExportPlan, progress: ProgressCallback
     ) -> tuple[Path, ExportCounts]:
