@@ -140,5 +140,10 @@ async def test_a_full_refresh_swaps_in_spend_with_the_migrated_names(
         ("ix_profile_spend_profile_id", ["profile_id"])
     ]
     assert "profile_spend_build" not in tables
+    # The swapped-in key still carries the window spends (index-only audience conditions).
+    key = await session.execute(
+        text("SELECT indexdef FROM pg_indexes WHERE indexname = 'pk_profile_spend'")
+    )
+    assert key.scalar_one().endswith("INCLUDE (spend_4w, spend_13w, spend_52w)")
     rows = await session.execute(text("SELECT count(*) FROM profile_spend"))
     assert rows.scalar_one() == sum(report.spend_rows.values())

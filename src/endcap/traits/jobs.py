@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from endcap.config import Settings
 from endcap.db.engine import SessionFactory
 from endcap.jobs.models import Job
 from endcap.jobs.worker import ProgressCallback, handles
 from endcap.traits.service import STEPS, RefreshMode, TraitsService
+from endcap.traits.spend_table import vacuum_spend
 
 
 @handles("traits_refresh")
@@ -20,6 +23,9 @@ async def run_refresh(
         mode = RefreshMode(job.params.get("mode", RefreshMode.AUTO.value))
         report = await service.refresh(mode=mode, progress=progress)
         await session.commit()
+        engine = session.bind
+    if isinstance(engine, AsyncEngine):
+        await vacuum_spend(engine)
     return {
         "report": report.model_dump(mode="json"),
         "progress_done": STEPS,

@@ -67,12 +67,17 @@ class ProfileTraits(SQLModel, table=True):
     )
 
 
+SPEND_WINDOWS = ("spend_4w", "spend_13w", "spend_52w")
+
+
 class ProfileSpend(SQLModel, table=True):
     """Spend of one profile on one department, category, brand or manufacturer."""
 
     __tablename__ = "profile_spend"
     __table_args__ = (
-        PrimaryKeyConstraint("level", "key", "profile_id"),
+        # The window spends ride along in the key's index (PostgreSQL), so an audience
+        # condition on a department, category, brand or maker is an index-only scan.
+        PrimaryKeyConstraint("level", "key", "profile_id", postgresql_include=list(SPEND_WINDOWS)),
         Index(None, "profile_id"),
     )
 
