@@ -3,8 +3,9 @@ names the one it read in If-Match (a stale one is a 412)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Protocol, TypeVar
 
+from litestar import Response
 from litestar.params import HeaderParameter
 
 IfMatch = Annotated[
@@ -12,8 +13,21 @@ IfMatch = Annotated[
 ]
 
 
+class Revisioned(Protocol):
+    @property
+    def revision(self) -> int: ...
+
+
+R = TypeVar("R", bound=Revisioned)
+
+
 def etag(revision: int) -> str:
     return f'"{revision}"'
+
+
+def tagged(body: R, status_code: int = 200) -> Response[R]:
+    """``body`` as the answer, with its revision as the ETag the next update must name."""
+    return Response(body, status_code=status_code, headers={"ETag": etag(body.revision)})
 
 
 # What an If-Match that names no revision of ours parses to: it matches nothing (a 412).

@@ -24,7 +24,7 @@ from endcap.audiences.service import AudienceService
 from endcap.auth.guards import roles
 from endcap.auth.principal import Principal
 from endcap.auth.roles import Role
-from endcap.concurrency import IfMatch, etag, parse_if_match
+from endcap.concurrency import IfMatch, parse_if_match, tagged
 from endcap.config import Settings
 from endcap.idempotency import IDEMPOTENT
 from endcap.jobs.schemas import JobPublic
@@ -43,10 +43,6 @@ def provide_catalog(
     session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]
 ) -> AudienceCatalog:
     return AudienceCatalog(session, settings.privacy_gate)
-
-
-def _tagged(audience: AudiencePublic, status_code: int = 200) -> Response[AudiencePublic]:
-    return Response(audience, status_code=status_code, headers={"ETag": etag(audience.revision)})
 
 
 class AudienceController(Controller):
@@ -69,7 +65,7 @@ class AudienceController(Controller):
     async def create(
         self, data: JSONBody[AudienceCreate], audiences: NamedDependency[AudienceService]
     ) -> Response[AudiencePublic]:
-        return _tagged(await audiences.create(data), 201)
+        return tagged(await audiences.create(data), 201)
 
     @get("/", summary="Audiences (not deleted)")
     async def list_audiences(
@@ -85,7 +81,7 @@ class AudienceController(Controller):
     async def read(
         self, audience_id: FromPath[uuid.UUID], audiences: NamedDependency[AudienceService]
     ) -> Response[AudiencePublic]:
-        return _tagged(await audiences.get(audience_id))
+        return tagged(await audiences.get(audience_id))
 
     @patch("/{audience_id:uuid}", summary="Change name, description or rule; needs If-Match")
     async def update(
@@ -95,7 +91,7 @@ class AudienceController(Controller):
         audiences: NamedDependency[AudienceService],
         if_match: IfMatch = None,
     ) -> Response[AudiencePublic]:
-        return _tagged(await audiences.update(audience_id, data, if_match=parse_if_match(if_match)))
+        return tagged(await audiences.update(audience_id, data, if_match=parse_if_match(if_match)))
 
     @post(
         "/{audience_id:uuid}/refresh",
@@ -122,7 +118,7 @@ class AudienceController(Controller):
     async def publish(
         self, audience_id: FromPath[uuid.UUID], audiences: NamedDependency[AudienceService]
     ) -> Response[AudiencePublic]:
-        return _tagged(await audiences.publish(audience_id))
+        return tagged(await audiences.publish(audience_id))
 
     @delete(
         "/{audience_id:uuid}",

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from endcap.auth.guards import roles
 from endcap.auth.principal import Principal
 from endcap.auth.roles import Role
-from endcap.concurrency import IfMatch, etag, parse_if_match
+from endcap.concurrency import IfMatch, parse_if_match, tagged
 from endcap.config import Settings
 from endcap.idempotency import IDEMPOTENT
 from endcap.marketplace.approvals import ApprovalService
@@ -60,10 +60,6 @@ def provide_approvals(
     session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]
 ) -> ApprovalService:
     return ApprovalService(session, settings)
-
-
-def _tagged(campaign: CampaignPublic, status_code: int = 200) -> Response[CampaignPublic]:
-    return Response(campaign, status_code=status_code, headers={"ETag": etag(campaign.revision)})
 
 
 class ChannelController(Controller):
@@ -138,7 +134,7 @@ class CampaignController(Controller):
         campaigns: NamedDependency[CampaignService],
         principal: NamedDependency[Principal],
     ) -> Response[CampaignPublic]:
-        return _tagged(await campaigns.create(principal, data), 201)
+        return tagged(await campaigns.create(principal, data), 201)
 
     @get("/", summary="Campaigns (a brand sees its own only)")
     async def list_campaigns(
@@ -160,7 +156,7 @@ class CampaignController(Controller):
         campaigns: NamedDependency[CampaignService],
         principal: NamedDependency[Principal],
     ) -> Response[CampaignPublic]:
-        return _tagged(await campaigns.get(principal, campaign_id))
+        return tagged(await campaigns.get(principal, campaign_id))
 
     @patch("/{campaign_id:uuid}", summary="Change a draft; needs If-Match")
     async def update(
@@ -172,7 +168,7 @@ class CampaignController(Controller):
         if_match: IfMatch = None,
     ) -> Response[CampaignPublic]:
         changed = await campaigns.update(principal, campaign_id, data, parse_if_match(if_match))
-        return _tagged(changed)
+        return tagged(changed)
 
     @post(
         "/{campaign_id:uuid}/book",
@@ -187,7 +183,7 @@ class CampaignController(Controller):
         principal: NamedDependency[Principal],
         if_match: IfMatch = None,
     ) -> Response[CampaignPublic]:
-        return _tagged(await campaigns.book(principal, campaign_id, parse_if_match(if_match)))
+        return tagged(await campaigns.book(principal, campaign_id, parse_if_match(if_match)))
 
     @post(
         "/{campaign_id:uuid}/actions/{action:str}",
@@ -207,7 +203,7 @@ class CampaignController(Controller):
         moved = await campaigns.transition(
             principal, campaign_id, action, reason=reason, if_match=revision
         )
-        return _tagged(moved)
+        return tagged(moved)
 
     @get("/{campaign_id:uuid}/events", summary="The audit trail: every move, by whom and when")
     async def events(
