@@ -252,6 +252,17 @@ class EndcapClient:
         )
         return [PartnerBrand.model_validate(b) for b in response.json()]
 
+    def link_brand(
+        self, partner_id: uuid.UUID, brand: str, manufacturer: str | None = None
+    ) -> list[PartnerBrand]:
+        """Retailer admin: let the partner promote (and report on) one brand alone, not its
+        manufacturer's others. Name the manufacturer when several make a brand of that name."""
+        body = {"brand": brand}
+        if manufacturer is not None:
+            body["manufacturer"] = manufacturer
+        response = self.request("POST", f"/api/v1/partners/{partner_id}/brands", json=body)
+        return [PartnerBrand.model_validate(b) for b in response.json()]
+
     # -- the marketplace ----------------------------------------------------------------------
 
     def audience_catalog(self, **filters: Any) -> list[CatalogEntry]:

@@ -108,7 +108,7 @@ def _load(admin: EndcapClient, folder: Path) -> None:
     assert admin.wait(job.id, timeout=300).status == "succeeded"
 
 
-def _promotable(admin: EndcapClient) -> list[ProductPublic]:
+def promotable(admin: EndcapClient) -> list[ProductPublic]:
     """Branded products outside the sensitive departments (those fail the approval checks)."""
     return [
         p
@@ -118,12 +118,12 @@ def _promotable(admin: EndcapClient) -> list[ProductPublic]:
 
 
 def _makers(admin: EndcapClient) -> list[str]:
-    return sorted({p.manufacturer for p in _promotable(admin)})
+    return sorted({p.manufacturer for p in promotable(admin)})
 
 
 def _brand(admin: EndcapClient, db: DatabaseSettings, manufacturer: str) -> Brand:
     partner_id = asyncio.run(make_partner(db, f"{manufacturer} {uuid.uuid4().hex[:6]}"))
     admin.link_manufacturer(partner_id, manufacturer)
-    skus = [p.sku for p in _promotable(admin) if p.manufacturer == manufacturer]
+    skus = [p.sku for p in promotable(admin) if p.manufacturer == manufacturer]
     key = asyncio.run(make_key(db, Role.BRAND, partner_id))
     return Brand(partner_id, key, manufacturer, skus[:3])

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 
+from sqlalchemy import Subquery, case, exists, literal, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.catalog.models import Brand, Manufacturer, Product
 from endcap.pagination import PageRequest, keyset
-from endcap.partners.models import Partner, PartnerManufacturer
+from endcap.partners.models import OwnedVia, Partner, PartnerBrandLink, PartnerManufacturer
 
 
 class PartnerRepository:
@@ -51,34 +52,73 @@ class PartnerRepository:
             )
             await self.session.flush()
 
-    async def brands(self, partner_id: uuid.UUID) -> list[tuple[int, str, str]]:
-        """(brand id, brand name, manufacturer name) for every brand the partner may promote."""
+    async def link_brand(self, partner_id: uuid.UUID, brand_id: int) -> None:
+        """Link once: linking again is a no-op."""
+        if await self.session.get(PartnerBrandLink, (partner_id, brand_id)) is None:
+            self.session.add(PartnerBrandLink(partner_id=partner_id, brand_id=brand_id))
+            await self.session.flush()
+
+    async def brands_named(self, name: str) -> list[tuple[int, str]]:
+        """(brand id, manufacturer name) of every brand called ``name``, by manufacturer name.
+
+        Brand names are unique per manufacturer only, so there may be several.
+        """
         query = (
-            select(Brand.id, Brand.name, Manufacturer.name)
+            select(Brand.id, Manufacturer.name)
             .join(Manufacturer, col(Manufacturer.id) == col(Brand.manufacturer_id))
-            .join(
-                PartnerManufacturer,
-                col(PartnerManufacturer.manufacturer_id) == col(Manufacturer.id),
-            )
-            .where(col(PartnerManufacturer.partner_id) == partner_id)
+            .where(col(Brand.name) == name)
+            .order_by(col(Manufacturer.name))
+        )
+        return [(int(i or 0), m) for i, m in (await self.session.exec(query)).all()]
+
+    @staticmethod
+    def _owned_brands(partner_id: uuid.UUID) -> Subquery:
+        """The one rule of what a partner owns: (brand_id, via) for each brand it may promote.
+
+        A brand is owned when its manufacturer is linked (via "manufacturer", which wins)
+        or the brand itself is (via "brand"). Each brand appears once.
+        """
+        by_manufacturer = exists().where(
+            col(PartnerManufacturer.partner_id) == partner_id,
+            col(PartnerManufacturer.manufacturer_id) == col(Brand.manufacturer_id),
+        )
+        by_brand = exists().where(
+            col(PartnerBrandLink.partner_id) == partner_id,
+            col(PartnerBrandLink.brand_id) == col(Brand.id),
+        )
+        via = case(
+            (by_manufacturer, literal(OwnedVia.MANUFACTURER.value)),
+            else_=literal(OwnedVia.BRAND.value),
+        )
+        return (
+            select(col(Brand.id).label("brand_id"), via.label("via"))
+            .where(or_(by_manufacturer, by_brand))
+            .subquery("owned_brands")
+        )
+
+    async def brands(self, partner_id: uuid.UUID) -> list[tuple[int, str, str, OwnedVia]]:
+        """(brand id, brand name, manufacturer name, how owned) for every brand the partner
+        may promote, by manufacturer and brand name."""
+        owned = self._owned_brands(partner_id)
+        query = (
+            select(Brand.id, Brand.name, Manufacturer.name, owned.c.via)
+            .join(owned, owned.c.brand_id == col(Brand.id))
+            .join(Manufacturer, col(Manufacturer.id) == col(Brand.manufacturer_id))
             .order_by(col(Manufacturer.name), col(Brand.name))
         )
-        return [(int(i or 0), b, m) for i, b, m in (await self.session.exec(query)).all()]
+        return [
+            (int(i or 0), b, m, OwnedVia(via))
+            for i, b, m, via in (await self.session.exec(query)).all()
+        ]
 
     async def owned_skus(self, partner_id: uuid.UUID, skus: Collection[str]) -> set[str]:
-        """Those of ``skus`` made by one of the partner's manufacturers."""
+        """Those of ``skus`` whose brand the partner owns (directly or by its manufacturer)."""
         if not skus:
             return set()
+        owned = self._owned_brands(partner_id)
         query = (
             select(Product.sku)
-            .join(Brand, col(Brand.id) == col(Product.brand_id))
-            .join(
-                PartnerManufacturer,
-                col(PartnerManufacturer.manufacturer_id) == col(Brand.manufacturer_id),
-            )
-            .where(
-                col(PartnerManufacturer.partner_id) == partner_id,
-                col(Product.sku).in_(sorted(skus)),
-            )
+            .join(owned, owned.c.brand_id == col(Product.brand_id))
+            .where(col(Product.sku).in_(sorted(skus)))
         )
         return set((await self.session.exec(query)).all())

@@ -14,7 +14,13 @@ from endcap.auth.principal import Principal
 from endcap.auth.roles import Role
 from endcap.idempotency import IDEMPOTENT
 from endcap.pagination import DEFAULT_PAGE_SIZE, Limit, Page, PageRequest
-from endcap.partners.schemas import ManufacturerLink, PartnerBrand, PartnerCreate, PartnerPublic
+from endcap.partners.schemas import (
+    BrandLink,
+    ManufacturerLink,
+    PartnerBrand,
+    PartnerCreate,
+    PartnerPublic,
+)
 from endcap.partners.service import PartnerService
 
 
@@ -71,9 +77,23 @@ class PartnerController(Controller):
     ) -> list[PartnerBrand]:
         return await partners.link_manufacturer(principal, partner_id, data)
 
+    @post(
+        "/{partner_id:uuid}/brands",
+        status_code=200,
+        summary="Let a partner promote one brand alone; returns all its brands",
+    )
+    async def link_brand(
+        self,
+        partner_id: FromPath[uuid.UUID],
+        data: JSONBody[BrandLink],
+        partners: NamedDependency[PartnerService],
+        principal: NamedDependency[Principal],
+    ) -> list[PartnerBrand]:
+        return await partners.link_brand(principal, partner_id, data)
+
     @get(
         "/{partner_id:uuid}/brands",
-        summary="The brands a partner may promote",
+        summary="The brands a partner may promote: its manufacturers' and those linked alone",
         opt=roles(Role.RETAILER_ADMIN, Role.BRAND),
     )
     async def brands(

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from endcap.partners.models import PartnerBase
+from endcap.partners.models import OwnedVia, PartnerBase
 
 
 class PartnerCreate(PartnerBase):
@@ -27,7 +27,20 @@ class ManufacturerLink(BaseModel):
     manufacturer: str = Field(min_length=1, max_length=200)
 
 
+class BrandLink(BaseModel):
+    """A brand in the retailer's catalog, by its name there.
+
+    Brand names repeat across manufacturers; name the manufacturer when they do.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    brand: str = Field(min_length=1, max_length=200)
+    manufacturer: str | None = Field(default=None, min_length=1, max_length=200)
+
+
 class PartnerBrand(BaseModel):
     id: int
     name: str
     manufacturer: str
+    via: OwnedVia  # "manufacturer" when the whole manufacturer is linked, even if the brand is too
