@@ -117,6 +117,13 @@ class WorkerSettings(BaseSettings):
     # Run jobs inside the API process (the demo); set false when `endcap worker` runs them.
     in_process: bool = True
     poll_seconds: float = Field(default=0.5, gt=0)
+    # A running job whose heartbeat is older than this is taken to be abandoned (its
+    # worker died); a live worker renews it every third of this. Workers' clocks must
+    # agree to well within it.
+    lease_seconds: float = Field(default=60.0, gt=0)
+    # Runs an abandoned job gets in all before it is failed rather than queued again:
+    # a job that keeps killing its worker (out of memory) must not do so forever.
+    max_attempts: int = Field(default=3, ge=1)
 
 
 class MarketplaceSettings(BaseSettings):

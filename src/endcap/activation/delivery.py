@@ -147,15 +147,26 @@ async def push(parcel: Parcel, endpoint_url: str, settings: ActivationSettings) 
     )
 
 
+def drop_target(parcel: Parcel, drop_dir: Path) -> Path:
+    """Where :func:`drop` puts the parcel's file."""
+    return drop_dir / str(parcel.campaign_id) / f"{parcel.channel}-{parcel.activation_id}.csv"
+
+
 def drop(parcel: Parcel, drop_dir: Path) -> Delivered:
     """Move the file into the drop folder in one rename; the file's own folder must be
     on the same file system (the spool lives inside ``drop_dir``)."""
-    folder = drop_dir / str(parcel.campaign_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{parcel.channel}-{parcel.activation_id}.csv"
+    target = drop_target(parcel, drop_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
     parcel.path.chmod(DROP_FILE_MODE)
     parcel.path.replace(target)
     return Delivered("file", str(target), 1)
+
+
+def route(parcel: Parcel, endpoint_url: str | None, settings: ActivationSettings) -> Delivered:
+    """How and where :func:`deliver` will send the parcel (``attempts`` is 0: not yet)."""
+    if endpoint_url:
+        return Delivered("push", endpoint_url, 0)
+    return Delivered("file", str(drop_target(parcel, Path(settings.drop_dir))), 0)
 
 
 async def deliver(

@@ -5,6 +5,15 @@ the members are read in one read-only snapshot (consent as of that moment); no
 transaction stays open while the channel is called. A failure is recorded on the
 activation in its own committed transaction and then raised, so the job ends
 failed with the same reason.
+
+When the worker dies mid-export the job is reclaimed (see :mod:`endcap.jobs.reclaim`)
+and :func:`on_abandoned` makes the activation follow it. A re-run starts from the
+beginning, which is safe up to the delivery: until then nothing has left Endcap but a
+spool file, which the re-run removes. Just before sending, the route is committed on
+the activation (``sending``); an activation abandoned past that point is failed, never
+sent again, because the channel may have it already. The delivery is recorded
+(``finish``) right after the channel took it, and a re-run of a delivered activation
+returns that record and sends nothing.
 """
 
 from __future__ import annotations
@@ -14,17 +23,29 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from endcap.activation.delivery import DeliveryFailedError, Parcel, deliver
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.activation.delivery import DeliveryFailedError, Parcel, deliver, route
 from endcap.activation.export import ExportCounts
+from endcap.activation.schemas import ActivationPublic
 from endcap.activation.service import EXPORT_JOB, ActivationService
 from endcap.config import Settings
 from endcap.db.engine import SessionFactory
 from endcap.errors import EndcapError
 from endcap.jobs.models import Job
+from endcap.jobs.reclaim import Reclaim
 from endcap.jobs.worker import ProgressCallback, handles
 
 
-@handles(EXPORT_JOB)
+async def on_abandoned(
+    session: AsyncSession, settings: Settings, job: Job, verdict: Reclaim
+) -> Reclaim:
+    """The activation follows its reclaimed job (see ActivationService.abandoned)."""
+    activation_id = uuid.UUID(str(job.params["activation_id"]))
+    return await ActivationService(session, settings).abandoned(activation_id, verdict)
+
+
+@handles(EXPORT_JOB, on_abandoned=on_abandoned)
 async def run_export(
     sessions: SessionFactory, settings: Settings, job: Job, progress: ProgressCallback
 ) -> dict[str, Any]:
@@ -32,6 +53,10 @@ async def run_export(
     counts: ExportCounts | None = None
     spool: Path | None = None
     try:
+        async with sessions() as session:
+            recorded = await ActivationService(session, settings).delivered(activation_id)
+        if recorded is not None:
+            return _result(recorded)
         async with sessions() as session:
             plan = await ActivationService(session, settings).start(activation_id)
             await session.commit()
@@ -41,6 +66,11 @@ async def run_export(
             # Writing a large file takes a while; the campaign may have ended meanwhile.
             await ActivationService(session, settings).recheck(plan)
         parcel = Parcel(spool, plan.activation_id, plan.campaign_id, plan.channel.value)
+        async with sessions() as session:
+            await ActivationService(session, settings).sending(
+                plan, route(parcel, plan.endpoint_url, settings.activation)
+            )
+            await session.commit()
         delivered = await deliver(parcel, plan.endpoint_url, settings.activation)
     except Exception as exc:
         reason = exc.detail if isinstance(exc, EndcapError) else f"{type(exc).__name__}: {exc}"
@@ -58,8 +88,12 @@ async def run_export(
     async with sessions() as session:
         activation = await ActivationService(session, settings).finish(plan, counts, delivered)
         await session.commit()
+    return _result(activation)
+
+
+def _result(activation: ActivationPublic) -> dict[str, Any]:
     return {
         "activation": activation.model_dump(mode="json"),
-        "progress_done": counts.members,
-        "message": f"{counts.exported} exported to {plan.channel.value} by {delivered.method}",
+        "progress_done": activation.members,
+        "message": f"{activation.exported} exported to {activation.channel} by {activation.method}",
     }

@@ -32,7 +32,9 @@ class Activation(SQLModel, table=True):
         default=ActivationStatus.QUEUED, sa_column=Column(String(16), nullable=False)
     )
     job_id: uuid.UUID | None = Field(default=None)
-    # "push" to the channel's endpoint, or "file" into the drop folder.
+    # "push" to the channel's endpoint, or "file" into the drop folder. Set as the
+    # delivery begins (a running activation with a method may have reached the channel,
+    # see jobs.py) and cleared when it fails.
     method: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
     destination: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
     # Exact counts (retailer-side); a brand sees them rounded.

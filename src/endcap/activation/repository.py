@@ -70,6 +70,23 @@ class ActivationRepository:
             update(Activation).where(col(Activation.id) == activation_id).values(**values)
         )
 
+    async def mark_queued(self, activation_id: uuid.UUID) -> None:
+        """Back to queued, as new, if it is queued or running (its job runs it again)."""
+        await self.session.execute(
+            update(Activation)
+            .where(
+                col(Activation.id) == activation_id,
+                col(Activation.status).in_([ActivationStatus.QUEUED, ActivationStatus.RUNNING]),
+            )
+            .values(
+                status=ActivationStatus.QUEUED,
+                method=None,
+                destination=None,
+                attempts=0,
+                error=None,
+            )
+        )
+
     async def mark_failed(self, activation_id: uuid.UUID, **values: Any) -> None:
         """Set ``values`` and the failed status, unless the activation was delivered."""
         await self.session.execute(

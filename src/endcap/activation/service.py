@@ -25,6 +25,7 @@ from endcap.auth.principal import Principal
 from endcap.config import Settings
 from endcap.db.types import utcnow
 from endcap.errors import ConflictError, NotFoundError
+from endcap.jobs.reclaim import Reclaim
 from endcap.jobs.service import JobService
 from endcap.jobs.worker import ProgressCallback
 from endcap.marketplace.holdout import HoldoutSplit
@@ -201,6 +202,17 @@ class ActivationService:
             endpoint_url=endpoint.endpoint_url if endpoint else None,
         )
 
+    async def delivered(self, activation_id: uuid.UUID) -> ActivationPublic | None:
+        """The activation if it was delivered already, else None.
+
+        Its job runs again when its worker died after the delivery was recorded but
+        before the job's own outcome was: that run returns this, and sends nothing.
+        """
+        activation = await self.activations.get(activation_id)
+        if activation is None or activation.status != ActivationStatus.DELIVERED:
+            return None
+        return self._public(activation, exact=True)
+
     async def recheck(self, plan: ExportPlan) -> None:
         """ConflictError if the campaign was cancelled (or completed) while the file was
         written: a campaign that has ended is not delivered anywhere."""
@@ -221,6 +233,7 @@ class ActivationService:
         progress(0, total)
         spool = Path(self.settings.activation.drop_dir) / SPOOL_FOLDER
         spool.mkdir(parents=True, exist_ok=True)
+        _clear_spool(spool, plan.activation_id)
         descriptor, name = tempfile.mkstemp(dir=spool, prefix=f"{plan.activation_id}-")
         path = Path(name)
         try:
@@ -243,6 +256,46 @@ class ActivationService:
                 path.unlink()  # noqa: ASYNC240  (one local unlink, on the worker's own loop)
             raise
         return path, counts
+
+    async def sending(self, plan: ExportPlan, route: Delivered) -> None:
+        """Record how and where the file is about to go; the caller commits before sending.
+
+        From then on, until :meth:`finish` records the delivery, the channel may have the
+        file without our knowing: a worker dying then leaves an activation that
+        :meth:`abandoned` fails rather than sends again.
+        """
+        await self.activations.set_fields(
+            plan.activation_id, method=route.method, destination=route.destination
+        )
+
+    async def abandoned(self, activation_id: uuid.UUID, verdict: Reclaim) -> Reclaim:
+        """Bring the activation in line with its reclaimed job (the hook of
+        :mod:`endcap.jobs.reclaim`); returns the job's verdict, which may now be a failure.
+
+        - delivered (recorded before the worker died): as it is; a re-run returns it.
+        - failed (recorded, but not yet on the job): the job fails with the same reason.
+        - sending (see :meth:`sending`): failed, whatever the attempts allow. The push
+          may have been taken or the file dropped and already collected; sending again
+          could deliver it twice, so the retailer decides, knowing where it went.
+        - otherwise nothing reached the channel: queued again with its job, or failed
+          with the job's reason, nothing counting as delivered.
+        """
+        activation = await self.activations.get(activation_id)
+        if activation is None or activation.status == ActivationStatus.DELIVERED:
+            return verdict
+        if activation.status == ActivationStatus.FAILED:
+            return Reclaim(activation.error or "the activation failed")
+        if activation.status == ActivationStatus.RUNNING and activation.method is not None:
+            verdict = Reclaim(
+                "abandoned: the worker stopped responding while sending it"
+                f" ({activation.method} to {activation.destination}); it may have arrived,"
+                " so it is not sent again: check with the channel before exporting anew"
+            )
+        if verdict.error is None:
+            await self.activations.mark_queued(activation_id)
+        else:
+            await self.fail(activation_id, verdict.error, attempts=activation.attempts, counts=None)
+        return verdict
 
     async def finish(
         self, plan: ExportPlan, counts: ExportCounts, delivered: Delivered
@@ -271,9 +324,9 @@ class ActivationService:
         attempts: int,
         counts: ExportCounts | None,
     ) -> None:
-        """Record a failed activation: nothing counts as delivered (no ``exported`` and
-        ``match_keys``); the counts of who was considered stay, when they are known.
-        A delivered activation is never turned into a failed one."""
+        """Record a failed activation: nothing counts as delivered (no ``exported``,
+        ``match_keys``, method or destination); the counts of who was considered stay,
+        when they are known. A delivered activation is never turned into a failed one."""
         known = (
             {}
             if counts is None
@@ -287,11 +340,20 @@ class ActivationService:
             activation_id,
             error=reason,
             attempts=attempts,
+            method=None,
+            destination=None,
             exported=None,
             match_keys=None,
             finished_at=utcnow(),
             **known,
         )
+
+
+def _clear_spool(spool: Path, activation_id: uuid.UUID) -> None:
+    # A run whose worker died left its half-written file behind.
+    for leftover in spool.glob(f"{activation_id}-*"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
 
 
 def _reaches(principal: Principal, campaign: Campaign) -> bool:

@@ -1,4 +1,10 @@
-"""The "ingest" job: load an uploaded file, then remove the spooled copy."""
+"""The "ingest" job: load an uploaded file, then remove the spooled copy.
+
+Safe to run again after its worker died (see :mod:`endcap.jobs.reclaim`): the load and
+its report commit in one transaction, and the file is removed only after that. So a
+re-run finds either nothing committed and the file still there (it loads it), or the
+report of the committed load (it returns that, and the file may be gone).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import anyio
 
 from endcap.config import Settings
 from endcap.db.engine import SessionFactory
+from endcap.ingest.schemas import IngestReport
 from endcap.ingest.service import IngestService
 from endcap.jobs.models import Job
 from endcap.jobs.worker import JobRejectedError, ProgressCallback, handles
@@ -21,16 +28,23 @@ async def run_ingest(
     path = Path(job.params["path"])
     try:
         async with sessions() as session:
-            report = await IngestService(session, settings).load(
-                job.params["entity"],
-                path,
-                source_name=job.params["source_name"],
-                progress=progress,
-                job_id=job.id,
-            )
-            await session.commit()
+            service = IngestService(session, settings)
+            report = await service.recorded(job.id)
+            if report is None:
+                report = await service.load(
+                    job.params["entity"],
+                    path,
+                    source_name=job.params["source_name"],
+                    progress=progress,
+                    job_id=job.id,
+                )
+                await session.commit()
     finally:
         await anyio.Path(path).unlink(missing_ok=True)
+    return _outcome(report)
+
+
+def _outcome(report: IngestReport) -> dict[str, Any]:
     result = {"report": report.model_dump(mode="json"), "progress_done": report.rows_read}
     if report.status != "loaded":
         raise JobRejectedError(

@@ -39,6 +39,10 @@ class IngestRepository:
     async def get(self, run_id: uuid.UUID) -> IngestRun | None:
         return await self.session.get(IngestRun, run_id)
 
+    async def by_job(self, job_id: uuid.UUID) -> IngestRun | None:
+        stmt = select(IngestRun).where(col(IngestRun.job_id) == job_id)
+        return (await self.session.exec(stmt)).first()
+
     async def list_page(self, page: PageRequest, entity: str | None = None) -> list[IngestRun]:
         stmt = select(IngestRun)
         if entity:

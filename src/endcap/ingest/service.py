@@ -9,6 +9,7 @@ chains in the same transaction.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,12 @@ class IngestService:
         self.session = session
         self.settings = settings
         self.runs = IngestRepository(session)
+
+    async def recorded(self, job_id: uuid.UUID) -> IngestReport | None:
+        """The report of the load job ``job_id`` committed, if it did (the load and its
+        report commit together); the key-chain resolution is not kept, so it is None."""
+        run = await self.runs.by_job(job_id)
+        return None if run is None else report_of(run)
 
     async def load(
         self,

@@ -1,4 +1,10 @@
-"""Job: one piece of long work (a load, a refresh), its progress and its outcome."""
+"""Job: one piece of long work (a load, a refresh), its progress and its outcome.
+
+A running job is leased: its worker renews ``heartbeat_at`` while it runs, and a job
+whose heartbeat has lapsed is reclaimed (see :mod:`endcap.jobs.reclaim`). ``attempts``
+counts the claims; it is also the fencing token that tells a worker whether the job it
+is running is still its own.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, String, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
 from endcap.db.types import UTCDateTime, utcnow
@@ -45,3 +51,7 @@ class Job(SQLModel, table=True):
     finished_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
+    heartbeat_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))

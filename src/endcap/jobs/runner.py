@@ -28,7 +28,7 @@ JOB_MODULES = (
     "endcap.activation.jobs",
 )
 STOP_CHECK_SECONDS = 0.2
-JOIN_SECONDS = 30.0  # a job still running then is abandoned; its transaction rolls back
+JOIN_SECONDS = 30.0  # a job still running then is abandoned: rolled back, reclaimed later
 
 
 def load_handlers() -> None:

@@ -10,7 +10,10 @@ from endcap.jobs.models import JobStatus
 
 
 class JobPublic(BaseModel):
-    """A job as a client polls it: ``progress_done`` of ``progress_total`` (an estimate)."""
+    """A job as a client polls it: ``progress_done`` of ``progress_total`` (an estimate).
+
+    ``attempts`` counts the runs it was given: more than one when a worker died running it.
+    """
 
     id: uuid.UUID
     kind: str
@@ -20,6 +23,7 @@ class JobPublic(BaseModel):
     message: str | None
     result: dict[str, Any] | None
     error: str | None
+    attempts: int
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

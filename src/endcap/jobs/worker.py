@@ -3,6 +3,11 @@
 A job's own work runs in its own transaction; progress is written in short
 transactions beside it, so a client polling the job sees it move. A job that
 raises is marked failed with the reason, and whatever it did is rolled back.
+
+A running job is leased: the worker renews its heartbeat beside the work, and
+reclaims other workers' jobs whose heartbeat lapsed (see :mod:`endcap.jobs.reclaim`).
+Every write about a running job is fenced by its claim number, so a worker that lost
+its lease never records an outcome over the run that replaced it.
 """
 
 from __future__ import annotations
@@ -10,8 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
+import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from endcap.config import Settings
@@ -19,6 +27,7 @@ from endcap.db.engine import SessionFactory
 from endcap.db.types import utcnow
 from endcap.errors import EndcapError
 from endcap.jobs.models import Job, JobStatus
+from endcap.jobs.reclaim import ON_ABANDONED, AbandonedHook, fail_unhooked, reclaim
 from endcap.jobs.repository import JobRepository
 
 log = logging.getLogger("endcap.worker")
@@ -36,9 +45,17 @@ class JobRejectedError(EndcapError):
         self.result = result
 
 
-def handles(kind: str) -> Callable[[Handler], Handler]:
+def handles(
+    kind: str, *, on_abandoned: AbandonedHook | None = None
+) -> Callable[[Handler], Handler]:
+    """Register the handler of ``kind``. A handler may be run again from the start after
+    its worker died; ``on_abandoned`` keeps the kind's own rows in step when that happens
+    (or refuses the re-run), see :mod:`endcap.jobs.reclaim`."""
+
     def register(handler: Handler) -> Handler:
         HANDLERS[kind] = handler
+        if on_abandoned is not None:
+            ON_ABANDONED[kind] = on_abandoned
         return handler
 
     return register
@@ -51,11 +68,25 @@ class Worker:
         # SQLite has a single writer: a job holding it would block its own progress
         # writes, so there progress is reported when the job ends.
         self.live_progress = not settings.database.is_sqlite
+        # Leases on SQLite: a heartbeat would queue behind the job's own transaction just
+        # as progress does, and SQLite is the one-worker setup (the API's own worker, or
+        # one `endcap worker`), so while that worker lives nothing else can find its job
+        # abandoned. There the lease is not renewed, and jobs are reclaimed once, when the
+        # worker starts: a job still running then was left by a process that died. (Two
+        # workers on one SQLite file would reclaim each other's jobs as they start; run
+        # several on PostgreSQL.)
+        self.renews_lease = not settings.database.is_sqlite
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run jobs until ``stop`` is set, polling the queue when it is empty."""
+        """Run jobs until ``stop`` is set, polling the queue when it is empty. Abandoned
+        jobs are reclaimed first, then every third of the lease (on SQLite: only first)."""
+        reclaim_at = 0.0  # monotonic time of the next reclaim; 0: none has run yet
+        every = self.settings.worker.lease_seconds / 3 if self.renews_lease else math.inf
         while not stop.is_set():
             try:
+                if time.monotonic() >= reclaim_at:
+                    await self.reclaim_abandoned(at_start=reclaim_at == 0.0)
+                    reclaim_at = time.monotonic() + every
                 ran = await self.run_one()
             except (
                 Exception
@@ -66,15 +97,86 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.settings.worker.poll_seconds)
 
+    async def reclaim_abandoned(self, *, at_start: bool = False) -> int:
+        """Requeue or fail the running jobs whose heartbeat is older than the lease, each in
+        a transaction of its own; how many. On SQLite only ``at_start``, and then every
+        job still running (see ``renews_lease``)."""
+        if self.renews_lease:
+            stale_before = utcnow() - timedelta(seconds=self.settings.worker.lease_seconds)
+        elif at_start:
+            stale_before = utcnow()
+        else:
+            return 0
+        reclaimed = 0
+        seen: set[uuid.UUID] = set()
+        while True:
+            async with self.sessions() as session:
+                job = await JobRepository(session).next_abandoned(stale_before)
+                if job is None or job.id in seen:
+                    return reclaimed
+                job_id, attempts = job.id, job.attempts  # the rollback below expires ``job``
+                seen.add(job_id)
+                try:
+                    verdict = await reclaim(session, self.settings, job)
+                # A hook that fails must not keep its job first in line for every reclaim.
+                except Exception as exc:
+                    log.exception("reclaiming job %s failed; failing it", job_id)
+                    await session.rollback()
+                    reason = f"{type(exc).__name__}: {exc}"
+                    done = await fail_unhooked(session, job_id, attempts, reason)
+                else:
+                    done = verdict is not None
+                if done:
+                    await session.commit()
+                    reclaimed += 1
+                else:  # another worker reclaimed it first: undo what the hook did
+                    await session.rollback()
+
     async def run_one(self) -> bool:
-        """Claim and run one job; False when there was none."""
+        """Claim and run one job, renewing its lease while it runs; False when there was
+        none."""
         async with self.sessions() as session:
             job = await JobRepository(session).claim_next()
             await session.commit()
         if job is None:
             return False
+        ended = asyncio.Event()
+        lease = asyncio.create_task(self._keep_lease(job, ended)) if self.renews_lease else None
+        try:
+            await self._run(job)
+        finally:
+            ended.set()
+            if lease is not None:
+                await lease
+        return True
+
+    async def _keep_lease(self, job: Job, ended: asyncio.Event) -> None:
+        """Renew ``job``'s heartbeat every third of the lease until ``ended`` is set.
+
+        It runs on the worker's event loop: a handler that holds the loop (CPU work not
+        moved to a thread) for more than about two thirds of the lease loses its lease.
+        Its job then runs again elsewhere, which handlers allow, and the fence keeps this
+        run's outcome from being recorded.
+        """
+        every = self.settings.worker.lease_seconds / 3
+        while True:
+            try:
+                await asyncio.wait_for(ended.wait(), every)
+            except TimeoutError:
+                pass
+            else:
+                return
+            try:
+                if not await self._update(job, heartbeat_at=utcnow()):
+                    log.warning("job %s (%s) was reclaimed while it ran here", job.id, job.kind)
+                    return
+            # A missed renewal is not fatal: the lease lasts three of them.
+            except Exception:
+                log.warning("renewing the lease of job %s failed", job.id, exc_info=True)
+
+    async def _run(self, job: Job) -> None:
         handler = HANDLERS.get(job.kind)
-        pending: list[asyncio.Task[None]] = []
+        pending: list[asyncio.Task[bool]] = []
         last = 0.0
 
         def progress(done: int, total: int | None) -> None:
@@ -83,7 +185,9 @@ class Worker:
             if self.live_progress and now - last >= PROGRESS_EVERY_SECONDS:
                 last = now
                 pending.append(
-                    asyncio.ensure_future(self._set(job, progress_done=done, progress_total=total))
+                    asyncio.ensure_future(
+                        self._update(job, progress_done=done, progress_total=total)
+                    )
                 )
 
         try:
@@ -95,13 +199,13 @@ class Worker:
             reason = exc.detail if isinstance(exc, EndcapError) else f"{type(exc).__name__}: {exc}"
             log.warning("job %s (%s) failed: %s", job.id, job.kind, reason)
             outcome = exc.result if isinstance(exc, JobRejectedError) else None
-            await self._set(
+            await self._record(
                 job, status=JobStatus.FAILED, error=reason, result=outcome, finished_at=utcnow()
             )
-            return True
+            return
         await asyncio.gather(*pending, return_exceptions=True)
         done = result.get("progress_done")
-        await self._set(
+        await self._record(
             job,
             status=JobStatus.SUCCEEDED,
             result=result,
@@ -110,9 +214,19 @@ class Worker:
             progress_total=done if isinstance(done, int) else job.progress_total,
             message=result.get("message"),
         )
-        return True
 
-    async def _set(self, job: Job, **values: Any) -> None:
+    async def _record(self, job: Job, **values: Any) -> None:
+        """Record the job's outcome, unless it was reclaimed while it ran."""
+        if not await self._update(job, **values):
+            log.warning(
+                "job %s (%s) was reclaimed while it ran here; this run ended %s, not recorded",
+                job.id,
+                job.kind,
+                values.get("status"),
+            )
+
+    async def _update(self, job: Job, **values: Any) -> bool:
         async with self.sessions() as session:
-            await JobRepository(session).set_fields(job.id, **values)
+            updated = await JobRepository(session).update_run(job.id, job.attempts, **values)
             await session.commit()
+        return updated
