@@ -111,6 +111,14 @@ class PrivacySettings(BaseSettings):
     erasure_transactions: str = Field(default="detach", pattern=r"^(detach|delete)$")
 
 
+class AudienceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ENDCAP_AUDIENCE_", extra="ignore")
+
+    # Rule estimates count a hashed sample of about this many profiles (a refresh keeps
+    # it); a retailer with fewer than twice as many is counted exactly. 0: always exact.
+    estimate_sample_profiles: int = Field(default=50_000, ge=0)
+
+
 class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ENDCAP_WORKER_", extra="ignore")
 
@@ -168,6 +176,7 @@ class Settings:
         self.identity = IdentitySettings()
         self.privacy = PrivacySettings()
         self.privacy_gate = _privacy_gate()
+        self.audience = AudienceSettings()
         self.worker = WorkerSettings()
         self.marketplace = MarketplaceSettings()
         self.activation = ActivationSettings()

@@ -4,12 +4,16 @@ catalog view. Includes the classic attack: audience A, then A minus one shopper.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
 
 from endcap.client import EndcapAPIError, EndcapClient
+from endcap.config import DatabaseSettings
+from endcap.db.engine import create_engine, create_session_factory
+from endcap.traits.service import TraitsService
 from tests.audiences.conftest import PROFILES
 from tests.audiences.http import CATALOG_KEYS, create, create_rule, refresh
 from tests.support.retailer import unique_postal_codes
@@ -25,9 +29,13 @@ def test_estimate_equals_the_refreshed_size(admin: EndcapClient, retailer: dict[
             {"bought": {"level": "department", "name": "Dairy & Chilled"}, "within_weeks": 52},
         ]
     }
-    estimate = admin.request("POST", "/api/v1/audiences/estimate", json={"rule": rule}).json()[
-        "size"
-    ]
+    answer = admin.request("POST", "/api/v1/audiences/estimate", json={"rule": rule}).json()
+    estimate = answer["size"]
+    # Too few shoppers for the estimate sample: counted exactly.
+    assert answer == {
+        "size": estimate, "low": estimate, "high": estimate, "exact": True,
+        "sampled_profiles": None,
+    }  # fmt: skip
 
     audience = refresh(admin, create_rule(admin, rule).id)
 
@@ -37,6 +45,44 @@ def test_estimate_equals_the_refreshed_size(admin: EndcapClient, retailer: dict[
     # Reach per channel only counts members holding that channel's consent.
     assert audience.current.reach["email"] < audience.current.size
     assert audience.current.reach["offsite_social"] < audience.current.reach["onsite_display"]
+
+
+async def _refresh_traits(url: str, sample_profiles: int) -> None:
+    engine = create_engine(DatabaseSettings(url=url))
+    try:
+        async with create_session_factory(engine)() as session:
+            await TraitsService(session, sample_profiles=sample_profiles).refresh()
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
+def test_an_estimate_on_the_sample_brackets_the_exact_size(
+    admin: EndcapClient, retailer: dict[str, Any], shop_database: str
+) -> None:
+    rule = {"and": [BIG, {"trait": "baskets_52w", "op": ">=", "value": 5}]}
+    asyncio.run(_refresh_traits(shop_database, sample_profiles=300))  # 1/8 of the shoppers
+    try:
+        sampled = admin.request("POST", "/api/v1/audiences/estimate", json={"rule": rule}).json()
+        exact = admin.request(
+            "POST", "/api/v1/audiences/estimate", json={"rule": rule, "exact": True}
+        ).json()
+    finally:
+        asyncio.run(_refresh_traits(shop_database, sample_profiles=0))  # as the others expect
+
+    assert exact["exact"] is True
+    assert exact["low"] == exact["size"] == exact["high"]
+    assert sampled["exact"] is False
+    n = sampled["sampled_profiles"]
+    assert 300 <= n < 600
+    # Within four standard errors of the exact size (the 95% interval misses one in 20).
+    p = exact["size"] / PROFILES
+    assert abs(sampled["size"] - exact["size"]) <= 4 * (p * (1 - p) / n) ** 0.5 * PROFILES + 1
+    assert sampled["low"] <= sampled["size"] <= sampled["high"]
+    assert sampled["high"] - sampled["low"] < PROFILES / 4
+    # The sample is gone again: estimates are exact for the other tests.
+    again = admin.request("POST", "/api/v1/audiences/estimate", json={"rule": rule}).json()
+    assert again == exact
 
 
 def test_publish_shows_brands_rounded_numbers_only(

@@ -149,10 +149,12 @@ def traits_sql(profiles: int) -> list[str]:
         " OFFSET 0) d",
         "ALTER TABLE bench_draws ADD PRIMARY KEY (profile_id)",
         "INSERT INTO profile_traits (profile_id, as_of, first_purchase_at, last_purchase_at,"  # noqa: S608
-        " baskets_52w, spend_52w, units_52w, avg_basket_value, online_share, promo_share,"
+        " baskets_52w, spend_52w, units_52w, avg_basket_value, baskets_total, mean_basket_value,"
+        " online_share, promo_share,"
         " expected_baskets_12m, p_alive, clv_12m, value_tier, value_cluster)"
         " SELECT profile_id, as_of, first_at, greatest(first_at, as_of - recency_days"
         " * interval '1 day'), baskets, spend, round(lines * 1.1, 3), round(spend / baskets, 2),"
+        " baskets, round(spend / baskets, 2),"
         " CASE WHEN random() < 0.3 THEN random() ELSE 0 END, 0.4 * random(),"
         " baskets * p_alive, p_alive, clv,"
         " CASE WHEN p_alive < 0.2 THEN 'lapsed' WHEN rank < 0.1 THEN 'top' WHEN rank < 0.3"
@@ -427,7 +429,11 @@ async def timed(
 async def measure(url: str, names: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
     from sqlalchemy import func, select  # noqa: PLC0415
 
-    from endcap.audiences.estimate import estimate_size, members_query  # noqa: PLC0415
+    from endcap.audiences.estimate import (  # noqa: PLC0415
+        estimate_rule,
+        estimate_size,
+        members_query,
+    )
     from endcap.audiences.repository import AudienceRepository  # noqa: PLC0415
     from endcap.db.engine import create_engine, create_session_factory  # noqa: PLC0415
     from endcap.privacy.sensitive import SensitiveCategories  # noqa: PLC0415
@@ -469,6 +475,10 @@ async def measure(url: str, names: dict[str, str], args: argparse.Namespace) -> 
                 async with factory() as session:
                     return await estimate_size(session, rule, sensitive=sensitive)
 
+            async def via_sample(rule: dict[str, Any] = rule) -> Any:
+                async with factory() as session:
+                    return await estimate_rule(session, rule, sensitive=sensitive)
+
             async def via_members(rule: dict[str, Any] = rule) -> Any:
                 async with factory() as session:
                     return await members_query(session, rule, sensitive=sensitive)
@@ -487,6 +497,7 @@ async def measure(url: str, names: dict[str, str], args: argparse.Namespace) -> 
                 return int(await raw.fetchval(sql, *params))
 
             variants: dict[str, Callable[[], Awaitable[Any]]] = {
+                "estimate_rule (sample, the route)": via_sample,
                 "estimate_size": via_estimate,
                 "members_query (no count)": via_members,
                 "count only (session, built query)": via_count,
@@ -499,6 +510,7 @@ async def measure(url: str, names: dict[str, str], args: argparse.Namespace) -> 
                 value, samples = await timed(call, args.warmup, args.runs)
                 results[name] = {
                     "count": value if isinstance(value, int) else None,
+                    "estimate": value if name.startswith("estimate_rule") else None,
                     **percentiles(samples),
                 }
             plan = await raw.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql, *params)
@@ -564,6 +576,17 @@ def print_pass(title: str, measured: dict[str, Any], full_plans: bool) -> None:
                 f"{count:>10}"
             )
         print(f"  {agree}")
+        for name, r in found["results"].items():
+            e = r["estimate"]
+            if e is not None:
+                exact = next(iter(counts)) if len(counts) == 1 else None
+                off = f"{(e.size - exact) / exact:+.1%} off the exact count" if exact else ""
+                if exact is not None and not e.low <= exact <= e.high:
+                    off += " OUTSIDE THE INTERVAL"
+                print(
+                    f"  {name}: {e.size:,} (95% {e.low:,} to {e.high:,}; exact={e.exact},"
+                    f" sample {e.sampled_profiles}) {off}"
+                )
         if full_plans:
             print(f"  compiled SQL: {' '.join(found['sql'].split())}")
             print(f"  parameters: {found['params']}")
@@ -580,15 +603,19 @@ def print_pass(title: str, measured: dict[str, Any], full_plans: bool) -> None:
 
 
 def print_summary(passes: dict[str, dict[str, Any]]) -> None:
-    print(f"\n{'estimate_size p50 / p95 / p99 ms':<60}" + "".join(f"{p:>24}" for p in passes))
+    print(
+        f"\n{'p50 / p95 / p99 ms: estimate_rule (sample), estimate_size (exact)':<60}"
+        + "".join(f"{p + ' ' + v:>24}" for p in passes for v in ("sample", "exact"))
+    )
     labels = next(iter(passes.values())).keys()
     for label in labels:
         cells = []
         for measured in passes.values():
-            r = measured[label]["results"]["estimate_size"]
-            cells.append(f"{r['p50']:.0f} / {r['p95']:.0f} / {r['p99']:.0f}")
+            for variant in ("estimate_rule (sample, the route)", "estimate_size"):
+                r = measured[label]["results"][variant]
+                cells.append(f"{r['p50']:.0f} / {r['p95']:.0f} / {r['p99']:.0f}")
         print(f"{label:<60}" + "".join(f"{c:>24}" for c in cells))
-    print("goal: p95 <= 100 ms (issue 4)")
+    print("goal: p95 <= 100 ms (issue 4) for the estimate the route gives")
     print(f"\n{'p95 ms by variant':<60}" + "".join(f"{p:>24}" for p in passes))
     for label in labels:
         print(label)
@@ -608,6 +635,41 @@ async def _execute(url: str, statement: str) -> float:
         return time.perf_counter() - started
     finally:
         await conn.close()
+
+
+async def build_sample(url: str, target: int) -> None:
+    """The estimate sample, as a refresh leaves it (traits/sample.py), and its refresh row."""
+    from endcap.db.engine import create_engine, create_session_factory  # noqa: PLC0415
+    from endcap.traits.models import TraitRefresh  # noqa: PLC0415
+    from endcap.traits.repository import TraitsRepository  # noqa: PLC0415
+    from endcap.traits.sample import SampleRepository, share_for  # noqa: PLC0415
+
+    engine = create_engine(settings_for(url).database)
+    try:
+        async with create_session_factory(engine)() as session:
+            started = time.perf_counter()
+            traits = TraitsRepository(session)
+            universe = await traits.profile_count()
+            share = share_for(universe, target)
+            sampled = await SampleRepository(session).rebuild(share)
+            await traits.record_refresh(
+                TraitRefresh(
+                    as_of=AS_OF,
+                    mode="full",
+                    profiles_recomputed=universe,
+                    sample_share=share,
+                    sample_profiles=sampled if share else None,
+                    profiles=universe,
+                )
+            )
+            await session.commit()
+            print(
+                f"\nestimate sample: share {share} of {universe:,} profiles = {sampled:,},"
+                f" built in {time.perf_counter() - started:.1f} s",
+                flush=True,
+            )
+    finally:
+        await engine.dispose()
 
 
 def choose_names(url: str) -> dict[str, str]:
@@ -702,21 +764,25 @@ def run(args: argparse.Namespace) -> None:
             + ", ".join(f"{k} {v / 2**30:.2f} GiB" for k, v in facts["sizes"].items())
         )
         names = choose_names(url)
+        asyncio.run(build_sample(url, args.sample_profiles))
         passes: dict[str, dict[str, Any]] = {}
         seconds = asyncio.run(_execute(url, "ANALYZE profile_traits, profile_spend"))
         print(f"\nANALYZE profile_traits, profile_spend: {seconds:.1f} s", flush=True)
         passes["after ANALYZE"] = asyncio.run(measure(url, names, args))
         print_pass("after ANALYZE", passes["after ANALYZE"], full_plans=True)
         if not args.no_vacuum:
-            seconds = asyncio.run(_execute(url, "VACUUM (ANALYZE) profile_traits, profile_spend"))
-            print(f"\nVACUUM (ANALYZE) profile_traits, profile_spend: {seconds:.1f} s", flush=True)
+            tables = "profile_traits, profile_spend, profile_traits_sample, profile_spend_sample"
+            seconds = asyncio.run(_execute(url, f"VACUUM (ANALYZE) {tables}"))
+            print(f"\nVACUUM (ANALYZE) {tables}: {seconds:.1f} s", flush=True)
             passes["after VACUUM"] = asyncio.run(measure(url, names, args))
             print_pass("after VACUUM (index-only scans possible)", passes["after VACUUM"], True)
         print_summary(passes)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-        if own:
+        if own and not args.keep_db:
             databases.drop_postgres_database(url)
+        elif own:
+            print(f"\nkept the database: --database {url}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -730,6 +796,15 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         metavar="URL",
         help="measure this database as it is (e.g. left by bench_traits --keep-db); not dropped",
+    )
+    parser.add_argument(
+        "--keep-db", action="store_true", help="keep the database it builds (for --database)"
+    )
+    parser.add_argument(
+        "--sample-profiles",
+        type=int,
+        default=50_000,
+        help="the estimate sample's target (ENDCAP_AUDIENCE_ESTIMATE_SAMPLE_PROFILES)",
     )
     parser.add_argument("--no-vacuum", action="store_true", help="skip the pass after VACUUM")
     parser.add_argument(

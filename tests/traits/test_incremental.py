@@ -14,24 +14,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.config import DatabaseSettings, Settings
+from endcap.config import Settings
 from endcap.ingest.service import IngestService
 from endcap.synthetic import generate
 from endcap.traits.service import RefreshMode, TraitsService
 
 PROFILES = 800
 LAST_DAYS = 3
-
-
-@pytest.fixture
-def settings(database_settings: DatabaseSettings) -> Settings:
-    chosen = Settings()
-    chosen.database = database_settings
-    return chosen
 
 
 def _split(transactions: Path, folder: Path) -> tuple[Path, Path, int]:

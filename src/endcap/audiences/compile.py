@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,6 +29,7 @@ from sqlalchemy import (
     Numeric,
     Select,
     String,
+    Table,
     and_,
     case,
     cast,
@@ -56,11 +58,24 @@ from endcap.audiences.rules import (
 )
 from endcap.db.base import table_of
 from endcap.identity.models import Customer
-from endcap.traits.models import ProfileSpend, ProfileTraits
+from endcap.traits.models import SPEND_SAMPLE, TRAITS_SAMPLE, ProfileSpend, ProfileTraits
 
 TRAITS = table_of(ProfileTraits)
 SPEND = table_of(ProfileSpend)
 CUSTOMERS = table_of(Customer)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The tables a rule reads: every profile's traits and spend, or the estimate sample's
+    (traits/sample.py), which have the same columns."""
+
+    traits: Table
+    spend: Table
+
+
+EVERYONE = Sources(TRAITS, SPEND)
+SAMPLE = Sources(TRAITS_SAMPLE, SPEND_SAMPLE)
 
 _ZERO = Decimal(0)
 _COMPARE: dict[Op, Callable[[Any, Any], Any]] = {
@@ -80,7 +95,9 @@ def uses_days(rule: Rule) -> bool:
     )
 
 
-def compile_rule(rule: Rule, targets: Targets, *, as_of: datetime | None = None) -> Select[Any]:
+def compile_rule(
+    rule: Rule, targets: Targets, *, as_of: datetime | None = None, sources: Sources = EVERYONE
+) -> Select[Any]:
     """The select of the ids (``profile_id``) of the profiles ``rule`` selects.
 
     ``targets`` are the rule's resolved purchase targets
@@ -90,7 +107,8 @@ def compile_rule(rule: Rule, targets: Targets, *, as_of: datetime | None = None)
     """
     if as_of is None and uses_days(rule):
         raise ValueError("a rule that counts days needs as_of")
-    return select(TRAITS.c.profile_id).where(_Compiler(targets, as_of).predicate(rule))
+    traits = sources.traits
+    return select(traits.c.profile_id).where(_Compiler(targets, as_of, sources).predicate(rule))
 
 
 def compare(expression: Any, op: Op, values: tuple[Any, ...]) -> ColumnElement[bool]:
@@ -112,9 +130,11 @@ def holds(op: Op, values: tuple[Decimal, ...], amount: Decimal) -> bool:
 
 
 class _Compiler:
-    def __init__(self, targets: Targets, as_of: datetime | None) -> None:
+    def __init__(self, targets: Targets, as_of: datetime | None, sources: Sources) -> None:
         self.targets = targets
         self.as_of = as_of
+        self.traits = sources.traits
+        self.spend = sources.spend
 
     def predicate(self, rule: Rule) -> ColumnElement[bool]:
         if isinstance(rule, AllOf):
@@ -130,7 +150,7 @@ class _Compiler:
         return self._attribute(rule)
 
     def _trait(self, condition: TraitCondition) -> ColumnElement[bool]:
-        column = TRAITS.c[condition.trait.column]
+        column = self.traits.c[condition.trait.column]
         values = tuple(_as_column_value(column.type, v) for v in condition.values)
         test = compare(column, condition.op, values)
         if column.nullable:
@@ -139,7 +159,7 @@ class _Compiler:
 
     def _days(self, condition: TraitCondition) -> ColumnElement[bool]:
         """Whole days from ``stamp`` to ``as_of`` are at least n ⟺ stamp <= as_of - n days."""
-        stamp = TRAITS.c[condition.trait.column]
+        stamp = self.traits.c[condition.trait.column]
         as_of = self.as_of
         if as_of is None:
             raise ValueError("a rule that counts days needs as_of")
@@ -170,7 +190,7 @@ class _Compiler:
     def _purchase(self, condition: PurchaseCondition) -> ColumnElement[bool]:
         """Spend on a target is summed over its keys (a brand name may have several ids)."""
         keys = self.targets[condition.pointer].keys
-        s = SPEND.c
+        s = self.spend.c
         window = s[f"spend_{condition.within_weeks}w"]
         grouped = len(keys) > 1
         in_target = and_(
@@ -197,9 +217,9 @@ class _Compiler:
             found = (
                 select(s.profile_id).where(in_target).group_by(s.profile_id).having(test).subquery()
             )
-            any_row = exists().where(found.c.profile_id == TRAITS.c.profile_id)
+            any_row = exists().where(found.c.profile_id == self.traits.c.profile_id)
         else:
-            any_row = exists().where(s.profile_id == TRAITS.c.profile_id, in_target, test)
+            any_row = exists().where(s.profile_id == self.traits.c.profile_id, in_target, test)
         return not_(any_row) if negated else any_row
 
     def _attribute(self, condition: AttributeCondition) -> ColumnElement[bool]:
@@ -207,7 +227,7 @@ class _Compiler:
         c = CUSTOMERS.c
         value = cast(c.attributes[condition.name].as_string(), String)
         test = compare(value, condition.op, condition.values)
-        return exists().where(c.profile_id == TRAITS.c.profile_id, test)
+        return exists().where(c.profile_id == self.traits.c.profile_id, test)
 
 
 def _as_column_value(column_type: Any, value: Scalar) -> Scalar | Decimal:

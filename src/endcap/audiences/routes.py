@@ -51,11 +51,16 @@ class AudienceController(Controller):
     opt = roles(Role.RETAILER_ADMIN)
     dependencies = {"audiences": Provide(provide_audiences, sync_to_thread=False)}
 
-    @post("/estimate", status_code=200, summary="Size a rule before saving it (exact)")
+    @post(
+        "/estimate",
+        status_code=200,
+        summary="Size a rule before saving it (on the estimate sample, or exact)",
+    )
     async def estimate(
         self, data: JSONBody[RuleEstimate], audiences: NamedDependency[AudienceService]
     ) -> SizeEstimate:
-        return SizeEstimate(size=await audiences.estimate(data.rule))
+        found = await audiences.estimate(data.rule, exact=data.exact)
+        return SizeEstimate.model_validate(found, from_attributes=True)
 
     @post(
         "/",

@@ -61,12 +61,19 @@ class RuleEstimate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rule: dict[str, Any]
+    # Count every profile instead of the estimate sample (slower on large retailers).
+    exact: bool = False
 
 
 class SizeEstimate(BaseModel):
-    """Exact: for the retailer's own screens only."""
+    """For the retailer's own screens only: exact, or from the estimate sample with a 95%
+    interval (``low`` to ``high``; both equal ``size`` when exact)."""
 
     size: int
+    low: int
+    high: int
+    exact: bool
+    sampled_profiles: int | None = None
 
 
 class AudienceVersionPublic(BaseModel):

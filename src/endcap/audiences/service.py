@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.audiences.estimate import estimate_size, members_query
+from endcap.audiences.estimate import Estimate, estimate_rule, members_query
 from endcap.audiences.membership import MembershipRepository
 from endcap.audiences.modelled import ModelledAudiences
 from endcap.audiences.models import Audience, AudienceKind, AudienceStatus, AudienceVersion
@@ -53,9 +53,12 @@ class AudienceService:
         found = await self.audiences.version(audience_id, version)
         return found.size if found else None
 
-    async def estimate(self, rule: dict[str, Any]) -> int:
-        """Exact size of a rule now (retailer-side). Errors point into ``/rule``."""
-        return await estimate_size(self.session, rule, sensitive=self.sensitive, pointer="/rule")
+    async def estimate(self, rule: dict[str, Any], *, exact: bool = False) -> Estimate:
+        """Size of a rule now (retailer-side), from the sample unless ``exact``. Errors
+        point into ``/rule``."""
+        return await estimate_rule(
+            self.session, rule, sensitive=self.sensitive, pointer="/rule", exact=exact
+        )
 
     async def create(self, data: AudienceCreate) -> AudiencePublic:
         """Check the rule or model request in full (a lookalike's seed is matched now)."""

@@ -14,7 +14,7 @@ from endcap.consent.models import ConsentEvent
 from endcap.identity.models import Customer, Identifier, Profile, ProfileMerge
 from endcap.privacy.models import ErasureTombstone
 from endcap.purchases.models import TransactionLine
-from endcap.traits.models import ProfileSpend, ProfileTraits
+from endcap.traits.models import SPEND_SAMPLE, TRAITS_SAMPLE, ProfileSpend, ProfileTraits
 
 
 class ErasureRepository:
@@ -57,6 +57,8 @@ class ErasureRepository:
         (pinned versions too: an erased shopper leaves every list, sold or not)."""
         for model in (ProfileSpend, ProfileTraits, AudienceMember, AudienceSeed):
             await self._delete(delete(model).where(col(model.profile_id).in_(profile_ids)))
+        for table in (SPEND_SAMPLE, TRAITS_SAMPLE):  # the estimate sample's copies
+            await self._delete(delete(table).where(table.c.profile_id.in_(profile_ids)))
         await self._delete(
             delete(ProfileMerge).where(
                 or_(

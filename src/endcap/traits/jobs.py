@@ -19,7 +19,11 @@ async def run_refresh(
     sessions: SessionFactory, settings: Settings, job: Job, progress: ProgressCallback
 ) -> dict[str, Any]:
     async with sessions() as session:
-        service = TraitsService(session, settings.database.batch_work_mem_mb)
+        service = TraitsService(
+            session,
+            settings.database.batch_work_mem_mb,
+            sample_profiles=settings.audience.estimate_sample_profiles,
+        )
         mode = RefreshMode(job.params.get("mode", RefreshMode.AUTO.value))
         report = await service.refresh(mode=mode, progress=progress)
         await session.commit()

@@ -16,11 +16,13 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     Numeric,
     PrimaryKeyConstraint,
     String,
+    Table,
 )
 from sqlmodel import Field, SQLModel
 
@@ -123,6 +125,11 @@ class TraitRefresh(SQLModel, table=True):
     as_of: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     mode: str = Field(sa_column=Column(String(16), nullable=False))  # "full" or "incremental"
     profiles_recomputed: int = Field(sa_column=Column(Integer, nullable=False))
+    # The estimate sample this refresh left (traits/sample.py): its share of the
+    # profiles (a power of two) and both counts. None: too few profiles to sample.
+    sample_share: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    sample_profiles: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    profiles: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     finished_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
     )
@@ -142,3 +149,28 @@ class StaleProfile(SQLModel, table=True):
     marked_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
+
+
+def _sample_columns(model: type[SQLModel]) -> list[Column]:  # type: ignore[type-arg]
+    """The model's columns, without their indexes: the sample is read whole or by key."""
+    return [
+        Column(c.name, c.type, nullable=c.nullable, primary_key=c.primary_key)
+        for c in model.__table__.columns  # type: ignore[attr-defined]
+    ]
+
+
+# The estimate sample (traits/sample.py): the same rows as profile_traits and
+# profile_spend for a fixed, hashed share of the profiles.
+TRAITS_SAMPLE = Table(
+    "profile_traits_sample",
+    SQLModel.metadata,
+    *_sample_columns(ProfileTraits),
+    # Erasing or merging away a profile takes its sampled traits with it, as its traits.
+    ForeignKeyConstraint(["profile_id"], ["profiles.id"], ondelete="CASCADE"),
+)
+SPEND_SAMPLE = Table(
+    "profile_spend_sample",
+    SQLModel.metadata,
+    *_sample_columns(ProfileSpend),
+    PrimaryKeyConstraint("level", "key", "profile_id", postgresql_include=list(SPEND_WINDOWS)),
+)

@@ -30,12 +30,14 @@ from endcap.db.types import utcnow
 from endcap.errors import NotFoundError
 from endcap.traits.models import ProfileTraits, TraitRefresh
 from endcap.traits.repository import TraitsRepository
+from endcap.traits.sample import SampleRepository, share_for
 from endcap.traits.schemas import ProfileTraitsPublic, TraitsRefreshReport
 from endcap.traits.staleness import StalenessRepository, lock_traits
 from endcap.traits.value import ValueScores, assign_clusters, score_value
 
 Progress = Callable[[int, int | None], None]
 STEPS = 4
+DEFAULT_SAMPLE_PROFILES: Final = 50_000  # ENDCAP_AUDIENCE_ESTIMATE_SAMPLE_PROFILES
 # Past this share, recomputing "just" the changed profiles costs about a full rebuild.
 MAX_INCREMENTAL_SHARE: Final = 0.3
 UNCHANGED: Final[dict[str, Any]] = {
@@ -50,11 +52,17 @@ class RefreshMode(StrEnum):
 
 
 class TraitsService:
-    def __init__(self, session: AsyncSession, work_mem_mb: int = 256) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        work_mem_mb: int = 256,
+        sample_profiles: int = DEFAULT_SAMPLE_PROFILES,
+    ) -> None:
         self.session = session
         self.traits = TraitsRepository(session)
         self.stale = StalenessRepository(session)
         self.work_mem_mb = work_mem_mb
+        self.sample_profiles = sample_profiles
         self._unchanged = False
 
     async def refresh(
@@ -109,23 +117,44 @@ class TraitsService:
             await self.traits.stamp_as_of(as_of)  # no value scores rewrote the rows
         await self.traits.publish_spend()
         seconds["clusters"] = _lap(started)
+        started = time.perf_counter()
+        refresh = await self._sample(
+            TraitRefresh(as_of=as_of, mode=chosen.value, profiles_recomputed=recomputed), only
+        )
+        seconds["sample"] = _lap(started)
         tick(4, STEPS)
         if only is not None:
             await _drop(self.session, only)
         await self.stale.clear(marked_before=started_at)
-        await self.traits.record_refresh(
-            TraitRefresh(as_of=as_of, mode=chosen.value, profiles_recomputed=recomputed)
-        )
+        await self.traits.record_refresh(refresh)
         return TraitsRefreshReport(
             as_of=as_of,
             mode=chosen,
-            profiles=await self.traits.profile_count(),
+            profiles=refresh.profiles or 0,
             recomputed=recomputed,
             spend_rows=spend_rows,
             value_model=scores.report,
             clusters=clusters,
             seconds=seconds,
         )
+
+    async def _sample(self, refresh: TraitRefresh, only: Table | None) -> TraitRefresh:
+        """Renew the estimate sample; ``refresh`` records its share and sizes.
+
+        Only an incremental refresh that keeps the last refresh's share can replace just
+        the changed profiles' sampled spend; any other renews the whole sample.
+        """
+        universe = await self.traits.profile_count()
+        share = share_for(universe, self.sample_profiles)
+        last = await self.traits.last_refresh()
+        same_set = only is not None and last is not None and last.sample_share == share
+        sampled = await SampleRepository(self.session).rebuild(
+            share, only=only if same_set else None
+        )
+        refresh.profiles = universe
+        refresh.sample_share = share
+        refresh.sample_profiles = sampled if share is not None else None
+        return refresh
 
     async def _changed_profiles(self, as_of: datetime, mode: RefreshMode) -> Table | None:
         """The profiles to recompute, in a temporary table; None for a full refresh."""

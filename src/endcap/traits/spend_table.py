@@ -37,7 +37,15 @@ _SWAP: Final = (
     "ALTER TABLE profile_spend RENAME CONSTRAINT profile_spend_build_pk TO pk_profile_spend",
     "ALTER INDEX profile_spend_build_profile_id RENAME TO ix_profile_spend_profile_id",
 )
-_VACUUM: Final = ("VACUUM (ANALYZE) profile_spend", "VACUUM (ANALYZE) profile_traits")
+_VACUUM: Final = tuple(
+    f"VACUUM (ANALYZE) {table}"
+    for table in (
+        "profile_spend",
+        "profile_traits",
+        "profile_spend_sample",
+        "profile_traits_sample",
+    )
+)
 # Index builds sort; more memory for this transaction's builds means fewer passes on disk.
 INDEX_MEMORY_MB: Final = 512
 
@@ -67,7 +75,8 @@ async def swap_in_build_table(session: AsyncSession) -> None:
 
 
 async def vacuum_spend(engine: AsyncEngine) -> None:
-    """VACUUM (ANALYZE) the spend and traits tables after a refresh committed (PostgreSQL).
+    """VACUUM (ANALYZE) the spend and traits tables, and the estimate sample's copies, after
+    a refresh committed (PostgreSQL).
 
     It sets the visibility map, without which the covering primary key cannot serve
     index-only scans: at 1M profiles a three-clause estimate takes 0.22 s with it and

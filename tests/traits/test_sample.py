@@ -1,0 +1,196 @@
+"""The estimate sample: exactly the hashed share of the profiles, kept in step by full and
+incremental refreshes and by erasure, and estimates from it that bracket the exact count."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from scipy.stats import binomtest
+from sqlalchemy import literal, select, text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.audiences.estimate import estimate_rule, estimate_size, members_query
+from endcap.config import Settings
+from endcap.ingest.service import IngestService
+from endcap.privacy.erasure import ErasureService
+from endcap.privacy.schemas import ErasureRequest
+from endcap.privacy.sensitive import SensitiveCategories
+from endcap.synthetic import generate
+from endcap.traits.sample import in_sample, is_sampled, share_for
+from endcap.traits.service import TraitsService
+from tests.traits.test_incremental import _customer_ids, _own_the_purchases, _split
+
+PROFILES = 800
+TARGET = 100  # 800 profiles with traits or a few fewer: a share of 1/4 (about 200 sampled)
+NOTHING_SENSITIVE = SensitiveCategories(departments=(), categories=())
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(universe=st.integers(0, 10**9), target=st.integers(0, 10**7))
+def test_the_share_is_the_largest_power_of_two_leaving_the_target(
+    universe: int, target: int
+) -> None:
+    share = share_for(universe, target)
+    if target == 0 or universe < 2 * target:
+        assert share is None
+        return
+    assert share is not None
+    assert (1 / share).is_integer()
+    assert int(1 / share) & (int(1 / share) - 1) == 0
+    assert target <= universe * share < 2 * target
+
+
+async def test_the_database_samples_the_ids_python_does(session: AsyncSession) -> None:
+    ids = [1, 2, 3, 7, 8, 1000, 123_456, 2**31 - 1, 2**31, 5 * 10**9]
+    for share in (0.5, 0.125, 2.0**-10):
+        query = select(*(in_sample(literal(i), share) for i in ids))
+        found = (await session.execute(query)).one()
+        assert [bool(v) for v in found] == [is_sampled(i, share) for i in ids]
+
+
+def test_the_hash_samples_about_the_share_of_consecutive_ids() -> None:
+    for share in (0.5, 0.125, 1 / 64):
+        for start in (1, 10**6, 3 * 10**8):
+            ids = range(start, start + 64_000)
+            taken = sum(is_sampled(i, share) for i in ids)
+            assert abs(taken - share * len(ids)) <= 2  # evenly spread: off by rounding only
+
+
+async def _sample_rows(session: AsyncSession) -> dict[str, list[Any]]:
+    traits = await session.execute(text("SELECT * FROM profile_traits_sample ORDER BY profile_id"))
+    spend = await session.execute(
+        text("SELECT * FROM profile_spend_sample ORDER BY level, key, profile_id")
+    )
+    return {"traits": [dict(r._mapping) for r in traits], "spend": [tuple(r) for r in spend]}
+
+
+async def _expected_rows(session: AsyncSession, share: float) -> dict[str, list[Any]]:
+    """What the sample must hold: the full tables' rows of the profiles the hash picks."""
+    traits = await session.execute(text("SELECT * FROM profile_traits ORDER BY profile_id"))
+    spend = await session.execute(
+        text("SELECT * FROM profile_spend ORDER BY level, key, profile_id")
+    )
+    return {
+        "traits": [dict(r._mapping) for r in traits if is_sampled(r.profile_id, share)],
+        "spend": [tuple(r) for r in spend if is_sampled(r.profile_id, share)],
+    }
+
+
+async def _last_refresh(session: AsyncSession) -> Any:
+    found = await session.execute(
+        text(
+            "SELECT sample_share, sample_profiles, profiles FROM trait_refreshes"
+            " ORDER BY finished_at DESC LIMIT 1"
+        )
+    )
+    return found.one()
+
+
+async def test_refreshes_keep_the_sample_to_the_hashed_profiles(
+    session: AsyncSession, settings: Settings, tmp_path: Path
+) -> None:
+    await _own_the_purchases(session)
+    summary = generate(tmp_path / "shop", PROFILES, seed=31)
+    history, later, _ = _split(Path(summary.paths["transactions"]), tmp_path)
+    ingest = IngestService(session, settings)
+    for entity in ("products", "stores", "customers", "identifiers"):
+        assert (await ingest.load(entity, Path(summary.paths[entity]))).status == "loaded"
+    assert (await ingest.load("transactions", history)).status == "loaded"
+    service = TraitsService(session, sample_profiles=TARGET)
+
+    first = await service.refresh()
+
+    share, sampled, universe = await _last_refresh(session)
+    assert first.mode == "full"
+    assert universe == first.profiles
+    assert share == share_for(first.profiles, TARGET) == 0.25
+    expected = await _expected_rows(session, share)
+    assert sampled == len(expected["traits"])
+    assert abs(sampled - share * universe) < 3 * (share * universe) ** 0.5
+    assert await _sample_rows(session) == expected
+    assert len(expected["spend"]) > 10 * sampled  # spend rows came along, several each
+
+    # New days, late lines and a merge: an incremental refresh replaces changed rows only.
+    assert (await ingest.load("transactions", later)).status == "loaded"
+    pair = _customer_ids(Path(summary.paths["customers"]))[5:7]
+    link = tmp_path / "link.csv"
+    link.write_text(
+        "customer_id,id_type,id_value\n"
+        + "".join(f"{c},email,merged.person@example.com\n" for c in pair),
+        encoding="utf-8",
+    )
+    assert (await ingest.load("identifiers", link)).status == "loaded"
+    again = await service.refresh()
+
+    assert again.mode == "incremental"
+    share, sampled, universe = await _last_refresh(session)
+    assert share == 0.25
+    expected = await _expected_rows(session, share)
+    assert await _sample_rows(session) == expected
+    assert sampled == len(expected["traits"])
+
+    # Erasure takes a shopper out of the sample with everything else.
+    victim = expected["traits"][0]["profile_id"]
+    named = await session.execute(
+        text("SELECT customer_id FROM customers WHERE profile_id = :p LIMIT 1"), {"p": victim}
+    )
+    request = ErasureRequest(customer_id=named.scalar_one())
+    await ErasureService(session, settings).erase(request, requested_by=None)
+    left = await _sample_rows(session)
+    assert all(row["profile_id"] != victim for row in left["traits"])
+    assert all(row[0] != victim for row in left["spend"])
+    assert len(left["traits"]) == sampled - 1
+
+
+async def test_sampled_estimates_bracket_the_exact_count(
+    session: AsyncSession, settings: Settings, tmp_path: Path
+) -> None:
+    await _own_the_purchases(session)
+    summary = generate(tmp_path / "shop", PROFILES, seed=31)
+    ingest = IngestService(session, settings)
+    for entity in ("products", "stores", "customers", "identifiers", "transactions"):
+        assert (await ingest.load(entity, Path(summary.paths[entity]))).status == "loaded"
+    await TraitsService(session, sample_profiles=TARGET).refresh()
+    share, sampled, universe = await _last_refresh(session)
+    rules = [
+        {"trait": "spend_52w", "op": ">", "value": 500},
+        {
+            "and": [
+                {"trait": "baskets_52w", "op": ">=", "value": 5},
+                {"bought": {"level": "department", "name": "Dairy & Chilled"}, "within_weeks": 13},
+            ]
+        },
+        {
+            "or": [
+                {"value_tier": ["top", "high"]},
+                {"trait": "online_share", "op": ">", "value": 0.3},
+            ]
+        },
+    ]
+    for rule in rules:
+        members = await members_query(session, rule, sensitive=NOTHING_SENSITIVE)
+        ids = set((await session.execute(members)).scalars())
+        exact = await estimate_size(session, rule, sensitive=NOTHING_SENSITIVE)
+        found = await estimate_rule(session, rule, sensitive=NOTHING_SENSITIVE)
+        forced = await estimate_rule(session, rule, sensitive=NOTHING_SENSITIVE, exact=True)
+
+        assert len(ids) == exact
+        assert not found.exact
+        assert found.sampled_profiles == sampled
+        # It counted exactly the members the hash samples, and scaled them up.
+        hits = sum(is_sampled(i, share) for i in ids)
+        assert found.size == round(hits / sampled * universe)
+        interval = binomtest(hits, sampled).proportion_ci(0.95, method="wilson")
+        assert found.low == math.floor(interval.low * universe)
+        assert found.high == math.ceil(interval.high * universe)
+        assert found.low <= found.size <= found.high
+        # A uniform sample: the estimate is off by less than four standard errors (an
+        # interval check at 95% would fail one run in twenty on its own).
+        p = exact / universe
+        assert abs(found.size - exact) <= 4 * math.sqrt(p * (1 - p) / sampled) * universe + 1
+        assert (forced.size, forced.low, forced.high, forced.exact) == (exact, exact, exact, True)
