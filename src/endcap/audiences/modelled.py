@@ -9,6 +9,7 @@ never among the features a model is given by default.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -125,9 +126,10 @@ class ModelledAudiences:
         train_at, check_at = as_of - 2 * horizon, as_of - horizon
         train = await self.features.frame(train_at, columns, target=target, horizon=horizon)
         check = await self.features.frame(check_at, columns, target=target, horizon=horizon)
-        model = fit_propensity(train, check, seed=random_seed)
+        # Fits run in a thread: the job's loop must stay free to renew its lease.
+        model = await asyncio.to_thread(fit_propensity, train, check, seed=random_seed)
         now = await self.features.frame(as_of, columns, target=target)
-        scores = model.score(now)
+        scores = await asyncio.to_thread(model.score, now)
         chosen = select_top(now.profile_ids, scores, spec.select)
         cut = float(np.min(scores[np.isin(now.profile_ids, chosen)])) if chosen.size else None
         report = {
@@ -155,7 +157,9 @@ class ModelledAudiences:
         if span is None:
             return ModelledMembers(seed_ids, {"seed_profiles": int(seed_ids.shape[0])})
         frame = await self.features.frame(span[1], columns)
-        expansion = expand_seed(frame, seed_ids, reach=reach, random_seed=random_seed)
+        expansion = await asyncio.to_thread(
+            expand_seed, frame, seed_ids, reach=reach, random_seed=random_seed
+        )
         members = np.union1d(seed_ids, expansion.added)
         return ModelledMembers(members, {**expansion.report, "as_of": _iso(span[1])})
 

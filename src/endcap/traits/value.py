@@ -9,6 +9,7 @@ for the mean of repeat baskets that the paper uses).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,8 +68,9 @@ async def score_value(session: AsyncSession, as_of: datetime) -> ValueScores:
     recency = np.maximum(last - first, 0.0)
     age = np.maximum(as_of.timestamp() / WEEK_SECONDS - first, recency)
     try:
-        purchases = clv.fit_bgnbd(x, recency, age)
-        spend = clv.fit_gamma_gamma(x, mean_value)
+        # Fits run in a thread: the job's loop must stay free to renew its lease.
+        purchases = await asyncio.to_thread(clv.fit_bgnbd, x, recency, age)
+        spend = await asyncio.to_thread(clv.fit_gamma_gamma, x, mean_value)
     except (clv.CLVInputError, clv.CLVConvergenceError) as exc:
         return ValueScores({"fitted": False, "reason": str(exc)})
     alive = clv.probability_alive(purchases.params, x, recency, age)
@@ -115,7 +117,8 @@ async def assign_clusters(
         data = np.asarray([[float(v or 0) for v in r[1:]] for r in rows], dtype=np.float64)
         spend, baskets, avg_basket, online, promo, stored_value, _alive = data.T
         value = np.asarray(columns.get("clv_12m", stored_value), dtype=np.float64)
-        result = cluster(features(spend, baskets, avg_basket, online, promo, value), value)
+        matrix = features(spend, baskets, avg_basket, online, promo, value)
+        result = await asyncio.to_thread(cluster, matrix, value)  # off the job's loop, as fits
         columns["value_cluster"] = result.labels
     if len(columns) > 1:
         await update_from_rows(session, TRAITS, "profile_id", pa.table(columns))
