@@ -284,12 +284,14 @@ class EndcapClient:
         return self._list(f"/api/v1/channels/{channel}/capacity", ChannelWeekPublic, **window)
 
     def forecast(self, **request: Any) -> Forecast:
-        """``audience_id``, ``channels``, ``starts_on``, ``ends_on``, ``frequency_cap`` and
-        optionally ``holdout_share``, ``budget``, ``currency``."""
+        """``audience_ids`` (a list; or ``audience_id`` for one), ``channels``, ``starts_on``,
+        ``ends_on``, ``frequency_cap`` and optionally ``holdout_share``, ``budget``,
+        ``currency``. Reach is the audiences' union, each shopper once."""
         return self._post("/api/v1/forecasts", Forecast, _jsonable(request))
 
     def create_campaign(self, *, idempotency_key: str | None = None, **body: Any) -> CampaignPublic:
-        """Draft a campaign. A retry with the same ``idempotency_key`` returns the same draft."""
+        """Draft a campaign on ``audience_ids`` (a list; or ``audience_id`` for one). A retry
+        with the same ``idempotency_key`` returns the same draft."""
         key = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
         return self._post("/api/v1/campaigns", CampaignPublic, _jsonable(body), key)
 
@@ -303,7 +305,8 @@ class EndcapClient:
     def update_campaign(
         self, campaign_id: uuid.UUID, revision: int, **changes: Any
     ) -> CampaignPublic:
-        """Change a draft; ``revision`` is the one read (a stale one raises a 412)."""
+        """Change a draft; ``revision`` is the one read (a stale one raises a 412).
+        ``audience_ids=[...]`` replaces its audiences."""
         response = self.request(
             "PATCH",
             f"/api/v1/campaigns/{campaign_id}",

@@ -1,15 +1,18 @@
 """A small shop written straight into the tables and committed (the export reads it in
-transactions of its own): shoppers with consent and identifiers, an audience version,
-a partner and an approved campaign. What the export should do is known here, in
-Python, independently of the code under test."""
+transactions of its own): shoppers with consent and identifiers, one audience version
+(or several overlapping ones), a partner and an approved campaign. What the export
+should do is known here, in Python, independently of the code under test."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.activation.models import Activation
 from endcap.audiences.models import Audience, AudienceMember, AudienceStatus, AudienceVersion
@@ -18,7 +21,12 @@ from endcap.db.engine import SessionFactory
 from endcap.db.types import utcnow
 from endcap.identity.models import Customer, Identifier, IdType, Profile, SharedIdentifier
 from endcap.marketplace.holdout import HoldoutSplit, new_salt
-from endcap.marketplace.models import Campaign, CampaignStatus, ChannelSettings
+from endcap.marketplace.models import (
+    Campaign,
+    CampaignAudience,
+    CampaignStatus,
+    ChannelSettings,
+)
 from endcap.partners.models import Partner, PartnerKind
 from endcap.privacy.channels import Channel
 
@@ -34,7 +42,8 @@ def sha(value: str) -> str:
 class Shop:
     tag: str
     campaign: Campaign
-    members: list[int]
+    members: list[int]  # the union of the campaign's audiences, each shopper once
+    audiences: dict[uuid.UUID, list[int]]  # each audience's members
     customer_of: dict[int, int]  # profile -> its first customer record
     consented: dict[Purpose, set[int]]
     keys: dict[int, set[tuple[str, str]]]  # profile -> its usable (type, hash) keys
@@ -59,8 +68,12 @@ async def build_shop(
     channels: tuple[Channel, ...] = (Channel.ONSITE_DISPLAY, Channel.OFFSITE_SOCIAL),
     status: CampaignStatus = CampaignStatus.APPROVED,
     partner_id: uuid.UUID | None = None,
+    audiences: Sequence[slice] = (slice(None),),
 ) -> Shop:
     """``shoppers`` profiles; all but the last five are audience members.
+
+    With ``audiences``, the campaign targets one audience per slice of those members
+    instead (slices may overlap; the members are then their union).
 
     Shopper i: no onsite consent if i % 5 == 0, onsite granted then withdrawn if
     i % 5 == 1, else onsite granted; offsite granted unless i % 3 == 0. Each has an
@@ -115,31 +128,44 @@ async def build_shop(
             if i % 3 != 0:
                 consented[Purpose.TARGETING_OFFSITE].add(pid)
         session.add(SharedIdentifier(id_type=IdType.EMAIL, id_value=family, customer_count=3))
-        members = ids[: shoppers - 5]
-        audience = Audience(name=f"activation {tag}", status=AudienceStatus.PUBLISHED)
-        session.add(audience)
-        await session.flush()
-        session.add(AudienceVersion(audience_id=audience.id, version=1, size=len(members)))
-        session.add_all(
-            [AudienceMember(audience_id=audience.id, version=1, profile_id=p) for p in members]
-        )
+        held = await _audiences(session, tag, [ids[: shoppers - 5][part] for part in audiences])
         if partner_id is None:
             partner = Partner(name=f"Partner {tag}", kind=PartnerKind.MANUFACTURER)
             session.add(partner)
             await session.flush()
             partner_id = partner.id
-        campaign = campaign_row(partner_id, audience.id, channels, status)
+        campaign, targets = campaign_row(partner_id, list(held), channels, status)
         session.add(campaign)
+        await session.flush()
+        session.add_all(targets)
         await session.commit()
     return Shop(
         tag=tag,
         campaign=campaign,
-        members=members,
+        members=sorted({p for part in held.values() for p in part}),
+        audiences=held,
         customer_of={ids[i]: c.id for i, c in reversed(customers) if c.id is not None},
         consented=consented,
         keys=keys,
         shared_keys={family},
     )
+
+
+async def _audiences(
+    session: AsyncSession, tag: str, parts: list[list[int]]
+) -> dict[uuid.UUID, list[int]]:
+    """One published audience per part, with the part as its version 1."""
+    held: dict[uuid.UUID, list[int]] = {}
+    for n, members in enumerate(parts):
+        audience = Audience(name=f"activation {tag} {n}", status=AudienceStatus.PUBLISHED)
+        session.add(audience)
+        await session.flush()
+        held[audience.id] = members
+        session.add(AudienceVersion(audience_id=audience.id, version=1, size=len(members)))
+        session.add_all(
+            [AudienceMember(audience_id=audience.id, version=1, profile_id=p) for p in members]
+        )
+    return held
 
 
 def _consents(i: int, ref: int) -> list[ConsentEvent]:
@@ -159,16 +185,16 @@ def _consents(i: int, ref: int) -> list[ConsentEvent]:
 
 def campaign_row(
     partner_id: uuid.UUID,
-    audience_id: uuid.UUID,
+    audience_ids: Sequence[uuid.UUID],
     channels: tuple[Channel, ...],
     status: CampaignStatus,
-) -> Campaign:
+) -> tuple[Campaign, list[CampaignAudience]]:
+    """A campaign and its audience rows (version 1 of each pinned unless a draft); add the
+    campaign first, then the rows."""
     approved = status != CampaignStatus.DRAFT
-    return Campaign(
+    campaign = Campaign(
         partner_id=partner_id,
         name=f"campaign {uuid.uuid4().hex[:6]}",
-        audience_id=audience_id,
-        audience_version=1 if approved else None,
         channels=[c.value for c in channels],
         skus=[],
         starts_on=date(2026, 7, 1),
@@ -182,6 +208,16 @@ def campaign_row(
         status=status,
         holdout_salt=new_salt() if approved else None,
     )
+    targets = [
+        CampaignAudience(
+            campaign_id=campaign.id,
+            position=i,
+            audience_id=audience_id,
+            audience_version=1 if approved else None,
+        )
+        for i, audience_id in enumerate(audience_ids)
+    ]
+    return campaign, targets
 
 
 async def withdraw(sessions: SessionFactory, customer_ref: int, purpose: Purpose) -> None:

@@ -8,6 +8,7 @@ from endcap.activation.models import ActivationStatus
 from endcap.config import Settings
 from endcap.consent.models import Purpose
 from endcap.db.engine import SessionFactory
+from endcap.marketplace.approvals import ApprovalService
 from endcap.privacy.channels import Channel
 from tests.activation.data import Shop, add_activation, build_shop, set_endpoint, withdraw
 from tests.activation.run import activation, export, rows
@@ -90,3 +91,43 @@ async def test_offsite_file_holds_the_sha256_keys_of_consented_treatment_only(
     assert done.no_consent_excluded == len(shop.treated()) - len(sent)
     unkeyed = done.members - done.holdout_excluded - done.no_consent_excluded - done.exported
     assert unkeyed == len(sent) - len(keyed)  # consented, but no usable e-mail or phone
+
+
+async def test_a_campaign_on_overlapping_audiences_exports_their_union_once(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    # Two audiences sharing 50 of the 245 members: 150 + 145 rows, 245 people.
+    shop = await build_shop(sessions, audiences=(slice(0, 150), slice(100, None)))
+    await set_endpoint(sessions, Channel.ONSITE_DISPLAY, None)
+    await set_endpoint(sessions, Channel.OFFSITE_SOCIAL, None)
+    onsite = await add_activation(sessions, shop, Channel.ONSITE_DISPLAY)
+    offsite = await add_activation(sessions, shop, Channel.OFFSITE_SOCIAL)
+
+    await export(sessions, settings, onsite)
+    await export(sessions, settings, offsite)
+
+    first, second = shop.audiences.values()
+    assert len(first) + len(second) == 295
+    assert len(set(first) & set(second)) == 50
+    done = await activation(sessions, onsite)
+    assert done.destination is not None
+    exported = [int(r[0]) for r in rows(Path(done.destination))[1:]]
+    assert exported == expected_onsite(shop)  # in profile_id order, each once
+    assert done.members == 245 == len(shop.members)
+    assert done.holdout_excluded == len(shop.holdout())
+    assert done.exported == len(exported)
+    assert done.members == done.holdout_excluded + done.no_consent_excluded + done.exported
+    # The sizes approval records are over the union too, and split the way the export did.
+    async with sessions() as session:
+        sizes = await ApprovalService(session, settings).split(shop.campaign)
+    assert sizes == (len(shop.treated()), done.holdout_excluded)
+
+    keyed = await activation(sessions, offsite)
+    assert keyed.destination is not None
+    body = rows(Path(keyed.destination))[1:]
+    sent = [p for p in shop.treated() if p in shop.consented[Purpose.TARGETING_OFFSITE]]
+    expected = sorted((t, h) for p in sent for t, h in shop.keys[p])
+    assert sorted(tuple(r) for r in body) == expected  # a shared shopper's keys once
+    assert keyed.members == 245
+    assert keyed.holdout_excluded == len(shop.holdout())
+    assert keyed.exported == len([p for p in sent if shop.keys[p]])

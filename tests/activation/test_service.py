@@ -28,8 +28,10 @@ async def campaign(session: AsyncSession, status: CampaignStatus) -> Campaign:
     audience = Audience(name=f"A {uuid.uuid4().hex[:8]}")
     session.add_all([partner, audience])
     await session.flush()
-    row = campaign_row(partner.id, audience.id, CHANNELS, status)
+    row, targets = campaign_row(partner.id, [audience.id], CHANNELS, status)
     session.add(row)
+    await session.flush()
+    session.add_all(targets)
     await session.flush()
     return row
 

@@ -46,7 +46,8 @@ def test_the_booking_reserves_exactly_what_the_forecast_quoted(market: Market) -
         after = {w.week_start: w.booked for w in admin.capacity("onsite_display")}
 
     assert booked.status == "submitted"
-    assert booked.audience_version is not None
+    assert [a.id for a in booked.audiences] == [body["audience_id"]]
+    assert all(a.version is not None for a in booked.audiences)
     assert booked.booked_impressions == forecast.impressions
     assert booked.booked_cost == forecast.cost
     assert [(x.channel, x.impressions, x.cost) for x in booked.lines] == [

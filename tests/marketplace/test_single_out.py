@@ -2,15 +2,20 @@
 
 The attack: the audience everyone-minus-one-shopper next to the published
 everyone audience. The retailer cannot publish it (difference check), so the
-brand can neither forecast nor book it; and what the brand can see of a booking
-rests on rounded reach only, never on exact sizes or the holdout split.
+brand can neither forecast nor book it; nor can the brand assemble it as the union
+of two audiences that each pass the check, since a forecast of several audiences
+shows only what the catalog's own numbers give; and what the brand can see of a
+booking rests on rounded reach only, never on exact sizes or the holdout split.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from endcap.client import EndcapAPIError
+from endcap.audiences.schemas import AudiencePublic
+from endcap.client import EndcapAPIError, EndcapClient
 from endcap.privacy.sizes import round_count
 from tests.audiences.http import create_rule, refresh
 from tests.marketplace.booking import campaign_body
@@ -75,3 +80,102 @@ def test_a_brand_sees_only_rounded_numbers_of_its_booking(market: Market) -> Non
         == round_count(exact["current"]["reach"]["onsite_display"], minimum=MIN_AUDIENCE).value
     )
     assert queue.value.status == 403
+
+
+ONSITE = "onsite_display"
+
+
+def _postal(op: str, value: Any) -> dict[str, Any]:
+    return {"attribute": "postal_code", "op": op, "value": value}
+
+
+def _onsite(audience: AudiencePublic) -> int:
+    assert audience.current is not None
+    return audience.current.reach[ONSITE]
+
+
+def _built(admin: EndcapClient, *rules: dict[str, Any]) -> AudiencePublic:
+    return refresh(admin, create_rule(admin, {"and": [EVERYONE, *rules]}).id)
+
+
+def _shown(n: int) -> int | None:
+    return round_count(n, minimum=MIN_AUDIENCE).value
+
+
+def test_everyone_but_one_assembled_from_two_audiences_shows_nothing(market: Market) -> None:
+    """The attack: three publishable audiences, "edge" and two disjoint ones whose union is
+    edge without one consenting shopper, with edge's on-site reach right at a rounding edge
+    (it ends in 50). Rounding the exact union would show the pair 100 below edge: the one
+    shopper. The forecast shows the sum of the two catalog reaches instead, here exactly
+    edge's own, so the brand sees no difference at all."""
+    codes = unique_postal_codes(market.files)
+    with market.client(market.admin_key) as admin:
+        shopper = next(
+            code
+            for code in codes[:40]
+            if admin.request(
+                "POST",
+                "/api/v1/audiences/estimate",
+                json={"rule": {"and": [EVERYONE, _postal("=", code)]}, "exact": True},
+            ).json()["size"]
+            == 1
+            and _onsite(_built(admin, _postal("=", code))) == 1
+        )
+        others = [code for code in codes if code != shopper]
+        # Leave out enough other shoppers (50 or more, for the difference check) that edge's
+        # exact on-site reach ends in 50: one shopper less then rounds down. Each code
+        # removes at most one consenting shopper, so stepping by what is missing never
+        # jumps past the edge.
+        leave_out, short = 60, 1
+        for _ in range(40):
+            edge = _built(admin, {"not": _postal("in", others[:leave_out])})
+            short = (_onsite(edge) - 50) % 100
+            if not short:
+                break
+            leave_out += short
+        assert not short, "no rounding edge found"
+        kept = {"not": _postal("in", others[:leave_out])}
+        without = {"not": _postal("=", shopper)}
+        # Split the rest of edge into two by postal code, so that both on-site reaches end in
+        # 50 or more: each then rounds up, and their rounded sum differs from the rounded
+        # exact union. Adding a code adds at most one, so again step by what is missing.
+        pool, split, ends = others[leave_out:], 700, 0
+        for _ in range(40):
+            some = _built(admin, kept, without, _postal("in", pool[:split]))
+            ends = _onsite(some) % 100
+            if ends >= 50:
+                break
+            split += 50 - ends
+        assert ends >= 50, "no split found"
+        rest = _built(admin, kept, without, {"not": _postal("in", pool[:split])})
+        for audience in (edge, some, rest):
+            published = admin.request("POST", f"/api/v1/audiences/{audience.id}/publish")
+            assert published.status_code == 200, published.text
+
+    # Retailer-side: the two are disjoint and their union is edge but one consenting
+    # shopper, so rounding the exact union would have given that shopper away.
+    assert _onsite(some) + _onsite(rest) == _onsite(edge) - 1
+    union_rounded, edge_rounded = _shown(_onsite(edge) - 1), _shown(_onsite(edge))
+    assert union_rounded is not None
+    assert edge_rounded is not None
+    assert union_rounded == edge_rounded - 100
+
+    body = campaign_body(market, market.a)
+    flight = {"channels": [ONSITE], "starts_on": body["starts_on"], "ends_on": body["ends_on"]}
+    with market.client(market.a.key) as brand:
+        alone = brand.forecast(audience_ids=[edge.id], **flight)
+        assembled = brand.forecast(audience_ids=[some.id, rest.id], **flight)
+        catalog = {
+            e.id: next(c.reach for c in e.channels if c.channel == ONSITE)
+            for e in brand.audience_catalog()
+        }
+        overlap = brand.request(
+            "GET", f"/api/v1/catalog/audiences/{some.id}/overlap/{rest.id}"
+        ).json()
+    # Nothing but catalog numbers: the two reaches, less an overlap the catalog shows as none.
+    assert overlap["overlap"] is None
+    assert assembled.lines[0].reach == catalog[some.id] + catalog[rest.id]
+    # The brand sees the pair reach exactly what edge reaches: the shopper does not show.
+    assert alone.lines[0].reach == catalog[edge.id]
+    assert assembled.lines[0].reach == alone.lines[0].reach
+    assert assembled.lines[0].reach != union_rounded

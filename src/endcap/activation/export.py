@@ -1,9 +1,11 @@
 """The activation file: a campaign's treatment group, with consent, as one channel takes it.
 
-Who is in it: every member of the booked audience version, minus the holdout
-(the campaign's keyed-hash split; a holdout member is never in any file, with or
-without consent), minus those without the channel's consent purpose *at the moment
-of the export*. The counts add up: ``members = holdout_excluded +
+Who is in it: every shopper in the booked audience versions (the union of the
+versions the campaign pinned, each shopper once however many of its audiences
+hold them), minus the holdout (the campaign's keyed-hash split; a holdout member is
+never in any file, with or without consent), minus those without the channel's
+consent purpose *at the moment of the export*. ``members`` counts the union, so the
+counts add up: ``members = holdout_excluded +
 no_consent_excluded + exported`` — except for ``offsite_social``, where a consented
 treatment member without any usable e-mail or phone is in no row, so there the
 remainder ``members - holdout_excluded - no_consent_excluded - exported`` counts them.

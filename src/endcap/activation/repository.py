@@ -1,4 +1,5 @@
-"""Queries for activations: the export stream of a campaign's audience, and activation rows."""
+"""Queries for activations: the export stream of a campaign's audiences (the union of their
+pinned versions), and activation rows."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, exists, func, select, update
+from sqlalchemy import Row, Select, and_, exists, func, or_, select, update
 from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,11 +18,13 @@ from endcap.consent.models import Purpose
 from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
 from endcap.identity.models import Customer, Identifier, IdType, SharedIdentifier
-from endcap.marketplace.models import Campaign, ChannelSettings
+from endcap.marketplace.models import Campaign, CampaignAudience, ChannelSettings
 from endcap.pagination import PageRequest, keyset
 
 MEMBERS = table_of(AudienceMember)
 MATCH_KEY_TYPES = (IdType.EMAIL.value, IdType.PHONE.value)
+# (audience id, version): the member versions a campaign pinned when it was booked.
+PinnedVersions = Sequence[tuple[uuid.UUID, int]]
 
 
 class ActivationRepository:
@@ -38,6 +41,16 @@ class ActivationRepository:
         # Row lock: an enqueue waits for a concurrent schedule or cancel of the same campaign.
         query = sm_select(Campaign).where(col(Campaign.id) == campaign_id).with_for_update()
         return (await self.session.exec(query)).first()
+
+    async def pinned_audiences(self, campaign_id: uuid.UUID) -> list[tuple[uuid.UUID, int | None]]:
+        """(audience id, pinned version) of each of the campaign's audiences, in its order;
+        the version is None until the campaign is booked."""
+        query = (
+            sm_select(CampaignAudience.audience_id, CampaignAudience.audience_version)
+            .where(col(CampaignAudience.campaign_id) == campaign_id)
+            .order_by(col(CampaignAudience.position))
+        )
+        return [(a, v) for a, v in (await self.session.exec(query)).all()]
 
     async def channel_settings(self, channel: str) -> ChannelSettings | None:
         return await self.session.get(ChannelSettings, channel)
@@ -100,21 +113,21 @@ class ActivationRepository:
 
     # -- the export stream ---------------------------------------------------------------------
 
-    async def count_members(self, audience_id: uuid.UUID, version: int) -> int:
-        m = MEMBERS.c
-        stmt = select(func.count()).where(m.audience_id == audience_id, m.version == version)
+    async def count_members(self, versions: PinnedVersions) -> int:
+        """Shoppers in the union of ``versions``, each counted once."""
+        stmt = select(func.count()).select_from(targeted(versions).subquery())
         return int((await self.session.execute(stmt)).scalar_one())
 
     async def stream_members(
         self,
-        audience_id: uuid.UUID,
-        version: int,
+        versions: PinnedVersions,
         purpose: Purpose,
         *,
         with_match_keys: bool,
         chunk_rows: int,
     ) -> AsyncIterator[Sequence[Row[Any]]]:
-        """Every member of the audience version, in ``profile_id`` order, in chunks.
+        """Every shopper in the union of the member ``versions``, once, in ``profile_id``
+        order, in chunks.
 
         Rows are ``(profile_id, consented)``, and with ``with_match_keys`` also
         ``(id_type, id_value)`` — one row per match key, or one row of NULLs for a
@@ -123,34 +136,47 @@ class ActivationRepository:
         server-side cursor: at most ``chunk_rows`` of them are in memory at once.
         """
         result = await self.session.stream(
-            members_statement(audience_id, version, purpose, with_match_keys=with_match_keys),
+            members_statement(versions, purpose, with_match_keys=with_match_keys),
             execution_options={"yield_per": chunk_rows},
         )
         async for chunk in result.partitions():
             yield chunk
 
 
+def targeted(versions: PinnedVersions) -> Select[Any]:
+    """The profile ids of the union of ``versions``, each once.
+
+    One version holds a profile once (its primary key), so it needs no DISTINCT and its
+    statement stays the plain index range it was before campaigns had several audiences.
+    """
+    if not versions:
+        raise ValueError("a campaign targets at least one audience version")
+    m = MEMBERS.c
+    query = select(m.profile_id).where(
+        or_(*(and_(m.audience_id == a, m.version == v) for a, v in versions))
+    )
+    return query if len(versions) == 1 else query.distinct()
+
+
 def members_statement(
-    audience_id: uuid.UUID, version: int, purpose: Purpose, *, with_match_keys: bool
+    versions: PinnedVersions, purpose: Purpose, *, with_match_keys: bool
 ) -> Select[Any]:
     """The export's one statement (see :meth:`ActivationRepository.stream_members`).
 
     Public so that the benchmark can time the same SQL as a raw COPY.
     """
-    m = MEMBERS.c
+    members = targeted(versions).subquery("members")
     consented = consented_profiles(purpose).subquery("consented")
-    columns: list[Any] = [m.profile_id, consented.c.profile_id.is_not(None).label("consented")]
-    source = MEMBERS.outerjoin(consented, consented.c.profile_id == m.profile_id)
+    columns: list[Any] = [
+        members.c.profile_id,
+        consented.c.profile_id.is_not(None).label("consented"),
+    ]
+    source = members.outerjoin(consented, consented.c.profile_id == members.c.profile_id)
     if with_match_keys:
         keys = match_keys().subquery("match_keys")
         columns += [keys.c.id_type, keys.c.id_value]
-        source = source.outerjoin(keys, keys.c.profile_id == m.profile_id)
-    return (
-        select(*columns)
-        .select_from(source)
-        .where(m.audience_id == audience_id, m.version == version)
-        .order_by(m.profile_id)
-    )
+        source = source.outerjoin(keys, keys.c.profile_id == members.c.profile_id)
+    return select(*columns).select_from(source).order_by(members.c.profile_id)
 
 
 def match_keys() -> Select[Any]:

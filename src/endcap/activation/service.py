@@ -51,8 +51,8 @@ class ExportPlan:
     activation_id: uuid.UUID
     campaign_id: uuid.UUID
     channel: Channel
-    audience_id: uuid.UUID
-    audience_version: int
+    # (audience, pinned version) of each of the campaign's audiences: the file holds their union.
+    versions: tuple[tuple[uuid.UUID, int], ...]
     split: HoldoutSplit
     endpoint_url: str | None
 
@@ -171,7 +171,7 @@ class ActivationService:
 
         Raises NotFoundError for an unknown activation, ConflictError when it was
         delivered already, when the campaign is no longer activatable, or when it has no
-        holdout salt or audience version (it was never approved).
+        holdout salt or pinned audience versions (it was never approved).
         """
         activation = await self.activations.get(activation_id)
         if activation is None:
@@ -182,9 +182,11 @@ class ActivationService:
         if campaign is None:
             raise NotFoundError(f"no campaign with id {activation.campaign_id}")
         _ensure_activatable(campaign)
-        if campaign.holdout_salt is None or campaign.audience_version is None:
+        pinned = await self.activations.pinned_audiences(campaign.id)
+        versions = tuple((a, v) for a, v in pinned if v is not None)
+        if campaign.holdout_salt is None or not versions or len(versions) != len(pinned):
             raise ConflictError(
-                f"campaign {campaign.id} has no holdout split or audience version:"
+                f"campaign {campaign.id} has no holdout split or pinned audience versions:"
                 " it was never approved"
             )
         channel = _channel(activation.channel)
@@ -196,8 +198,7 @@ class ActivationService:
             activation_id=activation_id,
             campaign_id=campaign.id,
             channel=channel,
-            audience_id=campaign.audience_id,
-            audience_version=campaign.audience_version,
+            versions=versions,
             split=HoldoutSplit(campaign.holdout_salt, campaign.holdout_share),
             endpoint_url=endpoint.endpoint_url if endpoint else None,
         )
@@ -224,12 +225,13 @@ class ActivationService:
     async def write_file(
         self, plan: ExportPlan, progress: ProgressCallback
     ) -> tuple[Path, ExportCounts]:
-        """Stream the treatment group with consent (as of now) into a spool file.
+        """Stream the treatment group with consent (as of now) into a spool file: the union of
+        the pinned versions, each shopper once.
 
         Returns the file (the caller delivers, then removes it) and the exact counts.
         Memory stays bounded by ``settings.activation.chunk_rows`` rows.
         """
-        total = await self.activations.count_members(plan.audience_id, plan.audience_version)
+        total = await self.activations.count_members(plan.versions)
         progress(0, total)
         spool = Path(self.settings.activation.drop_dir) / SPOOL_FOLDER
         spool.mkdir(parents=True, exist_ok=True)
@@ -241,8 +243,7 @@ class ActivationService:
                 offsite = plan.channel is Channel.OFFSITE_SOCIAL
                 writer = ExportWriter(handle, plan.split, match_keys=offsite)
                 chunks = self.activations.stream_members(
-                    plan.audience_id,
-                    plan.audience_version,
+                    plan.versions,
                     required_purpose(plan.channel),
                     with_match_keys=offsite,
                     chunk_rows=self.settings.activation.chunk_rows,

@@ -1,16 +1,19 @@
 """The retailer's approval queue: booked campaigns and the checks an approver looks at.
 
-Checks: policy (flight not started, holdout within policy), the pinned audience
-still at or above the minimum, the promoted products still the partner's, no
-product in a sensitive department or category, the capacity actually held, and
-a usable creative. Approval is refused while any check fails.
+Checks: policy (flight not started, holdout within policy), each pinned audience
+version still at or above the minimum (one check per audience), the promoted
+products still the partner's, no product in a sensitive department or category,
+the capacity actually held, and a usable creative. Approval is refused while any
+check fails.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 
+import numpy as np
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.audiences.service import AudienceService
@@ -19,7 +22,7 @@ from endcap.config import Settings
 from endcap.db.types import utcnow
 from endcap.errors import ConflictError, NotFoundError
 from endcap.marketplace.holdout import HoldoutSplit
-from endcap.marketplace.models import Campaign, CampaignStatus
+from endcap.marketplace.models import Campaign, CampaignAudience, CampaignStatus
 from endcap.marketplace.public import campaign_public
 from endcap.marketplace.repository import CampaignRepository
 from endcap.marketplace.schemas import ApprovalItem, Check
@@ -71,17 +74,25 @@ class ApprovalService:
             )
 
     async def split(self, campaign: Campaign) -> tuple[int, int]:
-        """(treatment, holdout) sizes of the pinned version under the campaign's salt."""
-        if campaign.holdout_salt is None or campaign.audience_version is None:
+        """(treatment, holdout) sizes of the union of the pinned versions under the campaign's
+        salt: a shopper in several of its audiences is one person, split once."""
+        audiences = await self.campaigns.audiences(campaign.id)
+        pinned = [(a.audience_id, a.audience_version) for a in audiences]
+        if campaign.holdout_salt is None or not pinned:
             return 0, 0
-        members = await self.audiences.member_ids(campaign.audience_id, campaign.audience_version)
+        members = np.empty(0, np.int64)
+        for audience_id, version in pinned:
+            if version is None:  # never booked
+                return 0, 0
+            members = np.union1d(members, await self.audiences.member_ids(audience_id, version))
         split = HoldoutSplit(campaign.holdout_salt, campaign.holdout_share)
         return split.count(int(m) for m in members)
 
     async def checks(self, campaign: Campaign) -> list[Check]:
+        audiences = await self.campaigns.audiences(campaign.id)
         return [
             self._policy(campaign),
-            await self._audience(campaign),
+            *await self._audiences(audiences),
             *await self._products(campaign),
             await self._capacity(campaign),
             self._creative(campaign),
@@ -101,20 +112,28 @@ class ApprovalService:
             detail="; ".join(problems) or "flight in the future, holdout within policy",
         )
 
-    async def _audience(self, campaign: Campaign) -> Check:
+    async def _audiences(self, audiences: Sequence[CampaignAudience]) -> list[Check]:
         minimum = self.settings.privacy_gate.min_audience
-        size = (
-            await self.audiences.version_size(campaign.audience_id, campaign.audience_version)
-            if campaign.audience_version is not None
-            else None
-        )
-        ok = size is not None and size >= minimum
-        return Check(
-            name="audience",
-            passed=ok,
-            detail=f"pinned version {campaign.audience_version} holds {size} shoppers "
-            f"(minimum {minimum})",
-        )
+        checks = []
+        for audience in audiences:
+            version = audience.audience_version
+            size = (
+                await self.audiences.version_size(audience.audience_id, version)
+                if version is not None
+                else None
+            )
+            checks.append(
+                Check(
+                    name="audience",
+                    passed=size is not None and size >= minimum,
+                    detail=f"pinned version {version} of audience {audience.audience_id} holds "
+                    f"{size} shoppers (minimum {minimum})",
+                    audience_id=audience.audience_id,
+                )
+            )
+        if not checks:  # a campaign always has one; fail closed if it lost them
+            checks.append(Check(name="audience", passed=False, detail="no audience"))
+        return checks
 
     async def _products(self, campaign: Campaign) -> list[Check]:
         placements = await self.catalog.placements(campaign.skus)
@@ -180,9 +199,10 @@ class ApprovalService:
 
     async def _item(self, campaign: Campaign) -> ApprovalItem:
         checks = await self.checks(campaign)
+        audiences = await self.campaigns.audiences(campaign.id)
         lines = await self.campaigns.lines(campaign.id)
         return ApprovalItem(
-            campaign=campaign_public(campaign, lines),
+            campaign=campaign_public(campaign, audiences, lines),
             checks=checks,
             ready=all(c.passed for c in checks),
         )

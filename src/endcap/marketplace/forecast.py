@@ -1,39 +1,44 @@
-"""Quotes: what an audience, channels, flight and frequency cap would reach, deliver and cost.
+"""Quotes: what audiences, channels, flight and frequency cap would reach, deliver and cost.
 
 The forecast a brand asks for and the booking it then makes run through the
 same :meth:`Quoting.quote`, so the booking checks exactly what was forecast:
-the audience must be bookable (published, above the minimum), each channel must
-have a rate card and enough consenting members, and the dates and cap must be
-sane. Every refusal is a 422 pointing at the field to fix.
+each audience must be bookable (published, above the minimum), each channel must
+have a rate card and enough consenting members in every audience, and the dates
+and cap must be sane. Every refusal is a 422 pointing at the field to fix. Reach
+is the audiences' union as :mod:`endcap.marketplace.reach` shows it; the price
+is the channel's CPM plus :func:`~endcap.marketplace.targeting.premium_of`.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.audiences.catalog import AudienceCatalog
 from endcap.config import MarketplaceSettings
 from endcap.db.types import utcnow
-from endcap.errors import InvalidRequestError, NotFoundError
 from endcap.marketplace.channels import ChannelService
 from endcap.marketplace.models import ChannelSettings
 from endcap.marketplace.plan import Plan, plan
-from endcap.marketplace.schemas import Forecast, ForecastLine, ForecastRequest
+from endcap.marketplace.schemas import AudiencePin, Forecast, ForecastLine, ForecastRequest
+from endcap.marketplace.targeting import (
+    AudienceTargeting,
+    Offer,
+    invalid,
+    premium_of,
+    required_audiences,
+)
 from endcap.privacy.channels import Channel
 from endcap.privacy.settings import PrivacyGateSettings
 
 
-def invalid(field: str, message: str) -> InvalidRequestError:
-    return InvalidRequestError(message, errors=[{"field": field, "message": message}])
-
-
 @dataclass(frozen=True, slots=True)
 class Quote:
-    audience_version: int
+    # Each audience and the version a booking pins, in the order asked.
+    versions: list[tuple[uuid.UUID, int]]
     holdout_share: Decimal
     currency: str
     plan: Plan
@@ -44,7 +49,7 @@ class Quoting:
     def __init__(
         self, session: AsyncSession, gate: PrivacyGateSettings, market: MarketplaceSettings
     ) -> None:
-        self.catalog = AudienceCatalog(session, gate)
+        self.targeting = AudienceTargeting(session, gate)
         self.channels = ChannelService(session)
         self.market = market
 
@@ -68,8 +73,8 @@ class Quoting:
             )
         days = (request.ends_on - request.starts_on).days + 1
         return Forecast(
-            audience_id=request.audience_id,
-            audience_version=quote.audience_version,
+            audience_ids=[audience for audience, _ in quote.versions],
+            audiences=[AudiencePin(id=a, version=v) for a, v in quote.versions],
             starts_on=request.starts_on,
             ends_on=request.ends_on,
             weeks=(Decimal(days) / 7).quantize(Decimal("0.1")),
@@ -89,24 +94,21 @@ class Quoting:
         share = self._holdout_share(request.holdout_share)
         if len(set(request.channels)) != len(request.channels):
             raise invalid("/channels", "each channel may be named once")
-        try:
-            entry, version = await self.catalog.offer(request.audience_id)
-        except NotFoundError as exc:
-            raise invalid(
-                "/audience_id",
-                f"no bookable audience with id {request.audience_id}: it must be published "
-                "and at or above the minimum size",
-            ) from exc
-        reach = {c.channel: c.reach for c in entry.channels}
+        choice = required_audiences(request.audience_ids, request.audience_id)
+        offers = await self.targeting.offers(choice)
         for i, channel in enumerate(request.channels):
-            if channel not in reach:
-                raise invalid(
-                    f"/channels/{i}",
-                    f"too few of this audience's shoppers consent to {channel.value} "
-                    f"(open: {', '.join(sorted(c.value for c in reach)) or 'none'})",
-                )
+            for offer in offers:
+                if channel not in offer.reach:
+                    named = (
+                        "this audience's" if len(offers) == 1 else f"audience {offer.audience_id}'s"
+                    )
+                    raise invalid(
+                        f"/channels/{i}",
+                        f"too few of {named} shoppers consent to {channel.value} "
+                        f"(open: {', '.join(sorted(c.value for c in offer.reach)) or 'none'})",
+                    )
         settings = await self.channels.rates_for(request.channels)
-        currency = self._currency(request, settings, entry.price.currency if entry.price else None)
+        currency = self._currency(request, settings, offers)
         for channel, channel_settings in settings.items():
             if request.frequency_cap > channel_settings.max_per_profile_week:
                 raise invalid(
@@ -114,13 +116,13 @@ class Quoting:
                     f"{channel.value} allows at most {channel_settings.max_per_profile_week} "
                     "contacts per shopper per week",
                 )
-        premium = entry.price.cpm if entry.price else Decimal(0)
+        premium = premium_of(offers)
         return Quote(
-            audience_version=version,
+            versions=[(offer.audience_id, offer.version) for offer in offers],
             holdout_share=share,
             currency=currency,
             plan=plan(
-                {c: reach[c] for c in request.channels},
+                await self.targeting.reach(offers, request.channels),
                 {c: s.cpm + premium for c, s in settings.items()},
                 starts_on=request.starts_on,
                 ends_on=request.ends_on,
@@ -160,9 +162,10 @@ class Quoting:
 
     @staticmethod
     def _currency(
-        request: ForecastRequest, settings: dict[Channel, ChannelSettings], premium: str | None
+        request: ForecastRequest, settings: dict[Channel, ChannelSettings], offers: list[Offer]
     ) -> str:
-        currencies = {s.currency for s in settings.values()} | ({premium} if premium else set())
+        priced = {o.entry.price.currency for o in offers if o.entry.price}
+        currencies = {s.currency for s in settings.values()} | priced
         if len(currencies) != 1:
             raise invalid("/channels", f"these are priced in different currencies: {currencies}")
         (currency,) = currencies

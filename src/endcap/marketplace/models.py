@@ -1,9 +1,10 @@
 """Marketplace tables: each channel's rate card and capacity, campaigns, and their audit trail.
 
 Small tables (reference tables when distributed, infra/README.md), except that
-nothing here is keyed by profile: a campaign names an audience *version*, and
-the holdout split is a keyed hash of profile and campaign, recomputed from
-``holdout_salt`` whenever it is needed rather than stored per shopper.
+nothing here is keyed by profile: a campaign names one or more audience
+*versions* (``campaign_audiences``), and the holdout split is a keyed hash of
+profile and campaign, recomputed from ``holdout_salt`` whenever it is needed
+rather than stored per shopper.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlmodel import Field, SQLModel
 
@@ -33,7 +35,7 @@ from endcap.db.types import BigId, JsonDocument, UTCDateTime, utcnow
 
 class CampaignStatus(StrEnum):
     DRAFT = "draft"
-    SUBMITTED = "submitted"  # booked: capacity reserved, audience version pinned
+    SUBMITTED = "submitted"  # booked: capacity reserved, audience versions pinned
     APPROVED = "approved"  # holdout fixed
     REJECTED = "rejected"
     SCHEDULED = "scheduled"  # activation under way
@@ -85,9 +87,7 @@ class Campaign(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     partner_id: uuid.UUID = Field(sa_column=Column(ForeignKey("partners.id"), nullable=False))
     name: str = Field(sa_column=Column(String(200), nullable=False))
-    audience_id: uuid.UUID = Field(sa_column=Column(ForeignKey("audiences.id"), nullable=False))
-    # The membership version bought; set when the campaign is booked, never changed after.
-    audience_version: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    # Its audiences are rows of campaign_audiences (CampaignAudience), in the brand's order.
     channels: list[str] = Field(sa_column=Column(JsonDocument, nullable=False))
     skus: list[str] = Field(sa_column=Column(JsonDocument, nullable=False))
     creative: dict[str, Any] = Field(
@@ -123,6 +123,30 @@ class Campaign(SQLModel, table=True):
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
+
+
+class CampaignAudience(SQLModel, table=True):
+    """One audience a campaign targets, and the membership version it bought.
+
+    A campaign reaches the union of its audiences' pinned versions: a shopper in two
+    of them is one person (counted, contacted and split into holdout once).
+    """
+
+    __tablename__ = "campaign_audiences"
+    __table_args__ = (
+        PrimaryKeyConstraint("campaign_id", "position"),
+        UniqueConstraint("campaign_id", "audience_id"),
+    )
+
+    campaign_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False)
+    )
+    position: int = Field(sa_column=Column(Integer, nullable=False))  # 0, 1, ... as listed
+    audience_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("audiences.id"), nullable=False, index=True)
+    )
+    # The membership version bought; set when the campaign is booked, never changed after.
+    audience_version: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
 
 
 class CampaignLine(SQLModel, table=True):

@@ -1,20 +1,26 @@
-"""Queries on campaigns, their lines and audit trail, and on channels and their capacity."""
+"""Queries on campaigns, their audiences, lines and audit trail, on channels and their
+capacity, and on how the audiences a campaign targets overlap."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, tuple_, update
+from sqlalchemy import Integer, and_, case, delete, func, literal_column, or_, tuple_, update
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from endcap.audiences.models import AudienceMember
+from endcap.consent.models import Purpose
+from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
 from endcap.db.bulk import dialect_insert
 from endcap.marketplace.models import (
     Campaign,
+    CampaignAudience,
     CampaignEvent,
     CampaignLine,
     CampaignStatus,
@@ -25,6 +31,7 @@ from endcap.marketplace.models import (
 from endcap.pagination import PageRequest, keyset
 
 WEEKS = table_of(ChannelWeek)
+MEMBERS = table_of(AudienceMember)
 
 
 class ChannelRepository:
@@ -141,6 +148,49 @@ class CampaignRepository:
         query = keyset(query, col(Campaign.created_at), col(Campaign.id), page)
         return list((await self.session.exec(query)).all())
 
+    async def audiences(self, campaign_id: uuid.UUID) -> list[CampaignAudience]:
+        """The campaign's audiences in the order the brand listed them."""
+        return (await self.audiences_of([campaign_id])).get(campaign_id, [])
+
+    async def audiences_of(
+        self, campaign_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, list[CampaignAudience]]:
+        """The audiences of several campaigns (one query), each list in the brand's order."""
+        ids = sorted(set(campaign_ids))
+        if not ids:
+            return {}
+        query = (
+            select(CampaignAudience)
+            .where(col(CampaignAudience.campaign_id).in_(ids))
+            .order_by(col(CampaignAudience.campaign_id), col(CampaignAudience.position))
+        )
+        found: dict[uuid.UUID, list[CampaignAudience]] = {}
+        for row in (await self.session.exec(query)).all():
+            found.setdefault(row.campaign_id, []).append(row)
+        return found
+
+    async def add_audiences(
+        self, campaign_id: uuid.UUID, audience_ids: Sequence[uuid.UUID]
+    ) -> list[CampaignAudience]:
+        """A new draft's audiences (none pinned yet), in the order given."""
+        rows = [
+            CampaignAudience(campaign_id=campaign_id, position=i, audience_id=audience_id)
+            for i, audience_id in enumerate(audience_ids)
+        ]
+        await self.add_all(rows)
+        return rows
+
+    async def set_audiences(
+        self, campaign_id: uuid.UUID, audience_ids: Sequence[uuid.UUID]
+    ) -> list[CampaignAudience]:
+        """Replace a draft's audiences by ``audience_ids``, in that order."""
+        # ORM-enabled, so the rows it deletes also leave the session before their
+        # positions are taken again.
+        await self.session.execute(
+            delete(CampaignAudience).where(col(CampaignAudience.campaign_id) == campaign_id)
+        )
+        return await self.add_audiences(campaign_id, audience_ids)
+
     async def lines(self, campaign_id: uuid.UUID) -> list[CampaignLine]:
         query = (
             select(CampaignLine)
@@ -176,3 +226,51 @@ class CampaignRepository:
             .order_by(col(CampaignEvent.id))
         )
         return list((await self.session.exec(query)).all())
+
+
+class OverlapRepository:
+    """How the member versions a campaign targets overlap, among consenting shoppers."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def consented_overlaps(
+        self, versions: Sequence[tuple[uuid.UUID, int]], purpose: Purpose
+    ) -> dict[frozenset[int], int]:
+        """Exact members holding ``purpose`` consent now, per pair of ``versions`` (by index).
+
+        Retailer-side counts: a brand sees them only as :mod:`endcap.marketplace.reach`
+        allows. One pass over the members: each shopper in two or more of the versions
+        gets a bit mask of which (at most 2**len(versions) groups), and each group
+        counts toward every pair its mask holds. Pairs with no shared member are left out.
+        """
+        if len(versions) < 2:
+            return {}
+        m = MEMBERS.c
+        chosen = [and_(m.audience_id == a, m.version == v) for a, v in versions]
+        # Bits as inline constants: a CASE of bound parameters has no type PostgreSQL can sum.
+        bit = case(
+            *((where, literal_column(str(1 << i), Integer)) for i, where in enumerate(chosen)),
+            else_=literal_column("0", Integer),
+        )
+        shoppers = (
+            sa_select(m.profile_id, func.sum(bit).label("mask"))
+            .where(or_(*chosen))
+            .group_by(m.profile_id)
+            .having(func.count() > 1)
+            .subquery("shoppers")
+        )
+        consented = consented_profiles(purpose).subquery("consented")
+        query = (
+            sa_select(shoppers.c.mask, func.count())
+            .select_from(shoppers.join(consented, consented.c.profile_id == shoppers.c.profile_id))
+            .group_by(shoppers.c.mask)
+        )
+        overlaps: dict[frozenset[int], int] = {}
+        for mask, count in (await self.session.execute(query)).all():
+            held = [i for i in range(len(versions)) if int(mask) >> i & 1]
+            for k, i in enumerate(held):
+                for j in held[k + 1 :]:
+                    pair = frozenset((i, j))
+                    overlaps[pair] = overlaps.get(pair, 0) + int(count)
+        return overlaps

@@ -1,7 +1,12 @@
 """Wire shapes for rate cards, forecasts, campaigns and the approval queue.
 
-Money is a decimal string with its currency; reach is always the rounded number
-the brand saw in the catalog, never an exact count.
+Money is a decimal string with its currency; reach is always a rounded number
+derived from what the brand saw in the catalog, never an exact count.
+
+A campaign or forecast names its audiences as ``audience_ids`` (a list); the
+older ``audience_id`` (one audience) is still read. Which of the two was sent,
+and that no id repeats, is checked by the marketplace service, so that the 422
+points at the field (``/audience_ids/1``) rather than at the whole body.
 """
 
 from __future__ import annotations
@@ -23,6 +28,22 @@ Share = Annotated[Decimal, Field(gt=0, lt=1, max_digits=4, decimal_places=3)]
 AttributionDays = Annotated[int, Field(ge=1, le=30)]
 FrequencyCap = Annotated[int, Field(ge=1, le=100, description="contacts per shopper per week")]
 Channels = Annotated[list[Channel], Field(min_length=1, max_length=len(Channel))]
+# Each more audience adds pairwise overlaps to a forecast (n(n-1)/2 of them) and to the
+# error of its union estimate for three or more (marketplace/reach.py); ten covers the
+# combinations brands build without turning a forecast into a member-list query.
+MAX_AUDIENCES = 10
+AudienceIds = Annotated[
+    list[uuid.UUID],
+    Field(
+        min_length=1,
+        max_length=MAX_AUDIENCES,
+        description="the audiences to target: their shoppers' union, each person once",
+    ),
+]
+OneAudience = Annotated[
+    uuid.UUID | None,
+    Field(description="one audience, as audience_ids with one id (older clients); not both"),
+]
 
 
 class ChannelSettingsIn(BaseModel):
@@ -62,7 +83,8 @@ class ChannelWeekPublic(BaseModel):
 class ForecastRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    audience_id: uuid.UUID
+    audience_ids: AudienceIds | None = None
+    audience_id: OneAudience = None
     channels: Channels
     starts_on: date
     ends_on: date
@@ -72,9 +94,22 @@ class ForecastRequest(BaseModel):
     currency: Currency | None = None
 
 
+class AudiencePin(BaseModel):
+    """One audience of a forecast or campaign and its membership version."""
+
+    id: uuid.UUID
+    version: int | None = Field(
+        description="the version bought (a campaign's is pinned when booked; a forecast "
+        "names the one a booking now would pin)"
+    )
+
+
 class ForecastLine(BaseModel):
     channel: Channel
-    reach: int = Field(description="consented audience members, rounded")
+    reach: int = Field(
+        description="consenting shoppers of the audiences' union, rounded and derived from "
+        "catalog numbers only"
+    )
     treatment_reach: int = Field(description="reach outside the holdout")
     impressions: int
     cpm: Decimal
@@ -84,8 +119,8 @@ class ForecastLine(BaseModel):
 
 
 class Forecast(BaseModel):
-    audience_id: uuid.UUID
-    audience_version: int
+    audience_ids: list[uuid.UUID]
+    audiences: list[AudiencePin]
     starts_on: date
     ends_on: date
     weeks: Decimal
@@ -112,7 +147,8 @@ class CampaignCreate(BaseModel):
     partner_id: uuid.UUID | None = Field(
         default=None, description="only the retailer sets it; a brand books for itself"
     )
-    audience_id: uuid.UUID
+    audience_ids: AudienceIds | None = None
+    audience_id: OneAudience = None
     skus: list[str] = Field(min_length=1, max_length=500, description="promoted products")
     channels: Channels
     starts_on: date
@@ -139,7 +175,8 @@ class CampaignUpdate(BaseModel):
         return value
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    audience_id: uuid.UUID | None = None
+    audience_ids: AudienceIds | None = None
+    audience_id: OneAudience = None
     skus: list[str] | None = Field(default=None, min_length=1, max_length=500)
     channels: Channels | None = None
     starts_on: date | None = None
@@ -165,8 +202,8 @@ class CampaignPublic(BaseModel):
     id: uuid.UUID
     partner_id: uuid.UUID
     name: str
-    audience_id: uuid.UUID
-    audience_version: int | None
+    audience_ids: list[uuid.UUID]
+    audiences: list[AudiencePin]
     skus: list[str]
     channels: list[Channel]
     creative: Creative | None
@@ -208,6 +245,9 @@ class Check(BaseModel):
     name: str
     passed: bool
     detail: str
+    audience_id: uuid.UUID | None = Field(
+        default=None, description="the audience an audience check is about (one check each)"
+    )
 
 
 class ApprovalItem(BaseModel):

@@ -2,9 +2,9 @@
 
 A brand reaches only its own partner's campaigns: any other id is a 404, exactly
 as an unknown one. A draft is validated as it is written (products of the
-partner's brands, a bookable audience, consented channels, sane dates and
-money), and again when it is booked, which pins the audience version, prices
-it and takes its capacity in one transaction.
+partner's brands, bookable audiences, consented channels, sane dates and
+money), and again when it is booked, which pins every audience's version,
+prices it and takes its capacity in one transaction.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from endcap.db.types import utcnow
 from endcap.errors import NotFoundError, PreconditionFailedError
 from endcap.marketplace.approvals import ApprovalService
 from endcap.marketplace.channels import ChannelService
-from endcap.marketplace.forecast import Quote, Quoting, invalid
+from endcap.marketplace.forecast import Quote, Quoting
 from endcap.marketplace.holdout import new_salt
 from endcap.marketplace.lifecycle import (
     RELEASES_CAPACITY,
@@ -31,7 +31,13 @@ from endcap.marketplace.lifecycle import (
     IllegalTransitionError,
     target_of,
 )
-from endcap.marketplace.models import Campaign, CampaignEvent, CampaignLine, CampaignStatus
+from endcap.marketplace.models import (
+    Campaign,
+    CampaignAudience,
+    CampaignEvent,
+    CampaignLine,
+    CampaignStatus,
+)
 from endcap.marketplace.plan import week_start
 from endcap.marketplace.public import campaign_public
 from endcap.marketplace.repository import CampaignRepository
@@ -42,10 +48,17 @@ from endcap.marketplace.schemas import (
     CampaignUpdate,
     ForecastRequest,
 )
+from endcap.marketplace.targeting import (
+    AudienceChoice,
+    choose_audiences,
+    invalid,
+    required_audiences,
+)
 from endcap.pagination import Page, PageRequest, next_cursor
 from endcap.partners.service import PartnerService
 
 EDITABLE = frozenset(CampaignUpdate.model_fields)
+AUDIENCE_FIELDS = frozenset({"audience_ids", "audience_id"})
 
 
 class CampaignService:
@@ -61,8 +74,10 @@ class CampaignService:
     async def create(self, principal: Principal, data: CampaignCreate) -> CampaignPublic:
         """A draft; InvalidRequestError (422, with a pointer) for anything it could not book."""
         partner_id = await self._partner_for(principal, data.partner_id)
+        choice = required_audiences(data.audience_ids, data.audience_id)
         fields = data.model_dump(
-            exclude={"partner_id", "channels", "creative", "holdout_share"}, mode="python"
+            exclude={"partner_id", "channels", "creative", "holdout_share", *AUDIENCE_FIELDS},
+            mode="python",
         )
         campaign = Campaign(
             partner_id=partner_id,
@@ -72,10 +87,11 @@ class CampaignService:
             holdout_share=data.holdout_share
             or Decimal(str(self.settings.marketplace.default_holdout_share)),
         )
-        await self._validate(campaign)
+        await self._validate(campaign, choice)
         await self.campaigns.add(campaign)
+        audiences = await self.campaigns.add_audiences(campaign.id, choice.ids)
         await self._record(campaign, principal, Action.CREATE, None)
-        return await self._public(campaign)
+        return campaign_public(campaign, audiences, [])
 
     async def update(
         self,
@@ -93,29 +109,38 @@ class CampaignService:
                 f"only a draft can be changed; this campaign is {campaign.status}",
                 current_status=campaign.status,
             )
-        changes = data.model_dump(exclude_unset=True, mode="python")
+        changes = data.model_dump(exclude_unset=True, exclude=set(AUDIENCE_FIELDS), mode="python")
         if "channels" in changes:
             changes["channels"] = [c.value for c in data.channels or []]
         if "creative" in changes:
             changes["creative"] = data.creative.model_dump(mode="json") if data.creative else {}
         for name, value in changes.items():
             setattr(campaign, name, value)
-        await self._validate(campaign)
+        asked = choose_audiences(data.audience_ids, data.audience_id)
+        audiences = await self.campaigns.audiences(campaign.id)
+        choice = asked or AudienceChoice(tuple(a.audience_id for a in audiences))
+        await self._validate(campaign, choice)
+        if asked is not None and asked.ids != tuple(a.audience_id for a in audiences):
+            audiences = await self.campaigns.set_audiences(campaign.id, asked.ids)
         self._bump(campaign)
         await self.session.flush()
-        return await self._public(campaign)
+        return campaign_public(campaign, audiences, [])
 
     async def book(
         self, principal: Principal, campaign_id: uuid.UUID, if_match: int | None = None
     ) -> CampaignPublic:
-        """Submit a draft for approval: pin the audience version, price it and take capacity.
+        """Submit a draft for approval: pin every audience's version, price it and take
+        capacity.
 
         CapacityExceededError (409, with what each short week has left) takes nothing.
         """
         campaign = await self._owned(principal, campaign_id, for_update=True)
         self._check_revision(campaign, if_match, required=False)
         target = target_of(Action.BOOK, CampaignStatus(campaign.status), principal.role)
-        quote = await self._validate(campaign)
+        audiences = await self.campaigns.audiences(campaign.id)
+        quote = await self._validate(
+            campaign, AudienceChoice(tuple(a.audience_id for a in audiences))
+        )
         lines = [
             CampaignLine(
                 campaign_id=campaign.id,
@@ -128,7 +153,9 @@ class CampaignService:
             for line in quote.plan.lines
         ]
         await self.campaigns.add_all(lines)
-        campaign.audience_version = quote.audience_version
+        pinned = dict(quote.versions)
+        for audience in audiences:
+            audience.audience_version = pinned[audience.audience_id]
         campaign.booked_impressions = quote.plan.impressions
         campaign.booked_cost = quote.plan.cost
         await self._move(campaign, principal, Action.BOOK, target)
@@ -136,7 +163,7 @@ class CampaignService:
         await self.channels.reserve(
             campaign.id, quote.plan, quote.settings, exact=not principal.is_brand
         )
-        return campaign_public(campaign, lines)
+        return campaign_public(campaign, audiences, lines)
 
     async def transition(
         self,
@@ -190,7 +217,11 @@ class CampaignService:
         rows, cursor = next_cursor(
             await self.campaigns.list_page(page, partner_id=only, status=status), page
         )
-        return Page[CampaignPublic](items=[await self._public(c) for c in rows], next_cursor=cursor)
+        audiences = await self.campaigns.audiences_of(c.id for c in rows)
+        return Page[CampaignPublic](
+            items=[await self._public(c, audiences.get(c.id, [])) for c in rows],
+            next_cursor=cursor,
+        )
 
     async def events(
         self, principal: Principal, campaign_id: uuid.UUID
@@ -225,7 +256,7 @@ class CampaignService:
             raise invalid("/partner_id", "name the partner the campaign is booked for")
         return asked
 
-    async def _validate(self, campaign: Campaign) -> Quote:
+    async def _validate(self, campaign: Campaign, audiences: AudienceChoice) -> Quote:
         if len(set(campaign.skus)) != len(campaign.skus):
             raise invalid("/skus", "each promoted product may be named once")
         foreign = await self.partners.foreign_skus(campaign.partner_id, campaign.skus)
@@ -236,7 +267,7 @@ class CampaignService:
                 f"{campaign.skus[i]!r} is not a product of the partner's brands "
                 f"({len(foreign)} such product{'s' if len(foreign) > 1 else ''})",
             )
-        quote = await self.quoting.quote(_request_of(campaign))
+        quote = await self.quoting.quote(_request_of(campaign, audiences))
         if quote.plan.impressions == 0:
             raise invalid(
                 "/budget",
@@ -302,11 +333,15 @@ class CampaignService:
 
         await ActivationService(self.session, self.settings).enqueue(campaign, principal.key_id)
 
-    async def _public(self, campaign: Campaign) -> CampaignPublic:
+    async def _public(
+        self, campaign: Campaign, audiences: builtins.list[CampaignAudience] | None = None
+    ) -> CampaignPublic:
+        if audiences is None:
+            audiences = await self.campaigns.audiences(campaign.id)
         # A draft has no lines yet: they are written when it is booked.
         if campaign.status == CampaignStatus.DRAFT:
-            return campaign_public(campaign, [])
-        return campaign_public(campaign, await self.campaigns.lines(campaign.id))
+            return campaign_public(campaign, audiences, [])
+        return campaign_public(campaign, audiences, await self.campaigns.lines(campaign.id))
 
 
 def _unrun_from(campaign: Campaign) -> date:
@@ -317,10 +352,14 @@ def _unrun_from(campaign: Campaign) -> date:
     return this_week if campaign.starts_on > today else this_week + timedelta(days=7)
 
 
-def _request_of(campaign: Campaign) -> ForecastRequest:
+def _request_of(campaign: Campaign, audiences: AudienceChoice) -> ForecastRequest:
+    # In the form the client used, so that a refusal points at the field it sent.
+    named = (
+        {"audience_id": audiences.ids[0]} if audiences.single else {"audience_ids": audiences.ids}
+    )
     return ForecastRequest.model_validate(
         {
-            "audience_id": campaign.audience_id,
+            **named,
             "channels": campaign.channels,
             "starts_on": campaign.starts_on,
             "ends_on": campaign.ends_on,

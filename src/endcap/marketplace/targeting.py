@@ -1,0 +1,159 @@
+"""The audiences a campaign targets: which ones were asked for, each as the catalog offers
+it (with the version a booking pins), the union's reach per channel, and its price.
+
+Every audience must be bookable by itself (published, in the catalog, at or above the
+minimum); every requested channel must be open in each of them. The union's reach is
+computed as :mod:`endcap.marketplace.reach` explains, from catalog numbers only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.audiences.catalog import AudienceCatalog
+from endcap.audiences.schemas import CatalogEntry
+from endcap.consent.models import Purpose
+from endcap.errors import InvalidRequestError, NotFoundError
+from endcap.marketplace.reach import union_reach
+from endcap.marketplace.repository import OverlapRepository
+from endcap.privacy.channels import Channel, required_purpose
+from endcap.privacy.settings import PrivacyGateSettings
+from endcap.privacy.sizes import round_count
+
+
+def invalid(field: str, message: str) -> InvalidRequestError:
+    return InvalidRequestError(message, errors=[{"field": field, "message": message}])
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceChoice:
+    """The audience ids a request names, and whether it used the one-audience form."""
+
+    ids: tuple[uuid.UUID, ...]
+    single: bool = False
+
+    def pointer(self, i: int) -> str:
+        """Where a problem with the ``i``-th audience points, in the form the client sent."""
+        return "/audience_id" if self.single else f"/audience_ids/{i}"
+
+
+def choose_audiences(
+    audience_ids: Sequence[uuid.UUID] | None, audience_id: uuid.UUID | None
+) -> AudienceChoice | None:
+    """The audiences asked for (None if neither field was sent).
+
+    InvalidRequestError (422) for both fields at once, or an id listed twice (pointing
+    at the repeat).
+    """
+    if audience_ids is not None and audience_id is not None:
+        raise invalid(
+            "/audience_id",
+            "send audience_ids, or audience_id for a single audience, not both",
+        )
+    if audience_id is not None:
+        return AudienceChoice((audience_id,), single=True)
+    if audience_ids is None:
+        return None
+    first: dict[uuid.UUID, int] = {}
+    for i, audience in enumerate(audience_ids):
+        if audience in first:
+            raise invalid(
+                f"/audience_ids/{i}",
+                f"audience {audience} is listed twice (first at /audience_ids/{first[audience]})",
+            )
+        first[audience] = i
+    return AudienceChoice(tuple(audience_ids))
+
+
+def required_audiences(
+    audience_ids: Sequence[uuid.UUID] | None, audience_id: uuid.UUID | None
+) -> AudienceChoice:
+    """:func:`choose_audiences`, and a 422 at ``/audience_ids`` when neither was sent."""
+    choice = choose_audiences(audience_ids, audience_id)
+    if choice is None:
+        raise invalid(
+            "/audience_ids", "name the audiences to target (audience_ids, or audience_id for one)"
+        )
+    return choice
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """One audience as a booking buys it: its catalog entry and the version to pin."""
+
+    entry: CatalogEntry
+    version: int
+
+    @property
+    def audience_id(self) -> uuid.UUID:
+        return self.entry.id
+
+    @property
+    def reach(self) -> dict[Channel, int]:
+        return {c.channel: c.reach for c in self.entry.channels}
+
+
+def premium_of(offers: Sequence[Offer]) -> Decimal:
+    """The audience premium a campaign pays on top of the channel's CPM: the highest of
+    its audiences' (an audience without a price adds none).
+
+    Why the highest, not a reach-weighted mean: adding a broad, cheap audience must not
+    dilute the price of a scarce, expensive one the brand also buys; and a shopper in
+    several audiences is one impression, which is bought at the dearest of the audiences
+    that hold them. The sum would charge twice for one person.
+    """
+    return max((o.entry.price.cpm for o in offers if o.entry.price), default=Decimal(0))
+
+
+class AudienceTargeting:
+    def __init__(self, session: AsyncSession, gate: PrivacyGateSettings) -> None:
+        self.catalog = AudienceCatalog(session, gate)
+        self.overlaps = OverlapRepository(session)
+        self.gate = gate
+
+    async def offers(self, choice: AudienceChoice) -> list[Offer]:
+        """Each audience as the catalog offers it now; 422 at its pointer for one that is
+        unknown, not published or below the minimum (the same answer for each)."""
+        offers = []
+        for i, audience_id in enumerate(choice.ids):
+            try:
+                entry, version = await self.catalog.offer(audience_id)
+            except NotFoundError as exc:
+                raise invalid(
+                    choice.pointer(i),
+                    f"no bookable audience with id {audience_id}: it must be published "
+                    "and at or above the minimum size",
+                ) from exc
+            offers.append(Offer(entry, version))
+        return offers
+
+    async def reach(
+        self, offers: Sequence[Offer], channels: Sequence[Channel]
+    ) -> dict[Channel, int]:
+        """The union's consenting reach on each channel, in brand-facing form (reach.py).
+
+        Each channel must be open (in the catalog) for every audience.
+        """
+        reach = [offer.reach for offer in offers]
+        if len(offers) == 1:
+            return {c: reach[0][c] for c in channels}
+        versions = [(offer.audience_id, offer.version) for offer in offers]
+        shown_overlaps: dict[Purpose, dict[frozenset[int], int]] = {}
+        union = {}
+        for channel in channels:
+            purpose = required_purpose(channel)
+            if purpose not in shown_overlaps:
+                exact = await self.overlaps.consented_overlaps(versions, purpose)
+                shown_overlaps[purpose] = {pair: self._shown(n) for pair, n in exact.items()}
+            union[channel] = union_reach([r[channel] for r in reach], shown_overlaps[purpose])
+        return union
+
+    def _shown(self, overlap: int) -> int:
+        # As the catalog's overlap endpoint shows one: rounded, and nothing below the minimum.
+        shown = round_count(overlap, to=self.gate.round_to, minimum=self.gate.min_audience)
+        return shown.value or 0
