@@ -59,7 +59,7 @@ from endcap.db.engine import create_engine, create_session_factory
 from endcap.db.session import standalone_session
 from endcap.jobs.models import Job
 from endcap.marketplace.holdout import new_salt
-from endcap.marketplace.models import Campaign, CampaignStatus
+from endcap.marketplace.models import Campaign, CampaignAudience, CampaignStatus
 from endcap.partners.models import Partner, PartnerKind
 from endcap.privacy.channels import Channel, required_purpose
 from tests.perf.bench_ingest import (
@@ -135,8 +135,6 @@ async def build_shop(url: str, profiles: int) -> tuple[uuid.UUID, uuid.UUID]:
         campaign = Campaign(
             partner_id=partner.id,
             name="bench campaign",
-            audience_id=audience.id,
-            audience_version=1,
             channels=[c.value for c in CHANNELS],
             skus=[],
             starts_on=date(2026, 7, 1),
@@ -151,6 +149,12 @@ async def build_shop(url: str, profiles: int) -> tuple[uuid.UUID, uuid.UUID]:
             holdout_salt=new_salt(),
         )
         session.add(campaign)
+        await session.flush()
+        session.add(
+            CampaignAudience(
+                campaign_id=campaign.id, position=0, audience_id=audience.id, audience_version=1
+            )
+        )
     conn = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
     try:
         await conn.execute(MEMBERS_SQL, audience.id, profiles)
@@ -211,8 +215,7 @@ def copy_in_child(url: str, audience_id: str, channel: str, path: str) -> dict[s
 
 async def _copy(url: str, audience_id: uuid.UUID, channel: Channel, path: Path) -> dict[str, Any]:
     statement = members_statement(
-        audience_id,
-        1,
+        [(audience_id, 1)],
         required_purpose(channel),
         with_match_keys=channel is Channel.OFFSITE_SOCIAL,
     )
