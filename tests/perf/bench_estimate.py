@@ -25,6 +25,10 @@ map: index-only scans) and measures again. For each rule (three clauses each, on
 popular non-sensitive names in the data), after ``--warmup`` runs, ``--runs`` runs each
 of:
 
+  estimate_rule (sample, the route)  ``estimate_rule(session, rule, sensitive=...)`` as
+                  ``POST /audiences/estimate`` runs it: counted on the estimate sample
+                  (``--sample-profiles``, built first as a refresh builds it) and scaled up,
+                  printed with its 95% interval and how far it is from the exact count
   estimate_size   ``endcap.audiences.estimate.estimate_size(session, rule, sensitive=...)``
                   in a fresh session from one engine's pool per call, as a request does:
                   parse, resolve catalog names, sensitive check, compile, count
@@ -35,8 +39,8 @@ of:
   compiled, jit off the same on a connection with ``SET jit = off``
   hand/asyncpg    the same count as hand-written SQL through asyncpg
 
-and prints p50 / p95 / p99 / max in ms (goal in issue 4: p95 <= 100 ms for
-estimate_size), the counts (all must agree), and once per rule and pass the
+and prints p50 / p95 / p99 / max in ms (goal in issue 4: p95 <= 100 ms for the
+estimate the route gives), the counts (all must agree), and once per rule and pass the
 ``EXPLAIN (ANALYZE, BUFFERS)`` of the compiled statement, and the plan PostgreSQL uses
 for it once it is a prepared statement run more than five times (asyncpg and SQLAlchemy
 prepare and cache statements; a generic plan may then replace the custom one).
