@@ -9,8 +9,6 @@ equal to what a full rebuild then computes from scratch.
 
 from __future__ import annotations
 
-import csv
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,50 +19,9 @@ from endcap.config import Settings
 from endcap.ingest.service import IngestService
 from endcap.synthetic import generate
 from endcap.traits.service import RefreshMode, TraitsService
+from tests.traits.shop import merge_two_shoppers, own_the_purchases, split_history
 
 PROFILES = 800
-LAST_DAYS = 3
-
-
-def _split(transactions: Path, folder: Path) -> tuple[Path, Path, int]:
-    """History up to the last days, and a later file: the last days, 25 late lines from
-    months back, and one earlier line again with a corrected value."""
-    with transactions.open(encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        fields = list(reader.fieldnames or [])
-        rows = list(reader)
-    newest = max(datetime.fromisoformat(r["occurred_at"]) for r in rows)
-    cut = newest - timedelta(days=LAST_DAYS)
-    early = [r for r in rows if datetime.fromisoformat(r["occurred_at"]) <= cut]
-    late = [r for r in rows if datetime.fromisoformat(r["occurred_at"]) > cut]
-    known = [r for r in early if r["customer_id"]]
-    arriving_late = known[1000:1025]  # lines from months ago that only arrive now
-    corrected = {**known[2000], "sales_value": "999.99"}
-    history = [r for r in early if r not in arriving_late]
-    paths = (folder / "history.csv", folder / "later.csv")
-    for path, part in zip(paths, (history, [*late, *arriving_late, corrected]), strict=True):
-        with path.open("w", encoding="utf-8", newline="") as out:
-            writer = csv.DictWriter(out, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(part)
-    return paths[0], paths[1], len(late)
-
-
-def _customer_ids(path: Path) -> list[str]:
-    with path.open(encoding="utf-8") as handle:
-        return [row["customer_id"] for row in csv.DictReader(handle)]
-
-
-async def _own_the_purchases(session: AsyncSession) -> None:
-    """This test's purchases only (the session's changes roll back afterwards)."""
-    for statement in (
-        "DELETE FROM transactions",
-        "DELETE FROM profile_spend",
-        "DELETE FROM profile_traits",
-        "DELETE FROM stale_profiles",
-        "DELETE FROM trait_refreshes",
-    ):
-        await session.execute(text(statement))
 
 
 async def _snapshot(session: AsyncSession) -> dict[str, list[Any]]:
@@ -78,9 +35,9 @@ async def _snapshot(session: AsyncSession) -> dict[str, list[Any]]:
 async def test_incremental_refresh_equals_a_full_rebuild(
     session: AsyncSession, settings: Settings, tmp_path: Path
 ) -> None:
-    await _own_the_purchases(session)
+    await own_the_purchases(session)
     summary = generate(tmp_path / "shop", PROFILES, seed=31)
-    history, later, new_lines = _split(Path(summary.paths["transactions"]), tmp_path)
+    history, later, new_lines = split_history(Path(summary.paths["transactions"]), tmp_path)
     ingest = IngestService(session, settings)
     for entity in ("products", "stores", "customers", "identifiers"):
         assert (await ingest.load(entity, Path(summary.paths[entity]))).status == "loaded"
@@ -91,15 +48,7 @@ async def test_incremental_refresh_equals_a_full_rebuild(
     assert first.recomputed == first.profiles > 0.8 * PROFILES
 
     assert (await ingest.load("transactions", later)).status == "loaded"
-    # Two shoppers turn out to be one person: a new shared e-mail merges their records.
-    pair = _customer_ids(Path(summary.paths["customers"]))[5:7]
-    link = tmp_path / "link.csv"
-    link.write_text(
-        "customer_id,id_type,id_value\n"
-        + "".join(f"{c},email,merged.person@example.com\n" for c in pair),
-        encoding="utf-8",
-    )
-    assert (await ingest.load("identifiers", link)).status == "loaded"
+    await merge_two_shoppers(ingest, Path(summary.paths["customers"]), tmp_path)
 
     incremental = await service.refresh()
 
@@ -126,7 +75,7 @@ async def test_incremental_refresh_equals_a_full_rebuild(
 async def test_nothing_new_recomputes_nobody(
     session: AsyncSession, settings: Settings, tmp_path: Path
 ) -> None:
-    await _own_the_purchases(session)
+    await own_the_purchases(session)
     summary = generate(tmp_path / "shop", 300, seed=5)
     ingest = IngestService(session, settings)
     for entity in ("products", "stores", "customers", "identifiers", "transactions"):

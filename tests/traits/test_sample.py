@@ -23,7 +23,7 @@ from endcap.privacy.sensitive import SensitiveCategories
 from endcap.synthetic import generate
 from endcap.traits.sample import in_sample, is_sampled, share_for
 from endcap.traits.service import TraitsService
-from tests.traits.test_incremental import _customer_ids, _own_the_purchases, _split
+from tests.traits.shop import merge_two_shoppers, own_the_purchases, split_history
 
 PROFILES = 800
 TARGET = 100  # 800 profiles with traits or a few fewer: a share of 1/4 (about 200 sampled)
@@ -94,9 +94,9 @@ async def _last_refresh(session: AsyncSession) -> Any:
 async def test_refreshes_keep_the_sample_to_the_hashed_profiles(
     session: AsyncSession, settings: Settings, tmp_path: Path
 ) -> None:
-    await _own_the_purchases(session)
+    await own_the_purchases(session)
     summary = generate(tmp_path / "shop", PROFILES, seed=31)
-    history, later, _ = _split(Path(summary.paths["transactions"]), tmp_path)
+    history, later, _ = split_history(Path(summary.paths["transactions"]), tmp_path)
     ingest = IngestService(session, settings)
     for entity in ("products", "stores", "customers", "identifiers"):
         assert (await ingest.load(entity, Path(summary.paths[entity]))).status == "loaded"
@@ -117,14 +117,7 @@ async def test_refreshes_keep_the_sample_to_the_hashed_profiles(
 
     # New days, late lines and a merge: an incremental refresh replaces changed rows only.
     assert (await ingest.load("transactions", later)).status == "loaded"
-    pair = _customer_ids(Path(summary.paths["customers"]))[5:7]
-    link = tmp_path / "link.csv"
-    link.write_text(
-        "customer_id,id_type,id_value\n"
-        + "".join(f"{c},email,merged.person@example.com\n" for c in pair),
-        encoding="utf-8",
-    )
-    assert (await ingest.load("identifiers", link)).status == "loaded"
+    await merge_two_shoppers(ingest, Path(summary.paths["customers"]), tmp_path)
     again = await service.refresh()
 
     assert again.mode == "incremental"
@@ -150,7 +143,7 @@ async def test_refreshes_keep_the_sample_to_the_hashed_profiles(
 async def test_sampled_estimates_bracket_the_exact_count(
     session: AsyncSession, settings: Settings, tmp_path: Path
 ) -> None:
-    await _own_the_purchases(session)
+    await own_the_purchases(session)
     summary = generate(tmp_path / "shop", PROFILES, seed=31)
     ingest = IngestService(session, settings)
     for entity in ("products", "stores", "customers", "identifiers", "transactions"):
