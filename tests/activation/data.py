@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -69,11 +69,13 @@ async def build_shop(
     status: CampaignStatus = CampaignStatus.APPROVED,
     partner_id: uuid.UUID | None = None,
     audiences: Sequence[slice] = (slice(None),),
+    flight: Flight | None = None,
 ) -> Shop:
     """``shoppers`` profiles; all but the last five are audience members.
 
     With ``audiences``, the campaign targets one audience per slice of those members
-    instead (slices may overlap; the members are then their union).
+    instead (slices may overlap; the members are then their union). ``flight`` sets
+    its dates and frequency cap (default: all of July 2026, which is over, capped at 3).
 
     Shopper i: no onsite consent if i % 5 == 0, onsite granted then withdrawn if
     i % 5 == 1, else onsite granted; offsite granted unless i % 3 == 0. Each has an
@@ -134,7 +136,7 @@ async def build_shop(
             session.add(partner)
             await session.flush()
             partner_id = partner.id
-        campaign, targets = campaign_row(partner_id, list(held), channels, status)
+        campaign, targets = campaign_row(partner_id, list(held), channels, status, flight)
         session.add(campaign)
         await session.flush()
         session.add_all(targets)
@@ -183,25 +185,37 @@ def _consents(i: int, ref: int) -> list[ConsentEvent]:
     return events
 
 
+@dataclass(frozen=True)
+class Flight:
+    starts_on: date
+    ends_on: date
+    frequency_cap: int
+
+
+PAST_FLIGHT = Flight(date(2026, 7, 1), date(2026, 7, 31), 3)
+
+
 def campaign_row(
     partner_id: uuid.UUID,
     audience_ids: Sequence[uuid.UUID],
     channels: tuple[Channel, ...],
     status: CampaignStatus,
+    flight: Flight | None = None,
 ) -> tuple[Campaign, list[CampaignAudience]]:
     """A campaign and its audience rows (version 1 of each pinned unless a draft); add the
     campaign first, then the rows."""
     approved = status != CampaignStatus.DRAFT
+    flight = flight or PAST_FLIGHT
     campaign = Campaign(
         partner_id=partner_id,
         name=f"campaign {uuid.uuid4().hex[:6]}",
         channels=[c.value for c in channels],
         skus=[],
-        starts_on=date(2026, 7, 1),
-        ends_on=date(2026, 7, 31),
+        starts_on=flight.starts_on,
+        ends_on=flight.ends_on,
         budget=Decimal("10000.00"),
         currency="SEK",
-        frequency_cap=3,
+        frequency_cap=flight.frequency_cap,
         holdout_share=Decimal("0.250"),
         post_click_days=14,
         post_view_days=7,
@@ -258,3 +272,35 @@ async def add_activation(sessions: SessionFactory, shop: Shop, channel: Channel)
         session.add(activation)
         await session.commit()
     return activation.id
+
+
+async def rival(
+    sessions: SessionFactory,
+    shop: Shop,
+    flight: Flight,
+    *,
+    channels: tuple[Channel, ...] = (Channel.ONSITE_DISPLAY,),
+    status: CampaignStatus = CampaignStatus.APPROVED,
+) -> Shop:
+    """Another partner's campaign on the same audiences as ``shop``'s (the same shoppers,
+    split into holdout by a key of its own), committed."""
+    async with sessions() as session:
+        partner = Partner(name=f"Rival {uuid.uuid4().hex[:8]}", kind=PartnerKind.MANUFACTURER)
+        session.add(partner)
+        await session.flush()
+        campaign, targets = campaign_row(partner.id, list(shop.audiences), channels, status, flight)
+        session.add(campaign)
+        await session.flush()
+        session.add_all(targets)
+        await session.commit()
+    return replace(shop, campaign=campaign)
+
+
+async def set_limit(sessions: SessionFactory, channel: Channel, per_week: int) -> None:
+    """The channel's contacts per shopper per week (its rate card row made if need be)."""
+    await set_endpoint(sessions, channel, None)
+    async with sessions() as session:
+        row = await session.get(ChannelSettings, channel.value)
+        assert row is not None
+        row.max_per_profile_week = per_week
+        await session.commit()

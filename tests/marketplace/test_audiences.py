@@ -152,7 +152,10 @@ def test_the_export_holds_each_treatment_shopper_of_the_union_once(
     assert activation.members == size(pair.union)
     assert activation.members < size(pair.loyal) + size(pair.grown_up)
     assert (
-        activation.holdout_excluded + activation.no_consent_excluded + activation.exported
+        activation.holdout_excluded
+        + activation.no_consent_excluded
+        + activation.pressure_excluded
+        + activation.exported
         == activation.members
     )
     assert exported == sorted(set(exported))  # ascending, nobody twice

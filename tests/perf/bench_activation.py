@@ -29,9 +29,9 @@ after the other:
 
 and prints wall seconds, member rows per second, peak RSS (``ru_maxrss`` of the
 step's process, next to its RSS after start-up) and the file sizes. The endcap
-counts must add up (members = holdout + no consent + exported, plus the profiles
-without a key offsite). The machines are small and noisy: read ratios, not absolute
-numbers. Only 127.0.0.1 is contacted.
+counts must add up (members = holdout + no consent + contact pressure + exported, plus
+the profiles without a key offsite). The machines are small and noisy: read ratios, not
+absolute numbers. Only 127.0.0.1 is contacted.
 """
 
 from __future__ import annotations
@@ -201,7 +201,13 @@ async def _endcap(
         "peak_kib": peak_rss_kib(),
         "counts": {
             name: activation[name]
-            for name in ("members", "holdout_excluded", "no_consent_excluded", "exported")
+            for name in (
+                "members",
+                "holdout_excluded",
+                "no_consent_excluded",
+                "pressure_excluded",
+                "exported",
+            )
         }
         | {"match_keys": activation["match_keys"]},
         "destination": activation["destination"],
@@ -288,7 +294,10 @@ def run_size(profiles: int, chunk_rows: int, folder: Path) -> None:
 
 def check_counts(profiles: int, counts: dict[str, int | None], copied_rows: int) -> None:
     members = counts["members"] or 0
-    excluded = (counts["holdout_excluded"] or 0) + (counts["no_consent_excluded"] or 0)
+    excluded = sum(
+        counts[name] or 0
+        for name in ("holdout_excluded", "no_consent_excluded", "pressure_excluded")
+    )
     no_key = members - excluded - (counts["exported"] or 0)
     shown = "  ".join(f"{k}={v:,}" for k, v in counts.items() if v is not None)
     print(f"    counts: {shown}  no_key={no_key:,}  (COPY rows: {copied_rows:,})")

@@ -9,13 +9,18 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from endcap.activation.models import Activation, ActivationContact
 from endcap.audiences.models import Audience, AudienceKind, AudienceMember, AudienceSeed
 from endcap.config import DatabaseSettings, PrivacySettings, Settings
 from endcap.errors import ConflictError, NotFoundError
 from endcap.identity.models import IdType
+from endcap.marketplace.models import CampaignStatus
+from endcap.partners.models import Partner, PartnerKind
+from endcap.privacy.channels import Channel
 from endcap.privacy.erasure import ErasureService
 from endcap.privacy.models import ErasureTombstone
 from endcap.privacy.schemas import ErasureRequest
+from tests.activation.data import campaign_row
 from tests.support.retailer import load_tiny
 
 
@@ -114,6 +119,36 @@ async def test_an_erased_shopper_leaves_every_audience_version_and_seed(
     seeds = "SELECT count(*) FROM audience_seeds WHERE profile_id = :p"
     assert await _count(session, members, p=profile) == 0
     assert await _count(session, seeds, p=profile) == 0
+
+
+async def test_an_erased_shopper_leaves_the_record_of_who_activations_reached(
+    session: AsyncSession, settings: Settings, tmp_path: Path
+) -> None:
+    shop = await load_tiny(session, settings, tmp_path)
+    of = "SELECT profile_id FROM customers WHERE customer_id = :c"
+    profile = await _count(session, of, c=shop.id("c3"))
+    other = await _count(session, of, c=shop.id("c1"))
+    partner = Partner(name=f"erasure {shop.tag}", kind=PartnerKind.MANUFACTURER)
+    session.add(partner)
+    await session.flush()
+    campaign, _ = campaign_row(partner.id, [], (Channel.EMAIL,), CampaignStatus.LIVE)
+    session.add(campaign)
+    await session.flush()
+    sent = Activation(campaign_id=campaign.id, channel=Channel.EMAIL.value)
+    session.add(sent)
+    await session.flush()
+    session.add_all(
+        [ActivationContact(activation_id=sent.id, profile_id=p) for p in (profile, other)]
+    )
+    await session.flush()
+
+    await ErasureService(session, settings).erase(
+        ErasureRequest(customer_id=shop.id("c3")), requested_by=None
+    )
+
+    contacts = "SELECT count(*) FROM activation_contacts WHERE profile_id = :p"
+    assert await _count(session, contacts, p=profile) == 0
+    assert await _count(session, contacts, p=other) == 1  # everyone else's stay
 
 
 async def test_a_shared_identifier_is_refused_and_nothing_is_erased(

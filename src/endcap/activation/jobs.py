@@ -2,9 +2,13 @@
 
 Each step has a transaction of its own: the activation shows as running at once;
 the members are read in one read-only snapshot (consent as of that moment); no
-transaction stays open while the channel is called. A failure is recorded on the
-activation in its own committed transaction and then raised, so the job ends
-failed with the same reason.
+transaction that does work stays open while the channel is called. Beside them, from
+just before the members are read until the delivery and whom it reached are recorded
+(or the export failed), the export holds its channel in a session of its own, so that
+exports on one channel take turns at the contact limit (see
+:mod:`endcap.activation.contacts`); one waiting for its turn shows as running. A
+failure is recorded on the activation in its own committed transaction and then
+raised, so the job ends failed with the same reason.
 
 When the worker dies mid-export the job is reclaimed (see :mod:`endcap.jobs.reclaim`)
 and :func:`on_abandoned` makes the activation follow it. A re-run starts from the
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,6 +39,7 @@ from endcap.errors import EndcapError
 from endcap.jobs.models import Job
 from endcap.jobs.reclaim import Reclaim
 from endcap.jobs.worker import ProgressCallback, handles
+from endcap.privacy.channels import Channel
 
 
 async def on_abandoned(
@@ -51,44 +56,55 @@ async def run_export(
 ) -> dict[str, Any]:
     activation_id = uuid.UUID(str(job.params["activation_id"]))
     counts: ExportCounts | None = None
-    spool: Path | None = None
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            async with sessions() as session:
+                recorded = await ActivationService(session, settings).delivered(activation_id)
+            if recorded is not None:
+                return _result(recorded)
+            async with sessions() as session:
+                plan = await ActivationService(session, settings).start(activation_id)
+                await session.commit()
+            # Held until the stack closes, after the delivery and its contacts are recorded.
+            await stack.enter_async_context(_holding(sessions, settings, plan.channel))
+            async with sessions() as session:
+                written = await ActivationService(session, settings).write_file(plan, progress)
+            stack.callback(written.discard)
+            counts = written.counts
+            async with sessions() as session:
+                # Writing a large file takes a while; the campaign may have ended meanwhile.
+                await ActivationService(session, settings).recheck(plan)
+            parcel = Parcel(written.path, plan.activation_id, plan.campaign_id, plan.channel.value)
+            async with sessions() as session:
+                await ActivationService(session, settings).sending(
+                    plan, route(parcel, plan.endpoint_url, settings.activation)
+                )
+                await session.commit()
+            delivered = await deliver(parcel, plan.endpoint_url, settings.activation)
+        except Exception as exc:
+            reason = exc.detail if isinstance(exc, EndcapError) else f"{type(exc).__name__}: {exc}"
+            attempts = exc.attempts if isinstance(exc, DeliveryFailedError) else 0
+            async with sessions() as session:
+                await ActivationService(session, settings).fail(
+                    activation_id, reason, attempts=attempts, counts=counts
+                )
+                await session.commit()
+            raise
         async with sessions() as session:
-            recorded = await ActivationService(session, settings).delivered(activation_id)
-        if recorded is not None:
-            return _result(recorded)
-        async with sessions() as session:
-            plan = await ActivationService(session, settings).start(activation_id)
+            activation = await ActivationService(session, settings).finish(plan, written, delivered)
             await session.commit()
-        async with sessions() as session:
-            spool, counts = await ActivationService(session, settings).write_file(plan, progress)
-        async with sessions() as session:
-            # Writing a large file takes a while; the campaign may have ended meanwhile.
-            await ActivationService(session, settings).recheck(plan)
-        parcel = Parcel(spool, plan.activation_id, plan.campaign_id, plan.channel.value)
-        async with sessions() as session:
-            await ActivationService(session, settings).sending(
-                plan, route(parcel, plan.endpoint_url, settings.activation)
-            )
-            await session.commit()
-        delivered = await deliver(parcel, plan.endpoint_url, settings.activation)
-    except Exception as exc:
-        reason = exc.detail if isinstance(exc, EndcapError) else f"{type(exc).__name__}: {exc}"
-        attempts = exc.attempts if isinstance(exc, DeliveryFailedError) else 0
-        async with sessions() as session:
-            await ActivationService(session, settings).fail(
-                activation_id, reason, attempts=attempts, counts=counts
-            )
-            await session.commit()
-        raise
-    finally:
-        if spool is not None:
-            with contextlib.suppress(OSError):
-                spool.unlink(missing_ok=True)  # gone already when it moved into the drop
-    async with sessions() as session:
-        activation = await ActivationService(session, settings).finish(plan, counts, delivered)
-        await session.commit()
     return _result(activation)
+
+
+@contextlib.asynccontextmanager
+async def _holding(
+    sessions: SessionFactory, settings: Settings, channel: Channel
+) -> AsyncIterator[None]:
+    """The channel's export lock (see ActivationService.hold_channel), in a session of its
+    own whose transaction stays open until the block ends and then rolls back."""
+    async with sessions() as session:
+        await ActivationService(session, settings).hold_channel(channel)
+        yield
 
 
 def _result(activation: ActivationPublic) -> dict[str, Any]:

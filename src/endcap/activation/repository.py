@@ -1,27 +1,39 @@
 """Queries for activations: the export stream of a campaign's audiences (the union of their
-pinned versions), and activation rows."""
+pinned versions), activation rows, and the contacts delivered files recorded."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+import zlib
+from collections.abc import AsyncIterator, Collection, Sequence
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, exists, func, or_, select, update
+import numpy as np
+from sqlalchemy import Row, Select, and_, case, exists, func, or_, select, update
 from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.activation.models import Activation, ActivationStatus
+from endcap.activation.models import Activation, ActivationContact, ActivationStatus
 from endcap.audiences.models import AudienceMember
 from endcap.consent.models import Purpose
 from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
+from endcap.db.bulk import insert_keyed_ids, is_postgres
 from endcap.identity.models import Customer, Identifier, IdType, SharedIdentifier
-from endcap.marketplace.models import Campaign, CampaignAudience, ChannelSettings
+from endcap.marketplace.models import (
+    Campaign,
+    CampaignAudience,
+    CampaignEvent,
+    CampaignStatus,
+    ChannelSettings,
+)
 from endcap.pagination import PageRequest, keyset
 
 MEMBERS = table_of(AudienceMember)
+CONTACTS = table_of(ActivationContact)
+ENDED_STATUSES = (CampaignStatus.CANCELLED.value, CampaignStatus.COMPLETED.value)
 MATCH_KEY_TYPES = (IdType.EMAIL.value, IdType.PHONE.value)
 # (audience id, version): the member versions a campaign pinned when it was booked.
 PinnedVersions = Sequence[tuple[uuid.UUID, int]]
@@ -110,6 +122,79 @@ class ActivationRepository:
             )
             .values(status=ActivationStatus.FAILED, **values)
         )
+
+    # -- contacts across campaigns (activation/pressure.py) ------------------------------------
+
+    async def lock_channel(self, channel: str) -> None:
+        """Wait for, then hold until this transaction ends, the channel's export lock
+        (a PostgreSQL advisory lock; nothing on SQLite, which has one worker)."""
+        if is_postgres(self.session):
+            key = zlib.crc32(f"endcap:activation-contacts:{channel}".encode())
+            await self.session.execute(select(func.pg_advisory_xact_lock(key)))
+
+    async def latest_delivered_elsewhere(
+        self, channel: str, campaign_id: uuid.UUID, running_on: date
+    ) -> dict[uuid.UUID, tuple[uuid.UUID, Campaign]]:
+        """Per other campaign whose flight runs on or after ``running_on`` and that has a
+        delivered activation on ``channel``: the latest such activation's id, and the
+        campaign."""
+        query = (
+            sm_select(Activation.id, Campaign)
+            .join(Campaign, col(Campaign.id) == col(Activation.campaign_id))
+            .where(
+                col(Activation.channel) == channel,
+                col(Activation.status) == ActivationStatus.DELIVERED,
+                col(Activation.campaign_id) != campaign_id,
+                col(Campaign.ends_on) >= running_on,
+            )
+            .order_by(col(Activation.finished_at), col(Activation.created_at))
+        )
+        # Oldest first: a later activation of the same campaign takes its place.
+        return {
+            campaign.id: (activation_id, campaign)
+            for activation_id, campaign in await self._rows(query)
+        }
+
+    async def ended_on(self, campaign_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, date]:
+        """The day (UTC) each of the campaigns that were cancelled or completed ended."""
+        if not campaign_ids:
+            return {}
+        query = (
+            sm_select(CampaignEvent.campaign_id, func.max(CampaignEvent.at))
+            .where(
+                col(CampaignEvent.campaign_id).in_(campaign_ids),
+                col(CampaignEvent.to_status).in_(ENDED_STATUSES),
+            )
+            .group_by(col(CampaignEvent.campaign_id))
+        )
+        return {campaign_id: at.date() for campaign_id, at in await self._rows(query)}
+
+    async def contacts_between(
+        self, activation_ids: Sequence[uuid.UUID], first: int, last: int
+    ) -> Sequence[tuple[int, int]]:
+        """(profile id, position in ``activation_ids``) of those activations' contacts with
+        a profile id from ``first`` to ``last``: one range of the primary key per
+        activation. Positions rather than ids, because a million uuids cost seconds to
+        decode and to hash."""
+        position = case(
+            {activation_id: n for n, activation_id in enumerate(activation_ids)},
+            value=CONTACTS.c.activation_id,
+        )
+        query = select(CONTACTS.c.profile_id, position).where(
+            CONTACTS.c.activation_id.in_(activation_ids),
+            CONTACTS.c.profile_id.between(first, last),
+        )
+        rows: Sequence[tuple[int, int]] = (await self.session.execute(query)).tuples().all()
+        return rows
+
+    async def add_contacts(self, activation_id: uuid.UUID, profile_ids: np.ndarray) -> None:
+        """Record that the activation's file reached ``profile_ids`` (COPY on PostgreSQL)."""
+        await insert_keyed_ids(
+            self.session, CONTACTS, {"activation_id": activation_id}, "profile_id", profile_ids
+        )
+
+    async def _rows(self, query: Select[Any]) -> Sequence[Row[Any]]:
+        return (await self.session.execute(query)).all()
 
     # -- the export stream ---------------------------------------------------------------------
 

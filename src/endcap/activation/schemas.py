@@ -26,6 +26,8 @@ class ActivationPublic(BaseModel):
     members: int | None
     holdout_excluded: int | None
     no_consent_excluded: int | None
+    # Left out by the channel's limit on contacts per shopper per week across campaigns.
+    pressure_excluded: int | None
     exported: int | None
     match_keys: int | None
     attempts: int

@@ -1,7 +1,9 @@
 """Rules of activation: which campaigns may be activated, who sees which activation and
 how exactly, and the steps of one export (each in its own transaction, see jobs.py).
 
-What goes into a file is decided in :mod:`endcap.activation.export`; how it reaches
+What goes into a file is decided in :mod:`endcap.activation.export`, who the channel's
+contact limit across campaigns leaves out in :mod:`endcap.activation.pressure` (with
+what it reads and records in :mod:`endcap.activation.contacts`); how the file reaches
 the channel in :mod:`endcap.activation.delivery`.
 """
 
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from endcap.activation.contacts import Contacts
 from endcap.activation.delivery import Delivered
 from endcap.activation.export import ExportCounts, ExportWriter
 from endcap.activation.models import Activation, ActivationStatus
@@ -41,7 +44,16 @@ ACTIVATABLE = frozenset(
 )
 # Files being written live here, inside the drop folder, so that the final move is a rename.
 SPOOL_FOLDER = ".spool"
-COUNT_FIELDS = ("members", "holdout_excluded", "no_consent_excluded", "exported", "match_keys")
+COUNT_FIELDS = (
+    "members",
+    "holdout_excluded",
+    "no_consent_excluded",
+    "pressure_excluded",
+    "exported",
+    "match_keys",
+)
+# What a failed export keeps: who was considered, not who was sent.
+CONSIDERED_FIELDS = ("members", "holdout_excluded", "no_consent_excluded", "pressure_excluded")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +69,28 @@ class ExportPlan:
     endpoint_url: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class ExportFile:
+    """A written export: the file for the channel, the exported profile ids beside it
+    (recorded as contacts when it is delivered), and the exact counts."""
+
+    path: Path
+    contacts: Path
+    counts: ExportCounts
+
+    def discard(self) -> None:
+        """Remove both files (the channel's is gone already once moved into the drop)."""
+        for path in (self.path, self.contacts):
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+
+
 class ActivationService:
     def __init__(self, session: AsyncSession, settings: Settings) -> None:
         self.session = session
         self.settings = settings
         self.activations = ActivationRepository(session)
+        self.contacts = Contacts(self.activations, settings.activation.chunk_rows)
 
     # -- enqueueing ----------------------------------------------------------------------------
 
@@ -222,26 +251,41 @@ class ActivationService:
             raise NotFoundError(f"no campaign with id {plan.campaign_id}")
         _ensure_activatable(campaign)
 
-    async def write_file(
-        self, plan: ExportPlan, progress: ProgressCallback
-    ) -> tuple[Path, ExportCounts]:
-        """Stream the treatment group with consent (as of now) into a spool file: the union of
-        the pinned versions, each shopper once.
+    async def hold_channel(self, channel: Channel) -> None:
+        """Hold the channel for this export until this session's transaction ends, so that
+        no other export on it checks or records contacts meanwhile (activation/contacts.py)."""
+        await self.contacts.hold(channel)
 
-        Returns the file (the caller delivers, then removes it) and the exact counts.
-        Memory stays bounded by ``settings.activation.chunk_rows`` rows.
+    async def write_file(self, plan: ExportPlan, progress: ProgressCallback) -> ExportFile:
+        """Stream the treatment group with consent (as of now), within the channel's contact
+        limit across campaigns, into a spool file: the union of the pinned versions, each
+        shopper once.
+
+        Returns the file (the caller delivers, then discards it) and the exact counts.
+        Memory stays bounded by ``settings.activation.chunk_rows`` rows. Call it while
+        holding the channel (:meth:`hold_channel`).
         """
         total = await self.activations.count_members(plan.versions)
         progress(0, total)
+        campaign = await self.activations.campaign(plan.campaign_id)
+        if campaign is None:
+            raise NotFoundError(f"no campaign with id {plan.campaign_id}")
+        pressure = await self.contacts.pressure(plan.channel, campaign, utcnow().date())
         spool = Path(self.settings.activation.drop_dir) / SPOOL_FOLDER
         spool.mkdir(parents=True, exist_ok=True)
         _clear_spool(spool, plan.activation_id)
         descriptor, name = tempfile.mkstemp(dir=spool, prefix=f"{plan.activation_id}-")
-        path = Path(name)
+        contacts_descriptor, contacts_name = tempfile.mkstemp(
+            dir=spool, prefix=f"{plan.activation_id}-", suffix=".contacts"
+        )
+        path, contacts = Path(name), Path(contacts_name)
         try:
-            with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+            with (
+                os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle,
+                os.fdopen(contacts_descriptor, "wb") as contacts_handle,
+            ):
                 offsite = plan.channel is Channel.OFFSITE_SOCIAL
-                writer = ExportWriter(handle, plan.split, match_keys=offsite)
+                writer = ExportWriter(handle, contacts_handle, plan.split, match_keys=offsite)
                 chunks = self.activations.stream_members(
                     plan.versions,
                     required_purpose(plan.channel),
@@ -249,14 +293,15 @@ class ActivationService:
                     chunk_rows=self.settings.activation.chunk_rows,
                 )
                 async for chunk in chunks:
-                    writer.add(chunk)
+                    writer.add(chunk, await self.contacts.left_out(pressure, chunk))
                     progress(writer.counts.members, total)
                 counts = writer.finish()
         except BaseException:
-            with contextlib.suppress(OSError):
-                path.unlink()  # noqa: ASYNC240  (one local unlink, on the worker's own loop)
+            for leftover in (path, contacts):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
             raise
-        return path, counts
+        return ExportFile(path, contacts, counts)
 
     async def sending(self, plan: ExportPlan, route: Delivered) -> None:
         """Record how and where the file is about to go; the caller commits before sending.
@@ -299,9 +344,13 @@ class ActivationService:
         return verdict
 
     async def finish(
-        self, plan: ExportPlan, counts: ExportCounts, delivered: Delivered
+        self, plan: ExportPlan, written: ExportFile, delivered: Delivered
     ) -> ActivationPublic:
-        """Record a delivered activation with its exact counts."""
+        """Record a delivered activation with its exact counts, and whom it reached (its
+        contacts, which count against other campaigns' exports on the channel), in one
+        transaction: the caller commits while still holding the channel."""
+        counts = written.counts
+        await self.contacts.record(plan.activation_id, written.contacts)
         await self.activations.set_fields(
             plan.activation_id,
             status=ActivationStatus.DELIVERED,
@@ -328,15 +377,7 @@ class ActivationService:
         """Record a failed activation: nothing counts as delivered (no ``exported``,
         ``match_keys``, method or destination); the counts of who was considered stay,
         when they are known. A delivered activation is never turned into a failed one."""
-        known = (
-            {}
-            if counts is None
-            else {
-                "members": counts.members,
-                "holdout_excluded": counts.holdout_excluded,
-                "no_consent_excluded": counts.no_consent_excluded,
-            }
-        )
+        known = {} if counts is None else {n: getattr(counts, n) for n in CONSIDERED_FIELDS}
         await self.activations.mark_failed(
             activation_id,
             error=reason,

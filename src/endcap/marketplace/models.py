@@ -56,7 +56,8 @@ class ChannelSettings(SQLModel, table=True):
     currency: str = Field(sa_column=Column(String(3), nullable=False))
     # Impressions (sends, screen plays, coupons) the channel carries per ISO week, all brands.
     weekly_capacity: int = Field(sa_column=Column(BigInteger, nullable=False))
-    # Contact pressure: no campaign may ask for more contacts per shopper per week.
+    # Contact pressure: contacts per shopper per week, all campaigns together. No booking
+    # may ask for more; exports leave out whom the sum would pass it (activation/pressure.py).
     max_per_profile_week: int = Field(sa_column=Column(Integer, nullable=False))
     # Where activations are pushed; none means the file drop.
     endpoint_url: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))

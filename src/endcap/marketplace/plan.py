@@ -23,6 +23,18 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+def unrun_from(starts_on: date, ended_on: date) -> date:
+    """The first ISO week (its Monday) a campaign that ended on ``ended_on`` does not run in.
+
+    Once the flight has begun, the week it ended in has been (partly) delivered and
+    stays spent: its capacity is not given back, and its contacts keep counting
+    against the shoppers' weekly limit. A campaign ended before its flight gives back
+    that week too.
+    """
+    this_week = week_start(ended_on)
+    return this_week if starts_on > ended_on else this_week + timedelta(days=7)
+
+
 def flight_days_per_week(starts_on: date, ends_on: date) -> dict[date, int]:
     """Days of the flight (both ends included) in each ISO week it touches."""
     days: dict[date, int] = {}

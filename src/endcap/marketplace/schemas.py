@@ -54,7 +54,9 @@ class ChannelSettingsIn(BaseModel):
     cpm: Cpm
     currency: Currency
     weekly_capacity: int = Field(ge=0, le=10**12, description="impressions per ISO week")
-    max_per_profile_week: int = Field(ge=1, le=100, description="contacts per shopper per week")
+    max_per_profile_week: int = Field(
+        ge=1, le=100, description="contacts per shopper per week, all campaigns together"
+    )
     endpoint_url: AnyHttpUrl | None = None
 
 

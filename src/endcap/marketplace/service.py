@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,7 +38,7 @@ from endcap.marketplace.models import (
     CampaignLine,
     CampaignStatus,
 )
-from endcap.marketplace.plan import week_start
+from endcap.marketplace.plan import unrun_from
 from endcap.marketplace.public import campaign_public
 from endcap.marketplace.repository import CampaignRepository
 from endcap.marketplace.schemas import (
@@ -345,11 +345,8 @@ class CampaignService:
 
 
 def _unrun_from(campaign: Campaign) -> date:
-    """The first week a campaign ending now will not run in. Once the flight has begun, this
-    week has been (partly) delivered, and its impressions stay spent."""
-    today = utcnow().date()
-    this_week = week_start(today)
-    return this_week if campaign.starts_on > today else this_week + timedelta(days=7)
+    """The first week a campaign ending now will not run in (see plan.unrun_from)."""
+    return unrun_from(campaign.starts_on, utcnow().date())
 
 
 def _request_of(campaign: Campaign, audiences: AudienceChoice) -> ForecastRequest:

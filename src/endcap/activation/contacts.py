@@ -1,0 +1,97 @@
+"""Who each delivered activation reached, and what an export reads of it to keep the
+channel's contact limit across campaigns (the rule itself: :mod:`endcap.activation.pressure`).
+
+Two exports on one channel that ran at once would each check the limit against the
+other campaigns' delivered files before either had recorded its own, and could
+together push a shopper over it. So an export holds its channel (:meth:`Contacts.hold`)
+from before it reads anyone's contacts until its own are recorded with its delivery,
+or it failed: exports on one channel run one after the other, exports on different
+channels side by side. On PostgreSQL that is a transaction-level advisory lock in a
+session of its own, kept open (idle, with no snapshot, so it holds back no vacuum) for
+the export; unlike a session-level lock it works behind PgBouncer's transaction mode.
+SQLite needs none: it has one writer and one worker, which runs exports one at a time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Row
+
+from endcap.activation.pressure import ContactPressure, Flight
+from endcap.activation.repository import ActivationRepository
+from endcap.marketplace.models import Campaign, CampaignStatus
+from endcap.marketplace.plan import week_start
+from endcap.privacy.channels import Channel
+
+# A campaign ended so: its files stop counting against the limit after the week it ended.
+ENDED = frozenset({CampaignStatus.CANCELLED, CampaignStatus.COMPLETED})
+
+
+class Contacts:
+    def __init__(self, activations: ActivationRepository, chunk_rows: int) -> None:
+        self.activations = activations
+        self.chunk_rows = chunk_rows
+
+    async def hold(self, channel: Channel) -> None:
+        """Wait for, then hold until the session's transaction ends, the channel (see the
+        module docstring)."""
+        await self.activations.lock_channel(channel.value)
+
+    async def pressure(
+        self, channel: Channel, campaign: Campaign, today: date
+    ) -> ContactPressure | None:
+        """The rule for an export of ``campaign`` on ``channel`` made ``today``, against the
+        other campaigns' latest delivered files there; None when the channel has no
+        settings (and so no limit)."""
+        settings = await self.activations.channel_settings(channel.value)
+        if settings is None:
+            return None
+        latest = await self.activations.latest_delivered_elsewhere(
+            channel.value, campaign.id, week_start(today)
+        )
+        ended = await self.activations.ended_on(
+            [c.id for _, c in latest.values() if c.status in ENDED]
+        )
+        return ContactPressure(
+            limit=settings.max_per_profile_week,
+            own=_flight(campaign, ended),
+            others={file: _flight(c, ended) for file, c in latest.values()},
+            today=today,
+        )
+
+    async def left_out(
+        self, pressure: ContactPressure | None, chunk: Sequence[Row[Any]]
+    ) -> set[int]:
+        """The chunk's profiles over the limit: one query for the chunk's range of profile
+        ids (the export's rows come in profile id order), none when nobody can be over."""
+        if pressure is None or not chunk:
+            return set()
+        if pressure.excludes_everyone:
+            return {row[0] for row in chunk}
+        if not pressure.needs_contacts:
+            return set()
+        first, last = chunk[0][0], chunk[-1][0]
+        contacts = await self.activations.contacts_between(pressure.files, first, last)
+        return pressure.left_out((row[0] for row in chunk), contacts)
+
+    async def record(self, activation_id: uuid.UUID, profile_ids: Path) -> None:
+        """Record whom the activation reached, from the file of native int64 profile ids
+        the export wrote: a chunk at a time, each one COPY on PostgreSQL."""
+        with profile_ids.open("rb") as handle:
+            while (ids := np.fromfile(handle, dtype=np.int64, count=self.chunk_rows)).shape[0]:
+                await self.activations.add_contacts(activation_id, ids)
+
+
+def _flight(campaign: Campaign, ended: Mapping[uuid.UUID, date]) -> Flight:
+    """The contacts ``campaign`` plans per shopper; ``ended`` holds the day each cancelled
+    or completed campaign ended (its last change, should the audit trail lack it)."""
+    ended_on = None
+    if campaign.status in ENDED:
+        ended_on = ended.get(campaign.id, campaign.updated_at.date())
+    return Flight(campaign.starts_on, campaign.ends_on, campaign.frequency_cap, ended_on)
