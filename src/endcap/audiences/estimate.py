@@ -62,7 +62,8 @@ async def estimate_rule(
     members = await members_query(
         session, rule, sensitive=sensitive, pointer=pointer, sources=SAMPLE
     )
-    hits = await AudienceRepository(session).count(members)
+    # A refresh may swap the sample between reading its size and counting on it.
+    hits = min(await AudienceRepository(session).count(members), sample.profiles)
     interval = binomtest(hits, sample.profiles).proportion_ci(CONFIDENCE, method="wilson")
     return Estimate(
         size=round(hits / sample.profiles * sample.universe),

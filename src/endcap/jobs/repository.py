@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -72,7 +72,8 @@ class JobRepository:
             select(Job)
             .where(
                 col(Job.status) == JobStatus.RUNNING,
-                or_(col(Job.heartbeat_at).is_(None), col(Job.heartbeat_at) < stale_before),
+                # A job claimed before leases existed has no heartbeat: its start counts.
+                func.coalesce(col(Job.heartbeat_at), col(Job.started_at)) < stale_before,
             )
             .order_by(col(Job.heartbeat_at))
             .limit(1)

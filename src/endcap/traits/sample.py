@@ -142,7 +142,9 @@ class SampleRepository:
         if is_postgres(self.session):
             # TRUNCATE, not DELETE: no dead rows to vacuum. Its lock lasts from here to the
             # refresh's commit, moments later; estimates wait for it, as for the spend swap.
-            await self.session.execute(text(f"TRUNCATE {table.name}"))
+            # The name is one of this module's two tables, quoted by the dialect: no input.
+            name = self.session.bind.dialect.identifier_preparer.quote(table.name)
+            await self.session.execute(text(f"TRUNCATE {name}"))
         else:
             await self.session.execute(delete(table))
 
