@@ -94,7 +94,14 @@ async def test_a_brand_reads_rounded_counts_of_its_own_campaigns_only(
 ) -> None:
     own = await build_shop(sessions, shoppers=10, partner_id=brand_partner_id)
     other = await build_shop(sessions, shoppers=10)
-    counts = {"members": 4321, "holdout_excluded": 432, "no_consent_excluded": 650}
+    # Both reasons for leaving shoppers out are above the minimum, so only the rule that
+    # they are retailer-side hides them from the brand.
+    counts = {
+        "members": 7321,
+        "holdout_excluded": 732,
+        "no_consent_excluded": 1650,
+        "pressure_excluded": 1700,
+    }
     async with sessions() as session:
         mine = Activation(campaign_id=own.campaign.id, channel="email", exported=3239, **counts)
         theirs = Activation(campaign_id=other.campaign.id, channel="email", **counts)
@@ -106,14 +113,12 @@ async def test_a_brand_reads_rounded_counts_of_its_own_campaigns_only(
 
     [seen] = listed["items"]
     assert seen["id"] == str(mine.id)
-    assert (seen["members"], seen["holdout_excluded"], seen["no_consent_excluded"]) == (
-        4300,
-        None,
-        None,
-    )
+    assert (seen["members"], seen["holdout_excluded"]) == (7300, None)
+    assert (seen["no_consent_excluded"], seen["pressure_excluded"]) == (None, None)
     assert (seen["exported"], seen["exact"], seen["status"]) == (3200, False, "queued")
     assert seen["destination"] is None
-    assert (exact["members"], exact["holdout_excluded"], exact["exported"]) == (4321, 432, 3239)
+    assert (exact["members"], exact["holdout_excluded"], exact["exported"]) == (7321, 732, 3239)
+    assert (exact["no_consent_excluded"], exact["pressure_excluded"]) == (1650, 1700)
     for foreign, unknown in (
         (
             f"/api/v1/campaigns/{other.campaign.id}/activations",

@@ -14,7 +14,9 @@ class ActivationPublic(BaseModel):
     """One export of a campaign to one channel.
 
     ``exact`` says whether the counts are exact (the retailer) or rounded (a brand: to
-    the privacy gate's step, and None below its minimum). ``method``, ``destination``,
+    the privacy gate's step, and None below its minimum). ``no_consent_excluded`` and
+    ``pressure_excluded`` say why shoppers were left out; they are retailer-side only, as
+    the pressure count sizes other brands' campaigns. ``method``, ``destination``,
     ``error`` and ``job_id`` are retailer-side only and None for a brand.
     """
 

@@ -52,6 +52,12 @@ COUNT_FIELDS = (
     "exported",
     "match_keys",
 )
+# Why a consented or unconsented shopper was left out is the retailer's to know. The
+# pressure count is the overlap of this audience with other brands' delivered files, so
+# even rounded it would size a competitor's campaign; and with the consent count beside it
+# a brand could subtract one from the other. A brand sees neither: only how many were
+# considered, held out and sent.
+RETAILER_ONLY_COUNTS = frozenset({"no_consent_excluded", "pressure_excluded"})
 # What a failed export keeps: who was considered, not who was sent.
 CONSIDERED_FIELDS = ("members", "holdout_excluded", "no_consent_excluded", "pressure_excluded")
 
@@ -173,7 +179,7 @@ class ActivationService:
             gate = self.settings.privacy_gate
             counts = {
                 name: None
-                if value is None
+                if value is None or name in RETAILER_ONLY_COUNTS
                 else round_count(value, to=gate.round_to, minimum=gate.min_audience).value
                 for name, value in counts.items()
             }
