@@ -6,8 +6,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
 from endcap.client import EndcapClient
+from tests.support import databases
 from tests.support.names import unique
 from tests.support.server import ServerProcess
 
@@ -34,6 +36,39 @@ def test_a_retry_returns_the_first_answer_and_creates_once(
     assert first.json() == again.json()
     names = [p.name for p in admin.iter_partners(limit=500)]
     assert names.count(str(body["name"])) == 1
+
+
+SLOW_RECORDING = """
+CREATE FUNCTION slow_recording() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$;
+CREATE TRIGGER slow_recording BEFORE UPDATE ON idempotent_requests
+FOR EACH ROW WHEN (NEW.idempotency_key LIKE 'slow-%') EXECUTE FUNCTION slow_recording();
+"""
+
+
+@pytest.mark.postgres
+def test_a_retry_sent_the_moment_the_answer_arrives_gets_that_answer(
+    server: ServerProcess, admin_key: str, database_url: str
+) -> None:
+    # Recording the answer is made slow (a trigger on this test's keys only). If the
+    # client could read the answer before it is on record, its instant retry would find
+    # the first request "still running" and get a 409.
+    databases.run_sql(database_url, SLOW_RECORDING)
+    try:
+        idem = {"Idempotency-Key": f"slow-{uuid.uuid4().hex}"}
+        body = {"name": unique("Quick"), "kind": "agency"}
+        with httpx.Client(
+            base_url=server.base_url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=30
+        ) as http:
+            first = http.post("/api/v1/partners", json=body, headers=idem)
+            again = http.post("/api/v1/partners", json=body, headers=idem)
+    finally:
+        databases.run_sql(
+            database_url,
+            "DROP TRIGGER slow_recording ON idempotent_requests; DROP FUNCTION slow_recording();",
+        )
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.json() == first.json()
 
 
 def test_the_same_key_with_another_body_is_409(server: ServerProcess, admin_key: str) -> None:

@@ -27,7 +27,7 @@ from endcap.consent.routes import ConsentController
 from endcap.db.engine import create_engine, create_session_factory
 from endcap.db.session import (
     STATE_ENGINE,
-    STATE_READ_SESSION_FACTORY,
+    STATE_READ_ENGINE,
     STATE_SESSION_FACTORY,
     provide_session,
 )
@@ -71,9 +71,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             tracing.instrument_engine(engine, telemetry)
         app.state[STATE_ENGINE] = engine
         app.state[STATE_SESSION_FACTORY] = create_session_factory(engine)
-        app.state[STATE_READ_SESSION_FACTORY] = create_session_factory(
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
+        app.state[STATE_READ_ENGINE] = engine.execution_options(isolation_level="AUTOCOMMIT")
         try:
             async with run_in_process(settings):
                 yield
@@ -113,6 +111,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 OpenTelemetryConfig(
                     tracer_provider=telemetry.tracer_provider,
                     meter_provider=telemetry.meter_provider,
+                    # A child span for every ASGI message doubled the tracing cost of a
+                    # request (tests/perf/bench_booking) and tells nothing the server
+                    # span does not.
+                    exclude_spans=["receive", "send"],
                 )
             )
         )

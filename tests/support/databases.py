@@ -45,6 +45,11 @@ async def _execute(url: str, sql: str) -> None:
         await connection.close()
 
 
+def run_sql(url: str, sql: str) -> None:
+    """Run ``sql`` (one or more statements) on the PostgreSQL database at ``url``."""
+    asyncio.run(_execute(url.replace("postgresql+asyncpg://", "postgresql://", 1), sql))
+
+
 def create_postgres_database(prefix: str = "endcap_test") -> str:
     """Create an empty database and return its asyncpg URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"

@@ -7,9 +7,9 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-from endcap.auth.service import ApiKeyService
+from endcap.auth.service import authenticate
 from endcap.config import Settings
-from endcap.db.session import read_session_factory_from
+from endcap.db.session import read_engine_from
 from endcap.errors import AuthenticationError
 
 STATE_SETTINGS = "settings"
@@ -39,6 +39,6 @@ class ApiKeyAuthenticationMiddleware(AbstractAuthenticationMiddleware):
         settings: Settings = connection.app.state[STATE_SETTINGS]
         # A short read of its own: the request's transaction starts after
         # authentication, and a failed key never opens one.
-        async with read_session_factory_from(connection.app.state)() as session:
-            principal = await ApiKeyService(session, settings.auth.key_prefix).authenticate(key)
+        async with read_engine_from(connection.app.state).connect() as db:
+            principal = await authenticate(db, key, settings.auth.key_prefix)
         return AuthenticationResult(user=principal, auth=principal.key_id)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.auth import secrets
 from endcap.auth.models import ApiKey
 from endcap.auth.principal import Principal
-from endcap.auth.repository import ApiKeyRepository
+from endcap.auth.repository import ApiKeyRepository, credential
 from endcap.auth.roles import Role
 from endcap.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from endcap.db.types import utcnow
@@ -20,6 +21,7 @@ from endcap.partners.service import PartnerService
 
 class ApiKeyService:
     def __init__(self, session: AsyncSession, prefix: str) -> None:
+        self.session = session
         self.keys = ApiKeyRepository(session)
         self.partners = PartnerService(session)
         self.prefix = prefix
@@ -52,13 +54,7 @@ class ApiKeyService:
 
     async def authenticate(self, presented: str) -> Principal:
         """The caller behind ``presented``; AuthenticationError if unknown, malformed or revoked."""
-        lookup = secrets.split_lookup(presented, self.prefix)
-        key = await self.keys.get_by_lookup(lookup) if lookup else None
-        if key is None or not secrets.matches(presented, key.secret_digest):
-            raise AuthenticationError("the API key is not valid")
-        if key.revoked_at is not None:
-            raise AuthenticationError("the API key has been revoked")
-        return Principal(key_id=key.id, role=key.role, partner_id=key.partner_id)
+        return await authenticate(await self.session.connection(), presented, self.prefix)
 
     async def get(self, key_id: uuid.UUID) -> ApiKeyPublic:
         return self._public(await self._get(key_id))
@@ -106,6 +102,21 @@ class ApiKeyService:
             created_at=key.created_at,
             revoked_at=key.revoked_at,
         )
+
+
+async def authenticate(connection: AsyncConnection, presented: str, prefix: str) -> Principal:
+    """The caller behind ``presented``; AuthenticationError if unknown, malformed or revoked.
+
+    On a bare connection: the middleware runs it for every request, outside the
+    request's transaction.
+    """
+    lookup = secrets.split_lookup(presented, prefix)
+    key = await credential(connection, lookup) if lookup else None
+    if key is None or not secrets.matches(presented, key.secret_digest):
+        raise AuthenticationError("the API key is not valid")
+    if key.revoked_at is not None:
+        raise AuthenticationError("the API key has been revoked")
+    return Principal(key_id=key.id, role=Role(key.role), partner_id=key.partner_id)
 
 
 def _field_error(field: str, message: str) -> InvalidRequestError:

@@ -10,6 +10,7 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
 from litestar.datastructures import State
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.config import DatabaseSettings
@@ -17,7 +18,7 @@ from endcap.db.engine import SessionFactory, create_engine, create_session_facto
 
 STATE_ENGINE = "db_engine"
 STATE_SESSION_FACTORY = "db_session_factory"
-STATE_READ_SESSION_FACTORY = "db_read_session_factory"
+STATE_READ_ENGINE = "db_read_engine"
 
 
 def session_factory_from(state: State) -> SessionFactory:
@@ -25,11 +26,12 @@ def session_factory_from(state: State) -> SessionFactory:
     return factory
 
 
-def read_session_factory_from(state: State) -> SessionFactory:
-    """Sessions for single reads outside the request's transaction (e.g. the API key
-    look-up): autocommit, so a read costs one round trip instead of three."""
-    factory: SessionFactory = state[STATE_READ_SESSION_FACTORY]
-    return factory
+def read_engine_from(state: State) -> AsyncEngine:
+    """The engine in autocommit mode, for single statements outside the request's
+    transaction (the API key look-up, idempotency records): one round trip each, no
+    BEGIN and COMMIT, and no ORM session around them."""
+    engine: AsyncEngine = state[STATE_READ_ENGINE]
+    return engine
 
 
 async def provide_session(state: State) -> AsyncGenerator[AsyncSession]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from typing import Any
 
 from litestar.enums import ScopeType
@@ -23,7 +24,7 @@ from litestar.types.asgi_types import (
 
 from endcap.auth.principal import Principal
 from endcap.concurrency import etag
-from endcap.db.session import read_session_factory_from
+from endcap.db.session import read_engine_from
 from endcap.idempotency.repository import IdempotencyRepository
 
 HEADER = b"idempotency-key"
@@ -99,12 +100,31 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
                 break
         raw = b"".join(chunks)
         fingerprint = hashlib.sha256(b"POST " + path.encode() + b"\n" + raw).hexdigest()
-        remembered = IdempotencyRepository(read_session_factory_from(scope["app"].state))
-        claimed = await remembered.claim(user.key_id, idempotency_key, fingerprint)
-        if claimed is None:
+        remembered = IdempotencyRepository(read_engine_from(scope["app"].state))
+        if not await remembered.claim(user.key_id, idempotency_key, fingerprint):
             await _replay(remembered, user, idempotency_key, fingerprint, path, send)
             return
 
+        await _Remembering(remembered, user.key_id, idempotency_key).run(
+            app, scope, raw, receive, send
+        )
+
+    return middleware
+
+
+class _Remembering:
+    """Runs the claimed request and records its answer (2xx) or forgets the claim."""
+
+    def __init__(self, remembered: IdempotencyRepository, key_id: uuid.UUID, key: str) -> None:
+        self.remembered, self.key_id, self.key = remembered, key_id, key
+        self.status = 500
+        self.start: Message | None = None
+        self.out: list[bytes] = []
+        self.settled = False
+
+    async def run(
+        self, app: ASGIApp, scope: Scope, raw: bytes, receive: Receive, send: Send
+    ) -> None:
         sent = False
 
         async def replay_body() -> ReceiveMessage:
@@ -115,28 +135,42 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
             request: HTTPRequestEvent = {"type": "http.request", "body": raw, "more_body": False}
             return request
 
-        status = 500
-        out: list[bytes] = []
-
         async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
-                out.append(message.get("body", b""))
-            await send(message)
+            await self.capture(message, send)
 
         try:
             await app(scope, replay_body, capture)
         finally:
-            if 200 <= status < 300:
-                await remembered.complete(
-                    user.key_id, idempotency_key, status, _json(b"".join(out))
-                )
-            else:
-                await remembered.forget(user.key_id, idempotency_key)
+            if not self.settled:  # no answer was made: nothing to remember, the client may retry
+                await self.remembered.forget(self.key_id, self.key)
 
-    return middleware
+    async def capture(self, message: Message, send: Send) -> None:
+        # The answer is recorded before the client can read it: a client that retries the
+        # moment it has the answer must get it again, not "still running".
+        if message["type"] == "http.response.start":
+            self.status, self.start = message["status"], message
+        elif message["type"] == "http.response.body":
+            self.out.append(message.get("body", b""))
+            if not message.get("more_body"):
+                await self.settle()
+                if self.start is not None:
+                    await send(self.start)
+                whole: HTTPResponseBodyEvent = {
+                    "type": "http.response.body",
+                    "body": b"".join(self.out),
+                    "more_body": False,
+                }
+                await send(whole)
+        else:
+            await send(message)
+
+    async def settle(self) -> None:
+        self.settled = True
+        if 200 <= self.status < 300:
+            body = _json(b"".join(self.out))
+            await self.remembered.complete(self.key_id, self.key, self.status, body)
+        else:
+            await self.remembered.forget(self.key_id, self.key)
 
 
 async def _replay(

@@ -1,59 +1,91 @@
-"""Queries on remembered requests; each runs in its own short transaction."""
+"""Queries on remembered requests; each runs on its own autocommit connection.
+
+They run for every create and book, so they are Core statements built once here, not
+ORM work: an ORM flush for one row cost more than the insert itself
+(tests/perf/bench_booking).
+"""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
+from sqlalchemy import and_, bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from endcap.db.engine import SessionFactory
+from endcap.db.base import table_of
+from endcap.db.types import utcnow
 from endcap.idempotency.models import IdempotentRequest
+
+TABLE = table_of(IdempotentRequest)
+_THIS_KEY = and_(
+    TABLE.c.key_id == bindparam("p_key_id"),
+    TABLE.c.idempotency_key == bindparam("p_key"),
+)
+_NEW: dict[str, Any] = {
+    "key_id": bindparam("p_key_id"),
+    "idempotency_key": bindparam("p_key"),
+    "fingerprint": bindparam("p_fingerprint"),
+    "created_at": bindparam("p_created_at"),
+}
+# A claim is one statement on either database: a key taken already inserts nothing.
+_CLAIM = {
+    "postgresql": postgresql.insert(TABLE)
+    .values(_NEW)
+    .on_conflict_do_nothing()
+    .returning(TABLE.c.key_id),
+    "sqlite": sqlite.insert(TABLE).values(_NEW).on_conflict_do_nothing().returning(TABLE.c.key_id),
+}
+_GET = select(TABLE.c.fingerprint, TABLE.c.status_code, TABLE.c.response).where(_THIS_KEY)
+_COMPLETE = (
+    update(TABLE)
+    .where(_THIS_KEY)
+    .values(
+        status_code=bindparam("p_status"),
+        response=bindparam("p_response", type_=TABLE.c.response.type),
+    )
+)
+_FORGET = delete(TABLE).where(_THIS_KEY)
+
+
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    fingerprint: str
+    status_code: int | None  # None while the first request still runs
+    response: Any
 
 
 class IdempotencyRepository:
-    def __init__(self, sessions: SessionFactory) -> None:
-        self.sessions = sessions
+    def __init__(self, engine: AsyncEngine) -> None:
+        """``engine``: one in autocommit mode, so each statement stands alone."""
+        self.engine = engine
+        self.claim_statement = _CLAIM[engine.dialect.name]
 
-    async def claim(
-        self, key_id: uuid.UUID, key: str, fingerprint: str
-    ) -> IdempotentRequest | None:
-        """Record a new request as running; None when the key was claimed already
+    async def claim(self, key_id: uuid.UUID, key: str, fingerprint: str) -> bool:
+        """Record a new request as running; False when the key was claimed already
         (the existing record is then read with :meth:`get`)."""
-        async with self.sessions() as session:
-            session.add(
-                IdempotentRequest(key_id=key_id, idempotency_key=key, fingerprint=fingerprint)
-            )
-            try:
-                await session.commit()
-            except IntegrityError:
-                return None
-        return IdempotentRequest(key_id=key_id, idempotency_key=key, fingerprint=fingerprint)
+        params = {
+            "p_key_id": key_id,
+            "p_key": key,
+            "p_fingerprint": fingerprint,
+            "p_created_at": utcnow(),
+        }
+        async with self.engine.connect() as connection:
+            claimed = (await connection.execute(self.claim_statement, params)).first()
+        return claimed is not None
 
-    async def get(self, key_id: uuid.UUID, key: str) -> IdempotentRequest | None:
-        async with self.sessions() as session:
-            return await session.get(IdempotentRequest, (key_id, key))
+    async def get(self, key_id: uuid.UUID, key: str) -> Remembered | None:
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(_GET, {"p_key_id": key_id, "p_key": key})).first()
+        return None if row is None else Remembered(row.fingerprint, row.status_code, row.response)
 
     async def complete(self, key_id: uuid.UUID, key: str, status_code: int, response: Any) -> None:
-        async with self.sessions() as session:
-            await session.execute(
-                update(IdempotentRequest)
-                .where(
-                    col(IdempotentRequest.key_id) == key_id,
-                    col(IdempotentRequest.idempotency_key) == key,
-                )
-                .values(status_code=status_code, response=response)
-            )
-            await session.commit()
+        params = {"p_key_id": key_id, "p_key": key, "p_status": status_code, "p_response": response}
+        async with self.engine.connect() as connection:
+            await connection.execute(_COMPLETE, params)
 
     async def forget(self, key_id: uuid.UUID, key: str) -> None:
-        async with self.sessions() as session:
-            await session.execute(
-                delete(IdempotentRequest).where(
-                    col(IdempotentRequest.key_id) == key_id,
-                    col(IdempotentRequest.idempotency_key) == key,
-                )
-            )
-            await session.commit()
+        async with self.engine.connect() as connection:
+            await connection.execute(_FORGET, {"p_key_id": key_id, "p_key": key})

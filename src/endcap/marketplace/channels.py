@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.db.types import utcnow
 from endcap.errors import ConflictError, InvalidRequestError
-from endcap.marketplace.models import CapacityReservation, ChannelSettings
+from endcap.marketplace.models import ChannelSettings
 from endcap.marketplace.plan import Plan, week_start
 from endcap.marketplace.repository import CampaignRepository, ChannelRepository
 from endcap.marketplace.schemas import (
@@ -164,12 +164,8 @@ class ChannelService:
                 ),
                 capacity=short,
             )
-        for week in weeks:
-            week.booked += wanted[(week.channel, week.week_start)]
-        await self.campaigns.add_all(
-            CapacityReservation(campaign_id=campaign_id, channel=c, week_start=m, impressions=n)
-            for (c, m), n in wanted.items()
-        )
+        await self.channels.add_booked(wanted)
+        await self.campaigns.add_reservations(campaign_id, wanted)
 
     async def release(self, campaign_id: uuid.UUID, from_week: date) -> int:
         """Give back what the campaign holds from ``from_week`` on; returns the impressions."""
@@ -178,9 +174,8 @@ class ChannelService:
             for r in await self.campaigns.reservations(campaign_id)
             if r.week_start >= from_week
         }
-        for week in await self.channels.lock_weeks(held):
-            week.booked -= held[(week.channel, week.week_start)]
-        await self.channels.flush()
+        await self.channels.lock_weeks(held)
+        await self.channels.add_booked({key: -n for key, n in held.items()})
         await self.campaigns.drop_reservations(campaign_id, (m for _, m in held))
         return sum(held.values())
 

@@ -4,11 +4,23 @@ capacity, and on how the audiences a campaign targets overlap."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, delete, func, literal_column, or_, tuple_, update
+from sqlalchemy import (
+    Integer,
+    Row,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal_column,
+    or_,
+    tuple_,
+    update,
+)
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,6 +43,14 @@ from endcap.marketplace.models import (
 from endcap.pagination import PageRequest, keyset
 
 WEEKS = table_of(ChannelWeek)
+WEEK_COLUMNS = (WEEKS.c.channel, WEEKS.c.week_start, WEEKS.c.capacity, WEEKS.c.booked)
+WeekRow = Row[tuple[str, date, int, int]]
+_ADD_BOOKED = (
+    update(WEEKS)
+    .where(WEEKS.c.channel == bindparam("p_channel"), WEEKS.c.week_start == bindparam("p_week"))
+    .values(booked=WEEKS.c.booked + bindparam("p_n"))
+)
+RESERVATIONS = table_of(CapacityReservation)
 MEMBERS = table_of(AudienceMember)
 
 
@@ -73,17 +93,18 @@ class ChannelRepository:
             .values(capacity=capacity)
         )
 
-    async def weeks(self, channel: str, first: date, last: date) -> list[ChannelWeek]:
+    async def weeks(self, channel: str, first: date, last: date) -> list[WeekRow]:
+        """(channel, week_start, capacity, booked) of the channel's weeks on the books.
+
+        Rows, not ORM objects: bookings change ``booked`` with set-based UPDATEs,
+        which an identity map would not see.
+        """
         query = (
-            select(ChannelWeek)
-            .where(
-                col(ChannelWeek.channel) == channel,
-                col(ChannelWeek.week_start) >= first,
-                col(ChannelWeek.week_start) <= last,
-            )
-            .order_by(col(ChannelWeek.week_start))
+            sa_select(*WEEK_COLUMNS)
+            .where(WEEKS.c.channel == channel, WEEKS.c.week_start.between(first, last))
+            .order_by(WEEKS.c.week_start)
         )
-        return list((await self.session.exec(query)).all())
+        return list((await self.session.execute(query)).all())
 
     async def open_weeks(self, weeks: Iterable[tuple[str, date, int]]) -> None:
         """Put (channel, week, capacity) on the books; weeks already there keep theirs."""
@@ -95,7 +116,7 @@ class ChannelRepository:
             insert = dialect_insert(self.session, WEEKS).on_conflict_do_nothing()
             await self.session.execute(insert, rows)
 
-    async def lock_weeks(self, keys: Iterable[tuple[str, date]]) -> list[ChannelWeek]:
+    async def lock_weeks(self, keys: Iterable[tuple[str, date]]) -> list[WeekRow]:
         """The channel-weeks, freshly read and row-locked until the transaction ends.
 
         Locked in one fixed order (channel, week), so two bookings that want the
@@ -105,13 +126,23 @@ class ChannelRepository:
         if not wanted:
             return []
         query = (
-            select(ChannelWeek)
-            .where(tuple_(col(ChannelWeek.channel), col(ChannelWeek.week_start)).in_(wanted))
-            .order_by(col(ChannelWeek.channel), col(ChannelWeek.week_start))
+            sa_select(*WEEK_COLUMNS)
+            .where(tuple_(WEEKS.c.channel, WEEKS.c.week_start).in_(wanted))
+            .order_by(WEEKS.c.channel, WEEKS.c.week_start)
             .with_for_update()
-            .execution_options(populate_existing=True)
         )
-        return list((await self.session.exec(query)).all())
+        return list((await self.session.execute(query)).all())
+
+    async def add_booked(self, change: Mapping[tuple[str, date], int]) -> None:
+        """Add ``change[(channel, week)]`` to each week's ``booked`` (negative gives back).
+
+        One statement run for every week at once; lock the weeks first.
+        """
+        if change:
+            await self.session.execute(
+                _ADD_BOOKED,
+                [{"p_channel": c, "p_week": w, "p_n": n} for (c, w), n in change.items()],
+            )
 
     async def flush(self) -> None:
         await self.session.flush()
@@ -214,6 +245,19 @@ class CampaignRepository:
                 table.c.campaign_id == campaign_id, table.c.week_start.in_(sorted(set(weeks)))
             )
         )
+
+    async def add_reservations(
+        self, campaign_id: uuid.UUID, held: Mapping[tuple[str, date], int]
+    ) -> None:
+        """One row per (channel, week) the campaign holds, in one executemany."""
+        if held:
+            await self.session.execute(
+                RESERVATIONS.insert(),
+                [
+                    {"campaign_id": campaign_id, "channel": c, "week_start": w, "impressions": n}
+                    for (c, w), n in held.items()
+                ],
+            )
 
     async def add_all(self, rows: Iterable[Any]) -> None:
         self.session.add_all(list(rows))
