@@ -231,11 +231,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--partners", type=int, default=8)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes, for both servers"
+    )
     parser.add_argument("--log-level", default="WARNING")
     parser.add_argument("--no-telemetry", action="store_true", help="set OTEL_SDK_DISABLED=true")
     args = parser.parse_args(argv)
     args.no_write = False
     print_facts(args)
+    print(f"servers: {args.workers} uvicorn worker process(es) each")
     url = databases.create_postgres_database("endcap_bench_booking")
     try:
         migrate.upgrade(url)
@@ -247,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
             env = {"ENDCAP_DATABASE_URL": url, "ENDCAP_LOG_LEVEL": args.log_level}
             if args.no_telemetry:
                 env["OTEL_SDK_DISABLED"] = "true"
-            endcap = AppServer(env, Path(tmp) / "endcap.log").start()
+            endcap = AppServer(env, Path(tmp) / "endcap.log", workers=args.workers).start()
             try:
                 shown = samples(endcap, seeded)
                 spec = FlowSpec(
@@ -266,6 +270,7 @@ def main(argv: list[str] | None = None) -> None:
                 Path(tmp) / "bare.log",
                 target="tests.perf.bare_booking:create_bare_app",
                 ready_path="/ready",
+                workers=args.workers,
             ).start()
             try:
                 bare_spec = FlowSpec(

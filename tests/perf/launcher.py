@@ -26,9 +26,10 @@ class AppServer(ServerProcess):
         target: str = ENDCAP_TARGET,
         ready_path: str = "/health/ready",
         drop_env: tuple[str, ...] = (),
+        workers: int = 1,
     ) -> None:
         """``drop_env``: inherited variables to unset unless ``env`` sets them."""
-        super().__init__(env, log_path, workers=1)
+        super().__init__(env, log_path, workers=workers)
         self.target = target
         self.ready_path = ready_path
         for name in drop_env:
@@ -72,10 +73,21 @@ class AppServer(ServerProcess):
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (Linux /proc), in seconds."""
+    """User + system CPU so far (Linux /proc), in seconds, of a process and the processes
+    it runs (uvicorn's worker processes when there are several)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     ticks = int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return ticks / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(child) for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:  # the task ended meanwhile
+            continue
+    return found
 
 
 def host_busy() -> tuple[float, float]:
