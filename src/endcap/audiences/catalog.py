@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.audiences.membership import MembershipRepository
-from endcap.audiences.models import Audience, AudienceKind, AudienceStatus
+from endcap.audiences.models import Audience, AudienceKind, AudienceVersion
 from endcap.audiences.schemas import CatalogEntry, ChannelReach, Overlap, Price
 from endcap.errors import NotFoundError
 from endcap.privacy.channels import Channel
@@ -38,8 +38,8 @@ class AudienceCatalog:
         """Published audiences, optionally only those reaching ``channel``, in size ``band``,
         or about ``category`` (a category its rule, target or features name; any case)."""
         entries = []
-        for audience in await self.audiences.published():
-            entry = await self._entry(audience)
+        for audience, version in await self.audiences.published_versions():
+            entry = self._entry(audience, version)
             if entry is None:
                 continue
             if channel is not None and channel not in {c.channel for c in entry.channels}:
@@ -55,7 +55,7 @@ class AudienceCatalog:
 
     async def entry(self, audience_id: uuid.UUID) -> CatalogEntry:
         """NotFoundError for anything not published, exactly as for an unknown id."""
-        entry = await self._entry(await self._published(audience_id))
+        entry = self._entry(*await self._published(audience_id))
         if entry is None:
             raise NotFoundError(f"no audience with id {audience_id}")
         return entry
@@ -65,36 +65,25 @@ class AudienceCatalog:
 
         NotFoundError, exactly as :meth:`entry`, for anything a brand cannot book.
         """
-        audience = await self._published(audience_id)
-        entry = await self._entry(audience)
-        if entry is None or audience.current_version is None:
+        audience, version = await self._published(audience_id)
+        entry = self._entry(audience, version)
+        if entry is None:
             raise NotFoundError(f"no audience with id {audience_id}")
-        return entry, audience.current_version
+        return entry, version.version
 
     async def overlap(self, first: uuid.UUID, second: uuid.UUID) -> Overlap:
-        a, b = await self._published(first), await self._published(second)
-        exact = await self.audiences.overlap(
-            (a.id, a.current_version or 0), (b.id, b.current_version or 0)
-        )
+        (_, a), (_, b) = await self._published(first), await self._published(second)
+        exact = await self.audiences.overlap((a.audience_id, a.version), (b.audience_id, b.version))
         shown = round_count(exact, to=self.gate.round_to, minimum=self.gate.min_audience)
         return Overlap(overlap=shown.value, label=shown.label)
 
-    async def _published(self, audience_id: uuid.UUID) -> Audience:
-        audience = await self.audiences.get(audience_id)
-        if (
-            audience is None
-            or audience.status != AudienceStatus.PUBLISHED
-            or audience.current_version is None
-        ):
+    async def _published(self, audience_id: uuid.UUID) -> tuple[Audience, AudienceVersion]:
+        found = await self.audiences.published_versions(audience_id)
+        if not found:
             raise NotFoundError(f"no audience with id {audience_id}")
-        return audience
+        return found[0]
 
-    async def _entry(self, audience: Audience) -> CatalogEntry | None:
-        if audience.current_version is None:
-            return None
-        version = await self.audiences.version(audience.id, audience.current_version)
-        if version is None:
-            return None
+    def _entry(self, audience: Audience, version: AudienceVersion) -> CatalogEntry | None:
         size = round_count(version.size, to=self.gate.round_to, minimum=self.gate.min_audience)
         channels = [
             ChannelReach(channel=Channel(name), reach=shown.value)

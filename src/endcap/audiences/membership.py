@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, func, insert, literal, select
+from sqlalchemy import Select, and_, func, insert, literal, select
 from sqlmodel import col
 from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -48,6 +48,27 @@ class MembershipRepository:
 
     async def published(self) -> list[Audience]:
         stmt = model_select(Audience).where(col(Audience.status) == AudienceStatus.PUBLISHED)
+        return list((await self.session.exec(stmt.order_by(col(Audience.name)))).all())
+
+    async def published_versions(
+        self, audience_id: uuid.UUID | None = None
+    ) -> list[tuple[Audience, AudienceVersion]]:
+        """Published audiences (or the one asked for, if published) with their current
+        version, by name, in one query: the catalog and every forecast and booking read it.
+        """
+        stmt = (
+            model_select(Audience, AudienceVersion)
+            .join(
+                AudienceVersion,
+                and_(
+                    col(AudienceVersion.audience_id) == col(Audience.id),
+                    col(AudienceVersion.version) == col(Audience.current_version),
+                ),
+            )
+            .where(col(Audience.status) == AudienceStatus.PUBLISHED)
+        )
+        if audience_id is not None:
+            stmt = stmt.where(col(Audience.id) == audience_id)
         return list((await self.session.exec(stmt.order_by(col(Audience.name)))).all())
 
     async def version(self, audience_id: uuid.UUID, version: int) -> AudienceVersion | None:
