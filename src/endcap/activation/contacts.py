@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Row
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.activation.pressure import ContactPressure, Flight
 from endcap.activation.repository import ActivationRepository
@@ -86,6 +87,25 @@ class Contacts:
         with profile_ids.open("rb") as handle:
             while (ids := np.fromfile(handle, dtype=np.int64, count=self.chunk_rows)).shape[0]:
                 await self.activations.add_contacts(activation_id, ids)
+
+
+async def follow_profiles(session: AsyncSession, moves: Sequence[tuple[int, int, bool]]) -> None:
+    """Keep the contacts with the shoppers when key chains re-resolve, in the caller's
+    transaction: for each ``(from, into, merged)`` the ``into`` profile counts every file
+    that reached ``from``; a merged-away ``from`` (``merged``) keeps none.
+
+    Without this a merge reset the shopper's contact pressure: the surviving profile knew
+    only its own files, and the merged-away id's rows were left behind (outliving an
+    erasure of the survivor, and waiting for a new profile to reuse the id). A split copies
+    rather than moves: the records that left were reached as part of the old profile too.
+    A file that reached both profiles keeps one row for the survivor rather than adding
+    the two up: a campaign plans its frequency cap per shopper, and from the merge on the
+    shopper is one person to every channel (the merged-away id resolves to nothing any
+    more, and the campaign's next file lists them once). Counting the file twice would
+    hold them to contacts no campaign plans, and leave them out of campaigns that are
+    still within the limit.
+    """
+    await ActivationRepository(session).carry_contacts(moves)
 
 
 def _flight(campaign: Campaign, ended: Mapping[uuid.UUID, date]) -> Flight:
