@@ -1,6 +1,6 @@
 """Contacts follow shoppers through key-chain merges, over real HTTP: a merge loaded as an
-identifiers file keeps the contact pressure of every record it joins, and erasing the
-merged shopper leaves none of their contacts behind.
+identifiers file keeps the contact pressure of every record it joins, erasing the merged
+shopper leaves none of their contacts behind, and records split off again keep them too.
 
 A load re-resolves every customer record in its database, so this module has a database
 and server of its own: the package's shops (whose shared family e-mail a resolution at
@@ -221,3 +221,41 @@ async def test_erasing_a_merged_shopper_leaves_none_of_their_contacts_behind(
     # Everyone else A and B reached still counts.
     after = await contacts_of(merge_sessions, m.a) | await contacts_of(merge_sessions, m.b)
     assert after == reached - {m.survivor} != set()
+
+
+async def test_records_split_off_a_merged_shopper_keep_its_contacts_and_so_does_it(
+    merge_sessions: SessionFactory,
+    merge_settings: Settings,
+    merge_admin: EndcapClient,
+    tmp_path: Path,
+) -> None:
+    m = await merged(merge_sessions, merge_settings, merge_admin, tmp_path)
+    # The first card on two more records is on four, over the threshold: shared, it links
+    # nothing, and the two records the second card joins leave the survivor.
+    path = tmp_path / "more.csv"
+    path.write_text(
+        "customer_id,id_type,id_value\n"
+        f"{m.shop.tag}-c248,loyalty_card,join-{m.shop.tag}-1\n"
+        f"{m.shop.tag}-c249,loyalty_card,join-{m.shop.tag}-1\n",
+        encoding="utf-8",
+    )
+
+    assert merge_admin.wait(merge_admin.upload("identifiers", path).id).status == "succeeded"
+
+    async with merge_sessions() as session:
+        query = select(Customer.customer_id, Customer.profile_id).where(
+            col(Customer.customer_id).in_(m.customer_ids.values())
+        )
+        profile_of = dict((await session.execute(query)).tuples().all())
+    split_off = profile_of[m.customer_ids[m.other_file]]
+    assert profile_of == {
+        m.customer_ids[m.survivor]: m.survivor,
+        m.customer_ids[m.other_file]: split_off,
+        m.customer_ids[m.same_file]: split_off,
+    }
+    assert split_off != m.survivor
+    # Contacts are kept per profile, not per record: which of the survivor's records A and B
+    # reached is not known, so both sides keep both files (erring towards fewer contacts).
+    assert await files_reaching(merge_sessions, m.survivor, split_off) == sorted(
+        [(m.a, m.survivor), (m.b, m.survivor), (m.a, split_off), (m.b, split_off)]
+    )

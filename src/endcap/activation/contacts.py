@@ -97,7 +97,9 @@ async def follow_profiles(session: AsyncSession, moves: Sequence[tuple[int, int,
     Without this a merge reset the shopper's contact pressure: the surviving profile knew
     only its own files, and the merged-away id's rows were left behind (outliving an
     erasure of the survivor, and waiting for a new profile to reuse the id). A split copies
-    rather than moves: the records that left were reached as part of the old profile too.
+    rather than moves: contacts are kept per profile, not per record, so which of the
+    records a file reached is not known, and both sides keep it (erring towards fewer
+    contacts, which is what the limit is for).
     A file that reached both profiles keeps one row for the survivor rather than adding
     the two up: a campaign plans its frequency cap per shopper, and from the merge on the
     shopper is one person to every channel (the merged-away id resolves to nothing any
