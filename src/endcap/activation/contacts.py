@@ -8,7 +8,10 @@ from before it reads anyone's contacts until its own are recorded with its deliv
 or it failed: exports on one channel run one after the other, exports on different
 channels side by side. On PostgreSQL that is a transaction-level advisory lock in a
 session of its own, kept open (idle, with no snapshot, so it holds back no vacuum) for
-the export; unlike a session-level lock it works behind PgBouncer's transaction mode.
+the export, with ``idle_in_transaction_session_timeout`` off for that transaction so the
+server cannot end it, and the lock, halfway; unlike a session-level lock it works behind
+PgBouncer's transaction mode (whose own ``idle_transaction_timeout`` must stay off or
+above the longest export: see infra/README.md).
 SQLite needs none: it has one writer and one worker, which runs exports one at a time.
 """
 

@@ -148,7 +148,14 @@ class ActivationRepository:
         (a PostgreSQL advisory lock; nothing on SQLite, which has one worker)."""
         if is_postgres(self.session):
             key = zlib.crc32(f"endcap:activation-contacts:{channel}".encode())
-            await self.session.execute(select(func.pg_advisory_xact_lock(key)))
+            # The hold sits idle in its transaction while the export writes and pushes its
+            # file (minutes for a slow channel). A server, database or role setting of
+            # idle_in_transaction_session_timeout would end the session meanwhile and the
+            # lock with it, silently: a second export would then check the limit before
+            # this one recorded whom it reached. Off for this transaction only (set_config
+            # with is_local, i.e. SET LOCAL, which PgBouncer's transaction mode allows).
+            keep = func.set_config("idle_in_transaction_session_timeout", "0", True)
+            await self.session.execute(select(keep, func.pg_advisory_xact_lock(key)))
 
     async def latest_delivered_elsewhere(
         self, channel: str, campaign_id: uuid.UUID, running_on: date
