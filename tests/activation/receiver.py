@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -21,6 +22,7 @@ class Behaviour:
     fail_first: int = 0  # answer fail_status to this many requests, then 200
     always_fail: bool = False
     fail_status: int = 503
+    delay_seconds: float = 0.0  # how long each request takes to answer
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -40,6 +42,7 @@ class ChannelReceiver:
                     failing = (
                         behaviour.always_fail or len(behaviour.requests) <= behaviour.fail_first
                     )
+                time.sleep(behaviour.delay_seconds)
                 self.send_response(behaviour.fail_status if failing else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

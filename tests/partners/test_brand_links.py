@@ -1,16 +1,23 @@
 """Linking a partner to one brand over real HTTP: an agency for "Wok Master" gets that brand
-and not Orient Pantry's others; a brand name two manufacturers share must name its maker."""
+and not Orient Pantry's others; a brand name two manufacturers share must name its maker;
+identical links sent at once all succeed and link once."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 
+import httpx
 import pytest
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
 
 from endcap.auth.roles import Role
 from endcap.client import EndcapAPIError, EndcapClient
-from endcap.partners.models import PartnerKind
+from endcap.partners.models import PartnerBrandLink, PartnerKind, PartnerManufacturer
+from endcap.partners.schemas import PartnerBrand
 from tests.support.names import unique
 from tests.support.server import ServerProcess
 
@@ -151,3 +158,46 @@ def test_a_brand_key_may_not_link_and_sees_no_other_partners_brands(
     assert foreign.value.status == missing.value.status == 404
     assert foreign.value.type == missing.value.type
     assert catalog.spice not in str(foreign.value.problem)
+
+
+async def _post_at_once(
+    server: ServerProcess, admin_key: str, path: str, body: dict[str, str], times: int
+) -> list[httpx.Response]:
+    """``times`` identical POSTs in flight together, each on its own connection."""
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    limits = httpx.Limits(max_connections=times)
+    async with httpx.AsyncClient(base_url=server.base_url, headers=headers, limits=limits) as http:
+        # Open every connection first, so that the POSTs leave together instead of one
+        # running ahead while the others still connect.
+        await asyncio.gather(*(http.get("/health/live") for _ in range(times)))
+        return list(await asyncio.gather(*(http.post(path, json=body) for _ in range(times))))
+
+
+@pytest.mark.parametrize("link", [PartnerBrandLink, PartnerManufacturer])
+async def test_identical_links_at_once_all_answer_200_and_link_once(
+    admin: EndcapClient,
+    catalog: Catalog,
+    server: ServerProcess,
+    admin_key: str,
+    engine: AsyncEngine,
+    link: type[PartnerBrandLink | PartnerManufacturer],
+) -> None:
+    # Three partners, ten requests each: one burst may happen to run in order, three rarely do.
+    for agency in [_agency(admin) for _ in range(3)]:
+        if link is PartnerBrandLink:
+            path, body = f"/api/v1/partners/{agency}/brands", {"brand": catalog.spice}
+        else:
+            path = f"/api/v1/partners/{agency}/manufacturers"
+            body = {"manufacturer": catalog.maker}
+
+        responses = await _post_at_once(server, admin_key, path, body, times=10)
+
+        assert [r.status_code for r in responses] == [200] * 10  # was one 200, then 500s
+        assert len({r.text for r in responses}) == 1, "every caller gets the same brands"
+        listed = [PartnerBrand.model_validate(b) for b in responses[0].json()]
+        assert listed == admin.partner_brands(agency) != []
+        async with engine.connect() as connection:
+            rows = await connection.scalar(
+                select(func.count()).select_from(link).where(col(link.partner_id) == agency)
+            )
+        assert rows == 1

@@ -8,7 +8,10 @@ from before it reads anyone's contacts until its own are recorded with its deliv
 or it failed: exports on one channel run one after the other, exports on different
 channels side by side. On PostgreSQL that is a transaction-level advisory lock in a
 session of its own, kept open (idle, with no snapshot, so it holds back no vacuum) for
-the export; unlike a session-level lock it works behind PgBouncer's transaction mode.
+the export, with ``idle_in_transaction_session_timeout`` off for that transaction so the
+server cannot end it, and the lock, halfway; unlike a session-level lock it works behind
+PgBouncer's transaction mode (whose own ``idle_transaction_timeout`` must stay off or
+above the longest export: see infra/README.md).
 SQLite needs none: it has one writer and one worker, which runs exports one at a time.
 """
 
@@ -22,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Row
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.activation.pressure import ContactPressure, Flight
 from endcap.activation.repository import ActivationRepository
@@ -86,6 +90,27 @@ class Contacts:
         with profile_ids.open("rb") as handle:
             while (ids := np.fromfile(handle, dtype=np.int64, count=self.chunk_rows)).shape[0]:
                 await self.activations.add_contacts(activation_id, ids)
+
+
+async def follow_profiles(session: AsyncSession, moves: Sequence[tuple[int, int, bool]]) -> None:
+    """Keep the contacts with the shoppers when key chains re-resolve, in the caller's
+    transaction: for each ``(from, into, merged)`` the ``into`` profile counts every file
+    that reached ``from``; a merged-away ``from`` (``merged``) keeps none.
+
+    Without this a merge reset the shopper's contact pressure: the surviving profile knew
+    only its own files, and the merged-away id's rows were left behind (outliving an
+    erasure of the survivor, and waiting for a new profile to reuse the id). A split copies
+    rather than moves: contacts are kept per profile, not per record, so which of the
+    records a file reached is not known, and both sides keep it (erring towards fewer
+    contacts, which is what the limit is for).
+    A file that reached both profiles keeps one row for the survivor rather than adding
+    the two up: a campaign plans its frequency cap per shopper, and from the merge on the
+    shopper is one person to every channel (the merged-away id resolves to nothing any
+    more, and the campaign's next file lists them once). Counting the file twice would
+    hold them to contacts no campaign plans, and leave them out of campaigns that are
+    still within the limit.
+    """
+    await ActivationRepository(session).carry_contacts(moves)
 
 
 def _flight(campaign: Campaign, ended: Mapping[uuid.UUID, date]) -> Flight:

@@ -70,7 +70,9 @@ class ActivationContact(SQLModel, table=True):
 
     Other campaigns' exports on the same channel read these to keep each shopper's
     contacts per week under the channel's limit (:mod:`endcap.activation.pressure`).
-    Customer-keyed (``profile_id``), like audience members; erasure deletes them.
+    Customer-keyed (``profile_id``), like audience members; erasure deletes them, and a
+    key-chain merge moves them to the surviving profile
+    (:func:`endcap.activation.contacts.follow_profiles`).
 
     ``activation_id`` has no foreign key: PostgreSQL checks one row by row, which made
     recording a million contacts take 7 s instead of 1.8 s (COPY, PostgreSQL 15).

@@ -10,7 +10,25 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Row, Select, and_, case, exists, func, or_, select, update
+import pyarrow as pa
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    MetaData,
+    Row,
+    Select,
+    Table,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,7 +38,7 @@ from endcap.audiences.models import AudienceMember
 from endcap.consent.models import Purpose
 from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
-from endcap.db.bulk import insert_keyed_ids, is_postgres
+from endcap.db.bulk import copy_rows, dialect_insert, insert_keyed_ids, is_postgres
 from endcap.identity.models import Customer, Identifier, IdType, SharedIdentifier
 from endcap.marketplace.models import (
     Campaign,
@@ -130,7 +148,14 @@ class ActivationRepository:
         (a PostgreSQL advisory lock; nothing on SQLite, which has one worker)."""
         if is_postgres(self.session):
             key = zlib.crc32(f"endcap:activation-contacts:{channel}".encode())
-            await self.session.execute(select(func.pg_advisory_xact_lock(key)))
+            # The hold sits idle in its transaction while the export writes and pushes its
+            # file (minutes for a slow channel). A server, database or role setting of
+            # idle_in_transaction_session_timeout would end the session meanwhile and the
+            # lock with it, silently: a second export would then check the limit before
+            # this one recorded whom it reached. Off for this transaction only (set_config
+            # with is_local, i.e. SET LOCAL, which PgBouncer's transaction mode allows).
+            keep = func.set_config("idle_in_transaction_session_timeout", "0", True)
+            await self.session.execute(select(keep, func.pg_advisory_xact_lock(key)))
 
     async def latest_delivered_elsewhere(
         self, channel: str, campaign_id: uuid.UUID, running_on: date
@@ -192,6 +217,47 @@ class ActivationRepository:
         await insert_keyed_ids(
             self.session, CONTACTS, {"activation_id": activation_id}, "profile_id", profile_ids
         )
+
+    async def carry_contacts(self, moves: Sequence[tuple[int, int, bool]]) -> None:
+        """For each ``(from, into, gone)``: ``into`` is also reached by every file that
+        reached ``from`` (a file that reached both keeps one row), and when ``gone`` the
+        contacts of ``from`` are deleted. One INSERT ... SELECT and one DELETE however many
+        moves; the moves travel through a temporary table (COPY on PostgreSQL)."""
+        if not moves:
+            return
+        staged = Table(
+            f"contact_moves_{uuid.uuid4().hex[:8]}",
+            MetaData(),
+            Column("from_profile_id", BigInteger, nullable=False),
+            Column("into_profile_id", BigInteger, nullable=False),
+            Column("gone", Boolean, nullable=False),
+            prefixes=["TEMPORARY"],
+        )
+        connection = await self.session.connection()
+        await connection.run_sync(staged.create)
+        source, into, gone = zip(*moves, strict=True)
+        columns = {
+            "from_profile_id": pa.array(source, pa.int64()),
+            "into_profile_id": pa.array(into, pa.int64()),
+            "gone": pa.array(gone, pa.bool_()),
+        }
+        await copy_rows(self.session, staged, pa.table(columns))
+        c, m = CONTACTS.c, staged.c
+        carried = (
+            select(c.activation_id, m.into_profile_id)
+            .join(staged, m.from_profile_id == c.profile_id)
+            .where(true())  # SQLite: tells the upsert's ON from a join's
+            .distinct()
+        )
+        await self.session.execute(
+            dialect_insert(self.session, CONTACTS)
+            .from_select(["activation_id", "profile_id"], carried)
+            .on_conflict_do_nothing(index_elements=["activation_id", "profile_id"])
+        )
+        await self.session.execute(
+            delete(CONTACTS).where(c.profile_id.in_(select(m.from_profile_id).where(m.gone)))
+        )
+        await connection.run_sync(staged.drop)
 
     async def _rows(self, query: Select[Any]) -> Sequence[Row[Any]]:
         return (await self.session.execute(query)).all()

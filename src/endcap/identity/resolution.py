@@ -6,7 +6,9 @@ shared (a house card, a family e-mail) and link nothing. Resolution is
 deterministic: a component keeps the lowest existing profile id among its
 records that no earlier component (by lowest customer id) has kept; a component
 without one gets a fresh id. Profiles folded into another are recorded as
-merges, records leaving a profile that lives on elsewhere as splits.
+merges, records leaving a profile that lives on elsewhere as splits; the contacts
+delivered activations recorded follow the records, in the same transaction
+(:func:`endcap.activation.contacts.follow_profiles`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from endcap.activation.contacts import follow_profiles
 from endcap.db.types import utcnow
 from endcap.identity.repository import IdentityRepository
 
@@ -118,6 +121,7 @@ async def resolve(session: AsyncSession, *, shared_threshold: int) -> Resolution
             for old, new, kind, n in history
         ]
     )
+    await follow_profiles(session, [(old, new, kind == "merge") for old, new, kind, _ in history])
     await repository.drop_profiles_without_customers(
         [old for old, _, kind, _ in history if kind == "merge"]
     )

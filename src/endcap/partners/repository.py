@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from typing import Any
 
-from sqlalchemy import Subquery, case, exists, literal, or_
+from sqlalchemy import Subquery, Table, case, exists, literal, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.catalog.models import Brand, Manufacturer, Product
+from endcap.db.base import table_of
+from endcap.db.bulk import dialect_insert
+from endcap.db.types import utcnow
 from endcap.pagination import PageRequest, keyset
 from endcap.partners.models import OwnedVia, Partner, PartnerBrandLink, PartnerManufacturer
+
+MANUFACTURER_LINKS = table_of(PartnerManufacturer)
+BRAND_LINKS = table_of(PartnerBrandLink)
 
 
 class PartnerRepository:
@@ -45,18 +52,21 @@ class PartnerRepository:
         return (await self.session.exec(query)).first()
 
     async def link(self, partner_id: uuid.UUID, manufacturer_id: int) -> None:
-        """Link once: linking again is a no-op."""
-        if await self.session.get(PartnerManufacturer, (partner_id, manufacturer_id)) is None:
-            self.session.add(
-                PartnerManufacturer(partner_id=partner_id, manufacturer_id=manufacturer_id)
-            )
-            await self.session.flush()
+        """Link once: linking again, even at the same moment, is a no-op."""
+        await self._link_once(
+            MANUFACTURER_LINKS, partner_id=partner_id, manufacturer_id=manufacturer_id
+        )
 
     async def link_brand(self, partner_id: uuid.UUID, brand_id: int) -> None:
-        """Link once: linking again is a no-op."""
-        if await self.session.get(PartnerBrandLink, (partner_id, brand_id)) is None:
-            self.session.add(PartnerBrandLink(partner_id=partner_id, brand_id=brand_id))
-            await self.session.flush()
+        """Link once: linking again, even at the same moment, is a no-op."""
+        await self._link_once(BRAND_LINKS, partner_id=partner_id, brand_id=brand_id)
+
+    async def _link_once(self, table: Table, **key: Any) -> None:
+        # Read-then-insert let two identical requests both see no link and both insert;
+        # the loser failed on the primary key (a 500). ON CONFLICT DO NOTHING makes the
+        # loser wait for the winner's row and then skip it, so both answer the same.
+        insert = dialect_insert(self.session, table).values(**key, linked_at=utcnow())
+        await self.session.execute(insert.on_conflict_do_nothing(index_elements=list(key)))
 
     async def brands_named(self, name: str) -> list[tuple[int, str]]:
         """(brand id, manufacturer name) of every brand called ``name``, by manufacturer name.

@@ -75,6 +75,9 @@ class PartnerController(Controller):
         partners: NamedDependency[PartnerService],
         principal: NamedDependency[Principal],
     ) -> list[PartnerBrand]:
+        """Idempotent: a repeat, even one sent at the same moment, changes nothing and answers
+        the same 200 and brands as the first (200, not 201: a link is not a resource of its
+        own, and the answer is the partner's brands either way)."""
         return await partners.link_manufacturer(principal, partner_id, data)
 
     @post(
@@ -89,6 +92,7 @@ class PartnerController(Controller):
         partners: NamedDependency[PartnerService],
         principal: NamedDependency[Principal],
     ) -> list[PartnerBrand]:
+        """Idempotent, like linking a manufacturer: every repeat answers the same 200."""
         return await partners.link_brand(principal, partner_id, data)
 
     @get(

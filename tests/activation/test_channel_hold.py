@@ -1,0 +1,111 @@
+"""An export holds its channel for as long as it runs, even where the database ends
+transactions that sit idle: its hold is idle by design while the file is pushed.
+
+On a database of this module's own, whose ``idle_in_transaction_session_timeout`` is one
+second (production databases often carry one, to free pooled connections): were the
+hold ended by it, the lock would go with it, silently, and a second export on the channel
+would check the limit before the first had recorded whom it reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlparse
+
+import asyncpg
+import pytest
+from sqlalchemy import select, text
+from sqlmodel import col
+
+from endcap.activation.models import ActivationContact, ActivationStatus
+from endcap.config import DatabaseSettings, Settings
+from endcap.consent.models import Purpose
+from endcap.db.engine import SessionFactory, create_engine, create_session_factory
+from endcap.privacy.channels import Channel
+from tests.activation import data
+from tests.activation.data import Shop, add_activation, build_shop, rival, set_limit
+from tests.activation.receiver import ChannelReceiver
+from tests.activation.run import activation, export
+from tests.activation.test_pressure import flight_from
+from tests.support import databases
+
+pytestmark = pytest.mark.postgres
+
+IDLE_TIMEOUT = "1s"
+PUSH_SECONDS = 2.5  # each push takes this long: well past the idle timeout
+
+
+@pytest.fixture(scope="module")
+def idle_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with databases.migrated_database(
+        backend, lambda: tmp_path_factory.mktemp("idle-db"), "endcap_test_idle"
+    ) as url:
+        name = urlparse(url).path.lstrip("/")
+        asyncio.run(
+            _admin(
+                f'ALTER DATABASE "{name}" SET idle_in_transaction_session_timeout = '
+                f"'{IDLE_TIMEOUT}'"
+            )
+        )
+        yield url
+
+
+async def _admin(sql: str) -> None:
+    connection = await asyncpg.connect(databases.POSTGRES_ADMIN_URL, timeout=10)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="module")
+async def idle_sessions(idle_url: str) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(DatabaseSettings(url=idle_url))
+    yield create_session_factory(engine)
+    await engine.dispose()
+
+
+async def contacts_of(sessions: SessionFactory, activation_id: uuid.UUID) -> set[int]:
+    async with sessions() as session:
+        query = select(ActivationContact.profile_id).where(
+            col(ActivationContact.activation_id) == activation_id
+        )
+        return set((await session.execute(query)).scalars().all())
+
+
+def reachable(shop: Shop) -> set[int]:
+    return set(shop.treated()) & shop.consented[Purpose.TARGETING_ONSITE]
+
+
+async def test_a_slow_push_keeps_the_channel_held_past_the_idle_timeout(
+    idle_sessions: SessionFactory, settings: Settings, receiver: ChannelReceiver
+) -> None:
+    sessions = idle_sessions
+    async with sessions() as session:  # the database really ends idle transactions
+        shown = await session.execute(text("SHOW idle_in_transaction_session_timeout"))
+        assert shown.scalar_one() == IDLE_TIMEOUT
+    receiver.behaviour.delay_seconds = PUSH_SECONDS
+    shop = await build_shop(sessions, channels=(Channel.COUPON,), flight=flight_from(40))
+    other = await rival(sessions, shop, flight_from(41), channels=(Channel.COUPON,))
+    await set_limit(sessions, Channel.COUPON, 3)  # 2 + 2 in the shared week is one too many
+    await data.set_endpoint(sessions, Channel.COUPON, receiver.url)
+    first = await add_activation(sessions, shop, Channel.COUPON)
+    second = await add_activation(sessions, other, Channel.COUPON)
+
+    outcomes = await asyncio.gather(
+        export(sessions, settings, first),
+        export(sessions, settings, second),
+        return_exceptions=True,
+    )
+
+    sent = {a: await contacts_of(sessions, a) for a in (first, second)}
+    done = {a: await activation(sessions, a) for a in (first, second)}
+    shared = reachable(shop) & reachable(other)
+    assert len(shared) > 50
+    assert not sent[first] & sent[second]  # nobody gets 2 + 2 in one week
+    assert outcomes == [None, None]  # and the hold ended as it should, not by the server
+    assert len(receiver.requests) == 2
+    assert sorted(d.pressure_excluded or 0 for d in done.values()) == [0, len(shared)]
+    assert {d.status for d in done.values()} == {ActivationStatus.DELIVERED}
