@@ -16,6 +16,8 @@ from typing import Any
 
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.metrics import MeterProvider as MeterProviderAPI
+from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
@@ -33,12 +35,13 @@ DEFAULT_SERVICE_NAME = "endcap"
 @dataclass(frozen=True, slots=True)
 class Telemetry:
     tracer_provider: TracerProvider
-    meter_provider: MeterProvider
+    meter_provider: MeterProviderAPI
     exporting_traces: bool
 
     def shutdown(self) -> None:
         self.tracer_provider.shutdown()
-        self.meter_provider.shutdown()
+        if isinstance(self.meter_provider, MeterProvider):
+            self.meter_provider.shutdown()
 
 
 def enabled() -> bool:
@@ -83,7 +86,11 @@ def configure_telemetry() -> Telemetry:
     if span_exporter is not None:
         tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
     reader = _metric_reader(_exporter_name("OTEL_METRICS_EXPORTER"))
-    meter_provider = MeterProvider(resource=resource, metric_readers=[reader] if reader else [])
+    # With no reader nobody can read a measurement, yet the SDK still aggregated every
+    # request's histograms: about a tenth of a booking's Python calls (bench_booking).
+    meter_provider: MeterProviderAPI = (
+        MeterProvider(resource=resource, metric_readers=[reader]) if reader else NoOpMeterProvider()
+    )
     HTTPXClientInstrumentor().instrument(
         tracer_provider=tracer_provider, meter_provider=meter_provider
     )
