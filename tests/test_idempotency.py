@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from endcap.client import EndcapClient
+from endcap.config import DatabaseSettings
+from endcap.db.session import standalone_session
+from endcap.db.types import utcnow
+from endcap.idempotency.models import IdempotentRequest
+from endcap.idempotency.repository import STALE_AFTER
 from tests.support import databases
 from tests.support.names import unique
 from tests.support.server import ServerProcess
@@ -69,6 +76,67 @@ def test_a_retry_sent_the_moment_the_answer_arrives_gets_that_answer(
         )
     assert (first.status_code, again.status_code) == (201, 201), again.text
     assert again.json() == first.json()
+
+
+BROKEN_RECORDING = """
+CREATE FUNCTION broken_recording() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN RAISE EXCEPTION 'recording is down'; END $$;
+CREATE TRIGGER broken_recording BEFORE UPDATE ON idempotent_requests
+FOR EACH ROW WHEN (NEW.idempotency_key LIKE 'broken-%') EXECUTE FUNCTION broken_recording();
+"""
+
+
+@pytest.mark.postgres
+def test_an_answer_that_cannot_be_recorded_still_reaches_the_client_and_is_not_run_twice(
+    server: ServerProcess, admin_key: str, admin: EndcapClient, database_url: str
+) -> None:
+    # The partner is created and committed; only recording the answer fails. The client
+    # must still get its 201, and a retry must not create the partner a second time.
+    databases.run_sql(database_url, BROKEN_RECORDING)
+    try:
+        idem = f"broken-{uuid.uuid4().hex}"
+        body = {"name": unique("Unrecorded"), "kind": "agency"}
+        first = _post(server, admin_key, body, idem)
+        again = _post(server, admin_key, body, idem)
+    finally:
+        databases.run_sql(
+            database_url,
+            "DROP TRIGGER broken_recording ON idempotent_requests;"
+            " DROP FUNCTION broken_recording();",
+        )
+    assert first.status_code == 201, first.text
+    assert again.status_code == 409
+    assert again.json()["type"] == "urn:endcap:problem:idempotency-key-in-flight"
+    names = [p.name for p in admin.iter_partners(limit=500)]
+    assert names.count(str(body["name"])) == 1
+
+
+async def test_a_claim_left_running_is_taken_over_only_once_it_is_stale(
+    server: ServerProcess, admin_key: str, admin: EndcapClient, database_settings: DatabaseSettings
+) -> None:
+    # A request whose server died leaves its claim "running". A retry gets a 409 while
+    # the claim may still be live, and runs once it has gone stale.
+    key_id = admin.me().key_id
+    live, dead = uuid.uuid4().hex, uuid.uuid4().hex
+    async with standalone_session(database_settings) as session:
+        for key, age in ((live, timedelta(minutes=1)), (dead, STALE_AFTER + timedelta(minutes=1))):
+            session.add(
+                IdempotentRequest(
+                    key_id=key_id,
+                    idempotency_key=key,
+                    fingerprint="0" * 64,
+                    created_at=utcnow() - age,
+                )
+            )
+    body = {"name": unique("Taken over"), "kind": "agency"}
+
+    waiting = await asyncio.to_thread(_post, server, admin_key, body, live)
+    taken = await asyncio.to_thread(_post, server, admin_key, body, dead)
+    replayed = await asyncio.to_thread(_post, server, admin_key, body, dead)
+
+    assert waiting.status_code == 409
+    assert (taken.status_code, replayed.status_code) == (201, 201)
+    assert replayed.json() == taken.json()
 
 
 def test_the_same_key_with_another_body_is_409(server: ServerProcess, admin_key: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from typing import Any
 
@@ -26,6 +27,8 @@ from endcap.auth.principal import Principal
 from endcap.concurrency import etag
 from endcap.db.session import read_engine_from
 from endcap.idempotency.repository import IdempotencyRepository
+
+log = logging.getLogger(__name__)
 
 HEADER = b"idempotency-key"
 OPT = "idempotent"
@@ -120,7 +123,9 @@ class _Remembering:
         self.status = 500
         self.start: Message | None = None
         self.out: list[bytes] = []
-        self.settled = False
+        # The handler made its whole answer. From then on the claim is never forgotten:
+        # its work may be committed, and a retry must not run it again.
+        self.answered = False
 
     async def run(
         self, app: ASGIApp, scope: Scope, raw: bytes, receive: Receive, send: Send
@@ -141,7 +146,7 @@ class _Remembering:
         try:
             await app(scope, replay_body, capture)
         finally:
-            if not self.settled:  # no answer was made: nothing to remember, the client may retry
+            if not self.answered:  # no answer was made: nothing to remember, the client may retry
                 await self.remembered.forget(self.key_id, self.key)
 
     async def capture(self, message: Message, send: Send) -> None:
@@ -152,7 +157,14 @@ class _Remembering:
         elif message["type"] == "http.response.body":
             self.out.append(message.get("body", b""))
             if not message.get("more_body"):
-                await self.settle()
+                self.answered = True
+                try:
+                    await self.settle()
+                except Exception:
+                    # The client still gets its answer. The claim stays "running", so a
+                    # retry gets a 409 instead of doing the work twice, until the claim
+                    # goes stale (IdempotencyRepository.claim).
+                    log.exception("could not record the answer to an Idempotency-Key")
                 if self.start is not None:
                     await send(self.start)
                 whole: HTTPResponseBodyEvent = {
@@ -165,7 +177,6 @@ class _Remembering:
             await send(message)
 
     async def settle(self) -> None:
-        self.settled = True
         if 200 <= self.status < 300:
             body = _json(b"".join(self.out))
             await self.remembered.complete(self.key_id, self.key, self.status, body)

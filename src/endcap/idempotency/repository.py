@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, select, update
@@ -30,13 +31,33 @@ _NEW: dict[str, Any] = {
     "fingerprint": bindparam("p_fingerprint"),
     "created_at": bindparam("p_created_at"),
 }
-# A claim is one statement on either database: a key taken already inserts nothing.
+# A request that never finished (its server died, or its answer could not be recorded)
+# leaves its claim "running"; after this long a retry may take the key over and run.
+# Far longer than any request may run, so a live request is never taken over.
+STALE_AFTER = timedelta(minutes=10)
+
+
+def _claim(insert: Any) -> Any:
+    """One statement on either database: a key taken already inserts nothing, unless its
+    claim went stale unanswered, which it takes over."""
+    stale = and_(TABLE.c.status_code.is_(None), TABLE.c.created_at < bindparam("p_stale_before"))
+    return (
+        insert.values(_NEW)
+        .on_conflict_do_update(
+            index_elements=[TABLE.c.key_id, TABLE.c.idempotency_key],
+            set_={
+                "fingerprint": insert.excluded.fingerprint,
+                "created_at": insert.excluded.created_at,
+            },
+            where=stale,
+        )
+        .returning(TABLE.c.key_id)
+    )
+
+
 _CLAIM = {
-    "postgresql": postgresql.insert(TABLE)
-    .values(_NEW)
-    .on_conflict_do_nothing()
-    .returning(TABLE.c.key_id),
-    "sqlite": sqlite.insert(TABLE).values(_NEW).on_conflict_do_nothing().returning(TABLE.c.key_id),
+    "postgresql": _claim(postgresql.insert(TABLE)),
+    "sqlite": _claim(sqlite.insert(TABLE)),
 }
 _GET = select(TABLE.c.fingerprint, TABLE.c.status_code, TABLE.c.response).where(_THIS_KEY)
 _COMPLETE = (
@@ -66,11 +87,13 @@ class IdempotencyRepository:
     async def claim(self, key_id: uuid.UUID, key: str, fingerprint: str) -> bool:
         """Record a new request as running; False when the key was claimed already
         (the existing record is then read with :meth:`get`)."""
+        now = utcnow()
         params = {
             "p_key_id": key_id,
             "p_key": key,
             "p_fingerprint": fingerprint,
-            "p_created_at": utcnow(),
+            "p_created_at": now,
+            "p_stale_before": now - STALE_AFTER,
         }
         async with self.engine.connect() as connection:
             claimed = (await connection.execute(self.claim_statement, params)).first()
