@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.activation.models import Activation, ActivationStatus
 from endcap.activation.service import EXPORT_JOB, ActivationService
+from endcap.activation.steps import ExportSteps
 from endcap.audiences.models import Audience
 from endcap.auth.principal import Principal
 from endcap.auth.roles import Role
@@ -127,7 +128,7 @@ async def test_a_campaign_cancelled_while_its_file_was_written_is_not_delivered(
 ) -> None:
     row = await campaign(session, CampaignStatus.SCHEDULED)
     (queued, *_) = await ActivationService(session, settings).enqueue(row, ADMIN.key_id)
-    service = ActivationService(session, settings)
+    service = ExportSteps(session, settings)
     plan = await service.start(queued.id)
     await service.recheck(plan)  # still scheduled: goes on
 

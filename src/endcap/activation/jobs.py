@@ -32,7 +32,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from endcap.activation.delivery import DeliveryFailedError, Parcel, deliver, route
 from endcap.activation.export import ExportCounts
 from endcap.activation.schemas import ActivationPublic
-from endcap.activation.service import EXPORT_JOB, ActivationService
+from endcap.activation.service import EXPORT_JOB
+from endcap.activation.steps import ExportSteps
 from endcap.config import Settings
 from endcap.db.engine import SessionFactory
 from endcap.errors import EndcapError
@@ -45,9 +46,9 @@ from endcap.privacy.channels import Channel
 async def on_abandoned(
     session: AsyncSession, settings: Settings, job: Job, verdict: Reclaim
 ) -> Reclaim:
-    """The activation follows its reclaimed job (see ActivationService.abandoned)."""
+    """The activation follows its reclaimed job (see ExportSteps.abandoned)."""
     activation_id = uuid.UUID(str(job.params["activation_id"]))
-    return await ActivationService(session, settings).abandoned(activation_id, verdict)
+    return await ExportSteps(session, settings).abandoned(activation_id, verdict)
 
 
 @handles(EXPORT_JOB, on_abandoned=on_abandoned)
@@ -59,24 +60,24 @@ async def run_export(
     async with contextlib.AsyncExitStack() as stack:
         try:
             async with sessions() as session:
-                recorded = await ActivationService(session, settings).delivered(activation_id)
+                recorded = await ExportSteps(session, settings).delivered(activation_id)
             if recorded is not None:
                 return _result(recorded)
             async with sessions() as session:
-                plan = await ActivationService(session, settings).start(activation_id)
+                plan = await ExportSteps(session, settings).start(activation_id)
                 await session.commit()
             # Held until the stack closes, after the delivery and its contacts are recorded.
             await stack.enter_async_context(_holding(sessions, settings, plan.channel))
             async with sessions() as session:
-                written = await ActivationService(session, settings).write_file(plan, progress)
+                written = await ExportSteps(session, settings).write_file(plan, progress)
             stack.callback(written.discard)
             counts = written.counts
             async with sessions() as session:
                 # Writing a large file takes a while; the campaign may have ended meanwhile.
-                await ActivationService(session, settings).recheck(plan)
+                await ExportSteps(session, settings).recheck(plan)
             parcel = Parcel(written.path, plan.activation_id, plan.campaign_id, plan.channel.value)
             async with sessions() as session:
-                await ActivationService(session, settings).sending(
+                await ExportSteps(session, settings).sending(
                     plan, route(parcel, plan.endpoint_url, settings.activation)
                 )
                 await session.commit()
@@ -85,13 +86,13 @@ async def run_export(
             reason = exc.detail if isinstance(exc, EndcapError) else f"{type(exc).__name__}: {exc}"
             attempts = exc.attempts if isinstance(exc, DeliveryFailedError) else 0
             async with sessions() as session:
-                await ActivationService(session, settings).fail(
+                await ExportSteps(session, settings).fail(
                     activation_id, reason, attempts=attempts, counts=counts
                 )
                 await session.commit()
             raise
         async with sessions() as session:
-            activation = await ActivationService(session, settings).finish(plan, written, delivered)
+            activation = await ExportSteps(session, settings).finish(plan, written, delivered)
             await session.commit()
     return _result(activation)
 
@@ -100,10 +101,10 @@ async def run_export(
 async def _holding(
     sessions: SessionFactory, settings: Settings, channel: Channel
 ) -> AsyncIterator[None]:
-    """The channel's export lock (see ActivationService.hold_channel), in a session of its
+    """The channel's export lock (see ExportSteps.hold_channel), in a session of its
     own whose transaction stays open until the block ends and then rolls back."""
     async with sessions() as session:
-        await ActivationService(session, settings).hold_channel(channel)
+        await ExportSteps(session, settings).hold_channel(channel)
         yield
 
 
