@@ -9,7 +9,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.activation.models import Activation, ActivationStatus
 from endcap.activation.service import EXPORT_JOB, ActivationService
-from endcap.activation.steps import ExportSteps
 from endcap.audiences.models import Audience
 from endcap.auth.principal import Principal
 from endcap.auth.roles import Role
@@ -121,19 +120,3 @@ async def test_a_brand_sees_rounded_counts_of_its_own_campaign_only(
     assert unknown.value.detail == f"no activation with id {unknown_id}"
     with pytest.raises(NotFoundError, match=f"no campaign with id {row.id}"):
         await service.list_for(stranger, row.id)
-
-
-async def test_a_campaign_cancelled_while_its_file_was_written_is_not_delivered(
-    session: AsyncSession, settings: Settings
-) -> None:
-    row = await campaign(session, CampaignStatus.SCHEDULED)
-    (queued, *_) = await ActivationService(session, settings).enqueue(row, ADMIN.key_id)
-    service = ExportSteps(session, settings)
-    plan = await service.start(queued.id)
-    await service.recheck(plan)  # still scheduled: goes on
-
-    row.status = CampaignStatus.CANCELLED
-    await session.flush()
-    with pytest.raises(ConflictError, match="is cancelled") as stopped:
-        await service.recheck(plan)
-    assert stopped.value.status_code == 409

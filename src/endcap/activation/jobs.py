@@ -18,6 +18,11 @@ the activation (``sending``); an activation abandoned past that point is failed,
 sent again, because the channel may have it already. The delivery is recorded
 (``finish``) right after the channel took it, and a re-run of a delivered activation
 returns that record and sends nothing.
+
+A worker that is alive but lost its lease (stalled past it) is not dead: its run may go
+on beside the re-run. The worker cancels it at its next refused renewal, and until then
+every write it makes is fenced by its job's claim (see :mod:`endcap.activation.steps`):
+``sending`` refuses a run whose job was reclaimed, so only one of the two sends.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from endcap.activation.delivery import DeliveryFailedError, Parcel, deliver, rou
 from endcap.activation.export import ExportCounts
 from endcap.activation.schemas import ActivationPublic
 from endcap.activation.service import EXPORT_JOB
-from endcap.activation.steps import ExportSteps
+from endcap.activation.steps import ExportSteps, RunSupersededError
 from endcap.config import Settings
 from endcap.db.engine import SessionFactory
 from endcap.errors import EndcapError
@@ -64,7 +69,7 @@ async def run_export(
             if recorded is not None:
                 return _result(recorded)
             async with sessions() as session:
-                plan = await ExportSteps(session, settings).start(activation_id)
+                plan = await ExportSteps(session, settings).start(activation_id, job)
                 await session.commit()
             # Held until the stack closes, after the delivery and its contacts are recorded.
             await stack.enter_async_context(_holding(sessions, settings, plan.channel))
@@ -72,22 +77,23 @@ async def run_export(
                 written = await ExportSteps(session, settings).write_file(plan, progress)
             stack.callback(written.discard)
             counts = written.counts
-            async with sessions() as session:
-                # Writing a large file takes a while; the campaign may have ended meanwhile.
-                await ExportSteps(session, settings).recheck(plan)
             parcel = Parcel(written.path, plan.activation_id, plan.campaign_id, plan.channel.value)
             async with sessions() as session:
+                # Writing a large file takes a while: the job may have been reclaimed, or the
+                # campaign cancelled, meanwhile. Checked and marked in one transaction.
                 await ExportSteps(session, settings).sending(
-                    plan, route(parcel, plan.endpoint_url, settings.activation)
+                    plan, route(parcel, plan.endpoint_url, settings.activation), job
                 )
                 await session.commit()
             delivered = await deliver(parcel, plan.endpoint_url, settings.activation)
+        except RunSupersededError:
+            raise  # another run, or the reclaim, owns the activation now: leave it as it is
         except Exception as exc:
             reason = exc.detail if isinstance(exc, EndcapError) else f"{type(exc).__name__}: {exc}"
             attempts = exc.attempts if isinstance(exc, DeliveryFailedError) else 0
             async with sessions() as session:
                 await ExportSteps(session, settings).fail(
-                    activation_id, reason, attempts=attempts, counts=counts
+                    activation_id, reason, attempts=attempts, counts=counts, run=job
                 )
                 await session.commit()
             raise

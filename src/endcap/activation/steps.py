@@ -2,6 +2,12 @@
 which runs them): start, hold the channel, write the file, record that it is being sent,
 record the delivery or the failure; and bringing an activation in line with its job
 when that job is reclaimed.
+
+A run writes to its activation only while its job's claim is its own (the claim number
+the worker took, see :mod:`endcap.jobs.worker`): a run that lost its lease may still be
+going when the reclaimed job runs again, and it must neither send the file a second time
+nor record anything over the run that replaced it. :meth:`ExportSteps.sending` checks the
+claim, the activation and the campaign together, under lock, just before the file goes.
 """
 
 from __future__ import annotations
@@ -18,22 +24,37 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from endcap.activation.contacts import Contacts
 from endcap.activation.delivery import Delivered
 from endcap.activation.export import ExportCounts, ExportWriter
-from endcap.activation.models import ActivationStatus
+from endcap.activation.models import Activation, ActivationStatus
 from endcap.activation.repository import ActivationRepository
 from endcap.activation.schemas import ActivationPublic
-from endcap.activation.service import COUNT_FIELDS, channel_of, ensure_activatable, public
+from endcap.activation.service import (
+    ACTIVATABLE,
+    COUNT_FIELDS,
+    channel_of,
+    ensure_activatable,
+    public,
+)
 from endcap.config import Settings
 from endcap.db.types import utcnow
 from endcap.errors import ConflictError, NotFoundError
+from endcap.jobs.models import Job
 from endcap.jobs.reclaim import Reclaim
+from endcap.jobs.service import JobService
 from endcap.jobs.worker import ProgressCallback
 from endcap.marketplace.holdout import HoldoutSplit
+from endcap.marketplace.models import Campaign
 from endcap.privacy.channels import Channel, required_purpose
 
 # Files being written live here, inside the drop folder, so that the final move is a rename.
 SPOOL_FOLDER = ".spool"
 # What a failed export keeps: who was considered, not who was sent.
 CONSIDERED_FIELDS = ("members", "holdout_excluded", "no_consent_excluded", "pressure_excluded")
+
+
+class RunSupersededError(ConflictError):
+    """This run of an export may not write to its activation any more: its job was
+    reclaimed (the run that replaced it, or the reclaim's verdict, owns the activation
+    now), or the activation ended meanwhile. The caller leaves the activation as it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,18 +93,28 @@ class ExportSteps:
         self.activations = ActivationRepository(session)
         self.contacts = Contacts(self.activations, settings.activation.chunk_rows)
 
-    async def start(self, activation_id: uuid.UUID) -> ExportPlan:
-        """Mark the activation running and read what its export needs.
+    async def start(self, activation_id: uuid.UUID, run: Job) -> ExportPlan:
+        """Mark the activation running and read what its export needs; ``run`` is the job
+        as its worker claimed it.
 
-        Raises NotFoundError for an unknown activation, ConflictError when it was
-        delivered already, when the campaign is no longer activatable, or when it has no
-        holdout salt or pinned audience versions (it was never approved).
+        Raises NotFoundError for an unknown activation; RunSupersededError when the run
+        lost its job or the activation failed already (it is never run again: the
+        retailer exports anew); ConflictError when it was delivered already, when a run
+        began sending it before, when the campaign is no longer activatable, or when it
+        has no holdout salt or pinned audience versions (it was never approved).
         """
         activation = await self.activations.get(activation_id)
         if activation is None:
             raise NotFoundError(f"no activation with id {activation_id}")
+        await self._ensure_owner(activation, run)
         if activation.status == ActivationStatus.DELIVERED:
             raise ConflictError(f"activation {activation_id} was delivered already")
+        if activation.status == ActivationStatus.FAILED:
+            raise RunSupersededError(
+                f"activation {activation_id} failed already ({activation.error}); it is not"
+                " run again: export anew"
+            )
+        _ensure_unsent(activation)
         campaign = await self.activations.campaign(activation.campaign_id)
         if campaign is None:
             raise NotFoundError(f"no campaign with id {activation.campaign_id}")
@@ -121,12 +152,12 @@ class ExportSteps:
         return public(activation, self.settings, exact=True)
 
     async def recheck(self, plan: ExportPlan) -> None:
-        """ConflictError if the campaign was cancelled (or completed) while the file was
-        written: a campaign that has ended is not delivered anywhere."""
+        """ConflictError if the campaign was cancelled, completed or paused since the export
+        started: such a campaign is not delivered anywhere."""
         campaign = await self.activations.campaign(plan.campaign_id)
         if campaign is None:
             raise NotFoundError(f"no campaign with id {plan.campaign_id}")
-        ensure_activatable(campaign)
+        _ensure_deliverable(campaign)
 
     async def hold_channel(self, channel: Channel) -> None:
         """Hold the channel for this export until this session's transaction ends, so that
@@ -180,16 +211,42 @@ class ExportSteps:
             raise
         return ExportFile(path, contacts, counts)
 
-    async def sending(self, plan: ExportPlan, route: Delivered) -> None:
-        """Record how and where the file is about to go; the caller commits before sending.
+    async def sending(self, plan: ExportPlan, route: Delivered, run: Job) -> None:
+        """The last check before the file leaves Endcap, and the record of how and where it
+        is about to go; the caller commits before sending.
 
-        From then on, until :meth:`finish` records the delivery, the channel may have the
-        file without our knowing: a worker dying then leaves an activation that
-        :meth:`abandoned` fails rather than sends again.
+        Under lock, so that nothing changes between the check and the commit: the job's
+        claim (a reclaim waits for the commit, and then finds the activation sending) and
+        the campaign (a cancel or pause waits too, and lands after the file went out:
+        the activation then truthfully ends delivered). From the commit until
+        :meth:`finish`, the channel may have the file without our knowing: a worker dying
+        then leaves an activation that :meth:`abandoned` fails rather than sends again.
+
+        Raises RunSupersededError when ``run`` lost its job or the activation is no longer
+        running (nothing is written); ConflictError when a run began sending it before
+        (it may have arrived) or when the campaign was cancelled, completed or paused
+        (nothing was delivered).
         """
-        await self.activations.set_fields(
-            plan.activation_id, method=route.method, destination=route.destination
-        )
+        activation = await self.activations.get(plan.activation_id)
+        if activation is None:
+            raise NotFoundError(f"no activation with id {plan.activation_id}")
+        await self._ensure_owner(activation, run)
+        if activation.status != ActivationStatus.RUNNING:
+            raise RunSupersededError(
+                f"activation {plan.activation_id} is {activation.status}: this run does not send it"
+            )
+        _ensure_unsent(activation)
+        campaign = await self.activations.campaign(plan.campaign_id, for_update=True)
+        if campaign is None:
+            raise NotFoundError(f"no campaign with id {plan.campaign_id}")
+        _ensure_deliverable(campaign)
+        # Conditional, for runs without a job (no claim to lock): only one sends.
+        if not await self.activations.mark_sending(
+            plan.activation_id, route.method, route.destination
+        ):
+            raise RunSupersededError(
+                f"activation {plan.activation_id} is being sent by another run meanwhile"
+            )
 
     async def abandoned(self, activation_id: uuid.UUID, verdict: Reclaim) -> Reclaim:
         """Bring the activation in line with its reclaimed job (the hook of
@@ -217,7 +274,9 @@ class ExportSteps:
         if verdict.error is None:
             await self.activations.mark_queued(activation_id)
         else:
-            await self.fail(activation_id, verdict.error, attempts=activation.attempts, counts=None)
+            await self.fail(
+                activation_id, verdict.error, attempts=activation.attempts, counts=None, run=None
+            )
         return verdict
 
     async def finish(
@@ -250,10 +309,19 @@ class ExportSteps:
         *,
         attempts: int,
         counts: ExportCounts | None,
-    ) -> None:
+        run: Job | None,
+    ) -> bool:
         """Record a failed activation: nothing counts as delivered (no ``exported``,
         ``match_keys``, method or destination); the counts of who was considered stay,
-        when they are known. A delivered activation is never turned into a failed one."""
+        when they are known. A delivered activation is never turned into a failed one.
+
+        ``run``: the export run failing it, which writes nothing (False) once it lost its
+        job; None for the reclaim itself.
+        """
+        if run is not None:
+            activation = await self.activations.get(activation_id)
+            if activation is None or not await self._owns(activation, run):
+                return False
         known = {} if counts is None else {n: getattr(counts, n) for n in CONSIDERED_FIELDS}
         await self.activations.mark_failed(
             activation_id,
@@ -265,6 +333,42 @@ class ExportSteps:
             match_keys=None,
             finished_at=utcnow(),
             **known,
+        )
+        return True
+
+    async def _owns(self, activation: Activation, run: Job) -> bool:
+        """Whether ``run`` is the claimed run of the activation's export job; on PostgreSQL
+        the job's row stays locked until this transaction ends (see JobService.holds_claim).
+        An activation without a job (exported by hand) has no claim to lose."""
+        if activation.job_id is None:
+            return True
+        return activation.job_id == run.id and await JobService(self.session).holds_claim(run)
+
+    async def _ensure_owner(self, activation: Activation, run: Job) -> None:
+        if not await self._owns(activation, run):
+            raise RunSupersededError(
+                f"this run of activation {activation.id}'s export lost its job (it was"
+                " reclaimed): it leaves the activation to the run that replaced it"
+            )
+
+
+def _ensure_unsent(activation: Activation) -> None:
+    """ConflictError when a run began sending the file already: it may have arrived (that
+    run lost its job, or would not be here), so it is not sent a second time."""
+    if activation.method is not None:
+        raise ConflictError(
+            f"another run began sending activation {activation.id} ({activation.method} to"
+            f" {activation.destination}); it may have arrived, so it is not sent again:"
+            " check with the channel before exporting anew"
+        )
+
+
+def _ensure_deliverable(campaign: Campaign) -> None:
+    if campaign.status not in ACTIVATABLE:
+        raise ConflictError(
+            f"campaign {campaign.id} was {campaign.status} before its file went out:"
+            " nothing was delivered",
+            campaign_status=str(campaign.status),
         )
 
 
