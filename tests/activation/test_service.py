@@ -44,7 +44,13 @@ ADMIN = Principal(key_id=uuid.uuid4(), role=Role.RETAILER_ADMIN, partner_id=None
 
 
 @pytest.mark.parametrize(
-    "status", [CampaignStatus.DRAFT, CampaignStatus.SUBMITTED, CampaignStatus.CANCELLED]
+    "status",
+    [
+        CampaignStatus.DRAFT,
+        CampaignStatus.SUBMITTED,
+        CampaignStatus.PAUSED,  # the brand asked for no contacts meanwhile
+        CampaignStatus.CANCELLED,
+    ],
 )
 async def test_enqueue_is_refused_before_approval_and_after_the_end(
     session: AsyncSession, settings: Settings, status: CampaignStatus

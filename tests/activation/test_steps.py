@@ -81,7 +81,9 @@ async def test_a_run_does_not_send_what_another_run_began_sending(
     assert (await read(session, activation_id)).destination == "http://channel.test/ingest"
 
 
-@pytest.mark.parametrize("status", [CampaignStatus.CANCELLED, CampaignStatus.COMPLETED])
+@pytest.mark.parametrize(
+    "status", [CampaignStatus.CANCELLED, CampaignStatus.PAUSED, CampaignStatus.COMPLETED]
+)
 async def test_a_campaign_that_stopped_while_its_file_was_written_is_not_sent(
     session: AsyncSession, settings: Settings, status: CampaignStatus
 ) -> None:

@@ -26,10 +26,10 @@ from endcap.privacy.channels import Channel
 from endcap.privacy.sizes import round_count
 
 EXPORT_JOB = "activation_export"
-# A campaign is activated once approved (its holdout is fixed then) and until it ends.
-ACTIVATABLE = frozenset(
-    {CampaignStatus.APPROVED, CampaignStatus.SCHEDULED, CampaignStatus.LIVE, CampaignStatus.PAUSED}
-)
+# A campaign is activated once approved (its holdout is fixed then) and until it ends, but
+# not while it is paused: for e-mail, coupons and screens the file reaching the channel is
+# the contact, and a brand that paused its campaign has asked for none.
+ACTIVATABLE = frozenset({CampaignStatus.APPROVED, CampaignStatus.SCHEDULED, CampaignStatus.LIVE})
 COUNT_FIELDS = (
     "members",
     "holdout_excluded",
@@ -54,7 +54,7 @@ class ActivationService:
         """One queued activation and one "activation_export" job per campaign channel.
 
         Raises ConflictError (naming the status) unless the campaign is approved,
-        scheduled, live or paused, and when one of its channels already has an
+        scheduled or live, and when one of its channels already has an
         activation queued or running. Only flushes: the caller commits.
         """
         ensure_activatable(campaign)
@@ -159,8 +159,8 @@ def ensure_activatable(campaign: Campaign) -> None:
     """ConflictError (naming the status) unless the campaign may be activated."""
     if campaign.status not in ACTIVATABLE:
         raise ConflictError(
-            f"campaign {campaign.id} is {campaign.status}; only an approved, scheduled, live"
-            " or paused campaign can be activated",
+            f"campaign {campaign.id} is {campaign.status}; only an approved, scheduled or live"
+            " campaign can be activated",
             campaign_status=str(campaign.status),
         )
 
