@@ -11,6 +11,7 @@ import uuid
 import pytest
 from sqlalchemy import text
 
+from endcap.activation.delivery import DeliveryFailedError
 from endcap.activation.models import ActivationStatus
 from endcap.auth.principal import Principal
 from endcap.auth.roles import Role
@@ -35,6 +36,42 @@ async def pushing(
     shop = await build_shop(sessions, shoppers=40, channels=(Channel.COUPON,), status=status)
     await set_endpoint(sessions, Channel.COUPON, receiver.url)
     return shop, await add_activation(sessions, shop, Channel.COUPON)
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "ended"),
+    [(CampaignStatus.APPROVED, "cancel", "cancelled"), (CampaignStatus.LIVE, "pause", "paused")],
+)
+async def test_a_campaign_stopped_while_a_failed_push_waits_for_its_retry_is_not_tried_again(
+    sessions: SessionFactory,
+    settings: Settings,
+    admin: EndcapClient,
+    receiver: ChannelReceiver,
+    status: CampaignStatus,
+    action: str,
+    ended: str,
+) -> None:
+    shop, activation_id = await pushing(sessions, status, receiver)
+    receiver.behaviour.fail_first = 1
+    receiver.hold()
+
+    running = asyncio.create_task(export(sessions, settings, activation_id))
+    await asyncio.to_thread(receiver.wait_for, 1)  # the first attempt is in flight
+    stopped = await asyncio.to_thread(admin.act, shop.campaign.id, action)
+    receiver.release()  # ... and answers 503
+    with pytest.raises(DeliveryFailedError) as failed:
+        await running
+
+    done = await activation(sessions, activation_id)
+    expected = (
+        f"channel endpoint {receiver.url} answered 503 on attempt 1 and was not tried again:"
+        f" campaign {shop.campaign.id} was {ended} before its file went out: nothing was delivered"
+    )
+    assert stopped.status == ended
+    assert len(receiver.requests) == 1
+    assert failed.value.detail == expected
+    assert (done.status, done.error, done.attempts) == (ActivationStatus.FAILED, expected, 1)
+    assert (done.method, done.exported) == (None, None)
 
 
 @pytest.mark.postgres  # waits on the campaign's row lock, which SQLite does not have

@@ -34,11 +34,11 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.activation.delivery import DeliveryFailedError, Parcel, deliver, route
+from endcap.activation.delivery import DeliveryFailedError, Parcel, Recheck, deliver, route
 from endcap.activation.export import ExportCounts
 from endcap.activation.schemas import ActivationPublic
 from endcap.activation.service import EXPORT_JOB
-from endcap.activation.steps import ExportSteps, RunSupersededError
+from endcap.activation.steps import ExportPlan, ExportSteps, RunSupersededError
 from endcap.config import Settings
 from endcap.db.engine import SessionFactory
 from endcap.errors import EndcapError
@@ -85,7 +85,9 @@ async def run_export(
                     plan, route(parcel, plan.endpoint_url, settings.activation), job
                 )
                 await session.commit()
-            delivered = await deliver(parcel, plan.endpoint_url, settings.activation)
+            delivered = await deliver(
+                parcel, plan.endpoint_url, settings.activation, _recheck(sessions, settings, plan)
+            )
         except RunSupersededError:
             raise  # another run, or the reclaim, owns the activation now: leave it as it is
         except Exception as exc:
@@ -112,6 +114,18 @@ async def _holding(
     async with sessions() as session:
         await ExportSteps(session, settings).hold_channel(channel)
         yield
+
+
+def _recheck(sessions: SessionFactory, settings: Settings, plan: ExportPlan) -> Recheck:
+    """Before a retried push: the campaign still runs. Retries can take minutes, and until
+    one is taken nothing was delivered, so a cancel or pause then is honoured. Unlocked:
+    a cancel landing between this read and the request counts as landing after it."""
+
+    async def recheck() -> None:
+        async with sessions() as session:
+            await ExportSteps(session, settings).recheck(plan)
+
+    return recheck
 
 
 def _result(activation: ActivationPublic) -> dict[str, Any]:
