@@ -17,7 +17,8 @@ spool file, which the re-run removes. Just before sending, the route is committe
 the activation (``sending``); an activation abandoned past that point is failed, never
 sent again, because the channel may have it already. The delivery is recorded
 (``finish``) right after the channel took it, and a re-run of a delivered activation
-returns that record and sends nothing.
+returns that record and sends nothing; a delivery that cannot be recorded fails the
+activation with an error naming where the file went (see :func:`_record`).
 
 A worker that is alive but lost its lease (stalled past it) is not dead: its run may go
 on beside the re-run. The worker cancels it at its next refused renewal, and until then
@@ -27,18 +28,27 @@ every write it makes is fenced by its job's claim (see :mod:`endcap.activation.s
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.activation.delivery import DeliveryFailedError, Parcel, Recheck, deliver, route
+from endcap.activation.delivery import (
+    Delivered,
+    DeliveryFailedError,
+    Parcel,
+    Recheck,
+    deliver,
+    route,
+)
 from endcap.activation.export import ExportCounts
 from endcap.activation.schemas import ActivationPublic
 from endcap.activation.service import EXPORT_JOB
-from endcap.activation.steps import ExportPlan, ExportSteps, RunSupersededError
+from endcap.activation.steps import ExportFile, ExportPlan, ExportSteps, RunSupersededError
 from endcap.config import Settings
 from endcap.db.engine import SessionFactory
 from endcap.errors import EndcapError
@@ -46,6 +56,15 @@ from endcap.jobs.models import Job
 from endcap.jobs.reclaim import Reclaim
 from endcap.jobs.worker import ProgressCallback, handles
 from endcap.privacy.channels import Channel
+
+log = logging.getLogger("endcap.activation")
+# Tries at recording a delivery that happened: a database restarting or failing over is
+# back within seconds, and the record is what says the channel has the file.
+RECORD_ATTEMPTS = 3
+
+
+class DeliveryUnrecordedError(EndcapError):
+    """The channel took the file, but the delivery could not be recorded (see _record)."""
 
 
 async def on_abandoned(
@@ -99,10 +118,62 @@ async def run_export(
                 )
                 await session.commit()
             raise
-        async with sessions() as session:
-            activation = await ExportSteps(session, settings).finish(plan, written, delivered)
-            await session.commit()
+        activation = await _record(sessions, settings, job, plan, written, delivered)
     return _result(activation)
+
+
+async def _record(
+    sessions: SessionFactory,
+    settings: Settings,
+    job: Job,
+    plan: ExportPlan,
+    written: ExportFile,
+    delivered: Delivered,
+) -> ActivationPublic:
+    """Record the delivery (ExportSteps.finish), tried RECORD_ATTEMPTS times; when it
+    cannot be recorded, fail the activation with an error saying where the file went, and
+    raise DeliveryUnrecordedError.
+
+    The channel has the file whatever becomes of the record, so nothing here sends it
+    again. Failed is the honest end: "delivered" would say that whom it reached is
+    recorded and counts against the channel's contact limit, which it does not; left
+    "running", it would look like work in progress forever (its job ends failed, so no
+    reclaim comes) and keep the channel's next export out. Should even the failure not
+    be recorded (the database gone), the job stays running, is reclaimed, and the
+    reclaim fails the activation as "abandoned while sending": not sent again either.
+    """
+    failure: Exception | None = None
+    for attempt in range(RECORD_ATTEMPTS):
+        if attempt:
+            await asyncio.sleep(settings.activation.backoff_seconds * 2 ** (attempt - 1))
+        try:
+            async with sessions() as session:
+                activation = await ExportSteps(session, settings).finish(plan, written, delivered)
+                await session.commit()
+        except Exception as exc:  # tried again, then recorded as the failure
+            failure = exc
+            log.warning(
+                "recording the delivery of activation %s failed", plan.activation_id, exc_info=True
+            )
+        else:
+            return activation
+    reason = (
+        f"the file was delivered ({delivered.method} to {delivered.destination}, taken on"
+        f" attempt {delivered.attempts}) but recording the delivery failed"
+        f" {RECORD_ATTEMPTS} times ({type(failure).__name__}: {failure}): it is not sent"
+        f" again, and the {written.counts.exported} shoppers it reached do not count against"
+        " the channel's contact limit; check with the channel before exporting anew"
+    )
+    async with sessions() as session:
+        await ExportSteps(session, settings).fail(
+            plan.activation_id,
+            reason,
+            attempts=delivered.attempts,
+            counts=written.counts,
+            run=job,
+        )
+        await session.commit()
+    raise DeliveryUnrecordedError(reason) from failure
 
 
 @contextlib.asynccontextmanager

@@ -284,7 +284,11 @@ class ExportSteps:
     ) -> ActivationPublic:
         """Record a delivered activation with its exact counts, and whom it reached (its
         contacts, which count against other campaigns' exports on the channel), in one
-        transaction: the caller commits while still holding the channel."""
+        transaction: the caller commits while still holding the channel.
+
+        Not fenced by the job's claim, unlike the other steps: the file went out, and a
+        run that lost its job meanwhile still records the truth (only the run that
+        passed :meth:`sending` can get here, so no newer run's record is overwritten)."""
         counts = written.counts
         await self.contacts.record(plan.activation_id, written.contacts)
         await self.activations.set_fields(
