@@ -1,5 +1,6 @@
 """A stand-in for a channel's ingestion endpoint (an ad platform): a real HTTP server on
-127.0.0.1, in a thread, that records every request and can be told to fail."""
+127.0.0.1, in a thread, that records every request and can be told to fail, or to hold
+its answers (a slow channel) while a test acts during the push."""
 
 from __future__ import annotations
 
@@ -23,8 +24,13 @@ class Behaviour:
     always_fail: bool = False
     fail_status: int = 503
     delay_seconds: float = 0.0  # how long each request takes to answer
+    # While set and clear, each request waits for it (up to HOLD_SECONDS) before its answer.
+    answer: threading.Event | None = None
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+HOLD_SECONDS = 30.0
 
 
 class ChannelReceiver:
@@ -42,7 +48,10 @@ class ChannelReceiver:
                     failing = (
                         behaviour.always_fail or len(behaviour.requests) <= behaviour.fail_first
                     )
+                    answer = behaviour.answer
                 time.sleep(behaviour.delay_seconds)
+                if answer is not None:
+                    answer.wait(HOLD_SECONDS)
                 self.send_response(behaviour.fail_status if failing else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -59,6 +68,22 @@ class ChannelReceiver:
         with self.behaviour.lock:
             return list(self.behaviour.requests)
 
+    def hold(self) -> None:
+        """Leave every request unanswered (the body is received and recorded) until
+        :meth:`release`: a push in flight."""
+        self.behaviour.answer = threading.Event()
+
+    def release(self) -> None:
+        if self.behaviour.answer is not None:
+            self.behaviour.answer.set()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> None:
+        """Block until ``count`` requests arrived (AssertionError after ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count:
+            assert time.monotonic() < deadline, f"{len(self.requests)} requests, not {count}"
+            time.sleep(0.01)
+
     def __enter__(self) -> ChannelReceiver:
         self.thread.start()
         return self
@@ -69,6 +94,7 @@ class ChannelReceiver:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.release()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)

@@ -15,7 +15,8 @@ from typing import Any
 
 from endcap.activation import jobs as activation_jobs
 from endcap.activation.models import Activation, ActivationStatus
-from endcap.activation.service import EXPORT_JOB, SPOOL_FOLDER
+from endcap.activation.service import EXPORT_JOB
+from endcap.activation.steps import SPOOL_FOLDER
 from endcap.client import EndcapClient
 from endcap.config import Settings
 from endcap.consent.models import Purpose

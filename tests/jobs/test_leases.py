@@ -1,17 +1,22 @@
 """Leases: a job whose worker died is run again (or failed after its last attempt); a live
-slow job keeps its lease; an abandoned job is reclaimed exactly once."""
+slow job keeps its lease; an abandoned job is reclaimed exactly once; a run that lost its
+lease is stopped."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.config import Settings, WorkerSettings
 from endcap.db.engine import SessionFactory
+from endcap.db.types import utcnow
 from endcap.jobs.models import Job
 from endcap.jobs.reclaim import Reclaim
 from endcap.jobs.worker import ProgressCallback, Worker
@@ -176,6 +181,51 @@ async def test_a_worker_that_lost_its_lease_does_not_record_its_outcome(
     done = await read(sessions, job_id)
     assert runs == [1, 2]
     assert (done.status, done.attempts, done.message) == ("succeeded", 2, "run 2")
+
+
+@pytest.mark.postgres  # SQLite renews no lease, so a run there cannot learn that it lost it
+async def test_a_run_whose_lease_renewal_is_refused_is_stopped(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    kind = new_kind()
+    lease = 0.3
+    worker = Worker(sessions, with_worker(settings, lease_seconds=lease))
+    started, outcome = asyncio.Event(), []
+
+    async def handler(
+        _s: SessionFactory, _c: Settings, _job: Job, _p: ProgressCallback
+    ) -> dict[str, Any]:
+        started.set()
+        try:
+            await asyncio.sleep(lease * 30)
+        except asyncio.CancelledError:
+            outcome.append("stopped")
+            raise
+        outcome.append("ran to the end")  # beside the run that replaced it
+        return {"message": "stale"}
+
+    async def steal() -> None:
+        await started.wait()
+        # What another worker's reclaim and claim leave in the row: the next claim number.
+        async with sessions() as session:
+            await session.execute(
+                update(Job)
+                .where(col(Job.id) == job_id)
+                .values(attempts=col(Job.attempts) + 1, heartbeat_at=utcnow())
+            )
+            await session.commit()
+
+    with registered(kind, handler):
+        job_id = await enqueue(sessions, kind, {})
+        began = time.monotonic()
+        ran, _ = await asyncio.gather(worker.run_one(), steal())
+        took = time.monotonic() - began
+
+    stolen = await read(sessions, job_id)
+    assert ran is True
+    assert outcome == ["stopped"]
+    assert took < lease * 5  # at the first refused renewal, not when the handler ended
+    assert (stolen.status, stolen.attempts, stolen.message) == ("running", 2, None)
 
 
 async def test_a_failing_hook_fails_its_job_instead_of_blocking_the_reclaim(

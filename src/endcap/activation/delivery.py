@@ -20,7 +20,9 @@ its clock (each attempt is signed afresh, so a retry carries a current timestamp
 A 2xx answer delivers. Connection errors, timeouts and 5xx answers are retried, up to
 ``attempts`` tries in all, waiting ``backoff_seconds * 2**(n-1)`` after the n-th
 failure; a 4xx (or any other) answer fails at once, as repeating the same request
-cannot change it. No push is made without a signing secret.
+cannot change it. Before each retry the caller's ``recheck`` runs: the retries can
+take minutes, and a campaign cancelled meanwhile is not tried again. No push is made
+without a signing secret.
 
 **File drop** (no endpoint): the file is moved to
 ``drop_dir/<campaign_id>/<channel>-<activation_id>.csv`` by one rename, so a reader
@@ -34,7 +36,7 @@ import hashlib
 import hmac
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +49,8 @@ READ_BYTES = 1024 * 1024
 SIGNATURE_PREFIX = "sha256="
 # Group-readable: the drop folder is read by the SFTP service's user, not by Endcap's.
 DROP_FILE_MODE = 0o640
+# Raises an EndcapError when the file should no longer be sent (see push).
+Recheck = Callable[[], Awaitable[None]]
 
 
 class DeliveryFailedError(EndcapError):
@@ -95,12 +99,17 @@ async def _body(path: Path) -> AsyncIterator[bytes]:
             yield block
 
 
-async def push(parcel: Parcel, endpoint_url: str, settings: ActivationSettings) -> Delivered:
+async def push(
+    parcel: Parcel,
+    endpoint_url: str,
+    settings: ActivationSettings,
+    recheck: Recheck | None = None,
+) -> Delivered:
     """POST the file to ``endpoint_url``, signed, with retries (see the module docstring).
 
     Raises DeliveryFailedError when there is no signing secret, on a non-retried
-    answer, and when every attempt failed; its message names the endpoint and the last
-    outcome (e.g. "answered 503 on 4 attempts").
+    answer, when every attempt failed, and when ``recheck`` refuses a retry; its message
+    names the endpoint and the last outcome (e.g. "answered 503 on 4 attempts").
     """
     if not settings.signing_secret:
         raise DeliveryFailedError(
@@ -115,6 +124,8 @@ async def push(parcel: Parcel, endpoint_url: str, settings: ActivationSettings) 
         for attempt in range(1, settings.attempts + 1):
             if attempt > 1:
                 await asyncio.sleep(settings.backoff_seconds * 2 ** (attempt - 2))
+                if recheck is not None:
+                    await _before_retry(recheck, endpoint_url, outcome, attempt - 1)
             timestamp = int(time.time())
             headers = {
                 "Content-Type": "text/csv",
@@ -147,6 +158,17 @@ async def push(parcel: Parcel, endpoint_url: str, settings: ActivationSettings) 
     )
 
 
+async def _before_retry(recheck: Recheck, endpoint_url: str, outcome: str, tried: int) -> None:
+    try:
+        await recheck()
+    except EndcapError as exc:
+        raise DeliveryFailedError(
+            f"channel endpoint {endpoint_url} {outcome} on attempt {tried} and was not tried"
+            f" again: {exc.detail}",
+            attempts=tried,
+        ) from exc
+
+
 def drop_target(parcel: Parcel, drop_dir: Path) -> Path:
     """Where :func:`drop` puts the parcel's file."""
     return drop_dir / str(parcel.campaign_id) / f"{parcel.channel}-{parcel.activation_id}.csv"
@@ -170,12 +192,16 @@ def route(parcel: Parcel, endpoint_url: str | None, settings: ActivationSettings
 
 
 async def deliver(
-    parcel: Parcel, endpoint_url: str | None, settings: ActivationSettings
+    parcel: Parcel,
+    endpoint_url: str | None,
+    settings: ActivationSettings,
+    recheck: Recheck | None = None,
 ) -> Delivered:
     """Push to ``endpoint_url`` when the channel has one, else into the file drop.
+    ``recheck`` runs before each retry of a push (see :func:`push`).
 
     Raises DeliveryFailedError when the push fails (the file is then left where it was).
     """
     if endpoint_url:
-        return await push(parcel, endpoint_url, settings)
+        return await push(parcel, endpoint_url, settings, recheck)
     return await asyncio.to_thread(drop, parcel, Path(settings.drop_dir))

@@ -17,22 +17,38 @@ spool file, which the re-run removes. Just before sending, the route is committe
 the activation (``sending``); an activation abandoned past that point is failed, never
 sent again, because the channel may have it already. The delivery is recorded
 (``finish``) right after the channel took it, and a re-run of a delivered activation
-returns that record and sends nothing.
+returns that record and sends nothing; a delivery that cannot be recorded fails the
+activation with an error naming where the file went (see :func:`_record`).
+
+A worker that is alive but lost its lease (stalled past it) is not dead: its run may go
+on beside the re-run. The worker cancels it at its next refused renewal, and until then
+every write it makes is fenced by its job's claim (see :mod:`endcap.activation.steps`):
+``sending`` refuses a run whose job was reclaimed, so only one of the two sends.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.activation.delivery import DeliveryFailedError, Parcel, deliver, route
+from endcap.activation.delivery import (
+    Delivered,
+    DeliveryFailedError,
+    Parcel,
+    Recheck,
+    deliver,
+    route,
+)
 from endcap.activation.export import ExportCounts
 from endcap.activation.schemas import ActivationPublic
-from endcap.activation.service import EXPORT_JOB, ActivationService
+from endcap.activation.service import EXPORT_JOB
+from endcap.activation.steps import ExportFile, ExportPlan, ExportSteps, RunSupersededError
 from endcap.config import Settings
 from endcap.db.engine import SessionFactory
 from endcap.errors import EndcapError
@@ -41,13 +57,22 @@ from endcap.jobs.reclaim import Reclaim
 from endcap.jobs.worker import ProgressCallback, handles
 from endcap.privacy.channels import Channel
 
+log = logging.getLogger("endcap.activation")
+# Tries at recording a delivery that happened: a database restarting or failing over is
+# back within seconds, and the record is what says the channel has the file.
+RECORD_ATTEMPTS = 3
+
+
+class DeliveryUnrecordedError(EndcapError):
+    """The channel took the file, but the delivery could not be recorded (see _record)."""
+
 
 async def on_abandoned(
     session: AsyncSession, settings: Settings, job: Job, verdict: Reclaim
 ) -> Reclaim:
-    """The activation follows its reclaimed job (see ActivationService.abandoned)."""
+    """The activation follows its reclaimed job (see ExportSteps.abandoned)."""
     activation_id = uuid.UUID(str(job.params["activation_id"]))
-    return await ActivationService(session, settings).abandoned(activation_id, verdict)
+    return await ExportSteps(session, settings).abandoned(activation_id, verdict)
 
 
 @handles(EXPORT_JOB, on_abandoned=on_abandoned)
@@ -59,52 +84,119 @@ async def run_export(
     async with contextlib.AsyncExitStack() as stack:
         try:
             async with sessions() as session:
-                recorded = await ActivationService(session, settings).delivered(activation_id)
+                recorded = await ExportSteps(session, settings).delivered(activation_id)
             if recorded is not None:
                 return _result(recorded)
             async with sessions() as session:
-                plan = await ActivationService(session, settings).start(activation_id)
+                plan = await ExportSteps(session, settings).start(activation_id, job)
                 await session.commit()
             # Held until the stack closes, after the delivery and its contacts are recorded.
             await stack.enter_async_context(_holding(sessions, settings, plan.channel))
             async with sessions() as session:
-                written = await ActivationService(session, settings).write_file(plan, progress)
+                written = await ExportSteps(session, settings).write_file(plan, progress)
             stack.callback(written.discard)
             counts = written.counts
-            async with sessions() as session:
-                # Writing a large file takes a while; the campaign may have ended meanwhile.
-                await ActivationService(session, settings).recheck(plan)
             parcel = Parcel(written.path, plan.activation_id, plan.campaign_id, plan.channel.value)
             async with sessions() as session:
-                await ActivationService(session, settings).sending(
-                    plan, route(parcel, plan.endpoint_url, settings.activation)
+                # Writing a large file takes a while: the job may have been reclaimed, or the
+                # campaign cancelled, meanwhile. Checked and marked in one transaction.
+                await ExportSteps(session, settings).sending(
+                    plan, route(parcel, plan.endpoint_url, settings.activation), job
                 )
                 await session.commit()
-            delivered = await deliver(parcel, plan.endpoint_url, settings.activation)
+            delivered = await deliver(
+                parcel, plan.endpoint_url, settings.activation, _recheck(sessions, settings, plan)
+            )
+        except RunSupersededError:
+            raise  # another run, or the reclaim, owns the activation now: leave it as it is
         except Exception as exc:
             reason = exc.detail if isinstance(exc, EndcapError) else f"{type(exc).__name__}: {exc}"
             attempts = exc.attempts if isinstance(exc, DeliveryFailedError) else 0
             async with sessions() as session:
-                await ActivationService(session, settings).fail(
-                    activation_id, reason, attempts=attempts, counts=counts
+                await ExportSteps(session, settings).fail(
+                    activation_id, reason, attempts=attempts, counts=counts, run=job
                 )
                 await session.commit()
             raise
-        async with sessions() as session:
-            activation = await ActivationService(session, settings).finish(plan, written, delivered)
-            await session.commit()
+        activation = await _record(sessions, settings, job, plan, written, delivered)
     return _result(activation)
+
+
+async def _record(
+    sessions: SessionFactory,
+    settings: Settings,
+    job: Job,
+    plan: ExportPlan,
+    written: ExportFile,
+    delivered: Delivered,
+) -> ActivationPublic:
+    """Record the delivery (ExportSteps.finish), tried RECORD_ATTEMPTS times; when it
+    cannot be recorded, fail the activation with an error saying where the file went, and
+    raise DeliveryUnrecordedError.
+
+    The channel has the file whatever becomes of the record, so nothing here sends it
+    again. Failed is the honest end: "delivered" would say that whom it reached is
+    recorded and counts against the channel's contact limit, which it does not; left
+    "running", it would look like work in progress forever (its job ends failed, so no
+    reclaim comes) and keep the channel's next export out. Should even the failure not
+    be recorded (the database gone), the job stays running, is reclaimed, and the
+    reclaim fails the activation as "abandoned while sending": not sent again either.
+    """
+    failure: Exception | None = None
+    for attempt in range(RECORD_ATTEMPTS):
+        if attempt:
+            await asyncio.sleep(settings.activation.backoff_seconds * 2 ** (attempt - 1))
+        try:
+            async with sessions() as session:
+                activation = await ExportSteps(session, settings).finish(plan, written, delivered)
+                await session.commit()
+        except Exception as exc:  # tried again, then recorded as the failure
+            failure = exc
+            log.warning(
+                "recording the delivery of activation %s failed", plan.activation_id, exc_info=True
+            )
+        else:
+            return activation
+    reason = (
+        f"the file was delivered ({delivered.method} to {delivered.destination}, taken on"
+        f" attempt {delivered.attempts}) but recording the delivery failed"
+        f" {RECORD_ATTEMPTS} times ({type(failure).__name__}: {failure}): it is not sent"
+        f" again, and the {written.counts.exported} shoppers it reached do not count against"
+        " the channel's contact limit; check with the channel before exporting anew"
+    )
+    async with sessions() as session:
+        await ExportSteps(session, settings).fail(
+            plan.activation_id,
+            reason,
+            attempts=delivered.attempts,
+            counts=written.counts,
+            run=job,
+        )
+        await session.commit()
+    raise DeliveryUnrecordedError(reason) from failure
 
 
 @contextlib.asynccontextmanager
 async def _holding(
     sessions: SessionFactory, settings: Settings, channel: Channel
 ) -> AsyncIterator[None]:
-    """The channel's export lock (see ActivationService.hold_channel), in a session of its
+    """The channel's export lock (see ExportSteps.hold_channel), in a session of its
     own whose transaction stays open until the block ends and then rolls back."""
     async with sessions() as session:
-        await ActivationService(session, settings).hold_channel(channel)
+        await ExportSteps(session, settings).hold_channel(channel)
         yield
+
+
+def _recheck(sessions: SessionFactory, settings: Settings, plan: ExportPlan) -> Recheck:
+    """Before a retried push: the campaign still runs. Retries can take minutes, and until
+    one is taken nothing was delivered, so a cancel or pause then is honoured. Unlocked:
+    a cancel landing between this read and the request counts as landing after it."""
+
+    async def recheck() -> None:
+        async with sessions() as session:
+            await ExportSteps(session, settings).recheck(plan)
+
+    return recheck
 
 
 def _result(activation: ActivationPublic) -> dict[str, Any]:

@@ -25,7 +25,9 @@ class ActivationStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     DELIVERED = "delivered"  # the channel acknowledged it, or the file is in the drop
-    FAILED = "failed"  # nothing counts as delivered
+    # Nothing counts as delivered (no contacts, no exported); the error says when the
+    # channel may have the file nonetheless (sent, but the send could not be recorded).
+    FAILED = "failed"
 
 
 class Activation(SQLModel, table=True):

@@ -113,6 +113,20 @@ class ActivationRepository:
             update(Activation).where(col(Activation.id) == activation_id).values(**values)
         )
 
+    async def mark_sending(self, activation_id: uuid.UUID, method: str, destination: str) -> bool:
+        """Record how and where the file is about to go, if the activation is running and no
+        run has begun sending it; False otherwise (nothing is written then)."""
+        updated = await self.session.execute(
+            update(Activation)
+            .where(
+                col(Activation.id) == activation_id,
+                col(Activation.status) == ActivationStatus.RUNNING,
+                col(Activation.method).is_(None),
+            )
+            .values(method=method, destination=destination)
+        )
+        return bool(updated.rowcount)  # type: ignore[attr-defined]
+
     async def mark_queued(self, activation_id: uuid.UUID) -> None:
         """Back to queued, as new, if it is queued or running (its job runs it again)."""
         await self.session.execute(

@@ -99,6 +99,19 @@ class JobRepository:
         )
         return bool(updated.rowcount)  # type: ignore[attr-defined]
 
+    async def holds_claim(self, job_id: uuid.UUID, attempt: int) -> bool:
+        """True if the job is still running as claim number ``attempt``; on PostgreSQL the
+        row is then share-locked until the transaction ends, so that no reclaim can take
+        the job before what the caller records beside the check is committed."""
+        query = select(Job.id).where(
+            col(Job.id) == job_id,
+            col(Job.status) == JobStatus.RUNNING,
+            col(Job.attempts) == attempt,
+        )
+        if is_postgres(self.session):
+            query = query.with_for_update(read=True)
+        return (await self.session.exec(query)).first() is not None
+
     async def requeue(self, job_id: uuid.UUID, attempt: int) -> bool:
         """Put a running job back in the queue, as new but for its attempts (fenced as
         :meth:`update_run`)."""

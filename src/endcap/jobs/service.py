@@ -24,6 +24,12 @@ class JobService:
         job = await self.jobs.add(Job(kind=kind, params=params, created_by=created_by))
         return public(job)
 
+    async def holds_claim(self, job: Job) -> bool:
+        """Whether ``job`` (as its worker claimed it) is still that worker's to run: running
+        under the same claim number. Check it beside a write that must not happen twice
+        (e.g. before something leaves Endcap); see :meth:`JobRepository.holds_claim`."""
+        return await self.jobs.holds_claim(job.id, job.attempts)
+
     async def get(self, job_id: uuid.UUID) -> JobPublic:
         job = await self.jobs.get(job_id)
         if job is None:

@@ -7,7 +7,8 @@ raises is marked failed with the reason, and whatever it did is rolled back.
 A running job is leased: the worker renews its heartbeat beside the work, and
 reclaims other workers' jobs whose heartbeat lapsed (see :mod:`endcap.jobs.reclaim`).
 Every write about a running job is fenced by its claim number, so a worker that lost
-its lease never records an outcome over the run that replaced it.
+its lease never records an outcome over the run that replaced it; and the run itself is
+cancelled as soon as a renewal is refused, so that it stops doing its work twice.
 """
 
 from __future__ import annotations
@@ -140,23 +141,42 @@ class Worker:
             await session.commit()
         if job is None:
             return False
-        ended = asyncio.Event()
-        lease = asyncio.create_task(self._keep_lease(job, ended)) if self.renews_lease else None
+        ended, lost = asyncio.Event(), asyncio.Event()
+        run = asyncio.create_task(self._run(job))
+        lease = (
+            asyncio.create_task(self._keep_lease(job, ended, lost, run))
+            if self.renews_lease
+            else None
+        )
         try:
-            await self._run(job)
+            await run
+        except asyncio.CancelledError:
+            # Stopped by _keep_lease: the job is another run's now, so this one ends quietly.
+            # Any other cancellation (the worker itself stopping) goes on up.
+            current = asyncio.current_task()
+            if not lost.is_set() or (current is not None and current.cancelling()):
+                raise
         finally:
             ended.set()
             if lease is not None:
                 await lease
         return True
 
-    async def _keep_lease(self, job: Job, ended: asyncio.Event) -> None:
-        """Renew ``job``'s heartbeat every third of the lease until ``ended`` is set.
+    async def _keep_lease(
+        self, job: Job, ended: asyncio.Event, lost: asyncio.Event, run: asyncio.Task[None]
+    ) -> None:
+        """Renew ``job``'s heartbeat every third of the lease until ``ended`` is set; when a
+        renewal is refused (the job was reclaimed, and may be running elsewhere already),
+        set ``lost`` and cancel ``run``.
+
+        Cancelling matters: a handler left running would go on writing and sending beside
+        the run that replaced it (an activation pushed twice). The fence keeps a stale
+        run's outcome from being recorded, but not its side effects; the cancellation
+        stops them at the handler's next await, and handlers fence their own points of no
+        return by the claim as well (see :mod:`endcap.activation.jobs`).
 
         It runs on the worker's event loop: a handler that holds the loop (CPU work not
         moved to a thread) for more than about two thirds of the lease loses its lease.
-        Its job then runs again elsewhere, which handlers allow, and the fence keeps this
-        run's outcome from being recorded.
         """
         every = self.settings.worker.lease_seconds / 3
         while True:
@@ -168,7 +188,13 @@ class Worker:
                 return
             try:
                 if not await self._update(job, heartbeat_at=utcnow()):
-                    log.warning("job %s (%s) was reclaimed while it ran here", job.id, job.kind)
+                    log.warning(
+                        "job %s (%s) was reclaimed while it ran here; stopping this run",
+                        job.id,
+                        job.kind,
+                    )
+                    lost.set()
+                    run.cancel()
                     return
             # A missed renewal is not fatal: the lease lasts three of them.
             except Exception:
