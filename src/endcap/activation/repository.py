@@ -15,10 +15,8 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    MetaData,
     Row,
     Select,
-    Table,
     and_,
     case,
     delete,
@@ -38,7 +36,13 @@ from endcap.audiences.models import AudienceMember
 from endcap.consent.models import Purpose
 from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
-from endcap.db.bulk import copy_rows, dialect_insert, insert_keyed_ids, is_postgres
+from endcap.db.bulk import (
+    dialect_insert,
+    drop_staged,
+    insert_keyed_ids,
+    is_postgres,
+    staged_rows,
+)
 from endcap.identity.models import Customer, Identifier, IdType, SharedIdentifier
 from endcap.marketplace.models import (
     Campaign,
@@ -239,23 +243,22 @@ class ActivationRepository:
         moves; the moves travel through a temporary table (COPY on PostgreSQL)."""
         if not moves:
             return
-        staged = Table(
-            f"contact_moves_{uuid.uuid4().hex[:8]}",
-            MetaData(),
-            Column("from_profile_id", BigInteger, nullable=False),
-            Column("into_profile_id", BigInteger, nullable=False),
-            Column("gone", Boolean, nullable=False),
-            prefixes=["TEMPORARY"],
-        )
-        connection = await self.session.connection()
-        await connection.run_sync(staged.create)
         source, into, gone = zip(*moves, strict=True)
         columns = {
             "from_profile_id": pa.array(source, pa.int64()),
             "into_profile_id": pa.array(into, pa.int64()),
             "gone": pa.array(gone, pa.bool_()),
         }
-        await copy_rows(self.session, staged, pa.table(columns))
+        staged = await staged_rows(
+            self.session,
+            "contact_moves",
+            [
+                Column("from_profile_id", BigInteger, nullable=False),
+                Column("into_profile_id", BigInteger, nullable=False),
+                Column("gone", Boolean, nullable=False),
+            ],
+            pa.table(columns),
+        )
         c, m = CONTACTS.c, staged.c
         carried = (
             select(c.activation_id, m.into_profile_id)
@@ -271,7 +274,7 @@ class ActivationRepository:
         await self.session.execute(
             delete(CONTACTS).where(c.profile_id.in_(select(m.from_profile_id).where(m.gone)))
         )
-        await connection.run_sync(staged.drop)
+        await drop_staged(self.session, staged)
 
     async def _rows(self, query: Select[Any]) -> Sequence[Row[Any]]:
         return (await self.session.execute(query)).all()

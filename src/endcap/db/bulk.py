@@ -55,6 +55,24 @@ async def copy_rows(session: AsyncSession, table: Table, rows: pa.Table) -> None
     )
 
 
+async def staged_rows(
+    session: AsyncSession, prefix: str, columns: list[Column[Any]], rows: pa.Table
+) -> Table:
+    """``rows`` in a new temporary table of ``columns`` (COPY on PostgreSQL), for one
+    set-based statement to join however many rows there are. Drop it when done
+    (:func:`drop_staged`); it dies with the connection anyway."""
+    staged = Table(f"{prefix}_{uuid.uuid4().hex[:8]}", MetaData(), *columns, prefixes=["TEMPORARY"])
+    connection = await session.connection()
+    await connection.run_sync(staged.create)
+    await copy_rows(session, staged, rows)
+    return staged
+
+
+async def drop_staged(session: AsyncSession, staged: Table) -> None:
+    connection = await session.connection()
+    await connection.run_sync(staged.drop)
+
+
 async def update_from_rows(session: AsyncSession, target: Table, key: str, rows: pa.Table) -> None:
     """Set the columns of ``rows`` on the ``target`` rows whose ``key`` matches (one UPDATE).
 
@@ -64,15 +82,12 @@ async def update_from_rows(session: AsyncSession, target: Table, key: str, rows:
     if rows.num_rows == 0:
         return
     columns = [Column(name, target.c[name].type) for name in rows.column_names]
-    staged = Table(f"upd_{uuid.uuid4().hex[:8]}", MetaData(), *columns, prefixes=["TEMPORARY"])
-    connection = await session.connection()
-    await connection.run_sync(staged.create)
+    staged = await staged_rows(session, "upd", columns, rows)
     try:
-        await copy_rows(session, staged, rows)
         values = {name: staged.c[name] for name in rows.column_names if name != key}
         await session.execute(update(target).where(target.c[key] == staged.c[key]).values(values))
     finally:
-        await connection.run_sync(staged.drop)
+        await drop_staged(session, staged)
 
 
 async def insert_keyed_ids(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,8 +10,6 @@ import pyarrow as pa
 from sqlalchemy import (
     BigInteger,
     Column,
-    MetaData,
-    Table,
     delete,
     exists,
     func,
@@ -23,7 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.db.base import table_of
-from endcap.db.bulk import copy_rows
+from endcap.db.bulk import copy_rows, drop_staged, staged_rows
 from endcap.db.types import utcnow
 from endcap.identity.models import (
     Customer,
@@ -115,18 +112,13 @@ class IdentityRepository:
         """Point customers at new profiles and keep their transactions' profile_id in step."""
         if len(customer_ids) == 0:
             return
-        moves = Table(
-            f"moves_{uuid.uuid4().hex[:8]}",
-            MetaData(),
-            Column("customer_ref", BigInteger, primary_key=True),
-            Column("profile_id", BigInteger, nullable=False),
-            prefixes=["TEMPORARY"],
-        )
-        connection = await self.session.connection()
-        await connection.run_sync(moves.create)
-        await copy_rows(
+        moves = await staged_rows(
             self.session,
-            moves,
+            "moves",
+            [
+                Column("customer_ref", BigInteger, primary_key=True),
+                Column("profile_id", BigInteger, nullable=False),
+            ],
             pa.table(
                 {
                     "customer_ref": pa.array(customer_ids, pa.int64()),
@@ -146,7 +138,7 @@ class IdentityRepository:
             .values(profile_id=m.profile_id)
             .where(t.customer_id == c.customer_id, c.id == m.customer_ref)
         )
-        await connection.run_sync(moves.drop)
+        await drop_staged(self.session, moves)
 
     async def drop_profiles_without_customers(self, candidates: Sequence[int]) -> None:
         if not candidates:
