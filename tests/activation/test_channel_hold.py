@@ -14,7 +14,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlparse
 
-import asyncpg
 import pytest
 from sqlalchemy import select, text
 from sqlmodel import col
@@ -43,21 +42,11 @@ def idle_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         backend, lambda: tmp_path_factory.mktemp("idle-db"), "endcap_test_idle"
     ) as url:
         name = urlparse(url).path.lstrip("/")
-        asyncio.run(
-            _admin(
-                f'ALTER DATABASE "{name}" SET idle_in_transaction_session_timeout = '
-                f"'{IDLE_TIMEOUT}'"
-            )
+        databases.run_sql(
+            databases.POSTGRES_ADMIN_URL,
+            f"ALTER DATABASE \"{name}\" SET idle_in_transaction_session_timeout = '{IDLE_TIMEOUT}'",
         )
         yield url
-
-
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(databases.POSTGRES_ADMIN_URL, timeout=10)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 @pytest.fixture(scope="module")

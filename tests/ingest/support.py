@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import asyncpg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -179,14 +178,6 @@ def template_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield url
 
 
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(databases.POSTGRES_ADMIN_URL, timeout=10)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
 async def clone_database(template: str, folder: Path) -> str:
     if template.startswith("sqlite"):
         source = Path(template.split("///", 1)[1])
@@ -194,14 +185,18 @@ async def clone_database(template: str, folder: Path) -> str:
         return databases.sqlite_url(folder)
     name = f"endcap_t_{uuid.uuid4().hex[:12]}"
     template_name = urlparse(template).path.lstrip("/")
-    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+    await databases.execute(
+        databases.POSTGRES_ADMIN_URL, f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'
+    )
     return urlparse(template)._replace(path=f"/{name}").geturl()
 
 
 async def drop_database(url: str) -> None:
     if url.startswith("postgresql"):
         name = urlparse(url).path.lstrip("/")
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await databases.execute(
+            databases.POSTGRES_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        )
 
 
 @pytest.fixture

@@ -31,14 +31,18 @@ def postgres_reachable(url: str = POSTGRES_ADMIN_URL, timeout: float = 1.0) -> b
     except OSError:
         return False
     try:
-        asyncio.run(_execute(url, "SELECT 1"))
+        asyncio.run(execute(url, "SELECT 1"))
     except (OSError, asyncpg.PostgresError):
         return False
     return True
 
 
-async def _execute(url: str, sql: str) -> None:
-    connection = await asyncpg.connect(url, timeout=5)
+async def execute(url: str, sql: str) -> None:
+    """Run ``sql`` (one or more statements) on the PostgreSQL database at ``url`` (an
+    asyncpg or SQLAlchemy URL), on a connection of its own."""
+    connection = await asyncpg.connect(
+        url.replace("postgresql+asyncpg://", "postgresql://", 1), timeout=5
+    )
     try:
         await connection.execute(sql)
     finally:
@@ -47,20 +51,20 @@ async def _execute(url: str, sql: str) -> None:
 
 def run_sql(url: str, sql: str) -> None:
     """Run ``sql`` (one or more statements) on the PostgreSQL database at ``url``."""
-    asyncio.run(_execute(url.replace("postgresql+asyncpg://", "postgresql://", 1), sql))
+    asyncio.run(execute(url, sql))
 
 
 def create_postgres_database(prefix: str = "endcap_test") -> str:
     """Create an empty database and return its asyncpg URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_execute(POSTGRES_ADMIN_URL, f'CREATE DATABASE "{name}"'))
+    asyncio.run(execute(POSTGRES_ADMIN_URL, f'CREATE DATABASE "{name}"'))
     parsed = urlparse(POSTGRES_ADMIN_URL)
     return parsed._replace(scheme="postgresql+asyncpg", path=f"/{name}").geturl()
 
 
 def drop_postgres_database(url: str) -> None:
     name = urlparse(url).path.lstrip("/")
-    asyncio.run(_execute(POSTGRES_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(execute(POSTGRES_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def sqlite_url(folder: Path, name: str = "endcap.db") -> str:
