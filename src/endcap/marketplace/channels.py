@@ -174,7 +174,7 @@ class ChannelService:
             for r in await self.campaigns.reservations(campaign_id)
             if r.week_start >= from_week
         }
-        await self.channels.lock_weeks(held)
+        await self.channels.lock_weeks(held)  # in the one order every booking locks them
         await self.channels.add_booked({key: -n for key, n in held.items()})
         await self.campaigns.drop_reservations(campaign_id, (m for _, m in held))
         return sum(held.values())

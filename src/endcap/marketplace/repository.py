@@ -144,10 +144,6 @@ class ChannelRepository:
                 [{"p_channel": c, "p_week": w, "p_n": n} for (c, w), n in change.items()],
             )
 
-    async def flush(self) -> None:
-        await self.session.flush()
-
-
 class CampaignRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
