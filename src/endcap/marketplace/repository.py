@@ -144,6 +144,7 @@ class ChannelRepository:
                 [{"p_channel": c, "p_week": w, "p_n": n} for (c, w), n in change.items()],
             )
 
+
 class CampaignRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
