@@ -20,6 +20,7 @@ from endcap.consent.models import ConsentEvent, ConsentStatus, Purpose
 from endcap.db.engine import SessionFactory
 from endcap.db.types import utcnow
 from endcap.identity.models import Customer, Identifier, IdType, Profile, SharedIdentifier
+from endcap.identity.repository import IdentityRepository
 from endcap.marketplace.holdout import HoldoutSplit, new_salt
 from endcap.marketplace.models import (
     Campaign,
@@ -86,7 +87,10 @@ async def build_shop(
     tag = uuid.uuid4().hex[:8]
     family = sha(f"family-{tag}@example.com")
     async with sessions() as session:
-        profiles = [Profile() for _ in range(shoppers)]
+        # Ids as key-chain resolution hands them out (it never draws on the sequence), so a
+        # shop built after a load that made profiles does not collide with them.
+        first = await IdentityRepository(session).next_profile_id()
+        profiles = [Profile(id=first + i) for i in range(shoppers)]
         session.add_all(profiles)
         await session.flush()
         customers: list[tuple[int, Customer]] = []

@@ -16,11 +16,14 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from endcap.activation.contacts import Contacts, follow_profiles
 from endcap.activation.models import ActivationContact
+from endcap.activation.repository import ActivationRepository
 from endcap.auth.roles import Role
 from endcap.client import EndcapClient
 from endcap.config import DatabaseSettings, Settings
@@ -31,7 +34,8 @@ from endcap.identity.models import Customer
 from endcap.marketplace.plan import week_start
 from endcap.privacy.channels import Channel
 from tests.activation import data
-from tests.activation.data import Shop, add_activation, build_shop, set_limit
+from tests.activation.data import Shop, add_activation, build_shop, set_endpoint, set_limit
+from tests.activation.receiver import ChannelReceiver
 from tests.activation.run import activation, export
 from tests.support import databases
 from tests.support.keys import make_key
@@ -259,3 +263,118 @@ async def test_records_split_off_a_merged_shopper_keep_its_contacts_and_so_does_
     assert await files_reaching(merge_sessions, m.survivor, split_off) == sorted(
         [(m.a, m.survivor), (m.b, m.survivor), (m.a, split_off), (m.b, split_off)]
     )
+
+
+# -- a merge or an erasure while a file is out ------------------------------------------------
+
+PUSHED = Channel.ONSITE_DISPLAY  # targeting_onsite, like CHANNEL; pushed to the receiver
+
+
+@dataclass
+class InFlight:
+    """The shop's activation on ``PUSHED``: its file is with the channel, unanswered, so
+    its contacts are not recorded yet; ``reachable`` is who the file holds."""
+
+    shop: Shop
+    activation_id: uuid.UUID
+    exporting: asyncio.Task[None]
+    reachable: set[int]
+    single: dict[int, str]  # the reachable profiles with one customer record -> its id
+
+
+async def in_flight(
+    sessions: SessionFactory, settings: Settings, receiver: ChannelReceiver
+) -> InFlight:
+    shop = await build_shop(sessions, channels=(PUSHED,))
+    await set_endpoint(sessions, PUSHED, receiver.url)
+    activation_id = await add_activation(sessions, shop, PUSHED)
+    receiver.hold()
+    exporting = asyncio.create_task(export(sessions, settings, activation_id))
+    await asyncio.to_thread(receiver.wait_for, 1)
+    reachable = set(shop.treated()) & shop.consented[Purpose.TARGETING_ONSITE]
+    single = await _single_record_customers(sessions, reachable)
+    return InFlight(shop, activation_id, exporting, reachable, single)
+
+
+async def answered(flight: InFlight, receiver: ChannelReceiver) -> None:
+    receiver.release()
+    await flight.exporting
+
+
+async def test_a_merge_while_the_file_is_out_moves_the_contacts_recorded_after_it(
+    merge_sessions: SessionFactory,
+    merge_settings: Settings,
+    merge_admin: EndcapClient,
+    receiver: ChannelReceiver,
+    tmp_path: Path,
+) -> None:
+    flight = await in_flight(merge_sessions, merge_settings, receiver)
+    try:
+        survivor, merged_away = sorted(flight.single)[:2]
+        path = tmp_path / "identifiers.csv"
+        path.write_text(
+            "customer_id,id_type,id_value\n"
+            f"{flight.single[survivor]},loyalty_card,late-{flight.shop.tag}\n"
+            f"{flight.single[merged_away]},loyalty_card,late-{flight.shop.tag}\n",
+            encoding="utf-8",
+        )
+        job = await asyncio.to_thread(merge_admin.upload, "identifiers", path)
+        assert (await asyncio.to_thread(merge_admin.wait, job.id)).status == "succeeded"
+    finally:
+        await answered(flight, receiver)
+
+    assert (await activation(merge_sessions, flight.activation_id)).exported == len(
+        flight.reachable
+    )
+    # The file named both; from the merge on they are one shopper with one contact, and
+    # no row is left on the id the merge retired.
+    assert await contacts_of(merge_sessions, flight.activation_id) == flight.reachable - {
+        merged_away
+    }
+    assert await files_reaching(merge_sessions, merged_away) == []
+
+
+async def test_an_erasure_while_the_file_is_out_leaves_no_contact_of_the_erased_shopper(
+    merge_sessions: SessionFactory,
+    merge_settings: Settings,
+    merge_admin: EndcapClient,
+    receiver: ChannelReceiver,
+    tmp_path: Path,
+) -> None:
+    flight = await in_flight(merge_sessions, merge_settings, receiver)
+    try:
+        erased = min(flight.single)
+        tombstone = await asyncio.to_thread(
+            lambda: merge_admin.erase(customer_id=flight.single[erased])
+        )
+        assert tombstone.customers_removed == 1
+    finally:
+        await answered(flight, receiver)
+
+    assert await files_reaching(merge_sessions, erased) == []
+    assert await contacts_of(merge_sessions, flight.activation_id) == flight.reachable - {erased}
+
+
+@pytest.mark.postgres
+async def test_a_merge_waits_for_a_recording_in_progress_and_then_moves_its_rows(
+    merge_sessions: SessionFactory, merge_settings: Settings
+) -> None:
+    shop = await build_shop(merge_sessions, channels=(CHANNEL,))
+    activation_id = await add_activation(merge_sessions, shop, CHANNEL)
+    old, new = shop.treated()[:2]
+    ids = Path(merge_settings.activation.drop_dir) / f"{activation_id}.contacts"
+    ids.parent.mkdir(parents=True, exist_ok=True)
+    np.array([old], dtype=np.int64).tofile(ids)
+
+    async with merge_sessions() as recording, merge_sessions() as moving:
+        contacts = Contacts(ActivationRepository(recording), chunk_rows=100)
+        await contacts.record(activation_id, ids)  # holds the lock until it commits
+        move = asyncio.create_task(follow_profiles(moving, [(old, new, True)]))
+        await asyncio.sleep(0.5)
+        assert not move.done()  # the merge waits for the recording ...
+        await recording.commit()
+        await asyncio.wait_for(move, 10)
+        await moving.commit()
+
+    # ... and then finds its row: the file's contact is on the survivor.
+    assert await files_reaching(merge_sessions, old, new) == [(activation_id, new)]

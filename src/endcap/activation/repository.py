@@ -43,7 +43,14 @@ from endcap.db.bulk import (
     is_postgres,
     staged_rows,
 )
-from endcap.identity.models import Customer, Identifier, IdType, SharedIdentifier
+from endcap.identity.models import (
+    Customer,
+    Identifier,
+    IdType,
+    Profile,
+    ProfileMerge,
+    SharedIdentifier,
+)
 from endcap.marketplace.models import (
     Campaign,
     CampaignAudience,
@@ -55,6 +62,9 @@ from endcap.pagination import PageRequest, keyset
 
 MEMBERS = table_of(AudienceMember)
 CONTACTS = table_of(ActivationContact)
+PROFILES = table_of(Profile)
+MERGES = table_of(ProfileMerge)
+PROFILE_MOVES_LOCK = zlib.crc32(b"endcap:activation-contacts:profile-moves")
 ENDED_STATUSES = (CampaignStatus.CANCELLED.value, CampaignStatus.COMPLETED.value)
 MATCH_KEY_TYPES = (IdType.EMAIL.value, IdType.PHONE.value)
 # (audience id, version): the member versions a campaign pinned when it was booked.
@@ -235,6 +245,44 @@ class ActivationRepository:
         await insert_keyed_ids(
             self.session, CONTACTS, {"activation_id": activation_id}, "profile_id", profile_ids
         )
+
+    async def lock_profile_moves(self, *, shared: bool) -> None:
+        """Wait for, then hold until this transaction ends, the lock between recording
+        contacts (``shared``: exports on different channels record side by side) and moving
+        or deleting them (exclusive); a PostgreSQL advisory lock, nothing on SQLite, whose
+        one writer orders the two anyway (activation/contacts.py says why)."""
+        if is_postgres(self.session):
+            lock = func.pg_advisory_xact_lock_shared if shared else func.pg_advisory_xact_lock
+            await self.session.execute(select(lock(PROFILE_MOVES_LOCK)))
+
+    async def gone_profiles(self, activation_id: uuid.UUID) -> dict[int, int | None]:
+        """The profiles the activation's contacts name that no longer exist, each with the
+        profile its latest merge folded it into (None: erased, or gone without a merge)."""
+        c, p, m = CONTACTS.c, PROFILES.c, MERGES.c
+        gone = select(c.profile_id).where(
+            c.activation_id == activation_id, ~exists().where(p.id == c.profile_id)
+        )
+        found: dict[int, int | None] = {
+            int(profile_id): None for profile_id in (await self.session.execute(gone)).scalars()
+        }
+        if found:
+            merges = (
+                select(m.from_profile_id, m.into_profile_id)
+                .where(m.kind == "merge", m.from_profile_id.in_(list(found)))
+                .order_by(m.id)
+            )
+            for old, new in (await self.session.execute(merges)).tuples():
+                found[int(old)] = int(new)  # the latest merge of an id is the last one
+        return found
+
+    async def drop_contacts(self, activation_id: uuid.UUID, profile_ids: Sequence[int]) -> None:
+        if profile_ids:
+            c = CONTACTS.c
+            await self.session.execute(
+                delete(CONTACTS).where(
+                    c.activation_id == activation_id, c.profile_id.in_(list(profile_ids))
+                )
+            )
 
     async def carry_contacts(self, moves: Sequence[tuple[int, int, bool]]) -> None:
         """For each ``(from, into, gone)``: ``into`` is also reached by every file that

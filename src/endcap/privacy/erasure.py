@@ -14,6 +14,7 @@ import uuid
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from endcap.activation.contacts import hold_back_recordings
 from endcap.config import Settings
 from endcap.errors import ConflictError, NotFoundError
 from endcap.identity.models import Customer
@@ -27,6 +28,7 @@ from endcap.privacy.schemas import ErasureRequest, Tombstone
 
 class ErasureService:
     def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
         self.identity = IdentityService(session, settings.identity)
         self.customers = IdentityRepository(session)
         self.erase_rows = ErasureRepository(session)
@@ -57,6 +59,7 @@ class ErasureService:
             ),
             customers_removed=await self.erase_rows.customers(refs),
         )
+        await hold_back_recordings(self.session)
         await self.erase_rows.profiles(profile_ids)
         stored = await self.erase_rows.add_tombstone(tombstone)
         return Tombstone.model_validate(stored, from_attributes=True)
