@@ -10,6 +10,7 @@ would check the limit before the first had recorded whom it reached.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlparse
@@ -18,10 +19,16 @@ import pytest
 from sqlalchemy import select, text
 from sqlmodel import col
 
+from endcap.activation.contacts import ChannelHoldLostError
+from endcap.activation.delivery import DeliveryFailedError
+from endcap.activation.jobs import run_export
 from endcap.activation.models import ActivationContact, ActivationStatus
+from endcap.activation.repository import channel_lock_key
+from endcap.activation.service import EXPORT_JOB
 from endcap.config import DatabaseSettings, Settings
 from endcap.consent.models import Purpose
 from endcap.db.engine import SessionFactory, create_engine, create_session_factory
+from endcap.jobs.models import Job
 from endcap.privacy.channels import Channel
 from tests.activation import data
 from tests.activation.data import Shop, add_activation, build_shop, rival, set_limit
@@ -98,3 +105,86 @@ async def test_a_slow_push_keeps_the_channel_held_past_the_idle_timeout(
     assert len(receiver.requests) == 2
     assert sorted(d.pressure_excluded or 0 for d in done.values()) == [0, len(shared)]
     assert {d.status for d in done.values()} == {ActivationStatus.DELIVERED}
+
+
+def end_the_hold(database_url: str, channel: Channel) -> None:
+    """End the session holding ``channel`` as an administrator (or a failover) would."""
+    key = channel_lock_key(channel.value)
+    sql = (
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"  # noqa: S608
+        f" AND granted AND classid = 0 AND objid::bigint = {key:d} AND objsubid = 1"
+    )
+    ended = threading.Thread(target=databases.run_sql, args=(database_url, sql))
+    ended.start()
+    ended.join()
+
+
+async def test_a_hold_ended_while_the_file_is_written_sends_nothing(
+    idle_sessions: SessionFactory, idle_url: str, settings: Settings, receiver: ChannelReceiver
+) -> None:
+    sessions = idle_sessions
+    shop = await build_shop(sessions, channels=(Channel.ONSITE_DISPLAY,), flight=flight_from(42))
+    await data.set_endpoint(sessions, Channel.ONSITE_DISPLAY, receiver.url)
+    activation_id = await add_activation(sessions, shop, Channel.ONSITE_DISPLAY)
+    calls: list[tuple[int, int | None]] = []
+
+    def progress(done: int, total: int | None) -> None:
+        if not calls:  # the file is being written, under the hold
+            end_the_hold(idle_url, Channel.ONSITE_DISPLAY)
+        calls.append((done, total))
+
+    job = Job(kind=EXPORT_JOB, params={"activation_id": str(activation_id)})
+    with pytest.raises(ChannelHoldLostError, match="lost its hold on the onsite_display channel"):
+        await run_export(sessions, settings, job, progress)
+
+    done = await activation(sessions, activation_id)
+    assert calls  # the export did get as far as writing
+    assert receiver.requests == []
+    assert done.status == ActivationStatus.FAILED
+    assert "nothing was sent" in (done.error or "")
+    assert done.exported is None
+    assert await contacts_of(sessions, activation_id) == set()
+
+
+async def test_a_hold_ended_during_a_failed_push_is_not_tried_again(
+    idle_sessions: SessionFactory, idle_url: str, settings: Settings, receiver: ChannelReceiver
+) -> None:
+    sessions = idle_sessions
+    shop = await build_shop(sessions, channels=(Channel.ONSITE_DISPLAY,), flight=flight_from(43))
+    await data.set_endpoint(sessions, Channel.ONSITE_DISPLAY, receiver.url)
+    activation_id = await add_activation(sessions, shop, Channel.ONSITE_DISPLAY)
+    receiver.behaviour.fail_first = 1
+    receiver.hold()
+    exporting = asyncio.create_task(export(sessions, settings, activation_id))
+    await asyncio.to_thread(receiver.wait_for, 1)  # the first attempt is in flight
+    await asyncio.to_thread(end_the_hold, idle_url, Channel.ONSITE_DISPLAY)
+    receiver.release()  # ... and answers 503
+
+    with pytest.raises(DeliveryFailedError, match="lost its hold on the onsite_display channel"):
+        await exporting
+
+    done = await activation(sessions, activation_id)
+    assert len(receiver.requests) == 1
+    assert done.status == ActivationStatus.FAILED
+    assert await contacts_of(sessions, activation_id) == set()
+
+
+async def test_a_hold_ended_after_the_channel_took_the_file_leaves_it_delivered(
+    idle_sessions: SessionFactory, idle_url: str, settings: Settings, receiver: ChannelReceiver
+) -> None:
+    sessions = idle_sessions
+    shop = await build_shop(sessions, channels=(Channel.ONSITE_DISPLAY,), flight=flight_from(44))
+    await data.set_endpoint(sessions, Channel.ONSITE_DISPLAY, receiver.url)
+    activation_id = await add_activation(sessions, shop, Channel.ONSITE_DISPLAY)
+    receiver.hold()
+    exporting = asyncio.create_task(export(sessions, settings, activation_id))
+    await asyncio.to_thread(receiver.wait_for, 1)  # the channel has the file
+    await asyncio.to_thread(end_the_hold, idle_url, Channel.ONSITE_DISPLAY)
+    receiver.release()  # ... and answers 200
+
+    await exporting  # the job succeeds: the file went out, and that is what is recorded
+
+    done = await activation(sessions, activation_id)
+    assert done.status == ActivationStatus.DELIVERED
+    assert len(receiver.requests) == 1
+    assert len(await contacts_of(sessions, activation_id)) == done.exported > 0

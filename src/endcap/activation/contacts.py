@@ -35,10 +35,12 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Row
+from sqlalchemy.exc import DBAPIError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.activation.pressure import ContactPressure, Flight
 from endcap.activation.repository import ActivationRepository
+from endcap.errors import EndcapError
 from endcap.marketplace.models import Campaign, CampaignStatus
 from endcap.marketplace.plan import week_start
 from endcap.privacy.channels import Channel
@@ -47,6 +49,17 @@ from endcap.privacy.channels import Channel
 ENDED = frozenset({CampaignStatus.CANCELLED, CampaignStatus.COMPLETED})
 # Merges of one shopper followed while one file was out, at most (see Contacts.record).
 MAX_HOPS = 8
+
+
+class ChannelHoldLostError(EndcapError):
+    """The export's hold on its channel ended before its file went out: another export
+    may have checked the contact limit without it, so it is not sent."""
+
+    def __init__(self, channel: Channel, why: str) -> None:
+        super().__init__(
+            f"the export lost its hold on the {channel.value} channel ({why}) before the"
+            " file went out: nothing was sent; enqueue the export again"
+        )
 
 
 class Contacts:
@@ -58,6 +71,17 @@ class Contacts:
         """Wait for, then hold until the session's transaction ends, the channel (see the
         module docstring)."""
         await self.activations.lock_channel(channel.value)
+
+    async def check_hold(self, channel: Channel) -> None:
+        """Raise ChannelHoldLostError unless this session still holds the channel
+        (:meth:`hold`): its connection can end under it (an administrator, a failover,
+        the network), silently releasing the lock while the export goes on."""
+        try:
+            held = await self.activations.holds_channel(channel.value)
+        except DBAPIError as exc:
+            raise ChannelHoldLostError(channel, f"its database session ended: {exc.orig}") from exc
+        if not held:
+            raise ChannelHoldLostError(channel, "the lock is no longer held")
 
     async def pressure(
         self, channel: Channel, campaign: Campaign, today: date

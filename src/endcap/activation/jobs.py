@@ -6,7 +6,10 @@ transaction that does work stays open while the channel is called. Beside them, 
 just before the members are read until the delivery and whom it reached are recorded
 (or the export failed), the export holds its channel in a session of its own, so that
 exports on one channel take turns at the contact limit (see
-:mod:`endcap.activation.contacts`); one waiting for its turn shows as running. A
+:mod:`endcap.activation.contacts`); one waiting for its turn shows as running. That
+session can end under the export (an administrator, a failover, the network) and the
+lock with it: the hold is checked before the file goes out and before each retry, and
+an export that lost it fails without sending. A
 failure is recorded on the activation in its own committed transaction and then
 raised, so the job ends failed with the same reason.
 
@@ -35,6 +38,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.activation.delivery import (
@@ -91,12 +95,13 @@ async def run_export(
                 plan = await ExportSteps(session, settings).start(activation_id, job)
                 await session.commit()
             # Held until the stack closes, after the delivery and its contacts are recorded.
-            await stack.enter_async_context(_holding(sessions, settings, plan.channel))
+            hold = await stack.enter_async_context(_holding(sessions, settings, plan.channel))
             async with sessions() as session:
                 written = await ExportSteps(session, settings).write_file(plan, progress)
             stack.callback(written.discard)
             counts = written.counts
             parcel = Parcel(written.path, plan.activation_id, plan.campaign_id, plan.channel.value)
+            await hold()
             async with sessions() as session:
                 # Writing a large file takes a while: the job may have been reclaimed, or the
                 # campaign cancelled, meanwhile. Checked and marked in one transaction.
@@ -105,7 +110,10 @@ async def run_export(
                 )
                 await session.commit()
             delivered = await deliver(
-                parcel, plan.endpoint_url, settings.activation, _recheck(sessions, settings, plan)
+                parcel,
+                plan.endpoint_url,
+                settings.activation,
+                _recheck(sessions, settings, plan, hold),
             )
         except RunSupersededError:
             raise  # another run, or the reclaim, owns the activation now: leave it as it is
@@ -179,20 +187,44 @@ async def _record(
 @contextlib.asynccontextmanager
 async def _holding(
     sessions: SessionFactory, settings: Settings, channel: Channel
-) -> AsyncIterator[None]:
+) -> AsyncIterator[Recheck]:
     """The channel's export lock (see ExportSteps.hold_channel), in a session of its
-    own whose transaction stays open until the block ends and then rolls back."""
-    async with sessions() as session:
-        await ExportSteps(session, settings).hold_channel(channel)
-        yield
+    own whose transaction stays open until the block ends and then rolls back. Yields
+    the check that it is still held, made before the file goes out and before each
+    retry: a hold lost after the channel took the file cannot be undone, and the
+    delivery is recorded as it happened."""
+    session = sessions()
+    try:
+        steps = ExportSteps(session, settings)
+        await steps.hold_channel(channel)
+
+        async def check() -> None:
+            await steps.check_hold(channel)
+
+        yield check
+    finally:
+        try:
+            await session.close()
+        except DBAPIError:
+            # Ended under the export after its last check: what happened is recorded
+            # already (delivered or failed); only its ending goes unheard otherwise.
+            log.warning(
+                "the hold on the %s channel had ended before its export finished",
+                channel.value,
+                exc_info=True,
+            )
 
 
-def _recheck(sessions: SessionFactory, settings: Settings, plan: ExportPlan) -> Recheck:
-    """Before a retried push: the campaign still runs. Retries can take minutes, and until
-    one is taken nothing was delivered, so a cancel or pause then is honoured. Unlocked:
-    a cancel landing between this read and the request counts as landing after it."""
+def _recheck(
+    sessions: SessionFactory, settings: Settings, plan: ExportPlan, hold: Recheck
+) -> Recheck:
+    """Before a retried push: the channel is still held and the campaign still runs.
+    Retries can take minutes, and until one is taken nothing was delivered, so a cancel
+    or pause then is honoured. Unlocked: a cancel landing between this read and the
+    request counts as landing after it."""
 
     async def recheck() -> None:
+        await hold()
         async with sessions() as session:
             await ExportSteps(session, settings).recheck(plan)
 

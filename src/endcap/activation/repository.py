@@ -24,6 +24,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -175,7 +176,7 @@ class ActivationRepository:
         """Wait for, then hold until this transaction ends, the channel's export lock
         (a PostgreSQL advisory lock; nothing on SQLite, which has one worker)."""
         if is_postgres(self.session):
-            key = zlib.crc32(f"endcap:activation-contacts:{channel}".encode())
+            key = channel_lock_key(channel)
             # The hold sits idle in its transaction while the export writes and pushes its
             # file (minutes for a slow channel). A server, database or role setting of
             # idle_in_transaction_session_timeout would end the session meanwhile and the
@@ -184,6 +185,21 @@ class ActivationRepository:
             # with is_local, i.e. SET LOCAL, which PgBouncer's transaction mode allows).
             keep = func.set_config("idle_in_transaction_session_timeout", "0", True)
             await self.session.execute(select(keep, func.pg_advisory_xact_lock(key)))
+
+    async def holds_channel(self, channel: str) -> bool:
+        """Whether this session still holds the channel's export lock (:meth:`lock_channel`);
+        always on SQLite. Raises the driver's error when the session's connection is gone
+        (ended by an administrator, a failover or the network), and the lock with it."""
+        if not is_postgres(self.session):
+            return True
+        # A one-bigint advisory lock shows as classid (high half), objid (low), objsubid 1.
+        held = text(
+            "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND pid = pg_backend_pid() AND classid = 0 AND objid::bigint = :key"
+            " AND objsubid = 1)"
+        )
+        found = await self.session.execute(held, {"key": channel_lock_key(channel)})
+        return bool(found.scalar_one())
 
     async def latest_delivered_elsewhere(
         self, channel: str, campaign_id: uuid.UUID, running_on: date
@@ -409,3 +425,8 @@ def match_keys() -> Select[Any]:
         .select_from(table_of(Identifier).join(table_of(Customer), c.id == i.customer_ref))
         .where(i.id_type.in_(MATCH_KEY_TYPES), c.profile_id.is_not(None), ~shared)
     )
+
+
+def channel_lock_key(channel: str) -> int:
+    """The advisory lock key of the channel's export lock (under 2**32, so one bigint)."""
+    return zlib.crc32(f"endcap:activation-contacts:{channel}".encode())

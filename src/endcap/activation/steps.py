@@ -164,6 +164,11 @@ class ExportSteps:
         no other export on it checks or records contacts meanwhile (activation/contacts.py)."""
         await self.contacts.hold(channel)
 
+    async def check_hold(self, channel: Channel) -> None:
+        """In the session that holds the channel: raise ChannelHoldLostError if the hold
+        ended meanwhile (activation/contacts.py)."""
+        await self.contacts.check_hold(channel)
+
     async def write_file(self, plan: ExportPlan, progress: ProgressCallback) -> ExportFile:
         """Stream the treatment group with consent (as of now), within the channel's contact
         limit across campaigns, into a spool file: the union of the pinned versions, each
