@@ -117,9 +117,16 @@ class ActivationRepository:
 
     async def unfinished_channels(self, campaign_id: uuid.UUID) -> set[str]:
         """Channels of this campaign with an activation queued or running."""
+        return await self.channels_with(
+            campaign_id, (ActivationStatus.QUEUED, ActivationStatus.RUNNING)
+        )
+
+    async def channels_with(
+        self, campaign_id: uuid.UUID, statuses: Collection[ActivationStatus]
+    ) -> set[str]:
+        """Channels of this campaign with an activation in one of ``statuses``."""
         stmt = sm_select(Activation.channel).where(
-            col(Activation.campaign_id) == campaign_id,
-            col(Activation.status).in_([ActivationStatus.QUEUED, ActivationStatus.RUNNING]),
+            col(Activation.campaign_id) == campaign_id, col(Activation.status).in_(statuses)
         )
         return set((await self.session.exec(stmt)).all())
 

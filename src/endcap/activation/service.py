@@ -10,6 +10,7 @@ the channel in :mod:`endcap.activation.delivery`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -64,13 +65,33 @@ class ActivationService:
         activation queued or running. Only flushes: the caller commits.
         """
         ensure_activatable(campaign)
-        channels = [channel_of(name) for name in campaign.channels]
         busy = await self.activations.unfinished_channels(campaign.id) & set(campaign.channels)
         if busy:
             raise ConflictError(
                 f"campaign {campaign.id} already has an activation queued or running for "
                 + ", ".join(sorted(busy))
             )
+        return await self._queue(campaign, campaign.channels, created_by)
+
+    async def resumed(
+        self, campaign: Campaign, created_by: uuid.UUID | None
+    ) -> list[ActivationPublic]:
+        """After a resume: queue the campaign's channels that no file reached yet (a pause
+        before the export sent it failed that activation, with nothing sent). A channel
+        that has its file already, or one on the way, is left as it is. Only flushes."""
+        ensure_activatable(campaign)
+        settled = await self.activations.channels_with(
+            campaign.id,
+            (ActivationStatus.QUEUED, ActivationStatus.RUNNING, ActivationStatus.DELIVERED),
+        )
+        return await self._queue(
+            campaign, [name for name in campaign.channels if name not in settled], created_by
+        )
+
+    async def _queue(
+        self, campaign: Campaign, channel_names: Sequence[str], created_by: uuid.UUID | None
+    ) -> list[ActivationPublic]:
+        channels = [channel_of(name) for name in channel_names]
         jobs = JobService(self.session)
         created = []
         for channel in channels:

@@ -199,6 +199,8 @@ class CampaignService:
         await self._move(campaign, principal, action, target, reason)
         if action is Action.SCHEDULE:
             await self._activate(campaign, principal)
+        if action is Action.RESUME:
+            await self._activate(campaign, principal, resumed=True)
         return await self._public(campaign)
 
     async def get(self, principal: Principal, campaign_id: uuid.UUID) -> CampaignPublic:
@@ -327,11 +329,19 @@ class CampaignService:
             ]
         )
 
-    async def _activate(self, campaign: Campaign, principal: Principal) -> None:
+    async def _activate(
+        self, campaign: Campaign, principal: Principal, *, resumed: bool = False
+    ) -> None:
+        """Queue the campaign's exports: every channel once scheduled; after a resume, the
+        channels no file reached yet (a pause stopped their export before it sent)."""
         # Imported here: activation reads campaigns, so the import runs one way at load time.
         from endcap.activation.service import ActivationService  # noqa: PLC0415
 
-        await ActivationService(self.session, self.settings).enqueue(campaign, principal.key_id)
+        activations = ActivationService(self.session, self.settings)
+        if resumed:
+            await activations.resumed(campaign, principal.key_id)
+        else:
+            await activations.enqueue(campaign, principal.key_id)
 
     async def _public(
         self, campaign: Campaign, audiences: builtins.list[CampaignAudience] | None = None
