@@ -119,6 +119,26 @@ def end_the_hold(database_url: str, channel: Channel) -> None:
     ended.join()
 
 
+async def pushing(
+    sessions: SessionFactory,
+    settings: Settings,
+    receiver: ChannelReceiver,
+    weeks_ahead: int,
+    *,
+    fail_first: int,
+) -> tuple[uuid.UUID, asyncio.Task[None]]:
+    """A fresh shop's export on ONSITE_DISPLAY, started, pushing to ``receiver``, which
+    holds its answers (the first ``fail_first`` of them 503)."""
+    shop = await build_shop(
+        sessions, channels=(Channel.ONSITE_DISPLAY,), flight=flight_from(weeks_ahead)
+    )
+    await data.set_endpoint(sessions, Channel.ONSITE_DISPLAY, receiver.url)
+    activation_id = await add_activation(sessions, shop, Channel.ONSITE_DISPLAY)
+    receiver.behaviour.fail_first = fail_first
+    receiver.hold()
+    return activation_id, asyncio.create_task(export(sessions, settings, activation_id))
+
+
 async def test_a_hold_ended_while_the_file_is_written_sends_nothing(
     idle_sessions: SessionFactory, idle_url: str, settings: Settings, receiver: ChannelReceiver
 ) -> None:
@@ -150,12 +170,7 @@ async def test_a_hold_ended_during_a_failed_push_is_not_tried_again(
     idle_sessions: SessionFactory, idle_url: str, settings: Settings, receiver: ChannelReceiver
 ) -> None:
     sessions = idle_sessions
-    shop = await build_shop(sessions, channels=(Channel.ONSITE_DISPLAY,), flight=flight_from(43))
-    await data.set_endpoint(sessions, Channel.ONSITE_DISPLAY, receiver.url)
-    activation_id = await add_activation(sessions, shop, Channel.ONSITE_DISPLAY)
-    receiver.behaviour.fail_first = 1
-    receiver.hold()
-    exporting = asyncio.create_task(export(sessions, settings, activation_id))
+    activation_id, exporting = await pushing(sessions, settings, receiver, 43, fail_first=1)
     await asyncio.to_thread(receiver.wait_for, 1)  # the first attempt is in flight
     await asyncio.to_thread(end_the_hold, idle_url, Channel.ONSITE_DISPLAY)
     receiver.release()  # ... and answers 503
@@ -173,11 +188,7 @@ async def test_a_hold_ended_after_the_channel_took_the_file_leaves_it_delivered(
     idle_sessions: SessionFactory, idle_url: str, settings: Settings, receiver: ChannelReceiver
 ) -> None:
     sessions = idle_sessions
-    shop = await build_shop(sessions, channels=(Channel.ONSITE_DISPLAY,), flight=flight_from(44))
-    await data.set_endpoint(sessions, Channel.ONSITE_DISPLAY, receiver.url)
-    activation_id = await add_activation(sessions, shop, Channel.ONSITE_DISPLAY)
-    receiver.hold()
-    exporting = asyncio.create_task(export(sessions, settings, activation_id))
+    activation_id, exporting = await pushing(sessions, settings, receiver, 44, fail_first=0)
     await asyncio.to_thread(receiver.wait_for, 1)  # the channel has the file
     await asyncio.to_thread(end_the_hold, idle_url, Channel.ONSITE_DISPLAY)
     receiver.release()  # ... and answers 200
