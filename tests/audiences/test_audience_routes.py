@@ -10,9 +10,13 @@ from typing import Any
 import httpx
 import pytest
 
+from endcap.audiences.schemas import AudiencePublic
+from endcap.audiences.service import AudienceService
 from endcap.client import EndcapAPIError, EndcapClient
 from endcap.config import DatabaseSettings
 from endcap.db.engine import create_engine, create_session_factory
+from endcap.privacy.difference import TooSimilarAudienceError
+from endcap.privacy.settings import PrivacyGateSettings
 from endcap.traits.service import TraitsService
 from tests.audiences.conftest import PROFILES
 from tests.audiences.http import CATALOG_KEYS, create, create_rule, refresh
@@ -205,3 +209,107 @@ def test_a_bad_price_is_422(
         create(admin, rule=BIG, **price)
     assert refused.value.status == 422
     assert next(iter(price)) in refused.value.detail
+
+
+BUYERS = {"trait": "baskets_52w", "op": ">=", "value": 1}
+
+
+def _without(codes: list[str]) -> dict[str, Any]:
+    """The buyers but the holders of ``codes``."""
+    return {"and": [BUYERS, {"not": {"attribute": "postal_code", "op": "in", "value": codes}}]}
+
+
+def _buyer_codes(admin: EndcapClient, retailer: dict[str, Any], skip: int, n: int) -> list[str]:
+    """``n`` postal codes each held by exactly one customer, a buyer: each singles one out."""
+    found = []
+    for code in unique_postal_codes(retailer["folder"])[skip:]:
+        one = {"and": [BUYERS, {"attribute": "postal_code", "op": "=", "value": code}]}
+        if _size(admin, one) == 1:
+            found.append(code)
+            if len(found) == n:
+                return found
+    raise AssertionError(f"fewer than {n} postal codes single out a buyer")
+
+
+def _publish(admin: EndcapClient, rule: dict[str, Any]) -> AudiencePublic:
+    audience = refresh(admin, create_rule(admin, rule).id)
+    published = admin.request("POST", f"/api/v1/audiences/{audience.id}/publish").json()
+    assert published["status"] == "published"
+    return AudiencePublic.model_validate(published)
+
+
+def test_a_published_audience_cannot_be_refreshed_into_a_minus_one(
+    admin: EndcapClient, brand: EndcapClient, retailer: dict[str, Any]
+) -> None:
+    codes = _buyer_codes(admin, retailer, skip=0, n=61)
+    buyers = _size(admin, BUYERS)
+    _publish(admin, BUYERS)  # A
+    b = _publish(admin, _without(codes[1:]))  # 60 apart: far enough
+    assert b.current is not None
+    assert b.current.size == buyers - 60
+    entry_before = brand.request("GET", f"/api/v1/catalog/audiences/{b.id}").json()
+
+    # Its rule changed to "everyone but one shopper", then refreshed: refused, as a
+    # publication of that rule would be, and brands keep seeing the version they saw.
+    etag = f'"{b.revision}"'
+    changed = admin.request(
+        "PATCH", f"/api/v1/audiences/{b.id}", json={"rule": _without(codes[:1])},
+        headers={"If-Match": etag},
+    )  # fmt: skip
+    assert changed.status_code == 200
+    job = admin.request("POST", f"/api/v1/audiences/{b.id}/refresh").json()
+    done = admin.wait(job["id"], timeout=300)
+
+    assert done.status == "failed"
+    assert done.error is not None
+    # A (or another published audience of all buyers, identical to it) is named.
+    assert "is too similar to audience" in done.error
+    assert "the catalog keeps version 1" in done.error
+    after = AudiencePublic.model_validate(admin.request("GET", f"/api/v1/audiences/{b.id}").json())
+    assert after.current is not None
+    assert (after.current.version, after.current.size) == (1, buyers - 60)
+    assert brand.request("GET", f"/api/v1/catalog/audiences/{b.id}").json() == entry_before
+
+
+def test_an_overlap_showing_a_few_shoppers_on_one_side_is_withheld(
+    admin: EndcapClient, brand: EndcapClient, retailer: dict[str, Any]
+) -> None:
+    codes = _buyer_codes(admin, retailer, skip=61, n=181)
+    others, few, many, more = codes[:60], codes[60:61], codes[61:121], codes[121:]
+    # A leaves out one buyer that B has; B leaves out 60 that A has: 61 apart, both
+    # publishable, but their overlap is A's size minus that one buyer.
+    a = _publish(admin, _without(others + many))
+    b = _publish(admin, _without(others + few))
+    # C is inside B, with 120 of B's buyers outside it: their overlap can be shown.
+    c = _publish(admin, _without(others + few + many + more))
+
+    withheld = brand.request("GET", f"/api/v1/catalog/audiences/{a.id}/overlap/{b.id}").json()
+    shown = brand.request("GET", f"/api/v1/catalog/audiences/{b.id}/overlap/{c.id}").json()
+
+    assert withheld == {"overlap": None, "label": "withheld"}
+    assert c.current is not None
+    assert shown["overlap"] == (c.current.size + 50) // 100 * 100  # rounded half up
+
+
+@pytest.mark.postgres
+async def test_two_publications_at_once_cannot_both_pass_the_difference_check(
+    admin: EndcapClient, retailer: dict[str, Any], shop_database: str
+) -> None:
+    codes = _buyer_codes(admin, retailer, skip=242, n=61)
+    base = codes[1:]  # leave 60 out of both: apart from every audience published so far
+    first = refresh(admin, create_rule(admin, _without(base)).id)
+    second = refresh(admin, create_rule(admin, _without(base + codes[:1])).id)  # minus one
+    engine = create_engine(DatabaseSettings(url=shop_database))
+    sessions = create_session_factory(engine)
+    gate = PrivacyGateSettings()
+    try:
+        async with sessions() as publishing, sessions() as racing:
+            await AudienceService(publishing, gate).publish(first.id)  # not committed yet
+            race = asyncio.create_task(AudienceService(racing, gate).publish(second.id))
+            await asyncio.sleep(0.5)
+            assert not race.done()  # it waits for the first publication's commit ...
+            await publishing.commit()
+            with pytest.raises(TooSimilarAudienceError):  # ... and then sees it
+                await asyncio.wait_for(race, 10)
+    finally:
+        await engine.dispose()

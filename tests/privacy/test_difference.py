@@ -20,6 +20,7 @@ from endcap.privacy.difference import (
     ensure_not_near_duplicate,
     member_set,
     near_duplicates,
+    overlap_singles_out,
     symmetric_difference_size,
 )
 
@@ -182,3 +183,18 @@ def test_a_release_is_refused_exactly_when_it_is_1_to_k_minus_1_apart(
         release = base[removed:]
         conflicts = list(near_duplicates(release, [("base", base)], k=k))
         assert bool(conflicts) == (0 < removed < k)
+
+
+@given(
+    st.sets(st.integers(0, 300), max_size=200),
+    st.sets(st.integers(0, 300), max_size=200),
+    st.integers(1, 60),
+)
+def test_a_shown_overlap_never_leaves_fewer_than_k_shoppers_on_one_side(
+    a: set[int], b: set[int], k: int
+) -> None:
+    both = len(a & b)
+    withheld = overlap_singles_out(len(a) - both, len(b) - both, k=k)
+    for outside in (a - b, b - a):
+        assert withheld or len(outside) == 0 or len(outside) >= k
+    assert withheld == any(0 < len(outside) < k for outside in (a - b, b - a))

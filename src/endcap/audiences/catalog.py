@@ -3,7 +3,8 @@ their kind (rule, propensity or lookalike) and their price.
 
 Brands never see members, rules or exact counts. A channel is listed only when
 its consented reach passes the minimum; overlaps between two audiences are
-rounded and hidden below the minimum.
+rounded, hidden below the minimum, and withheld when one audience has only a few
+shoppers (fewer than k) outside the other.
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ from endcap.audiences.models import Audience, AudienceKind, AudienceVersion
 from endcap.audiences.schemas import CatalogEntry, ChannelReach, Overlap, Price
 from endcap.errors import NotFoundError
 from endcap.privacy.channels import Channel
+from endcap.privacy.difference import overlap_singles_out
 from endcap.privacy.settings import PrivacyGateSettings
 from endcap.privacy.sizes import round_count, size_band
+
+# The label of an overlap withheld by the difference rule (no number, not even a band).
+WITHHELD = "withheld"
 
 
 class AudienceCatalog:
@@ -72,8 +77,12 @@ class AudienceCatalog:
         return entry, version.version
 
     async def overlap(self, first: uuid.UUID, second: uuid.UUID) -> Overlap:
+        """Shoppers in both, rounded; withheld when it would show a few shoppers in one
+        and not the other (privacy/difference.py)."""
         (_, a), (_, b) = await self._published(first), await self._published(second)
         exact = await self.audiences.overlap((a.audience_id, a.version), (b.audience_id, b.version))
+        if overlap_singles_out(a.size - exact, b.size - exact, k=self.gate.k_threshold):
+            return Overlap(overlap=None, label=WITHHELD)
         shown = round_count(exact, to=self.gate.round_to, minimum=self.gate.min_audience)
         return Overlap(overlap=shown.value, label=shown.label)
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+import zlib
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, and_, func, insert, literal, select
+from sqlalchemy import Select, and_, delete, false, func, insert, literal, select
 from sqlmodel import col
 from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,10 +16,11 @@ from endcap.audiences.models import Audience, AudienceMember, AudienceStatus, Au
 from endcap.consent.models import Purpose
 from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
-from endcap.db.bulk import insert_keyed_ids
+from endcap.db.bulk import insert_keyed_ids, is_postgres
 from endcap.pagination import PageRequest, keyset
 
 MEMBERS = table_of(AudienceMember)
+PUBLICATION_LOCK = zlib.crc32(b"endcap:audience-publication")
 FETCH_ROWS = 100_000
 
 
@@ -46,9 +48,16 @@ class MembershipRepository:
         stmt = keyset(stmt, col(Audience.created_at), col(Audience.id), page)
         return list((await self.session.exec(stmt)).all())
 
-    async def published(self) -> list[Audience]:
-        stmt = model_select(Audience).where(col(Audience.status) == AudienceStatus.PUBLISHED)
-        return list((await self.session.exec(stmt.order_by(col(Audience.name)))).all())
+    async def lock_publication(self) -> None:
+        """Wait for, then hold until this transaction ends, the lock every change to what
+        brands can see of audiences takes before its difference check (a PostgreSQL
+        advisory lock). SQLite has one writer: a write that changes nothing takes its lock
+        before the check reads, as a read transaction that writes later would fail once
+        another had committed meanwhile."""
+        if is_postgres(self.session):
+            await self.session.execute(select(func.pg_advisory_xact_lock(PUBLICATION_LOCK)))
+        else:
+            await self.session.execute(delete(Audience).where(false()))
 
     async def published_versions(
         self, audience_id: uuid.UUID | None = None

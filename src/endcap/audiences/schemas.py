@@ -131,7 +131,8 @@ class CatalogEntry(BaseModel):
 
 
 class Overlap(BaseModel):
-    """Profiles in both audiences, rounded; None (shown as ``label``) below the minimum."""
+    """Profiles in both audiences, rounded; None (shown as ``label``) below the minimum,
+    or ``"withheld"`` when one audience has fewer than k shoppers outside the other."""
 
     overlap: int | None
     label: str

@@ -30,7 +30,7 @@ from endcap.errors import (
 )
 from endcap.pagination import Page, PageRequest, next_cursor
 from endcap.privacy.channels import CHANNEL_PURPOSE
-from endcap.privacy.difference import ensure_not_near_duplicate
+from endcap.privacy.difference import MemberSet, could_be_near_duplicates, ensure_not_near_duplicate
 from endcap.privacy.sensitive import SensitiveCategories
 from endcap.privacy.settings import PrivacyGateSettings
 from endcap.privacy.sizes import ensure_minimum_size
@@ -149,6 +149,15 @@ class AudienceService:
             channel.value: await self.audiences.reach(audience.id, version, purpose)
             for channel, purpose in CHANNEL_PURPOSE.items()
         }
+        if audience.status == AudienceStatus.PUBLISHED:
+            # Brands see the new version as soon as it is current: it passes the same
+            # check as a publication, or the refresh fails and the catalog keeps the old.
+            await self._ensure_apart(
+                audience.id,
+                await self.audiences.member_ids(audience.id, version),
+                f"version {version} of this published audience (the catalog keeps version"
+                f" {audience.current_version})",
+            )
         await self.audiences.add_version(
             AudienceVersion(
                 audience_id=audience.id, version=version, size=size, reach=reach, report=report
@@ -169,17 +178,30 @@ class AudienceService:
         best_reach = max(current.reach.values(), default=0) if current else 0
         ensure_minimum_size(best_reach, minimum=self.gate.min_audience)
         members = await self.audiences.member_ids(audience.id, audience.current_version)
-        visible = [
-            (str(other.id), await self.audiences.member_ids(other.id, other.current_version))
-            for other in await self.audiences.published()
-            if other.id != audience.id and other.current_version is not None
-        ]
-        ensure_not_near_duplicate(members, visible, k=self.gate.k_threshold)
+        await self._ensure_apart(audience.id, members, "this audience")
         audience.status = AudienceStatus.PUBLISHED
         audience.revision += 1
         audience.updated_at = utcnow()
         await self.audiences.add(audience)
         return await self._public(audience)
+
+    async def _ensure_apart(
+        self, audience_id: uuid.UUID, members: MemberSet, described_as: str
+    ) -> None:
+        """The difference check of ``members`` against every other published audience's
+        current version; TooSimilarAudienceError names the first too close. Holds the
+        publication lock to the commit, so that two releases checked at once (two
+        publications, or a publication and a refresh) cannot each pass against the
+        other's old state."""
+        await self.audiences.lock_publication()
+        k = self.gate.k_threshold
+        visible = [
+            (str(other.id), await self.audiences.member_ids(other.id, version.version))
+            for other, version in await self.audiences.published_versions()
+            # Sets whose sizes differ by k or more cannot be near: not even loaded.
+            if other.id != audience_id and could_be_near_duplicates(len(members), version.size, k=k)
+        ]
+        ensure_not_near_duplicate(members, visible, k=k, described_as=described_as)
 
     async def delete(self, audience_id: uuid.UUID) -> AudiencePublic:
         """Out of the catalog for good; member versions stay for bookings that pinned them."""

@@ -49,9 +49,9 @@ class TooSimilarAudienceError(ConflictError):
     problem_type = "audience-too-similar"
     title = "Audience too similar"
 
-    def __init__(self, conflicts_with: Hashable, *, k: int) -> None:
+    def __init__(self, conflicts_with: Hashable, *, k: int, release: str = "this audience") -> None:
         super().__init__(
-            f"this audience is too similar to audience {conflicts_with}, which the brand "
+            f"{release} is too similar to audience {conflicts_with}, which the brand "
             f"can already see: two visible audiences must differ by at least {k} profiles",
             conflicts_with=conflicts_with,
         )
@@ -89,6 +89,14 @@ def could_be_near_duplicates(size_a: int, size_b: int, *, k: int = K_THRESHOLD) 
     size is within ``k`` of the release.
     """
     return abs(size_a - size_b) < k
+
+
+def overlap_singles_out(only_first: int, only_second: int, *, k: int = K_THRESHOLD) -> bool:
+    """Whether an overlap of two visible audiences must be withheld: one of them has 1 to
+    k-1 shoppers outside the other. Their overlap is then that audience's size minus
+    those few, the difference the check exists to hide; the pair itself may be far enough
+    apart to publish (a few shoppers out of one side, many more into the other)."""
+    return 0 < only_first < k or 0 < only_second < k
 
 
 def symmetric_difference_size(a: MemberSet, b: MemberSet) -> int:
@@ -134,15 +142,17 @@ def ensure_not_near_duplicate(
     visible: Iterable[tuple[ReleaseId, MemberSet]],
     *,
     k: int = K_THRESHOLD,
+    described_as: str = "this audience",
 ) -> None:
-    """Raise :class:`TooSimilarAudienceError` naming the first visible set that is too close.
+    """Raise :class:`TooSimilarAudienceError` naming the first visible set that is too close
+    (``described_as`` names the release in its message).
 
     Safe to show a brand: the error carries the visible audience's id and ``k``,
     not how many profiles set the two apart.
     """
     conflict = next(near_duplicates(release, visible, k=k), None)
     if conflict is not None:
-        raise TooSimilarAudienceError(conflict.visible_id, k=k)
+        raise TooSimilarAudienceError(conflict.visible_id, k=k, release=described_as)
 
 
 def _check_member_set(members: MemberSet) -> None:
