@@ -50,6 +50,18 @@ _ADD_BOOKED = (
     .where(WEEKS.c.channel == bindparam("p_channel"), WEEKS.c.week_start == bindparam("p_week"))
     .values(booked=WEEKS.c.booked + bindparam("p_n"))
 )
+# Built once: every forecast and booking runs them.
+_SETTINGS_OF = select(ChannelSettings).where(
+    col(ChannelSettings.channel).in_(bindparam("p_channels", expanding=True))
+)
+_WEEKS_OF = (
+    sa_select(*WEEK_COLUMNS)
+    .where(
+        WEEKS.c.channel.in_(bindparam("p_channels", expanding=True)),
+        WEEKS.c.week_start.between(bindparam("p_first"), bindparam("p_last")),
+    )
+    .order_by(WEEKS.c.channel, WEEKS.c.week_start)
+)
 RESERVATIONS = table_of(CapacityReservation)
 MEMBERS = table_of(AudienceMember)
 
@@ -62,8 +74,8 @@ class ChannelRepository:
         return await self.session.get(ChannelSettings, channel)
 
     async def some(self, channels: Iterable[str]) -> dict[str, ChannelSettings]:
-        query = select(ChannelSettings).where(col(ChannelSettings.channel).in_(sorted(channels)))
-        return {s.channel: s for s in (await self.session.exec(query)).all()}
+        found = await self.session.exec(_SETTINGS_OF, params={"p_channels": sorted(channels)})
+        return {s.channel: s for s in found.all()}
 
     async def all(self) -> list[ChannelSettings]:
         query = select(ChannelSettings).order_by(col(ChannelSettings.channel))
@@ -99,12 +111,12 @@ class ChannelRepository:
         Rows, not ORM objects: bookings change ``booked`` with set-based UPDATEs,
         which an identity map would not see.
         """
-        query = (
-            sa_select(*WEEK_COLUMNS)
-            .where(WEEKS.c.channel == channel, WEEKS.c.week_start.between(first, last))
-            .order_by(WEEKS.c.week_start)
-        )
-        return list((await self.session.execute(query)).all())
+        return await self.weeks_of([channel], first, last)
+
+    async def weeks_of(self, channels: Iterable[str], first: date, last: date) -> list[WeekRow]:
+        """:meth:`weeks` of several channels in one query, by channel and week."""
+        params = {"p_channels": sorted(channels), "p_first": first, "p_last": last}
+        return list((await self.session.execute(_WEEKS_OF, params)).all())
 
     async def open_weeks(self, weeks: Iterable[tuple[str, date, int]]) -> None:
         """Put (channel, week, capacity) on the books; weeks already there keep theirs."""
