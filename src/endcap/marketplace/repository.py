@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from typing import Any
 
 from sqlalchemy import (
     Integer,
@@ -22,6 +21,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -63,6 +63,20 @@ _WEEKS_OF = (
     .order_by(WEEKS.c.channel, WEEKS.c.week_start)
 )
 RESERVATIONS = table_of(CapacityReservation)
+# Rows every draft and booking writes, as plain inserts: an ORM flush costs more Python
+# than the statement itself (tests/perf/bench_booking), and nothing reads them back.
+_ADD_AUDIENCES = table_of(CampaignAudience).insert()
+_ADD_LINES = table_of(CampaignLine).insert()
+_ADD_EVENT = table_of(CampaignEvent).insert()
+_AUDIENCES = table_of(CampaignAudience)
+_PIN_VERSION = (
+    update(_AUDIENCES)
+    .where(
+        _AUDIENCES.c.campaign_id == bindparam("p_campaign"),
+        _AUDIENCES.c.position == bindparam("p_position"),
+    )
+    .values(audience_version=bindparam("p_version"))
+)
 MEMBERS = table_of(AudienceMember)
 
 
@@ -217,8 +231,37 @@ class CampaignRepository:
             CampaignAudience(campaign_id=campaign_id, position=i, audience_id=audience_id)
             for i, audience_id in enumerate(audience_ids)
         ]
-        await self.add_all(rows)
+        if rows:
+            await self.session.execute(_ADD_AUDIENCES, [row.model_dump() for row in rows])
         return rows
+
+    async def pin_versions(
+        self, audiences: Sequence[CampaignAudience], versions: Mapping[uuid.UUID, int]
+    ) -> None:
+        """Set each audience's pinned version to ``versions[audience_id]`` (one executemany)."""
+        if not audiences:
+            return
+        await self.session.execute(
+            _PIN_VERSION,
+            [
+                {
+                    "p_campaign": a.campaign_id,
+                    "p_position": a.position,
+                    "p_version": versions[a.audience_id],
+                }
+                for a in audiences
+            ],
+        )
+        for audience in audiences:  # as now stored; the session has nothing left to write
+            set_committed_value(audience, "audience_version", versions[audience.audience_id])
+
+    async def add_lines(self, lines: Sequence[CampaignLine]) -> None:
+        if lines:
+            await self.session.execute(_ADD_LINES, [line.model_dump() for line in lines])
+
+    async def add_event(self, event: CampaignEvent) -> None:
+        """Append to the audit trail (its id is the database's)."""
+        await self.session.execute(_ADD_EVENT, event.model_dump(exclude={"id"}))
 
     async def set_audiences(
         self, campaign_id: uuid.UUID, audience_ids: Sequence[uuid.UUID]
@@ -267,10 +310,6 @@ class CampaignRepository:
                     for (c, w), n in held.items()
                 ],
             )
-
-    async def add_all(self, rows: Iterable[Any]) -> None:
-        self.session.add_all(list(rows))
-        await self.session.flush()
 
     async def events(self, campaign_id: uuid.UUID) -> list[CampaignEvent]:
         query = (
