@@ -62,6 +62,18 @@ _WEEKS_OF = (
     )
     .order_by(WEEKS.c.channel, WEEKS.c.week_start)
 )
+_LOCK_WEEKS = (
+    sa_select(*WEEK_COLUMNS)
+    .where(tuple_(WEEKS.c.channel, WEEKS.c.week_start).in_(bindparam("p_weeks", expanding=True)))
+    .order_by(WEEKS.c.channel, WEEKS.c.week_start)
+    .with_for_update()
+)
+_LOCK_CAMPAIGN = select(Campaign).where(col(Campaign.id) == bindparam("p_id")).with_for_update()
+_AUDIENCES_OF = (
+    select(CampaignAudience)
+    .where(col(CampaignAudience.campaign_id).in_(bindparam("p_ids", expanding=True)))
+    .order_by(col(CampaignAudience.campaign_id), col(CampaignAudience.position))
+)
 RESERVATIONS = table_of(CapacityReservation)
 # Rows every draft and booking writes, as plain inserts: an ORM flush costs more Python
 # than the statement itself (tests/perf/bench_booking), and nothing reads them back.
@@ -151,13 +163,7 @@ class ChannelRepository:
         wanted = sorted(set(keys))
         if not wanted:
             return []
-        query = (
-            sa_select(*WEEK_COLUMNS)
-            .where(tuple_(WEEKS.c.channel, WEEKS.c.week_start).in_(wanted))
-            .order_by(WEEKS.c.channel, WEEKS.c.week_start)
-            .with_for_update()
-        )
-        return list((await self.session.execute(query)).all())
+        return list((await self.session.execute(_LOCK_WEEKS, {"p_weeks": wanted})).all())
 
     async def add_booked(self, change: Mapping[tuple[str, date], int]) -> None:
         """Add ``change[(channel, week)]`` to each week's ``booked`` (negative gives back).
@@ -184,8 +190,7 @@ class CampaignRepository:
         if not for_update:
             return await self.session.get(Campaign, campaign_id)
         # Row lock: two transitions of one campaign run one after the other.
-        query = select(Campaign).where(col(Campaign.id) == campaign_id).with_for_update()
-        return (await self.session.exec(query)).first()
+        return (await self.session.exec(_LOCK_CAMPAIGN, params={"p_id": campaign_id})).first()
 
     async def list_page(
         self,
@@ -213,13 +218,8 @@ class CampaignRepository:
         ids = sorted(set(campaign_ids))
         if not ids:
             return {}
-        query = (
-            select(CampaignAudience)
-            .where(col(CampaignAudience.campaign_id).in_(ids))
-            .order_by(col(CampaignAudience.campaign_id), col(CampaignAudience.position))
-        )
         found: dict[uuid.UUID, list[CampaignAudience]] = {}
-        for row in (await self.session.exec(query)).all():
+        for row in (await self.session.exec(_AUDIENCES_OF, params={"p_ids": ids})).all():
             found.setdefault(row.campaign_id, []).append(row)
         return found
 
