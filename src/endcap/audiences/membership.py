@@ -7,7 +7,7 @@ import zlib
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, and_, delete, false, func, insert, literal, select
+from sqlalchemy import Select, and_, bindparam, delete, false, func, insert, literal, select
 from sqlmodel import col
 from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -22,6 +22,22 @@ from endcap.pagination import PageRequest, keyset
 MEMBERS = table_of(AudienceMember)
 PUBLICATION_LOCK = zlib.crc32(b"endcap:audience-publication")
 FETCH_ROWS = 100_000
+
+
+_PUBLISHED = (
+    model_select(Audience, AudienceVersion)
+    .join(
+        AudienceVersion,
+        and_(
+            col(AudienceVersion.audience_id) == col(Audience.id),
+            col(AudienceVersion.version) == col(Audience.current_version),
+        ),
+    )
+    .where(col(Audience.status) == AudienceStatus.PUBLISHED)
+    .order_by(col(Audience.name))
+)
+# Built once: every forecast and booking runs it for each of its audiences.
+_ONE_PUBLISHED = _PUBLISHED.where(col(Audience.id) == bindparam("p_audience"))
 
 
 class MembershipRepository:
@@ -65,20 +81,10 @@ class MembershipRepository:
         """Published audiences (or the one asked for, if published) with their current
         version, by name, in one query: the catalog and every forecast and booking read it.
         """
-        stmt = (
-            model_select(Audience, AudienceVersion)
-            .join(
-                AudienceVersion,
-                and_(
-                    col(AudienceVersion.audience_id) == col(Audience.id),
-                    col(AudienceVersion.version) == col(Audience.current_version),
-                ),
-            )
-            .where(col(Audience.status) == AudienceStatus.PUBLISHED)
-        )
-        if audience_id is not None:
-            stmt = stmt.where(col(Audience.id) == audience_id)
-        return list((await self.session.exec(stmt.order_by(col(Audience.name)))).all())
+        if audience_id is None:
+            return list((await self.session.exec(_PUBLISHED)).all())
+        found = await self.session.exec(_ONE_PUBLISHED, params={"p_audience": audience_id})
+        return list(found.all())
 
     async def version(self, audience_id: uuid.UUID, version: int) -> AudienceVersion | None:
         return await self.session.get(AudienceVersion, (audience_id, version))

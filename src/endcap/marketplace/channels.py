@@ -105,13 +105,34 @@ class ChannelService:
         return shown
 
     async def least_left(
-        self, channel: Channel, mondays: Sequence[date], *, exact: bool = True
-    ) -> int:
-        """The least any of ``mondays``' weeks has left; coarse (privacy.sizes.coarse_left)
-        unless ``exact``, which only the retailer gets."""
-        weeks = await self.weeks(channel, min(mondays), max(mondays))
-        tightest = min((w for w in weeks if w.week_start in set(mondays)), key=lambda w: w.left)
-        return tightest.left if exact else coarse_left(tightest.left, tightest.capacity)
+        self,
+        mondays: Mapping[Channel, Sequence[date]],
+        settings: Mapping[Channel, ChannelSettings],
+        *,
+        exact: bool = True,
+    ) -> dict[Channel, int]:
+        """For each channel, the least any of its ``mondays``' weeks has left (weeks nobody
+        has booked have the ``settings``' full capacity), all in one query; coarse
+        (privacy.sizes.coarse_left) unless ``exact``, which only the retailer gets."""
+        if not mondays:
+            return {}
+        first = min(min(days) for days in mondays.values())
+        last = max(max(days) for days in mondays.values())
+        booked = {
+            (w.channel, w.week_start): (w.capacity, w.booked)
+            for w in await self.channels.weeks_of((c.value for c in mondays), first, last)
+        }
+        shown = {}
+        for channel, days in mondays.items():
+            full = (settings[channel].weekly_capacity, 0)
+            # The first of the tightest weeks, in week order: coarse_left reads its capacity.
+            capacity, taken = min(
+                (booked.get((channel.value, monday), full) for monday in sorted(set(days))),
+                key=lambda week: week[0] - week[1],
+            )
+            left = capacity - taken
+            shown[channel] = left if exact else coarse_left(left, capacity)
+        return shown
 
     async def reserve(
         self,

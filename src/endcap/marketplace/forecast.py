@@ -56,9 +56,11 @@ class Quoting:
     async def forecast(self, request: ForecastRequest, *, exact: bool = False) -> Forecast:
         """The quote a booking would get; capacity left is coarse unless ``exact`` (retailer)."""
         quote = await self.quote(request)
+        mondays = {line.channel: sorted(line.weeks) for line in quote.plan.lines}
+        least_left = await self.channels.least_left(mondays, quote.settings, exact=exact)
         lines = []
         for line in quote.plan.lines:
-            left = await self.channels.least_left(line.channel, sorted(line.weeks), exact=exact)
+            left = least_left[line.channel]
             lines.append(
                 ForecastLine(
                     channel=line.channel,

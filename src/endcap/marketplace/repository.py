@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from typing import Any
 
 from sqlalchemy import (
     Integer,
@@ -22,6 +21,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -50,7 +50,45 @@ _ADD_BOOKED = (
     .where(WEEKS.c.channel == bindparam("p_channel"), WEEKS.c.week_start == bindparam("p_week"))
     .values(booked=WEEKS.c.booked + bindparam("p_n"))
 )
+# Built once: every forecast and booking runs them.
+_SETTINGS_OF = select(ChannelSettings).where(
+    col(ChannelSettings.channel).in_(bindparam("p_channels", expanding=True))
+)
+_WEEKS_OF = (
+    sa_select(*WEEK_COLUMNS)
+    .where(
+        WEEKS.c.channel.in_(bindparam("p_channels", expanding=True)),
+        WEEKS.c.week_start.between(bindparam("p_first"), bindparam("p_last")),
+    )
+    .order_by(WEEKS.c.channel, WEEKS.c.week_start)
+)
+_LOCK_WEEKS = (
+    sa_select(*WEEK_COLUMNS)
+    .where(tuple_(WEEKS.c.channel, WEEKS.c.week_start).in_(bindparam("p_weeks", expanding=True)))
+    .order_by(WEEKS.c.channel, WEEKS.c.week_start)
+    .with_for_update()
+)
+_LOCK_CAMPAIGN = select(Campaign).where(col(Campaign.id) == bindparam("p_id")).with_for_update()
+_AUDIENCES_OF = (
+    select(CampaignAudience)
+    .where(col(CampaignAudience.campaign_id).in_(bindparam("p_ids", expanding=True)))
+    .order_by(col(CampaignAudience.campaign_id), col(CampaignAudience.position))
+)
 RESERVATIONS = table_of(CapacityReservation)
+# Rows every draft and booking writes, as plain inserts: an ORM flush costs more Python
+# than the statement itself (tests/perf/bench_booking), and nothing reads them back.
+_ADD_AUDIENCES = table_of(CampaignAudience).insert()
+_ADD_LINES = table_of(CampaignLine).insert()
+_ADD_EVENT = table_of(CampaignEvent).insert()
+_AUDIENCES = table_of(CampaignAudience)
+_PIN_VERSION = (
+    update(_AUDIENCES)
+    .where(
+        _AUDIENCES.c.campaign_id == bindparam("p_campaign"),
+        _AUDIENCES.c.position == bindparam("p_position"),
+    )
+    .values(audience_version=bindparam("p_version"))
+)
 MEMBERS = table_of(AudienceMember)
 
 
@@ -62,8 +100,8 @@ class ChannelRepository:
         return await self.session.get(ChannelSettings, channel)
 
     async def some(self, channels: Iterable[str]) -> dict[str, ChannelSettings]:
-        query = select(ChannelSettings).where(col(ChannelSettings.channel).in_(sorted(channels)))
-        return {s.channel: s for s in (await self.session.exec(query)).all()}
+        found = await self.session.exec(_SETTINGS_OF, params={"p_channels": sorted(channels)})
+        return {s.channel: s for s in found.all()}
 
     async def all(self) -> list[ChannelSettings]:
         query = select(ChannelSettings).order_by(col(ChannelSettings.channel))
@@ -99,12 +137,12 @@ class ChannelRepository:
         Rows, not ORM objects: bookings change ``booked`` with set-based UPDATEs,
         which an identity map would not see.
         """
-        query = (
-            sa_select(*WEEK_COLUMNS)
-            .where(WEEKS.c.channel == channel, WEEKS.c.week_start.between(first, last))
-            .order_by(WEEKS.c.week_start)
-        )
-        return list((await self.session.execute(query)).all())
+        return await self.weeks_of([channel], first, last)
+
+    async def weeks_of(self, channels: Iterable[str], first: date, last: date) -> list[WeekRow]:
+        """:meth:`weeks` of several channels in one query, by channel and week."""
+        params = {"p_channels": sorted(channels), "p_first": first, "p_last": last}
+        return list((await self.session.execute(_WEEKS_OF, params)).all())
 
     async def open_weeks(self, weeks: Iterable[tuple[str, date, int]]) -> None:
         """Put (channel, week, capacity) on the books; weeks already there keep theirs."""
@@ -125,13 +163,7 @@ class ChannelRepository:
         wanted = sorted(set(keys))
         if not wanted:
             return []
-        query = (
-            sa_select(*WEEK_COLUMNS)
-            .where(tuple_(WEEKS.c.channel, WEEKS.c.week_start).in_(wanted))
-            .order_by(WEEKS.c.channel, WEEKS.c.week_start)
-            .with_for_update()
-        )
-        return list((await self.session.execute(query)).all())
+        return list((await self.session.execute(_LOCK_WEEKS, {"p_weeks": wanted})).all())
 
     async def add_booked(self, change: Mapping[tuple[str, date], int]) -> None:
         """Add ``change[(channel, week)]`` to each week's ``booked`` (negative gives back).
@@ -158,8 +190,7 @@ class CampaignRepository:
         if not for_update:
             return await self.session.get(Campaign, campaign_id)
         # Row lock: two transitions of one campaign run one after the other.
-        query = select(Campaign).where(col(Campaign.id) == campaign_id).with_for_update()
-        return (await self.session.exec(query)).first()
+        return (await self.session.exec(_LOCK_CAMPAIGN, params={"p_id": campaign_id})).first()
 
     async def list_page(
         self,
@@ -187,13 +218,8 @@ class CampaignRepository:
         ids = sorted(set(campaign_ids))
         if not ids:
             return {}
-        query = (
-            select(CampaignAudience)
-            .where(col(CampaignAudience.campaign_id).in_(ids))
-            .order_by(col(CampaignAudience.campaign_id), col(CampaignAudience.position))
-        )
         found: dict[uuid.UUID, list[CampaignAudience]] = {}
-        for row in (await self.session.exec(query)).all():
+        for row in (await self.session.exec(_AUDIENCES_OF, params={"p_ids": ids})).all():
             found.setdefault(row.campaign_id, []).append(row)
         return found
 
@@ -205,8 +231,37 @@ class CampaignRepository:
             CampaignAudience(campaign_id=campaign_id, position=i, audience_id=audience_id)
             for i, audience_id in enumerate(audience_ids)
         ]
-        await self.add_all(rows)
+        if rows:
+            await self.session.execute(_ADD_AUDIENCES, [row.model_dump() for row in rows])
         return rows
+
+    async def pin_versions(
+        self, audiences: Sequence[CampaignAudience], versions: Mapping[uuid.UUID, int]
+    ) -> None:
+        """Set each audience's pinned version to ``versions[audience_id]`` (one executemany)."""
+        if not audiences:
+            return
+        await self.session.execute(
+            _PIN_VERSION,
+            [
+                {
+                    "p_campaign": a.campaign_id,
+                    "p_position": a.position,
+                    "p_version": versions[a.audience_id],
+                }
+                for a in audiences
+            ],
+        )
+        for audience in audiences:  # as now stored; the session has nothing left to write
+            set_committed_value(audience, "audience_version", versions[audience.audience_id])
+
+    async def add_lines(self, lines: Sequence[CampaignLine]) -> None:
+        if lines:
+            await self.session.execute(_ADD_LINES, [line.model_dump() for line in lines])
+
+    async def add_event(self, event: CampaignEvent) -> None:
+        """Append to the audit trail (its id is the database's)."""
+        await self.session.execute(_ADD_EVENT, event.model_dump(exclude={"id"}))
 
     async def set_audiences(
         self, campaign_id: uuid.UUID, audience_ids: Sequence[uuid.UUID]
@@ -255,10 +310,6 @@ class CampaignRepository:
                     for (c, w), n in held.items()
                 ],
             )
-
-    async def add_all(self, rows: Iterable[Any]) -> None:
-        self.session.add_all(list(rows))
-        await self.session.flush()
 
     async def events(self, campaign_id: uuid.UUID) -> list[CampaignEvent]:
         query = (

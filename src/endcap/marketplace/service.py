@@ -152,10 +152,8 @@ class CampaignService:
             )
             for line in quote.plan.lines
         ]
-        await self.campaigns.add_all(lines)
-        pinned = dict(quote.versions)
-        for audience in audiences:
-            audience.audience_version = pinned[audience.audience_id]
+        await self.campaigns.add_lines(lines)
+        await self.campaigns.pin_versions(audiences, dict(quote.versions))
         campaign.booked_impressions = quote.plan.impressions
         campaign.booked_cost = quote.plan.cost
         await self._move(campaign, principal, Action.BOOK, target)
@@ -315,18 +313,16 @@ class CampaignService:
         source: CampaignStatus | None,
         reason: str | None = None,
     ) -> None:
-        await self.campaigns.add_all(
-            [
-                CampaignEvent(
-                    campaign_id=campaign.id,
-                    action=action.value,
-                    from_status=source.value if source else None,
-                    to_status=CampaignStatus(campaign.status).value,
-                    actor_key_id=principal.key_id,
-                    actor_role=principal.role.value,
-                    reason=reason,
-                )
-            ]
+        await self.campaigns.add_event(
+            CampaignEvent(
+                campaign_id=campaign.id,
+                action=action.value,
+                from_status=source.value if source else None,
+                to_status=CampaignStatus(campaign.status).value,
+                actor_key_id=principal.key_id,
+                actor_role=principal.role.value,
+                reason=reason,
+            )
         )
 
     async def _activate(

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Subquery, Table, case, exists, literal, or_
+from sqlalchemy import BindParameter, Subquery, Table, Uuid, bindparam, case, exists, literal, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -81,35 +81,10 @@ class PartnerRepository:
         )
         return [(int(i or 0), m) for i, m in (await self.session.exec(query)).all()]
 
-    @staticmethod
-    def _owned_brands(partner_id: uuid.UUID) -> Subquery:
-        """The one rule of what a partner owns: (brand_id, via) for each brand it may promote.
-
-        A brand is owned when its manufacturer is linked (via "manufacturer", which wins)
-        or the brand itself is (via "brand"). Each brand appears once.
-        """
-        by_manufacturer = exists().where(
-            col(PartnerManufacturer.partner_id) == partner_id,
-            col(PartnerManufacturer.manufacturer_id) == col(Brand.manufacturer_id),
-        )
-        by_brand = exists().where(
-            col(PartnerBrandLink.partner_id) == partner_id,
-            col(PartnerBrandLink.brand_id) == col(Brand.id),
-        )
-        via = case(
-            (by_manufacturer, literal(OwnedVia.MANUFACTURER.value)),
-            else_=literal(OwnedVia.BRAND.value),
-        )
-        return (
-            select(col(Brand.id).label("brand_id"), via.label("via"))
-            .where(or_(by_manufacturer, by_brand))
-            .subquery("owned_brands")
-        )
-
     async def brands(self, partner_id: uuid.UUID) -> list[tuple[int, str, str, OwnedVia]]:
         """(brand id, brand name, manufacturer name, how owned) for every brand the partner
         may promote, by manufacturer and brand name."""
-        owned = self._owned_brands(partner_id)
+        owned = owned_brands(partner_id)
         query = (
             select(Brand.id, Brand.name, Manufacturer.name, owned.c.via)
             .join(owned, owned.c.brand_id == col(Brand.id))
@@ -125,10 +100,42 @@ class PartnerRepository:
         """Those of ``skus`` whose brand the partner owns (directly or by its manufacturer)."""
         if not skus:
             return set()
-        owned = self._owned_brands(partner_id)
-        query = (
-            select(Product.sku)
-            .join(owned, owned.c.brand_id == col(Product.brand_id))
-            .where(col(Product.sku).in_(sorted(skus)))
+        found = await self.session.execute(
+            _OWNED_SKUS, {"p_partner": partner_id, "p_skus": sorted(skus)}
         )
-        return set((await self.session.exec(query)).all())
+        return set(found.scalars().all())
+
+
+def owned_brands(partner_id: uuid.UUID | BindParameter[uuid.UUID]) -> Subquery:
+    """The one rule of what a partner owns: (brand_id, via) for each brand it may promote.
+
+    A brand is owned when its manufacturer is linked (via "manufacturer", which wins)
+    or the brand itself is (via "brand"). Each brand appears once.
+    """
+    by_manufacturer = exists().where(
+        col(PartnerManufacturer.partner_id) == partner_id,
+        col(PartnerManufacturer.manufacturer_id) == col(Brand.manufacturer_id),
+    )
+    by_brand = exists().where(
+        col(PartnerBrandLink.partner_id) == partner_id,
+        col(PartnerBrandLink.brand_id) == col(Brand.id),
+    )
+    via = case(
+        (by_manufacturer, literal(OwnedVia.MANUFACTURER.value)),
+        else_=literal(OwnedVia.BRAND.value),
+    )
+    return (
+        select(col(Brand.id).label("brand_id"), via.label("via"))
+        .where(or_(by_manufacturer, by_brand))
+        .subquery("owned_brands")
+    )
+
+
+# Every draft and booking checks its products: built once, so no request pays for
+# building and keying the statement again.
+_OWNED = owned_brands(bindparam("p_partner", type_=Uuid()))
+_OWNED_SKUS = (
+    select(col(Product.sku))
+    .join(_OWNED, _OWNED.c.brand_id == col(Product.brand_id))
+    .where(col(Product.sku).in_(bindparam("p_skus", expanding=True)))
+)
