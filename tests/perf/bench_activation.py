@@ -11,9 +11,9 @@ For each size it creates a throwaway database, migrates it, and writes a shop st
 in SQL (``generate_series``, deterministic by ``g``): one profile and one customer per
 person; an e-mail hash for everyone and a phone hash for 3 in 5, every 500th e-mail
 flagged shared; ``targeting_onsite`` granted for 9 in 10 (and withdrawn again later for
-1 in 30), ``targeting_offsite`` granted for 7 in 10 (and the consent state derived from
-that ledger, as its writers keep it); an audience version holding every
-profile; an approved campaign with a 10% holdout on ``onsite_display`` and
+1 in 30), ``targeting_offsite`` granted for 7 in 10 (and the consent state derived
+from that ledger, as its writers keep it); an audience version holding every profile;
+an approved campaign with a 10% holdout on ``onsite_display`` and
 ``offsite_social``, neither with an endpoint (the file drop). Then ``ANALYZE``.
 
 Then, each in a freshly spawned process (so that each peak RSS is its own), one channel
