@@ -12,11 +12,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.activation.models import Activation
 from endcap.audiences.models import Audience, AudienceMember, AudienceStatus, AudienceVersion
 from endcap.consent.models import ConsentEvent, ConsentStatus, Purpose
+from endcap.consent.schemas import ConsentRecord
+from endcap.consent.service import ConsentService
+from endcap.consent.state import refresh_consents
 from endcap.db.engine import SessionFactory
 from endcap.db.types import utcnow
 from endcap.identity.models import Customer, Identifier, IdType, Profile, SharedIdentifier
@@ -134,6 +138,10 @@ async def build_shop(
             if i % 3 != 0:
                 consented[Purpose.TARGETING_OFFSITE].add(pid)
         session.add(SharedIdentifier(id_type=IdType.EMAIL, id_value=family, customer_count=3))
+        await session.flush()
+        # The ledger was written straight in: bring the state reach and exports read in
+        # step with it, as every writer of events does.
+        await refresh_consents(session, select(col(Profile.id)).where(col(Profile.id).in_(ids)))
         held = await _audiences(session, tag, [ids[: shoppers - 5][part] for part in audiences])
         if partner_id is None:
             partner = Partner(name=f"Partner {tag}", kind=PartnerKind.MANUFACTURER)
@@ -239,16 +247,17 @@ def campaign_row(
 
 
 async def withdraw(sessions: SessionFactory, customer_ref: int, purpose: Purpose) -> None:
-    """A withdrawal recorded one second ago, committed."""
+    """A withdrawal recorded one second ago through the consent service, committed."""
     async with sessions() as session:
-        session.add(
-            ConsentEvent(
-                customer_ref=customer_ref,
-                purpose=purpose,
-                status=ConsentStatus.WITHDRAWN,
-                recorded_at=utcnow() - timedelta(seconds=1),
-            )
+        customer = await session.get(Customer, customer_ref)
+        assert customer is not None
+        record = ConsentRecord(
+            customer_id=customer.customer_id,
+            purpose=purpose,
+            status=ConsentStatus.WITHDRAWN,
+            recorded_at=utcnow() - timedelta(seconds=1),
         )
+        await ConsentService(session).record(record)
         await session.commit()
 
 

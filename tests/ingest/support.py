@@ -162,6 +162,7 @@ DATA_TABLES = (
     "shared_identifiers",
     "profile_merges",
     "consent_events",
+    "profile_consents",
     "transactions",
 )
 

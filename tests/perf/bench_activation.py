@@ -11,8 +11,9 @@ For each size it creates a throwaway database, migrates it, and writes a shop st
 in SQL (``generate_series``, deterministic by ``g``): one profile and one customer per
 person; an e-mail hash for everyone and a phone hash for 3 in 5, every 500th e-mail
 flagged shared; ``targeting_onsite`` granted for 9 in 10 (and withdrawn again later for
-1 in 30), ``targeting_offsite`` granted for 7 in 10; an audience version holding every
-profile; an approved campaign with a 10% holdout on ``onsite_display`` and
+1 in 30), ``targeting_offsite`` granted for 7 in 10 (and the consent state derived
+from that ledger, as its writers keep it); an audience version holding every profile;
+an approved campaign with a 10% holdout on ``onsite_display`` and
 ``offsite_social``, neither with an endpoint (the file drop). Then ``ANALYZE``.
 
 Then, each in a freshly spawned process (so that each peak RSS is its own), one channel
@@ -46,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 
 from endcap.activation.jobs import run_export
@@ -54,9 +56,12 @@ from endcap.activation.repository import members_statement
 from endcap.activation.service import EXPORT_JOB
 from endcap.audiences.models import Audience, AudienceStatus, AudienceVersion
 from endcap.config import ActivationSettings
+from endcap.consent.state import refresh_consents
 from endcap.db import migrate
+from endcap.db.base import table_of
 from endcap.db.engine import create_engine, create_session_factory
 from endcap.db.session import standalone_session
+from endcap.identity.models import Profile
 from endcap.jobs.models import Job
 from endcap.marketplace.holdout import new_salt
 from endcap.marketplace.models import Campaign, CampaignAudience, CampaignStatus
@@ -127,6 +132,9 @@ async def build_shop(url: str, profiles: int) -> tuple[uuid.UUID, uuid.UUID]:
     finally:
         await conn.close()
     async with standalone_session(settings_for(url).database) as session:
+        # The ledger went in as plain SQL: bring the state exports read in step with it,
+        # as every writer of events does (one set-based pass over everyone).
+        await refresh_consents(session, select(table_of(Profile).c.id))
         partner = Partner(name="Bench Brand", kind=PartnerKind.MANUFACTURER)
         audience = Audience(name="bench audience", status=AudienceStatus.PUBLISHED)
         session.add_all([partner, audience])

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_
+from sqlalchemy import Select
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.consent.models import ConsentEvent, ConsentStatus, Purpose
+from endcap.consent.models import ConsentEvent, ProfileConsent, Purpose
+from endcap.consent.state import lock_consents, refresh_consents
 from endcap.db.base import table_of
 from endcap.identity.models import Customer
 
@@ -18,6 +19,15 @@ from endcap.identity.models import Customer
 class ConsentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def lock(self) -> None:
+        """Hold consent state still until this transaction ends (:mod:`endcap.consent.state`)."""
+        await lock_consents(self.session)
+
+    async def refresh_profile_of(self, customer_ref: int) -> None:
+        """Recompute the consent state of the profile the record belongs to (if any)."""
+        profile = select(col(Customer.profile_id)).where(col(Customer.id) == customer_ref)
+        await refresh_consents(self.session, profile)
 
     async def add(self, event: ConsentEvent) -> ConsentEvent:
         self.session.add(event)
@@ -44,18 +54,8 @@ class ConsentRepository:
 
 
 def consented_profiles(purpose: Purpose) -> Select[Any]:
-    """Profiles whose latest event for ``purpose``, across all their records, is a grant.
-
-    The same rule as :func:`endcap.consent.service.current_state`, in SQL: a grant
-    must be strictly later than any withdrawal, so a tie goes to the withdrawal.
-    """
-    e, c = table_of(ConsentEvent).c, table_of(Customer).c
-    granted = func.max(case((e.status == ConsentStatus.GRANTED.value, e.recorded_at)))
-    withdrawn = func.max(case((e.status == ConsentStatus.WITHDRAWN.value, e.recorded_at)))
-    return (
-        sa_select(c.profile_id)
-        .select_from(table_of(ConsentEvent).join(table_of(Customer), c.id == e.customer_ref))
-        .where(e.purpose == purpose.value, c.profile_id.is_not(None))
-        .group_by(c.profile_id)
-        .having(and_(granted.is_not(None), or_(withdrawn.is_(None), granted > withdrawn)))
-    )
+    """Profiles holding consent for ``purpose`` right now: the ledger's answer (the rule of
+    :func:`endcap.consent.service.current_state`) as of the last committed change, read
+    from the state every writer keeps in step (:mod:`endcap.consent.state`)."""
+    s = table_of(ProfileConsent).c
+    return sa_select(s.profile_id).where(s.purpose == purpose.value)

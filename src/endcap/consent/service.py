@@ -4,6 +4,10 @@ Events are only ever appended. The state of a purpose for a profile is the
 latest event across all of the profile's customer records; when two events
 carry the same time, withdrawal wins (the safe reading). No event means not
 granted.
+
+This module is where that rule is written down; :mod:`endcap.consent.state` keeps its
+answer per profile and purpose in ``profile_consents`` (the same rule in SQL), which
+reach and exports read.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from endcap.identity.repository import IdentityRepository
 
 
 def current_state(events: list[ConsentEvent]) -> dict[Purpose, ConsentEvent]:
+    """The latest event per purpose among ``events`` (one profile's, any order); a
+    withdrawal beats a grant of the same time. The purpose is granted iff that event is
+    a grant."""
     latest: dict[Purpose, ConsentEvent] = {}
     for event in events:
         purpose = Purpose(event.purpose)
@@ -37,7 +44,10 @@ class ConsentService:
         self.identity = IdentityRepository(session)
 
     async def record(self, data: ConsentRecord) -> ConsentEventPublic:
-        """Append one event (the same event twice is kept once). NotFoundError: unknown customer."""
+        """Append one event (the same event twice is kept once); reach and exports honour
+        it from the commit on. NotFoundError: unknown customer."""
+        # First, so that the record's profile and the ledger read below stay as they are.
+        await self.ledger.lock()
         customer = await self.identity.customer(data.customer_id)
         if customer is None or customer.id is None:
             raise NotFoundError(f"no customer with id {data.customer_id!r}")
@@ -48,7 +58,10 @@ class ConsentService:
             recorded_at=data.recorded_at or utcnow(),
             source=data.source,
         )
-        stored = await self.ledger.find(event) or await self.ledger.add(event)
+        stored = await self.ledger.find(event)
+        if stored is None:
+            stored = await self.ledger.add(event)
+            await self.ledger.refresh_profile_of(customer.id)
         return _public(stored, customer.customer_id)
 
     async def state(self, profile_id: int) -> ConsentState:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import Column, MetaData, Table, text, update
+from sqlalchemy import BigInteger, Column, MetaData, SelectBase, Table, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -65,6 +65,30 @@ async def staged_rows(
     connection = await session.connection()
     await connection.run_sync(staged.create)
     await copy_rows(session, staged, rows)
+    return staged
+
+
+async def staged_ids(session: AsyncSession, prefix: str, query: SelectBase) -> Table:
+    """The distinct non-null values of one-column ``query`` in a new temporary table with
+    one column, ``profile_id`` (its primary key), analyzed on PostgreSQL so that joins on
+    it are planned for its real size. Drop it when done (:func:`drop_staged`)."""
+    staged = Table(
+        f"{prefix}_{uuid.uuid4().hex[:8]}",
+        MetaData(),
+        Column("profile_id", BigInteger, primary_key=True),
+        prefixes=["TEMPORARY"],
+    )
+    connection = await session.connection()
+    await connection.run_sync(staged.create)
+    ids = query.subquery()
+    column = ids.c[0]
+    await session.execute(
+        staged.insert().from_select(
+            ["profile_id"], select(column).where(column.is_not(None)).distinct()
+        )
+    )
+    if is_postgres(session):
+        await session.execute(text(f"ANALYZE {staged.name}"))
     return staged
 
 

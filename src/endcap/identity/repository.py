@@ -14,13 +14,15 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    union,
     update,
 )
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from endcap.consent.state import refresh_consents
 from endcap.db.base import table_of
-from endcap.db.bulk import copy_rows, drop_staged, staged_rows
+from endcap.db.bulk import copy_rows, drop_staged, staged_ids, staged_rows
 from endcap.db.types import utcnow
 from endcap.identity.models import (
     Customer,
@@ -109,7 +111,8 @@ class IdentityRepository:
         await copy_rows(self.session, PROFILES, rows)
 
     async def move_customers(self, customer_ids: np.ndarray, profile_ids: np.ndarray) -> None:
-        """Point customers at new profiles and keep their transactions' profile_id in step."""
+        """Point customers at new profiles; keep their transactions' profile_id and both
+        sides' consent state in step."""
         if len(customer_ids) == 0:
             return
         moves = await staged_rows(
@@ -127,9 +130,14 @@ class IdentityRepository:
             ),
         )
         c, m, t = CUSTOMERS.c, moves.c, TRANSACTIONS.c
-        # Both sides of every move: the purchases leave one profile and join another.
-        await mark_stale(self.session, select(c.profile_id).join(moves, c.id == m.customer_ref))
+        # Both sides of every move: the purchases and the consents leave one profile and
+        # join another.
+        leaving = select(c.profile_id).join(moves, c.id == m.customer_ref)
+        await mark_stale(self.session, leaving)
         await mark_stale(self.session, select(m.profile_id))
+        touched = await staged_ids(
+            self.session, "moved_profiles", union(leaving, select(m.profile_id))
+        )
         await self.session.execute(
             update(CUSTOMERS).values(profile_id=m.profile_id).where(c.id == m.customer_ref)
         )
@@ -138,6 +146,8 @@ class IdentityRepository:
             .values(profile_id=m.profile_id)
             .where(t.customer_id == c.customer_id, c.id == m.customer_ref)
         )
+        await refresh_consents(self.session, touched)
+        await drop_staged(self.session, touched)
         await drop_staged(self.session, moves)
 
     async def drop_profiles_without_customers(self, candidates: Sequence[int]) -> None:

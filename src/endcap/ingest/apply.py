@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.catalog.models import Brand, Manufacturer, Product, Store
 from endcap.consent.models import ConsentEvent
+from endcap.consent.state import refresh_consents
 from endcap.db.base import table_of
 from endcap.db.bulk import dialect_insert
 from endcap.db.types import utcnow
@@ -242,7 +243,7 @@ async def _consents(session: AsyncSession, stage: Table, staged: int) -> Applied
         .join(CUSTOMERS, c.customer_id == s.customer_id)
         .join(CONSENTS, matched),
     )
-    return await _upsert(
+    applied = await _upsert(
         session,
         CONSENTS,
         ["customer_ref", "purpose", "status", "recorded_at", "source", "created_at"],
@@ -252,6 +253,13 @@ async def _consents(session: AsyncSession, stage: Table, staged: int) -> Applied
         existing,
         staged,
     )
+    if applied.inserted:
+        # The state exports read follows the new events before this load commits.
+        await refresh_consents(
+            session,
+            select(c.profile_id).select_from(stage).join(CUSTOMERS, c.customer_id == s.customer_id),
+        )
+    return applied
 
 
 async def _transactions(session: AsyncSession, stage: Table, staged: int) -> Applied:

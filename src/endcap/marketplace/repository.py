@@ -345,19 +345,18 @@ class OverlapRepository:
             *((where, literal_column(str(1 << i), Integer)) for i, where in enumerate(chosen)),
             else_=literal_column("0", Integer),
         )
+        # Consent first: members join the narrow state table (a merge join on the profile
+        # id), and only consenting shoppers are grouped into masks.
+        consented = consented_profiles(purpose).subquery("consented")
         shoppers = (
             sa_select(m.profile_id, func.sum(bit).label("mask"))
+            .select_from(MEMBERS.join(consented, consented.c.profile_id == m.profile_id))
             .where(or_(*chosen))
             .group_by(m.profile_id)
             .having(func.count() > 1)
             .subquery("shoppers")
         )
-        consented = consented_profiles(purpose).subquery("consented")
-        query = (
-            sa_select(shoppers.c.mask, func.count())
-            .select_from(shoppers.join(consented, consented.c.profile_id == shoppers.c.profile_id))
-            .group_by(shoppers.c.mask)
-        )
+        query = sa_select(shoppers.c.mask, func.count()).group_by(shoppers.c.mask)
         overlaps: dict[frozenset[int], int] = {}
         for mask, count in (await self.session.execute(query)).all():
             held = [i for i in range(len(versions)) if int(mask) >> i & 1]

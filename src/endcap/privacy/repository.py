@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.activation.models import ActivationContact
 from endcap.audiences.models import AudienceMember, AudienceSeed
-from endcap.consent.models import ConsentEvent
+from endcap.consent.models import ConsentEvent, ProfileConsent
 from endcap.identity.models import Customer, Identifier, Profile, ProfileMerge
 from endcap.privacy.models import ErasureTombstone
 from endcap.purchases.models import TransactionLine
@@ -54,10 +54,17 @@ class ErasureRepository:
         return await self._delete(delete(Customer).where(col(Customer.id).in_(customer_refs)))
 
     async def profiles(self, profile_ids: Sequence[int]) -> int:
-        """The profiles, their merge history, their traits, their place in audiences
-        (pinned versions too: an erased shopper leaves every list, sold or not) and the
-        record of which activations reached them."""
-        for model in (ProfileSpend, ProfileTraits, AudienceMember, AudienceSeed, ActivationContact):
+        """The profiles, their merge history, their traits, their consent state, their
+        place in audiences (pinned versions too: an erased shopper leaves every list, sold
+        or not) and the record of which activations reached them."""
+        for model in (
+            ProfileSpend,
+            ProfileTraits,
+            ProfileConsent,
+            AudienceMember,
+            AudienceSeed,
+            ActivationContact,
+        ):
             await self._delete(delete(model).where(col(model.profile_id).in_(profile_ids)))
         for table in (SPEND_SAMPLE, TRAITS_SAMPLE):  # the estimate sample's copies
             await self._delete(delete(table).where(table.c.profile_id.in_(profile_ids)))
