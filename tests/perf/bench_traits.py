@@ -158,14 +158,20 @@ REFRESH_PHASES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-# The statements each SQL step sends through the session, in order (repository.py): their
-# own timings. The spend step's second statement fills the per-SKU table (timed above).
+# The statements each SQL step of a full refresh sends through the session, in order
+# (repository.py, spend_table.py): their own timings.
 STATEMENTS: dict[str, tuple[str | None, ...]] = {
     "traits": ("traits: DELETE FROM profile_traits", "traits: INSERT ... SELECT (aggregate)"),
     "spend": (
-        "spend: DELETE FROM profile_spend",
-        None,
+        "spend: CREATE TABLE profile_spend_build",
+        "spend: per profile x SKU (CREATE UNLOGGED TABLE AS)",
+        "spend: ANALYZE the per-SKU table",
         *(f"spend: roll-up to {level} (INSERT ... SELECT)" for level in LEVELS),
+        "spend: DROP the per-SKU table",
+        None,  # maintenance_work_mem
+        "spend: primary key of the build table",
+        "spend: profile_id index of the build table",
+        "spend: ANALYZE the build table",
     ),
 }
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import func, inspect, literal, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.config import DatabaseSettings, Settings
@@ -16,6 +18,7 @@ from endcap.identity.repository import IdentityRepository
 from endcap.ingest.service import IngestService
 from endcap.traits.models import ProfileSpend, ProfileTraits
 from endcap.traits.service import RefreshMode, TraitsService
+from endcap.traits.spend_table import create_build_table, create_per_sku_table
 
 AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -140,6 +143,7 @@ async def test_a_full_refresh_swaps_in_spend_with_the_migrated_names(
         ("ix_profile_spend_profile_id", ["profile_id"])
     ]
     assert "profile_spend_build" not in tables
+    assert "traits_spend_per_sku" not in tables  # the unlogged per-SKU sums are dropped
     # The swapped-in key still carries the window spends (index-only audience conditions).
     key = await session.execute(
         text("SELECT indexdef FROM pg_indexes WHERE indexname = 'pk_profile_spend'")
@@ -147,3 +151,35 @@ async def test_a_full_refresh_swaps_in_spend_with_the_migrated_names(
     assert key.scalar_one().endswith("INCLUDE (spend_4w, spend_13w, spend_52w)")
     rows = await session.execute(text("SELECT count(*) FROM profile_spend"))
     assert rows.scalar_one() == sum(report.spend_rows.values())
+
+
+@pytest.mark.postgres
+async def test_a_refresh_killed_mid_build_leaves_nothing_in_the_next_ones_way(
+    engine: AsyncEngine, session: AsyncSession, settings: Settings, tmp_path: Path
+) -> None:
+    """The per-SKU sums and the build table are ordinary tables with fixed names (so two
+    full refreshes at once collide): a refresh whose server process dies after creating
+    them must not leave them behind to make every later refresh fail."""
+    async with engine.connect() as doomed:
+        await doomed.begin()
+        dying = AsyncSession(bind=doomed)
+        backend = (await dying.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        await create_build_table(dying)
+        await create_per_sku_table(dying, select(literal(1).label("profile_id")))
+        killed = await session.execute(select(func.pg_terminate_backend(backend)))
+        assert killed.scalar_one() is True
+        with contextlib.suppress(Exception):  # its connection is gone
+            await dying.close()
+            await doomed.close()
+    await _load_shop(session, settings, tmp_path, "kl")
+
+    report = await TraitsService(session).refresh(as_of=AS_OF, mode=RefreshMode.FULL)
+
+    assert sum(report.spend_rows.values()) == 15
+    left = await session.execute(
+        text(
+            "SELECT count(*) FROM pg_class"
+            " WHERE relname IN ('traits_spend_per_sku', 'profile_spend_build')"
+        )
+    )
+    assert left.scalar_one() == 0

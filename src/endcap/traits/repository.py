@@ -22,6 +22,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     text,
@@ -43,7 +44,10 @@ from endcap.traits.models import (
     ValueCluster,
 )
 from endcap.traits.spend_table import (
+    PER_SKU,
     create_build_table,
+    create_per_sku_table,
+    drop_per_sku_table,
     index_build_table,
     swap_in_build_table,
 )
@@ -68,6 +72,64 @@ def _since(as_of: datetime, weeks: int) -> datetime:
 
 def _sum_since(value: ColumnElement[Any], as_of: datetime, weeks: int) -> ColumnElement[Any]:
     return func.coalesce(func.sum(value).filter(LINES.c.occurred_at > _since(as_of, weeks)), 0)
+
+
+# A full refresh's per profile x SKU sums on PostgreSQL (spend_table.py): whole cents and
+# thousandths of a unit in bigints. Summing integers is exact, as summing the decimals
+# is, and cheaper: a numeric sum keeps a large state per group, so fewer groups fit in
+# work_mem and the hash aggregates spill to disk sooner.
+PER_SKU_CENTS = Table(
+    PER_SKU,
+    MetaData(),
+    Column("profile_id", BigInteger, nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("cents_4w", BigInteger, nullable=False),
+    Column("cents_13w", BigInteger, nullable=False),
+    Column("cents_52w", BigInteger, nullable=False),
+    Column("milli_units_52w", BigInteger, nullable=False),
+    Column("last_purchase_at", UTCDateTime(), nullable=False),
+)
+
+
+def _per_sku_cents(as_of: datetime) -> Select[Any]:
+    t = LINES.c
+    cents = cast(t.sales_value * 100, BigInteger)  # numeric(14, 2): exactly an integer
+    milli_units = cast(t.quantity * 1000, BigInteger)  # numeric(12, 3): likewise
+
+    def total(value: ColumnElement[Any], weeks: int, name: str) -> ColumnElement[Any]:
+        summed = func.sum(value).filter(t.occurred_at > _since(as_of, weeks))
+        return cast(func.coalesce(summed, 0), BigInteger).label(name)
+
+    return (
+        select(
+            t.profile_id,
+            t.sku,
+            total(cents, 4, "cents_4w"),
+            total(cents, 13, "cents_13w"),
+            total(cents, 52, "cents_52w"),
+            total(milli_units, 52, "milli_units_52w"),
+            func.max(t.occurred_at).label("last_purchase_at"),
+        )
+        .where(
+            t.profile_id.is_not(None),
+            t.occurred_at > _since(as_of, 52),
+            t.occurred_at <= as_of,
+        )
+        .group_by(t.profile_id, t.sku)
+    )
+
+
+def _cents_sums(per_sku: Table) -> list[ColumnElement[Any]]:
+    s = per_sku.c
+    # Exact decimal shifts (a product, cheaper than a numeric division).
+    cent: ColumnElement[Any] = literal_column("0.01")
+    milli: ColumnElement[Any] = literal_column("0.001")
+    return [
+        func.sum(s.cents_4w) * cent,
+        func.sum(s.cents_13w) * cent,
+        func.sum(s.cents_52w) * cent,
+        func.sum(s.milli_units_52w) * milli,
+    ]
 
 
 class TraitsRepository:
@@ -127,16 +189,37 @@ class TraitsRepository:
 
     async def rebuild_spend(self, as_of: datetime, only: Table | None = None) -> dict[str, int]:
         """Purchases are summed per profile and SKU once (the big pass), then rolled up
-        to each catalog level from that much smaller table; windows are filtered sums.
-        With ``only``, just those profiles' rows are replaced. A full refresh on
-        PostgreSQL writes a fresh table instead (spend_table.py); :meth:`publish_spend`
-        swaps it in, and until then :attr:`spend` names the table with the new rows."""
-        fresh = only is None and is_postgres(self.session)
-        if fresh:
+        to each catalog level from that table; windows are filtered sums. With ``only``,
+        just those profiles' rows are replaced. A full refresh on PostgreSQL writes a
+        fresh table instead (spend_table.py); :meth:`publish_spend` swaps it in, and until
+        then :attr:`spend` names the table with the new rows."""
+        if only is None and is_postgres(self.session):
             self.spend = await create_build_table(self.session)
-        else:
-            await self.session.execute(delete(SPEND).where(*_among(SPEND.c.profile_id, only)))
+            await create_per_sku_table(self.session, _per_sku_cents(as_of))
+            counts = await self._roll_up(PER_SKU_CENTS, _cents_sums(PER_SKU_CENTS), indexed=False)
+            await drop_per_sku_table(self.session)
+            await index_build_table(self.session)
+            return counts
+        await self.session.execute(delete(SPEND).where(*_among(SPEND.c.profile_id, only)))
         per_sku = await self._spend_per_sku(as_of, only)
+        s = per_sku.c
+        sums = [func.sum(s.spend_4w), func.sum(s.spend_13w), func.sum(s.spend_52w)]
+        counts = await self._roll_up(per_sku, [*sums, func.sum(s.units_52w)], indexed=True)
+        connection = await self.session.connection()
+        await connection.run_sync(per_sku.drop)
+        return counts
+
+    async def _roll_up(
+        self, per_sku: Table, sums: list[ColumnElement[Any]], *, indexed: bool
+    ) -> dict[str, int]:
+        """Insert each catalog level's spend rows into :attr:`spend`; ``sums``: the three
+        window spends and the units, over ``per_sku``'s rows.
+
+        Rows for an ``indexed`` table go in its key's order, so they land on neighbouring
+        index pages. Sorting them for a fresh table, so that its key is built from
+        presorted rows, only moves the sorting (measured: 100k profiles, 5.3 s more CPU
+        in the roll-ups, 5.6 s less in the key's build, and the build can sort in
+        parallel where the INSERT cannot)."""
         p, b, m, s = PRODUCTS.c, BRANDS.c, MANUFACTURERS.c, per_sku.c
         keys: dict[str, ColumnElement[Any]] = {
             "department": p.department,
@@ -144,37 +227,24 @@ class TraitsRepository:
             "brand": cast(b.id, String),
             "manufacturer": m.name,
         }
+        columns = [
+            "profile_id", "level", "key", "spend_4w", "spend_13w", "spend_52w", "units_52w",
+            "last_purchase_at",
+        ]  # fmt: skip
         counts = {}
         for level, key in keys.items():
             query = (
-                select(
-                    s.profile_id,
-                    literal(level),
-                    key,
-                    func.sum(s.spend_4w),
-                    func.sum(s.spend_13w),
-                    func.sum(s.spend_52w),
-                    func.sum(s.units_52w),
-                    func.max(s.last_purchase_at),
-                )
+                select(s.profile_id, literal(level), key, *sums, func.max(s.last_purchase_at))
                 .select_from(per_sku)
                 .join(PRODUCTS, p.sku == s.sku)
                 .join(BRANDS, b.id == p.brand_id)
                 .join(MANUFACTURERS, m.id == b.manufacturer_id)
                 .group_by(s.profile_id, key)
             )
-            if not fresh:
-                query = query.order_by(key, s.profile_id)  # in index order: cheaper to insert
-            columns = [
-                "profile_id", "level", "key", "spend_4w", "spend_13w", "spend_52w", "units_52w",
-                "last_purchase_at",
-            ]  # fmt: skip
+            if indexed:
+                query = query.order_by(key, s.profile_id)
             result = await self.session.execute(insert(self.spend).from_select(columns, query))
             counts[level] = int(result.rowcount or 0)  # type: ignore[attr-defined]
-        connection = await self.session.connection()
-        await connection.run_sync(per_sku.drop)
-        if fresh:
-            await index_build_table(self.session)
         return counts
 
     async def publish_spend(self) -> None:

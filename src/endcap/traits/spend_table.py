@@ -9,14 +9,23 @@ indexes to the names the migrations gave) happens last in the refresh
 transaction, so readers see the old rows until the commit and wait only for
 the moment of the swap. The names are fixed: two full refreshes at once would
 collide on them, and the second would fail rather than interleave.
+
+The per profile x SKU sums the roll-ups read go into ``traits_spend_per_sku``, an
+UNLOGGED ordinary table made by CREATE TABLE AS (a temporary table lives in the
+backend's small local buffers, and its INSERT ... SELECT is never planned in
+parallel). It is created and dropped inside the refresh transaction, so a refresh
+that fails or a server that crashes leaves none behind: the CREATE rolls back.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import Column, MetaData, Table, text
+from sqlalchemy import Column, MetaData, Select, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement, Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.db.base import table_of
@@ -24,6 +33,7 @@ from endcap.traits.models import ProfileSpend
 
 SPEND = table_of(ProfileSpend)
 BUILD: Final = "profile_spend_build"
+PER_SKU: Final = "traits_spend_per_sku"
 _CREATE: Final = "CREATE TABLE profile_spend_build (LIKE profile_spend INCLUDING DEFAULTS)"
 _INDEX: Final = (
     "ALTER TABLE profile_spend_build ADD CONSTRAINT profile_spend_build_pk "
@@ -48,6 +58,33 @@ _VACUUM: Final = tuple(
 )
 # Index builds sort; more memory for this transaction's builds means fewer passes on disk.
 INDEX_MEMORY_MB: Final = 512
+
+
+class CreateTableAs(Executable, ClauseElement):
+    """``CREATE UNLOGGED TABLE name AS query`` (PostgreSQL may plan the query in parallel)."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str, query: Select[Any]) -> None:
+        self.name = name
+        self.query = query
+
+
+@compiles(CreateTableAs)
+def _create_table_as(element: CreateTableAs, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CREATE UNLOGGED TABLE {element.name} AS {compiler.process(element.query, **kw)}"
+
+
+async def create_per_sku_table(session: AsyncSession, query: Select[Any]) -> None:
+    """Fill ``traits_spend_per_sku`` from ``query`` and give the planner its row count
+    (a table made in this transaction has no statistics: the roll-ups' hash aggregates
+    would be planned for a few thousand groups)."""
+    await session.execute(CreateTableAs(PER_SKU, query))
+    await session.execute(text(f"ANALYZE {PER_SKU}"))
+
+
+async def drop_per_sku_table(session: AsyncSession) -> None:
+    await session.execute(text(f"DROP TABLE {PER_SKU}"))
 
 
 async def create_build_table(session: AsyncSession) -> Table:
