@@ -68,3 +68,19 @@ def test_unknown_profile_traits_are_404_and_brands_are_refused(
         brand.request("GET", "/api/v1/traits/profiles/1")
     assert missing.value.status == 404
     assert refused.value.status == 403
+
+
+def test_a_refresh_may_ask_for_k_to_be_chosen_again(admin: EndcapClient) -> None:
+    with pytest.raises(EndcapAPIError) as bad:
+        admin.request("POST", "/api/v1/traits/refresh", params={"choose_k": "maybe"})
+    assert bad.value.status == 422
+
+    response = admin.request("POST", "/api/v1/traits/refresh", params={"choose_k": "true"})
+    done = admin.wait(JobPublic.model_validate(response.json()).id, timeout=300)
+
+    assert done.status == "succeeded", done.error
+    assert done.result is not None
+    clusters = done.result["report"]["clusters"]
+    # The shared database may hold too few shoppers to cluster; when it does not, k was
+    # chosen again (by silhouette), as asked.
+    assert clusters is None or clusters["k_choice"].startswith("chosen")

@@ -10,6 +10,7 @@ from endcap.config import Settings
 from endcap.db.engine import SessionFactory
 from endcap.jobs.models import Job
 from endcap.jobs.worker import ProgressCallback, handles
+from endcap.traits.clusters import K_CANDIDATES
 from endcap.traits.service import STEPS, RefreshMode, TraitsService
 from endcap.traits.spend_table import vacuum_spend
 
@@ -25,7 +26,8 @@ async def run_refresh(
             sample_profiles=settings.audience.estimate_sample_profiles,
         )
         mode = RefreshMode(job.params.get("mode", RefreshMode.AUTO.value))
-        report = await service.refresh(mode=mode, progress=progress)
+        candidates = K_CANDIDATES if job.params.get("choose_k") else None
+        report = await service.refresh(mode=mode, progress=progress, k_candidates=candidates)
         await session.commit()
         engine = session.bind
     if isinstance(engine, AsyncEngine):

@@ -97,7 +97,8 @@ class ProfileSpend(SQLModel, table=True):
 
 
 class ValueCluster(SQLModel, table=True):
-    """A value cluster as a marketer reads it, replaced at every refresh."""
+    """A live value cluster as a marketer reads it, replaced at every refresh (what its
+    label means is in :class:`ValueClusterLabel`)."""
 
     __tablename__ = "value_clusters"
 
@@ -113,7 +114,29 @@ class ValueCluster(SQLModel, table=True):
     )
     k: int = Field(sa_column=Column(Integer, nullable=False))
     silhouette: float = Field(sa_column=Column(Float, nullable=False))
+    # How far the centroid moved at this refresh (standard deviations of the features);
+    # None for a label issued at this refresh.
+    drift: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     refreshed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ValueClusterLabel(SQLModel, table=True):
+    """What a value-cluster label means: its centroid, in the scaled feature space that
+    ``scaler_mean`` and ``scaler_scale`` define (traits/clusters.py). Every label ever
+    issued keeps its row; a retired label is never issued again."""
+
+    __tablename__ = "value_cluster_labels"
+
+    label: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    features: list[str] = Field(sa_column=Column(JsonDocument, nullable=False))
+    centroid: list[float] = Field(sa_column=Column(JsonDocument, nullable=False))
+    scaler_mean: list[float] = Field(sa_column=Column(JsonDocument, nullable=False))
+    scaler_scale: list[float] = Field(sa_column=Column(JsonDocument, nullable=False))
+    issued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    refreshed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    retired_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
 
 
 class TraitRefresh(SQLModel, table=True):

@@ -31,8 +31,11 @@ class TraitsController(Controller):
         session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         mode: FromQuery[RefreshMode] = RefreshMode.AUTO,
+        choose_k: FromQuery[bool] = False,
     ) -> JobPublic:
-        params = {"mode": mode.value}
+        """``choose_k``: choose the number of value clusters again by silhouette (labels
+        still follow their centroids; a cluster without one gets a new label)."""
+        params: dict[str, object] = {"mode": mode.value, "choose_k": choose_k}
         return await JobService(session).enqueue("traits_refresh", params, principal.key_id)
 
     @get("/profiles/{profile_id:int}", summary="One profile's traits")

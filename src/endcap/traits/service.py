@@ -10,8 +10,9 @@ just left a 4-, 13- or 52-week window. Every other profile's purchases and
 windows are unchanged, so its traits and spend rows are already right. The
 value models and clusters are refitted on every profile either way: P(alive)
 moves with time for everyone, and they read only ``profile_traits``, which is
-cheap. ``auto`` (the default) is incremental when a previous refresh exists
-and at most ``MAX_INCREMENTAL_SHARE`` of the profiles need recomputing.
+cheap; cluster labels keep their meaning (traits/clusters.py). ``auto`` (the
+default) is incremental when a previous refresh exists and at most
+``MAX_INCREMENTAL_SHARE`` of the profiles need recomputing.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from endcap.db.bulk import batch_memory, is_postgres
 from endcap.db.types import utcnow
 from endcap.errors import NotFoundError
+from endcap.traits.cluster_labels import ClusterLabelRepository
 from endcap.traits.models import ProfileTraits, TraitRefresh
 from endcap.traits.repository import TraitsRepository
 from endcap.traits.sample import SampleRepository, share_for
@@ -61,6 +63,7 @@ class TraitsService:
         self.session = session
         self.traits = TraitsRepository(session)
         self.stale = StalenessRepository(session)
+        self.labels = ClusterLabelRepository(session)
         self.work_mem_mb = work_mem_mb
         self.sample_profiles = sample_profiles
         self._unchanged = False
@@ -71,8 +74,13 @@ class TraitsService:
         as_of: datetime | None = None,
         mode: RefreshMode = RefreshMode.AUTO,
         progress: Progress | None = None,
+        k_candidates: tuple[int, ...] | None = None,
     ) -> TraitsRefreshReport:
-        """Recompute traits as of ``as_of`` (default: the latest purchase)."""
+        """Recompute traits as of ``as_of`` (default: the latest purchase).
+
+        Value clusters keep their k and labels (traits/clusters.py); ``k_candidates``
+        asks for k to be chosen again among them (e.g. ``K_CANDIDATES``), even when no
+        purchase changed."""
         tick = progress or (lambda _done, _total: None)
         seconds: dict[str, float] = {}
         await lock_traits(self.session)  # loads that marked profiles are committed, or wait
@@ -93,6 +101,11 @@ class TraitsService:
         started = time.perf_counter()
         only = await self._changed_profiles(as_of, mode)
         chosen = RefreshMode.FULL if only is None else RefreshMode.INCREMENTAL
+        unchanged = only is not None and self._unchanged
+        # Remembered before the traits step rewrites the rows: the clusters step reports
+        # how many shoppers kept their label.
+        clustering = not unchanged or k_candidates is not None
+        before = await self.labels.remember_labels() if clustering else None
         seconds["plan"] = _lap(started)
         started = time.perf_counter()
         recomputed = await self.traits.rebuild_profile_traits(as_of, only)
@@ -103,7 +116,6 @@ class TraitsService:
         seconds["spend"] = _lap(started)
         tick(2, STEPS)
         started = time.perf_counter()
-        unchanged = only is not None and self._unchanged
         scores = ValueScores(UNCHANGED)
         if not unchanged:
             scores = await score_value(self.session, as_of)
@@ -111,8 +123,11 @@ class TraitsService:
         tick(3, STEPS)
         started = time.perf_counter()
         clusters: dict[str, Any] | None = UNCHANGED
-        if not unchanged:
-            clusters = await assign_clusters(self.session, scores, self.traits.spend)
+        if before is not None:
+            clusters = await assign_clusters(
+                self.session, scores, self.traits.spend, k_candidates=k_candidates, before=before
+            )
+            await self.labels.forget_labels(before)
         if only is not None and not unchanged and scores.columns is None:
             await self.traits.stamp_as_of(as_of)  # no value scores rewrote the rows
         await self.traits.publish_spend()

@@ -23,8 +23,16 @@ from endcap.db.base import table_of
 from endcap.db.bulk import update_from_rows
 from endcap.db.types import UTCDateTime, utcnow
 from endcap.traits import clv
-from endcap.traits.clusters import cluster, features
-from endcap.traits.models import ProfileSpend, ProfileTraits
+from endcap.traits.cluster_labels import ClusterLabelRepository
+from endcap.traits.clusters import (
+    FEATURES,
+    Clustering,
+    Previous,
+    cluster,
+    features,
+    previous_from_labels,
+)
+from endcap.traits.models import ProfileSpend, ProfileTraits, ValueClusterLabel
 from endcap.traits.repository import ClusterRepository, TraitsRepository
 
 WEEK_SECONDS = 7 * 24 * 3600
@@ -102,31 +110,51 @@ async def score_value(session: AsyncSession, as_of: datetime) -> ValueScores:
 
 
 async def assign_clusters(
-    session: AsyncSession, scores: ValueScores, spend_table: Table = SPEND
+    session: AsyncSession,
+    scores: ValueScores,
+    spend_table: Table = SPEND,
+    *,
+    k_candidates: tuple[int, ...] | None = None,
+    before: Table | None = None,
 ) -> dict[str, Any] | None:
     """k-means value clusters, stored on every profile with ``scores``' columns (one
     UPDATE), and a readable summary per cluster (its top categories from
-    ``spend_table``: the table holding this refresh's spend rows)."""
+    ``spend_table``: the table holding this refresh's spend rows).
+
+    Labels keep their meaning across refreshes (traits/clusters.py): k is kept unless
+    ``k_candidates`` asks for it to be chosen again among them. ``before`` holds the
+    profiles' labels before this refresh (:meth:`ClusterLabelRepository.remember_labels`)
+    for the report's share of shoppers who kept theirs; without it, the labels stored
+    on the traits rows now count as before."""
     rows = await TraitsRepository(session).clustering_inputs()
     profile_ids = np.asarray([r[0] for r in rows], dtype=np.int64)
     columns = dict(scores.columns) if scores.columns else {"profile_id": profile_ids}
     if not np.array_equal(columns["profile_id"], profile_ids):
         raise RuntimeError("value scores and cluster inputs list different profiles")
     result = None
+    labels = ClusterLabelRepository(session)
+    remembered = before if before is not None else await labels.remember_labels()
+    now = utcnow()
     if len(rows) >= 10:
         data = np.asarray([[float(v or 0) for v in r[1:]] for r in rows], dtype=np.float64)
         spend, baskets, avg_basket, online, promo, stored_value, _alive = data.T
         value = np.asarray(columns.get("clv_12m", stored_value), dtype=np.float64)
         matrix = features(spend, baskets, avg_basket, online, promo, value)
-        result = await asyncio.to_thread(cluster, matrix, value)  # off the job's loop, as fits
+        previous = await _previous(labels, matrix, profile_ids, remembered)
+        result = await asyncio.to_thread(  # off the job's loop, as the fits
+            cluster, matrix, value, previous=previous, candidates=k_candidates
+        )
         columns["value_cluster"] = result.labels
     if len(columns) > 1:
         await update_from_rows(session, TRAITS, "profile_id", pa.table(columns))
+    kept_share = await labels.kept_share(remembered) if result is not None else None
+    if before is None:
+        await labels.forget_labels(remembered)
     if result is None:
         return None
+    await labels.save(await _label_rows(labels, result, now), now)
     clusters = ClusterRepository(session)
     tops = await clusters.top_categories(spend_table)
-    now = utcnow()
     rows = await clusters.summaries()
     summary = [
         {
@@ -140,6 +168,7 @@ async def assign_clusters(
             "top_categories": tops.get(int(label), []),
             "k": result.k,
             "silhouette": result.silhouette,
+            "drift": result.drift.get(int(label)),
             "refreshed_at": now,
         }
         for label, size, mean_spend, mean_baskets, mean_clv, online_share, promo_share in rows
@@ -147,7 +176,65 @@ async def assign_clusters(
     await clusters.replace(summary)
     return {
         "k": result.k,
+        "k_choice": result.k_choice,
         "silhouette": round(result.silhouette, 4),
         "silhouettes": {str(k): round(v, 4) for k, v in result.silhouettes.items()},
         "sizes": {str(s["label"]): s["profiles"] for s in summary},
+        "drift": {str(label): round(d, 4) for label, d in sorted(result.drift.items())},
+        "new_labels": list(result.new_labels),
+        "retired_labels": list(result.retired_labels),
+        # Of the profiles that had a label before this refresh, the share that kept it.
+        "kept_label_share": None if kept_share is None else round(kept_share, 4),
     }
+
+
+async def _previous(
+    labels: ClusterLabelRepository,
+    matrix: np.ndarray,
+    profile_ids: np.ndarray,
+    before: Table,
+) -> Previous | None:
+    """The last clustering, from the stored centroids; from the profiles' labels when
+    those predate stored centroids (a database migrated from an earlier version)."""
+    silhouette = await labels.last_silhouette()
+    highest = await labels.highest_issued()
+    if highest is None:
+        rows = await labels.labels_before(before)
+        if not np.array_equal(np.asarray([r[0] for r in rows], dtype=np.int64), profile_ids):
+            raise RuntimeError("cluster inputs and stored labels list different profiles")
+        current = np.asarray([r[1] or 0 for r in rows], dtype=np.int64)
+        return previous_from_labels(matrix, current, silhouette)
+    live = [row for row in await labels.live() if tuple(row.features) == FEATURES]
+    centroids = np.asarray(
+        [
+            np.asarray(row.centroid) * np.asarray(row.scaler_scale) + np.asarray(row.scaler_mean)
+            for row in live
+        ],
+        dtype=np.float64,
+    ).reshape(len(live), len(FEATURES))
+    return Previous(tuple(row.label for row in live), centroids, silhouette, highest + 1)
+
+
+async def _label_rows(
+    labels: ClusterLabelRepository, result: Clustering, now: datetime
+) -> list[ValueClusterLabel]:
+    """The label rows of ``result``: kept labels keep their issue date."""
+    issued = {row.label: row for row in await labels.live()}
+    rows = []
+    for label, centroid in sorted(result.centroids.items()):
+        row = issued.get(label) or ValueClusterLabel(
+            label=label,
+            features=list(FEATURES),
+            centroid=centroid,
+            scaler_mean=result.scaler_mean,
+            scaler_scale=result.scaler_scale,
+            issued_at=now,
+            refreshed_at=now,
+        )
+        row.features = list(FEATURES)
+        row.centroid = centroid
+        row.scaler_mean = result.scaler_mean
+        row.scaler_scale = result.scaler_scale
+        row.refreshed_at = now
+        rows.append(row)
+    return rows
