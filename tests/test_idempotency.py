@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -187,3 +188,54 @@ def test_concurrent_retries_create_exactly_one(
     assert len(created) == 1
     names = [p.name for p in admin.iter_partners(limit=500)]
     assert names.count(str(body["name"])) == 1
+
+
+def _post_raw(server: ServerProcess, key: str, body: bytes, idem: str) -> httpx.Response:
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "Idempotency-Key": idem,
+        "Content-Type": "application/json",
+    }
+    return httpx.post(
+        f"{server.base_url}/api/v1/partners", content=body, headers=headers, timeout=30
+    )
+
+
+def test_the_same_json_in_another_key_order_or_layout_is_a_retry(
+    server: ServerProcess, admin_key: str, admin: EndcapClient
+) -> None:
+    # A client that rebuilds its body for a retry (another JSON library, a pretty-printer)
+    # sends the same request; it must get the first answer, not a 409.
+    name = unique("Reordered")
+    idem = uuid.uuid4().hex
+    compact = json.dumps({"name": name, "kind": "agency"}, separators=(",", ":")).encode()
+    reordered = json.dumps({"kind": "agency", "name": name}, indent=4).encode()
+    escaped = b'{ "kind" : "agency" ,\n "name" : ' + json.dumps(name).encode() + b"}\r\n"
+
+    first = _post_raw(server, admin_key, compact, idem)
+    again = _post_raw(server, admin_key, reordered, idem)
+    third = _post_raw(server, admin_key, escaped, idem)
+
+    assert (first.status_code, again.status_code, third.status_code) == (201, 201, 201), again.text
+    assert again.json() == third.json() == first.json()
+    names = [p.name for p in admin.iter_partners(limit=500)]
+    assert names.count(name) == 1
+
+
+def test_json_that_says_something_else_is_still_409(server: ServerProcess, admin_key: str) -> None:
+    name = unique("Literal")
+    idem = uuid.uuid4().hex
+    first = _post_raw(
+        server, admin_key, json.dumps({"name": name, "kind": "agency"}).encode(), idem
+    )
+    other_kind = _post_raw(
+        server, admin_key, json.dumps({"kind": "manufacturer", "name": name}).encode(), idem
+    )
+    extra_field = _post_raw(
+        server, admin_key, json.dumps({"name": name, "kind": "agency", "x": None}).encode(), idem
+    )
+
+    assert first.status_code == 201
+    for answer in (other_kind, extra_field):
+        assert answer.status_code == 409
+        assert answer.json()["type"] == "urn:endcap:problem:idempotency-key-reused"

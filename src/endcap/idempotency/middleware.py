@@ -2,14 +2,15 @@
 
 The first request with a key runs and its 2xx answer is remembered; a retry
 with the same key, method, path and body gets that answer again without
-running twice; the same key with anything else is a 409. A request that fails
-leaves no record, so the client may retry it. Keys belong to the API key that
-sent them, so two partners can never see each other's answers.
+running twice; the same key with anything else is a 409. A JSON body is the
+same when it says the same: key order and whitespace do not count (see
+fingerprint.py). A request that fails leaves no record, so the client may
+retry it. Keys belong to the API key that sent them, so two partners can never
+see each other's answers.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import uuid
@@ -26,6 +27,7 @@ from litestar.types.asgi_types import (
 from endcap.auth.principal import Principal
 from endcap.concurrency import etag
 from endcap.db.session import read_engine_from
+from endcap.idempotency.fingerprint import fingerprint as fingerprint_of
 from endcap.idempotency.repository import IdempotencyRepository
 
 log = logging.getLogger(__name__)
@@ -102,7 +104,7 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
             if not message.get("more_body"):
                 break
         raw = b"".join(chunks)
-        fingerprint = hashlib.sha256(b"POST " + path.encode() + b"\n" + raw).hexdigest()
+        fingerprint = fingerprint_of("POST", path, raw)
         remembered = IdempotencyRepository(read_engine_from(scope["app"].state))
         if not await remembered.claim(user.key_id, idempotency_key, fingerprint):
             await _replay(remembered, user, idempotency_key, fingerprint, path, send)

@@ -1,0 +1,64 @@
+"""The request fingerprint: the same JSON in any layout is one request; anything it says
+differently, down to a number's last digit, is another."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from endcap.idempotency.fingerprint import canonical_body, fingerprint
+
+PATH = "/api/v1/campaigns"
+
+
+def same(a: bytes, b: bytes) -> bool:
+    return fingerprint("POST", PATH, a) == fingerprint("POST", PATH, b)
+
+
+def test_key_order_whitespace_and_escapes_do_not_count() -> None:
+    compact = b'{"name":"K\xc3\xa4se","skus":["a","b"],"cap":2}'
+    assert same(compact, b'{\n  "cap": 2,\n  "skus": [ "a", "b" ],\n  "name": "K\\u00e4se"\n}')
+    assert canonical_body(compact) == '{"cap":2,"name":"Käse","skus":["a","b"]}'.encode()
+
+
+def test_nested_objects_are_sorted_too_but_lists_keep_their_order() -> None:
+    assert same(b'{"a":{"y":1,"x":2}}', b'{"a":{"x":2,"y":1}}')
+    assert not same(b'{"skus":["a","b"]}', b'{"skus":["b","a"]}')
+
+
+def test_numbers_keep_the_text_they_were_sent_in() -> None:
+    # The handlers read amounts as exact decimals, and one float would hold both of these.
+    assert not same(b'{"budget":100000.000000000000001}', b'{"budget":100000}')
+    assert not same(b'{"budget":1.10}', b'{"budget":1.1}')
+    assert not same(b'{"budget":"1.10"}', b'{"budget":1.10}')  # a string is not a number
+    assert same(b'{"budget": 1.10 }', b'{"budget":1.10}')
+
+
+def test_values_and_the_path_still_count() -> None:
+    assert not same(b'{"cap":2}', b'{"cap":3}')
+    assert not same(b'{"cap":null}', b"{}")
+    assert not same(b'{"on":true}', b'{"on":false}')
+    assert fingerprint("POST", PATH, b"{}") != fingerprint("POST", PATH + "/x/book", b"{}")
+
+
+def test_a_body_that_is_not_json_is_taken_as_sent() -> None:
+    for raw in (b"", b"name=x&kind=agency", b'{"name": ', b"\xff\xfe{}", b"[" * 100_000):
+        assert canonical_body(raw) == raw
+    assert not same(b"name=x", b"name=x ")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(JSON)
+def test_any_layout_of_one_document_is_one_request(document: object) -> None:
+    compact = json.dumps(document, separators=(",", ":")).encode()
+    pretty = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=True).encode()
+    assert same(compact, pretty)
+    assert json.loads(canonical_body(compact)) == document
