@@ -27,6 +27,7 @@ from tests.support.server import ServerProcess
 SECRET = "test-signing-secret"
 ATTEMPTS = 4
 BACKOFF = 0.01
+TIMEOUT = 5.0  # seconds a push waits for the channel's answer, per attempt
 
 
 @pytest.fixture(scope="package")
@@ -71,7 +72,7 @@ def server(
         "ENDCAP_ACTIVATION_SIGNING_SECRET": SECRET,
         "ENDCAP_ACTIVATION_ATTEMPTS": str(ATTEMPTS),
         "ENDCAP_ACTIVATION_BACKOFF_SECONDS": str(BACKOFF),
-        "ENDCAP_ACTIVATION_TIMEOUT_SECONDS": "5",
+        "ENDCAP_ACTIVATION_TIMEOUT_SECONDS": str(TIMEOUT),
     }
     proc = ServerProcess(env, folder / "server.log").start()
     yield proc
@@ -113,7 +114,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         signing_secret=SECRET,
         attempts=ATTEMPTS,
         backoff_seconds=BACKOFF,
-        timeout_seconds=5,
+        timeout_seconds=TIMEOUT,
         chunk_rows=100,  # several chunks even for a small shop: profiles run across them
     )
     return settings

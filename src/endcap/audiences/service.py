@@ -20,6 +20,7 @@ from endcap.audiences.schemas import (
     AudienceUpdate,
     AudienceVersionPublic,
 )
+from endcap.audiences.sensitivity import sensitive_uses
 from endcap.concurrency import etag
 from endcap.db.types import utcnow
 from endcap.errors import (
@@ -31,7 +32,7 @@ from endcap.errors import (
 from endcap.pagination import Page, PageRequest, next_cursor
 from endcap.privacy.channels import CHANNEL_PURPOSE
 from endcap.privacy.difference import MemberSet, could_be_near_duplicates, ensure_not_near_duplicate
-from endcap.privacy.sensitive import SensitiveCategories
+from endcap.privacy.sensitive import SensitiveCategories, SensitiveMatch
 from endcap.privacy.settings import PrivacyGateSettings
 from endcap.privacy.sizes import ensure_minimum_size
 
@@ -52,6 +53,18 @@ class AudienceService:
         """Exact size of one membership version (None if there is no such version)."""
         found = await self.audiences.version(audience_id, version)
         return found.size if found else None
+
+    async def sensitive_uses(
+        self, audience_id: uuid.UUID, version: int | None
+    ) -> list[SensitiveMatch]:
+        """What the audience (deleted ones too) and the model behind ``version`` target on
+        that the sensitive list holds now (sensitivity.py); NotFoundError for an unknown id,
+        InvalidRequestError when its rule or target no longer resolves in the catalog."""
+        audience = await self.audiences.get(audience_id)
+        if audience is None:
+            raise NotFoundError(f"no audience with id {audience_id}")
+        pinned = await self.audiences.version(audience_id, version) if version else None
+        return await sensitive_uses(self.session, audience, pinned, self.sensitive)
 
     async def estimate(self, rule: dict[str, Any], *, exact: bool = False) -> Estimate:
         """Size of a rule now (retailer-side), from the sample unless ``exact``. Errors

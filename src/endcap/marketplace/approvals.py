@@ -2,9 +2,14 @@
 
 Checks: policy (flight not started, holdout within policy), each pinned audience
 version still at or above the minimum (one check per audience), the promoted
-products still the partner's, no product in a sensitive department or category,
-the capacity actually held, and a usable creative. Approval is refused while any
+products still the partner's, no sensitive department or category touched, the
+capacity actually held, and a usable creative. Approval is refused while any
 check fails.
+
+The sensitive list is read as it is now, not as it was when the audience was
+published: a category the retailer marked sensitive since then stops the campaign.
+So besides the promoted products the check looks at each pinned audience's rule,
+propensity target and the features its model version was fitted on.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from endcap.audiences.service import AudienceService
 from endcap.catalog.service import CatalogService
 from endcap.config import Settings
 from endcap.db.types import utcnow
-from endcap.errors import ConflictError, NotFoundError
+from endcap.errors import ConflictError, InvalidRequestError, NotFoundError
 from endcap.marketplace.holdout import HoldoutSplit
 from endcap.marketplace.models import Campaign, CampaignAudience, CampaignStatus
 from endcap.marketplace.public import campaign_public
@@ -28,11 +33,19 @@ from endcap.marketplace.repository import CampaignRepository
 from endcap.marketplace.schemas import ApprovalItem, Check
 from endcap.pagination import Page, PageRequest, next_cursor
 from endcap.partners.service import PartnerService
+from endcap.privacy.channels import Channel
 from endcap.privacy.sensitive import (
     CatalogReference,
     ReferenceKind,
     SensitiveCategories,
+    SensitiveMatch,
     find_sensitive,
+)
+
+# Channels whose ads a shopper clicks through: their creative needs a landing page. A
+# store screen or a printed coupon has nothing to click.
+CLICKED = frozenset(
+    {Channel.ONSITE_DISPLAY.value, Channel.OFFSITE_SOCIAL.value, Channel.EMAIL.value}
 )
 
 
@@ -90,10 +103,12 @@ class ApprovalService:
 
     async def checks(self, campaign: Campaign) -> list[Check]:
         audiences = await self.campaigns.audiences(campaign.id)
+        products, sensitive_products = await self._products(campaign)
         return [
             self._policy(campaign),
             *await self._audiences(audiences),
-            *await self._products(campaign),
+            products,
+            await self._sensitive(sensitive_products, audiences),
             await self._capacity(campaign),
             self._creative(campaign),
         ]
@@ -135,7 +150,8 @@ class ApprovalService:
             checks.append(Check(name="audience", passed=False, detail="no audience"))
         return checks
 
-    async def _products(self, campaign: Campaign) -> list[Check]:
+    async def _products(self, campaign: Campaign) -> tuple[Check, list[SensitiveMatch]]:
+        """The products check, and the sensitive departments and categories they are in."""
         placements = await self.catalog.placements(campaign.skus)
         foreign = await self.partners.foreign_skus(campaign.partner_id, campaign.skus)
         gone = [s for s in campaign.skus if s not in placements]
@@ -159,19 +175,33 @@ class ApprovalService:
             for i, sku in enumerate(campaign.skus)
             if sku in placements
         ]
-        sensitive = find_sensitive(references, self.sensitive)
-        return [
-            Check(
-                name="products",
-                passed=not detail,
-                detail=detail or f"{len(campaign.skus)} products, all the partner's",
-            ),
-            Check(
-                name="sensitive categories",
-                passed=not sensitive,
-                detail="; ".join(m.reason for m in sensitive) or "none touched",
-            ),
-        ]
+        check = Check(
+            name="products",
+            passed=not detail,
+            detail=detail or f"{len(campaign.skus)} products, all the partner's",
+        )
+        return check, find_sensitive(references, self.sensitive)
+
+    async def _sensitive(
+        self, products: list[SensitiveMatch], audiences: Sequence[CampaignAudience]
+    ) -> Check:
+        problems = [m.reason for m in products]
+        for audience in audiences:
+            named = f"audience {audience.audience_id}"
+            try:
+                uses = await self.audiences.sensitive_uses(
+                    audience.audience_id, audience.audience_version
+                )
+            except (InvalidRequestError, NotFoundError) as exc:
+                # Fail closed: what cannot be resolved cannot be shown to be safe.
+                problems.append(f"{named} could not be checked again: {exc.detail}")
+                continue
+            problems += [f"{named}: {m.reason}" for m in uses]
+        return Check(
+            name="sensitive categories",
+            passed=not problems,
+            detail="; ".join(problems) or "none touched",
+        )
 
     async def _capacity(self, campaign: Campaign) -> Check:
         held = sum(r.impressions for r in await self.campaigns.reservations(campaign.id))
@@ -186,15 +216,19 @@ class ApprovalService:
     def _creative(campaign: Campaign) -> Check:
         creative = campaign.creative or {}
         url = str(creative.get("landing_url") or "")
+        clicked = sorted(set(campaign.channels) & CLICKED)
         problems = []
         if not str(creative.get("headline") or "").strip():
             problems.append("no headline")
         if url and not url.startswith("https://"):
             problems.append(f"landing page {url} is not https")
+        elif not url and clicked:
+            problems.append(f"no landing page for the clicks on {', '.join(clicked)}")
         return Check(
             name="creative",
             passed=not problems,
-            detail="; ".join(problems) or "headline and landing page present",
+            detail="; ".join(problems)
+            or ("headline and landing page present" if url else "headline present"),
         )
 
     async def _item(self, campaign: Campaign) -> ApprovalItem:

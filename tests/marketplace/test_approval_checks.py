@@ -1,0 +1,271 @@
+"""The approver's checks over the real server: each failing check blocks approval with a
+409 ``checks-failed`` naming it, and the approval queue shows it failed.
+
+Checks that depend on retailer settings changed after booking (a higher minimum, more
+sensitive categories) are read from a second server on the same database with those
+settings, as after a redeploy; it runs no worker, so it takes no job of the package's.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from endcap.audiences.schemas import AudiencePublic
+from endcap.auth.roles import Role
+from endcap.client import EndcapAPIError, EndcapClient
+from endcap.marketplace.schemas import ApprovalItem, CampaignPublic, Check
+from endcap.partners.models import PartnerKind
+from endcap.privacy.settings import SENSITIVE_DEPARTMENTS
+from tests.audiences.http import create, refresh
+from tests.marketplace.booking import campaign_body, next_monday
+from tests.marketplace.conftest import MIN_AUDIENCE, Brand, Market
+from tests.support.names import unique
+from tests.support.server import ServerProcess
+
+# Made sensitive after the audiences below were published: a rule's purchase target, a
+# propensity target and a lookalike's feature. None is in a sensitive department.
+RULE_CATEGORY, TARGET_CATEGORY, FEATURE_CATEGORY = "Coffee & Tea", "Soft Drinks", "Pet Food"
+LATER_SENSITIVE = [RULE_CATEGORY, TARGET_CATEGORY, FEATURE_CATEGORY]
+RAISED_MINIMUM = 2 * MIN_AUDIENCE
+
+
+@contextmanager
+def redeployed(market: Market, folder: Path, **env: str) -> Iterator[EndcapClient]:
+    """The retailer admin's client on a second server with ``env`` over the package's."""
+    settings = {**market.server.env, "ENDCAP_WORKER_IN_PROCESS": "false", **env}
+    server = ServerProcess(settings, folder / "redeployed.log").start()
+    try:
+        with EndcapClient(server.base_url, market.admin_key, timeout=60) as admin:
+            yield admin
+    finally:
+        server.stop()
+
+
+def publish(admin: EndcapClient, **body: Any) -> AudiencePublic:
+    audience = refresh(admin, create(admin, **body).id)
+    published = admin.request("POST", f"/api/v1/audiences/{audience.id}/publish")
+    assert published.status_code == 200, published.text
+    return AudiencePublic.model_validate(published.json())
+
+
+def book(market: Market, brand: Brand, **overrides: Any) -> CampaignPublic:
+    # Five weeks ahead: clear of the weeks other tests of the package fill.
+    starts = next_monday(5)
+    flight = {"starts_on": starts, "ends_on": starts + timedelta(days=13)}
+    with market.client(brand.key) as client:
+        draft = client.create_campaign(**campaign_body(market, brand, **{**flight, **overrides}))
+        return client.book(draft.id)
+
+
+def queued(admin: EndcapClient, campaign_id: uuid.UUID) -> ApprovalItem:
+    """The campaign's item as the approval queue lists it (paging through the queue)."""
+    cursor = None
+    while True:
+        params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+        page = admin.request("GET", "/api/v1/approvals", params=params).json()
+        for item in page["items"]:
+            if item["campaign"]["id"] == str(campaign_id):
+                return ApprovalItem.model_validate(item)
+        cursor = page.get("next_cursor")
+        assert cursor, f"campaign {campaign_id} is not in the approval queue"
+
+
+def failed(item: ApprovalItem) -> dict[str, Check]:
+    return {c.name: c for c in item.checks if not c.passed}
+
+
+def refused_approval(admin: EndcapClient, campaign_id: uuid.UUID) -> EndcapAPIError:
+    with pytest.raises(EndcapAPIError) as refused:
+        admin.act(campaign_id, "approve")
+    return refused.value
+
+
+def assert_blocked(admin: EndcapClient, campaign_id: uuid.UUID, check: str, *named: str) -> None:
+    """Approval is refused for ``check`` alone, named with ``named``; nothing moves."""
+    item = queued(admin, campaign_id)
+    assert not item.ready
+    assert list(failed(item)) == [check], item.checks
+    for words in named:
+        assert words in failed(item)[check].detail, failed(item)[check].detail
+    error = refused_approval(admin, campaign_id)
+    assert error.status == 409
+    assert error.type == "urn:endcap:problem:checks-failed"
+    assert error.detail.startswith(f"cannot approve: {check}: ")
+    for words in named:
+        assert words in error.detail
+    answered = {c["name"]: c for c in error.problem["checks"] if not c["passed"]}
+    assert list(answered) == [check]
+    assert admin.campaign(campaign_id).status == "submitted"
+    assert [e.action for e in admin.campaign_events(campaign_id)] == ["create", "book"]
+
+
+def test_a_product_in_a_sensitive_department_blocks_approval(market: Market) -> None:
+    with market.client(market.admin_key) as admin:
+        product = next(
+            p
+            for p in admin.products(limit=500).items
+            if p.department in SENSITIVE_DEPARTMENTS and not p.private_label
+        )
+        partner = admin.create_partner(unique("Baby brand agency"), PartnerKind.AGENCY)
+        admin.link_brand(partner.id, product.brand, product.manufacturer)
+        key = admin.create_key("sensitive brand", Role.BRAND, partner_id=partner.id).key
+    brand = Brand(partner.id, key, product.manufacturer, [product.sku])
+
+    campaign = book(market, brand)
+
+    with market.client(market.admin_key) as admin:
+        assert_blocked(
+            admin,
+            campaign.id,
+            "sensitive categories",
+            f"the product {product.sku!r} is in the sensitive department {product.department!r}",
+        )
+
+
+@pytest.mark.parametrize(
+    ("creative", "named"),
+    [
+        (
+            {"headline": "New taste", "landing_url": "http://shop.example/spring"},
+            "landing page http://shop.example/spring is not https",
+        ),
+        ({"headline": "New taste"}, "no landing page"),
+        ({"headline": "   ", "landing_url": "https://shop.example/spring"}, "no headline"),
+        (None, "no headline"),
+    ],
+    ids=["plain http", "no landing page", "blank headline", "no creative"],
+)
+def test_an_unusable_creative_blocks_approval(
+    market: Market, creative: dict[str, str] | None, named: str
+) -> None:
+    campaign = book(market, market.a, creative=creative)
+    with market.client(market.admin_key) as admin:
+        assert_blocked(admin, campaign.id, "creative", named)
+
+
+def test_a_screen_campaign_needs_no_landing_page(market: Market) -> None:
+    # Nobody clicks a store screen: its creative is a headline alone.
+    with market.client(market.admin_key) as admin:
+        admin.configure_channel(
+            "instore_screen",
+            cpm="10.00",
+            currency="SEK",
+            weekly_capacity=10**7,
+            max_per_profile_week=3,
+        )
+    campaign = book(
+        market, market.a, channels=["instore_screen"], creative={"headline": "New taste"}
+    )
+    with market.client(market.admin_key) as admin:
+        item = queued(admin, campaign.id)
+        approved = admin.act(campaign.id, "approve")
+    assert item.ready, failed(item)
+    assert approved.status == "approved"
+
+
+def test_a_pinned_version_below_a_raised_minimum_blocks_approval(
+    market: Market, tmp_path: Path
+) -> None:
+    with market.client(market.admin_key) as admin:
+        audience = publish(
+            admin, rule={"attribute": "loyalty_tier", "op": "in", "value": ["gold", "platinum"]}
+        )
+    assert audience.current is not None
+    size, version = audience.current.size, audience.current.version
+    assert MIN_AUDIENCE <= size < RAISED_MINIMUM
+    campaign = book(market, market.a, audience_id=audience.id)
+    with market.client(market.admin_key) as admin:
+        assert queued(admin, campaign.id).ready
+
+    with redeployed(market, tmp_path, ENDCAP_PRIVACY_MIN_AUDIENCE=str(RAISED_MINIMUM)) as admin:
+        assert_blocked(
+            admin,
+            campaign.id,
+            "audience",
+            f"pinned version {version} of audience {audience.id} holds {size} shoppers "
+            f"(minimum {RAISED_MINIMUM})",
+        )
+        [check] = [c for c in queued(admin, campaign.id).checks if c.name == "audience"]
+    assert check.audience_id == audience.id
+
+
+def _customers(folder: Path, count: int) -> list[str]:
+    with (folder / "customers.csv").open(encoding="utf-8") as handle:
+        return [row["customer_id"] for row in csv.DictReader(handle)][:count]
+
+
+@pytest.fixture(scope="module")
+def later_sensitive(market: Market) -> dict[str, CampaignPublic]:
+    """One booked campaign each on a rule, a propensity and a lookalike audience that use a
+    category the retailer marks sensitive only after they were published."""
+    with market.client(market.admin_key) as admin:
+        audiences = {
+            "rule": publish(
+                admin,
+                rule={"bought": {"level": "category", "name": RULE_CATEGORY}, "within_weeks": 52},
+            ),
+            "propensity": publish(
+                admin,
+                propensity={
+                    "target": {"level": "category", "name": TARGET_CATEGORY},
+                    "horizon_weeks": 4,
+                    "select": {"top_share": 0.5},
+                },
+            ),
+            "lookalike": publish(
+                admin,
+                lookalike={
+                    "seed": {"customer_ids": _customers(market.files, 200)},
+                    "reach": 1000,
+                    "features": [{"level": "category", "name": FEATURE_CATEGORY}],
+                },
+            ),
+        }
+    campaigns = {kind: book(market, market.a, audience_id=a.id) for kind, a in audiences.items()}
+    with market.client(market.admin_key) as admin:
+        for campaign in campaigns.values():
+            assert queued(admin, campaign.id).ready  # nothing was sensitive when booked
+    return campaigns
+
+
+def test_a_category_made_sensitive_after_publishing_blocks_approval(
+    market: Market, later_sensitive: dict[str, CampaignPublic], tmp_path: Path
+) -> None:
+    expected = {
+        "rule": RULE_CATEGORY,
+        "propensity": TARGET_CATEGORY,
+        "lookalike": FEATURE_CATEGORY,
+    }
+    env = {"ENDCAP_PRIVACY_SENSITIVE_CATEGORIES": json.dumps(LATER_SENSITIVE)}
+    with redeployed(market, tmp_path, **env) as admin:
+        rule = failed(queued(admin, later_sensitive["rule"].id))["sensitive categories"]
+        propensity = failed(queued(admin, later_sensitive["propensity"].id))[
+            "sensitive categories"
+        ].detail
+        for kind, campaign in later_sensitive.items():
+            audience_id = campaign.audiences[0].id
+            assert_blocked(
+                admin,
+                campaign.id,
+                "sensitive categories",
+                f"audience {audience_id}: the category {expected[kind]!r} is marked sensitive "
+                "by the retailer",
+            )
+    # The propensity model was fitted on every category's spend that was not sensitive at
+    # its refresh: the categories marked since are named for it too.
+    assert f"the category {RULE_CATEGORY!r} is marked sensitive" in propensity
+    assert f"the category {FEATURE_CATEGORY!r} is marked sensitive" in propensity
+    # The rule touches its own category only, so it is named for that alone.
+    assert TARGET_CATEGORY not in rule.detail
+    assert FEATURE_CATEGORY not in rule.detail
+    with market.client(market.admin_key) as admin:  # the server with the old list still passes
+        assert all(queued(admin, c.id).ready for c in later_sensitive.values())
