@@ -179,3 +179,54 @@ def test_everyone_but_one_assembled_from_two_audiences_shows_nothing(market: Mar
     assert alone.lines[0].reach == catalog[edge.id]
     assert assembled.lines[0].reach == alone.lines[0].reach
     assert assembled.lines[0].reach != union_rounded
+
+
+def test_a_forecast_counts_a_withheld_overlap_as_nested(market: Market) -> None:
+    """A holds one consenting shopper that B does not, and B holds 60 or more that A does
+    not: far enough apart to publish both, but their overlap is A less that shopper, so the
+    catalog withholds it. With A's on-site reach at a rounding edge (it ends in 50), that
+    overlap rounded is 100 below A's catalog reach, and a forecast built on it would show
+    the pair 100 above B: the shopper. The forecast counts the pair as nested instead."""
+    # From the end of the list, away from the codes the other tests here leave out.
+    codes = unique_postal_codes(market.files)[::-1]
+    with market.client(market.admin_key) as admin:
+        shopper = next(
+            code
+            for code in codes[:40]
+            if _onsite(_built(admin, _postal("=", code))) == 1
+        )  # fmt: skip
+        rest = [code for code in codes if code != shopper]
+        others, pool = rest[:60], rest[60:]
+        b = _built(admin, {"not": _postal("in", [*others, shopper])})
+        # Leave more of the pool out of A until its on-site reach ends in 50; each code
+        # removes at most one consenting shopper, so stepping by what is missing never
+        # jumps past the edge.
+        many, short = 60, 1
+        for _ in range(40):
+            a = _built(admin, {"not": _postal("in", others + pool[:many])})
+            short = (_onsite(a) - 50) % 100
+            if not short:
+                break
+            many += short
+        assert not short, "no rounding edge found"
+        for audience in (a, b):
+            published = admin.request("POST", f"/api/v1/audiences/{audience.id}/publish")
+            assert published.status_code == 200, published.text
+
+    body = campaign_body(market, market.a)
+    flight = {"channels": [ONSITE], "starts_on": body["starts_on"], "ends_on": body["ends_on"]}
+    with market.client(market.a.key) as brand:
+        both = brand.forecast(audience_ids=[a.id, b.id], **flight)
+        catalog = {
+            e.id: next(c.reach for c in e.channels if c.channel == ONSITE)
+            for e in brand.audience_catalog()
+        }
+        overlap = brand.request("GET", f"/api/v1/catalog/audiences/{a.id}/overlap/{b.id}").json()
+    assert overlap == {"overlap": None, "label": "withheld"}
+    # The on-site overlap is A's reach less the shopper; rounded, it would have given the
+    # shopper away as the forecast's 100 over B.
+    rounded = _shown(_onsite(a) - 1)
+    assert rounded is not None
+    assert rounded == catalog[a.id] - 100
+    assert catalog[a.id] + catalog[b.id] - rounded == catalog[b.id] + 100
+    assert both.lines[0].reach == max(catalog[a.id], catalog[b.id]) == catalog[b.id]

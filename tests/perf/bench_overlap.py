@@ -4,7 +4,7 @@
 
 A forecast or booking of a campaign with several audiences counts, per consent
 purpose, the consenting shoppers each pair of audiences shares
-(``OverlapRepository.consented_overlaps``; marketplace/reach.py turns those into the
+(``OverlapRepository.consented_counts``; marketplace/reach.py turns those into the
 union's brand-facing reach). This times that query, as a forecast runs it, on the
 synthetic shop of ``bench_activation`` (consent events for 9 in 10 and 7 in 10, some
 withdrawn) with three audience versions: A holds everyone, B the even profiles
@@ -61,7 +61,7 @@ WITH consented AS ({consented}), shoppers AS (
     SELECT profile_id, sum(bit) AS mask FROM (
         SELECT profile_id, CASE audience WHEN 'A' THEN 1 WHEN 'B' THEN 2 ELSE 4 END AS bit
         FROM members WHERE audience IN ({chosen})
-    ) JOIN consented USING (profile_id) GROUP BY profile_id HAVING count(*) > 1
+    ) JOIN consented USING (profile_id) GROUP BY profile_id
 )
 SELECT mask, count(*) FROM shoppers GROUP BY mask
 """
@@ -118,7 +118,7 @@ async def time_endcap(
         repository = OverlapRepository(session)
         for _ in range(runs):
             started = time.perf_counter()
-            found = await repository.consented_overlaps(versions, PURPOSE)
+            found = (await repository.consented_counts(versions, PURPOSE)).overlaps
             times.append(time.perf_counter() - started)
     return times, found
 
@@ -208,7 +208,7 @@ def time_duckdb(
 
 
 def pairs_of(masks: dict[int, int], size: int) -> dict[frozenset[int], int]:
-    """Per pair of audiences (by index), as consented_overlaps answers it."""
+    """Per pair of audiences (by index), as consented_counts answers it."""
     pairs: dict[frozenset[int], int] = {}
     for mask, count in masks.items():
         held = [i for i in range(size) if mask >> i & 1]

@@ -18,7 +18,10 @@ own rules, never from the exact union:
   (rounded to ``round_to``, listed only at or above the minimum);
 - each pair's consented overlap on the channel, in exactly the form the overlap
   endpoint gives an overlap: rounded to ``round_to``, and nothing at all (taken
-  as 0, as for disjoint audiences) below the minimum.
+  as 0, as for disjoint audiences) below the minimum. Where that endpoint
+  withholds it (one audience has 1 to k-1 consenting shoppers outside the
+  other), the pair counts as nested: the overlap is the smaller shown reach,
+  so the union shows as the larger audience, off by at most k-1 shoppers.
 
 Whatever a brand derives from a forecast it could have derived from those
 numbers, and no overlap reaches it more precisely than rounded and thresholded.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import (
@@ -320,24 +321,38 @@ class CampaignRepository:
         return list((await self.session.exec(query)).all())
 
 
+@dataclass(frozen=True, slots=True)
+class ConsentedCounts:
+    """Exact consenting members of each audience version (by index) and of each pair's
+    overlap (a pair with none left out)."""
+
+    members: dict[int, int]
+    overlaps: dict[frozenset[int], int]
+
+    def outside(self, i: int, j: int) -> int:
+        """Consenting members of version ``i`` that version ``j`` does not hold."""
+        return self.members.get(i, 0) - self.overlaps.get(frozenset((i, j)), 0)
+
+
 class OverlapRepository:
     """How the member versions a campaign targets overlap, among consenting shoppers."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def consented_overlaps(
+    async def consented_counts(
         self, versions: Sequence[tuple[uuid.UUID, int]], purpose: Purpose
-    ) -> dict[frozenset[int], int]:
-        """Exact members holding ``purpose`` consent now, per pair of ``versions`` (by index).
+    ) -> ConsentedCounts:
+        """Exact members holding ``purpose`` consent now, per version and per pair of
+        ``versions`` (by index).
 
         Retailer-side counts: a brand sees them only as :mod:`endcap.marketplace.reach`
-        allows. One pass over the members: each shopper in two or more of the versions
-        gets a bit mask of which (at most 2**len(versions) groups), and each group
-        counts toward every pair its mask holds. Pairs with no shared member are left out.
+        allows. One pass over the members: each shopper gets a bit mask of the versions
+        holding them (at most 2**len(versions) groups), and each group counts toward every
+        version and every pair its mask holds. Pairs with no shared member are left out.
         """
         if len(versions) < 2:
-            return {}
+            return ConsentedCounts({}, {})
         m = MEMBERS.c
         chosen = [and_(m.audience_id == a, m.version == v) for a, v in versions]
         # Bits as inline constants: a CASE of bound parameters has no type PostgreSQL can sum.
@@ -353,15 +368,16 @@ class OverlapRepository:
             .select_from(MEMBERS.join(consented, consented.c.profile_id == m.profile_id))
             .where(or_(*chosen))
             .group_by(m.profile_id)
-            .having(func.count() > 1)
             .subquery("shoppers")
         )
         query = sa_select(shoppers.c.mask, func.count()).group_by(shoppers.c.mask)
+        members: dict[int, int] = {}
         overlaps: dict[frozenset[int], int] = {}
         for mask, count in (await self.session.execute(query)).all():
             held = [i for i in range(len(versions)) if int(mask) >> i & 1]
             for k, i in enumerate(held):
+                members[i] = members.get(i, 0) + int(count)
                 for j in held[k + 1 :]:
                     pair = frozenset((i, j))
                     overlaps[pair] = overlaps.get(pair, 0) + int(count)
-        return overlaps
+        return ConsentedCounts(members, overlaps)

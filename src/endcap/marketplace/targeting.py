@@ -20,8 +20,9 @@ from endcap.audiences.schemas import CatalogEntry
 from endcap.consent.models import Purpose
 from endcap.errors import InvalidRequestError, NotFoundError
 from endcap.marketplace.reach import union_reach
-from endcap.marketplace.repository import OverlapRepository
+from endcap.marketplace.repository import ConsentedCounts, OverlapRepository
 from endcap.privacy.channels import Channel, required_purpose
+from endcap.privacy.difference import overlap_singles_out
 from endcap.privacy.settings import PrivacyGateSettings
 from endcap.privacy.sizes import round_count
 
@@ -143,17 +144,36 @@ class AudienceTargeting:
         if len(offers) == 1:
             return {c: reach[0][c] for c in channels}
         versions = [(offer.audience_id, offer.version) for offer in offers]
-        shown_overlaps: dict[Purpose, dict[frozenset[int], int]] = {}
+        released: dict[Purpose, dict[frozenset[int], int | None]] = {}
         union = {}
         for channel in channels:
             purpose = required_purpose(channel)
-            if purpose not in shown_overlaps:
-                exact = await self.overlaps.consented_overlaps(versions, purpose)
-                shown_overlaps[purpose] = {pair: self._shown(n) for pair, n in exact.items()}
-            union[channel] = union_reach([r[channel] for r in reach], shown_overlaps[purpose])
+            if purpose not in released:
+                counts = await self.overlaps.consented_counts(versions, purpose)
+                released[purpose] = self._released(counts, len(offers))
+            shown = [r[channel] for r in reach]
+            overlaps = {
+                # Withheld: one audience is all but a few inside the other, which the
+                # overlap endpoint's label already tells; count it as nested.
+                pair: min(shown[i] for i in pair) if overlap is None else overlap
+                for pair, overlap in released[purpose].items()
+            }
+            union[channel] = union_reach(shown, overlaps)
         return union
 
-    def _shown(self, overlap: int) -> int:
-        # As the catalog's overlap endpoint shows one: rounded, and nothing below the minimum.
-        shown = round_count(overlap, to=self.gate.round_to, minimum=self.gate.min_audience)
-        return shown.value or 0
+    def _released(self, counts: ConsentedCounts, n: int) -> dict[frozenset[int], int | None]:
+        """Each pair's overlap as the catalog's overlap endpoint would show it: rounded,
+        nothing (0) below the minimum, and None (withheld) when it would single out the
+        few shoppers of one audience outside the other (privacy/difference.py)."""
+        k = self.gate.k_threshold
+        released: dict[frozenset[int], int | None] = {}
+        for i in range(n):
+            for j in range(i + 1, n):
+                pair = frozenset((i, j))
+                if overlap_singles_out(counts.outside(i, j), counts.outside(j, i), k=k):
+                    released[pair] = None
+                    continue
+                exact = counts.overlaps.get(pair, 0)
+                shown = round_count(exact, to=self.gate.round_to, minimum=self.gate.min_audience)
+                released[pair] = shown.value or 0
+        return released
