@@ -29,6 +29,7 @@ from tests.audiences.http import create, refresh
 from tests.marketplace.booking import campaign_body, next_monday
 from tests.marketplace.conftest import MIN_AUDIENCE, Brand, Market
 from tests.support.names import unique
+from tests.support.retailer import unique_postal_codes
 from tests.support.server import ServerProcess
 
 # Made sensitive after the audiences below were published: a rule's purchase target, a
@@ -196,6 +197,53 @@ def test_a_pinned_version_below_a_raised_minimum_blocks_approval(
         )
         [check] = [c for c in queued(admin, campaign.id).checks if c.name == "audience"]
     assert check.audience_id == audience.id
+
+
+def test_an_erasure_taking_a_pinned_version_below_the_minimum_blocks_approval(
+    market: Market, tmp_path: Path
+) -> None:
+    rule = {"attribute": "loyalty_tier", "op": "in", "value": ["gold", "platinum"]}
+    with market.client(market.admin_key) as admin:
+        audience = publish(admin, rule=rule)
+        # A member alone at their postal code: one customer, one profile.
+        member = next(
+            row["customer_id"]
+            for row in _rows(market.files)
+            if row["postal_code"] in unique_postal_codes(market.files)
+            and admin.request(
+                "POST",
+                "/api/v1/audiences/estimate",
+                json={"rule": {"and": [rule, {"attribute": "postal_code", "op": "=",
+                                              "value": row["postal_code"]}]}, "exact": True},
+            ).json()["size"] == 1
+        )  # fmt: skip
+    assert audience.current is not None
+    size, version = audience.current.size, audience.current.version
+    campaign = book(market, market.a, audience_id=audience.id)
+
+    # The retailer's minimum is exactly the pinned version's size (rounding to 1, so that
+    # it may be any number): it passes, until one of its shoppers is erased.
+    exact = {"ENDCAP_PRIVACY_MIN_AUDIENCE": str(size), "ENDCAP_PRIVACY_ROUND_TO": "1"}
+    with redeployed(market, tmp_path, **exact) as admin:
+        assert queued(admin, campaign.id).ready
+        admin.erase(customer_id=member)
+        after = AudiencePublic.model_validate(
+            admin.request("GET", f"/api/v1/audiences/{audience.id}").json()
+        )
+        assert after.current is not None
+        assert (after.current.version, after.current.size) == (version, size - 1)
+        assert_blocked(
+            admin,
+            campaign.id,
+            "audience",
+            f"pinned version {version} of audience {audience.id} holds {size - 1} shoppers "
+            f"(minimum {size})",
+        )
+
+
+def _rows(folder: Path) -> list[dict[str, str]]:
+    with (folder / "customers.csv").open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
 
 
 def _customers(folder: Path, count: int) -> list[str]:

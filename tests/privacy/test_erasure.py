@@ -10,13 +10,20 @@ from sqlalchemy import func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.activation.models import Activation, ActivationContact
-from endcap.audiences.models import Audience, AudienceKind, AudienceMember, AudienceSeed
+from endcap.audiences.models import (
+    Audience,
+    AudienceKind,
+    AudienceMember,
+    AudienceSeed,
+    AudienceVersion,
+)
 from endcap.config import DatabaseSettings, PrivacySettings, Settings
+from endcap.consent.models import ProfileConsent, Purpose
 from endcap.errors import ConflictError, NotFoundError
 from endcap.identity.models import IdType
 from endcap.marketplace.models import CampaignStatus
 from endcap.partners.models import Partner, PartnerKind
-from endcap.privacy.channels import Channel
+from endcap.privacy.channels import Channel, required_purpose
 from endcap.privacy.erasure import ErasureService
 from endcap.privacy.models import ErasureTombstone
 from endcap.privacy.schemas import ErasureRequest
@@ -92,6 +99,13 @@ async def test_delete_policy_removes_the_purchases_too(
     assert remaining == 0
 
 
+async def consented_purposes(session: AsyncSession, profile: int) -> set[Purpose]:
+    found = await session.execute(
+        select(ProfileConsent.purpose).where(ProfileConsent.profile_id == profile)
+    )
+    return {Purpose(p) for p in found.scalars()}
+
+
 async def test_an_erased_shopper_leaves_every_audience_version_and_seed(
     session: AsyncSession, settings: Settings, tmp_path: Path
 ) -> None:
@@ -102,14 +116,19 @@ async def test_an_erased_shopper_leaves_every_audience_version_and_seed(
     audience = Audience(name=f"erasure {shop.tag}", kind=AudienceKind.LOOKALIKE, spec={})
     session.add(audience)
     await session.flush()
+    reach = {channel.value: 40 for channel in Channel}
     session.add_all(
         [
+            AudienceVersion(audience_id=audience.id, version=1, size=50, reach=reach),
+            AudienceVersion(audience_id=audience.id, version=2, size=60, reach=reach),
             AudienceMember(audience_id=audience.id, version=1, profile_id=profile),
             AudienceMember(audience_id=audience.id, version=2, profile_id=profile),
             AudienceSeed(audience_id=audience.id, profile_id=profile),
         ]
     )
     await session.flush()
+    held = await consented_purposes(session, profile)
+    assert held  # else the reach below could not drop
 
     await ErasureService(session, settings).erase(
         ErasureRequest(customer_id=shop.id("c3")), requested_by=None
@@ -119,6 +138,12 @@ async def test_an_erased_shopper_leaves_every_audience_version_and_seed(
     seeds = "SELECT count(*) FROM audience_seeds WHERE profile_id = :p"
     assert await _count(session, members, p=profile) == 0
     assert await _count(session, seeds, p=profile) == 0
+    # The versions' counts lose the shopper too: size, and reach where they consented.
+    expected = {c.value: 40 - (required_purpose(c) in held) for c in Channel}
+    for version, size in ((1, 49), (2, 59)):
+        found = await session.get(AudienceVersion, (audience.id, version), populate_existing=True)
+        assert found is not None
+        assert (found.size, found.reach) == (size, expected)
 
 
 async def test_an_erased_shopper_leaves_the_record_of_who_activations_reached(

@@ -21,6 +21,7 @@ from endcap.identity.models import Customer
 from endcap.identity.repository import IdentityRepository
 from endcap.identity.schemas import IdentifierQuery
 from endcap.identity.service import IdentityService
+from endcap.privacy.channels import Channel, required_purpose
 from endcap.privacy.models import ErasureTombstone
 from endcap.privacy.repository import ErasureRepository
 from endcap.privacy.schemas import ErasureRequest, Tombstone
@@ -60,9 +61,30 @@ class ErasureService:
             customers_removed=await self.erase_rows.customers(refs),
         )
         await hold_back_recordings(self.session)
+        await self._shrink_versions(profile_ids)
         await self.erase_rows.profiles(profile_ids)
         stored = await self.erase_rows.add_tombstone(tombstone)
         return Tombstone.model_validate(stored, from_attributes=True)
+
+    async def _shrink_versions(self, profile_ids: list[int]) -> None:
+        """Take the shoppers out of the counts of every audience version that holds them,
+        as they leave its members: a pinned version's size is what approval checks against
+        the minimum. Reach drops on the channels whose purpose they hold now (their consent
+        at the refresh is not kept; a later refresh counts afresh)."""
+        held = await self.erase_rows.memberships(profile_ids)
+        if not held:
+            return
+        counts = await self.erase_rows.version_counts(list(held))
+        for (audience_id, version), leaving in held.items():
+            if (audience_id, version) not in counts:  # members without a version row
+                continue
+            size, reach = counts[audience_id, version]
+            for channel, n in reach.items():
+                gone = leaving.get(required_purpose(Channel(channel)).value, 0)
+                reach[channel] = max(0, n - gone)
+            await self.erase_rows.set_counts(
+                audience_id, version, max(0, size - leaving.get(None, 0)), reach
+            )
 
     async def _named(self, request: ErasureRequest) -> list[Customer]:
         if request.customer_id is not None:
