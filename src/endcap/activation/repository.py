@@ -4,7 +4,6 @@ pinned versions), activation rows, and the contacts delivered files recorded."""
 from __future__ import annotations
 
 import uuid
-import zlib
 from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import date
 from typing import Any
@@ -44,6 +43,7 @@ from endcap.db.bulk import (
     is_postgres,
     staged_rows,
 )
+from endcap.db.locks import hold_lock, lock_key
 from endcap.identity.models import (
     Customer,
     Identifier,
@@ -65,7 +65,7 @@ MEMBERS = table_of(AudienceMember)
 CONTACTS = table_of(ActivationContact)
 PROFILES = table_of(Profile)
 MERGES = table_of(ProfileMerge)
-PROFILE_MOVES_LOCK = zlib.crc32(b"endcap:activation-contacts:profile-moves")
+PROFILE_MOVES_LOCK = "activation-contacts:profile-moves"
 ENDED_STATUSES = (CampaignStatus.CANCELLED.value, CampaignStatus.COMPLETED.value)
 MATCH_KEY_TYPES = (IdType.EMAIL.value, IdType.PHONE.value)
 # (audience id, version): the member versions a campaign pinned when it was booked.
@@ -274,9 +274,7 @@ class ActivationRepository:
         contacts (``shared``: exports on different channels record side by side) and moving
         or deleting them (exclusive); a PostgreSQL advisory lock, nothing on SQLite, whose
         one writer orders the two anyway (activation/contacts.py says why)."""
-        if is_postgres(self.session):
-            lock = func.pg_advisory_xact_lock_shared if shared else func.pg_advisory_xact_lock
-            await self.session.execute(select(lock(PROFILE_MOVES_LOCK)))
+        await hold_lock(self.session, PROFILE_MOVES_LOCK, shared=shared)
 
     async def gone_profiles(self, activation_id: uuid.UUID) -> dict[int, int | None]:
         """The profiles the activation's contacts name that no longer exist, each with the
@@ -436,4 +434,4 @@ def match_keys() -> Select[Any]:
 
 def channel_lock_key(channel: str) -> int:
     """The advisory lock key of the channel's export lock (under 2**32, so one bigint)."""
-    return zlib.crc32(f"endcap:activation-contacts:{channel}".encode())
+    return lock_key(f"activation-contacts:{channel}")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-import zlib
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, and_, bindparam, delete, false, func, insert, literal, select
+from sqlalchemy import Select, and_, bindparam, func, insert, literal, select
 from sqlmodel import col
 from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,11 +15,12 @@ from endcap.audiences.models import Audience, AudienceMember, AudienceStatus, Au
 from endcap.consent.models import Purpose
 from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
-from endcap.db.bulk import insert_keyed_ids, is_postgres
+from endcap.db.bulk import insert_keyed_ids
+from endcap.db.locks import hold_lock
 from endcap.pagination import PageRequest, keyset
 
 MEMBERS = table_of(AudienceMember)
-PUBLICATION_LOCK = zlib.crc32(b"endcap:audience-publication")
+PUBLICATION_LOCK = "audience-publication"
 FETCH_ROWS = 100_000
 
 
@@ -70,10 +70,7 @@ class MembershipRepository:
         advisory lock). SQLite has one writer: a write that changes nothing takes its lock
         before the check reads, as a read transaction that writes later would fail once
         another had committed meanwhile."""
-        if is_postgres(self.session):
-            await self.session.execute(select(func.pg_advisory_xact_lock(PUBLICATION_LOCK)))
-        else:
-            await self.session.execute(delete(Audience).where(false()))
+        await hold_lock(self.session, PUBLICATION_LOCK, sqlite_write_lock=table_of(Audience))
 
     async def published_versions(
         self, audience_id: uuid.UUID | None = None

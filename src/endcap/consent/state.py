@@ -22,32 +22,27 @@ on SQLite the write lock, which its single writer takes anyway.
 
 from __future__ import annotations
 
-import zlib
 from typing import Any, Final
 
-from sqlalchemy import Select, Table, and_, case, delete, false, func, insert, or_, select
+from sqlalchemy import Select, Table, and_, case, delete, func, insert, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.consent.models import ConsentEvent, ConsentStatus, ProfileConsent
 from endcap.db.base import table_of
-from endcap.db.bulk import drop_staged, is_postgres, staged_ids
+from endcap.db.bulk import drop_staged, staged_ids
+from endcap.db.locks import hold_lock
 from endcap.identity.models import Customer
 
 CONSENTS = table_of(ConsentEvent)
 CUSTOMERS = table_of(Customer)
 STATE = table_of(ProfileConsent)
-CONSENT_LOCK: Final = zlib.crc32(b"endcap:consent-state")
+CONSENT_LOCK: Final = "consent-state"
 
 
 async def lock_consents(session: AsyncSession) -> None:
     """Wait for any other transaction changing consent state to commit, and hold the lock
     to the end of this one (see the module docstring). Taking it twice is harmless."""
-    if is_postgres(session):
-        await session.execute(select(func.pg_advisory_xact_lock(CONSENT_LOCK)))
-    else:
-        # A read transaction that later writes fails in WAL mode once another writer has
-        # committed meanwhile; writing nothing takes the write lock before the reads.
-        await session.execute(delete(STATE).where(false()))
+    await hold_lock(session, CONSENT_LOCK, sqlite_write_lock=STATE)
 
 
 def ledger_consents(profiles: Table | None = None) -> Select[Any]:

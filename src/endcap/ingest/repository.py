@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-import zlib
 
-from sqlalchemy import delete, false, func, text
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.db.bulk import is_postgres
+from endcap.db.base import table_of
+from endcap.db.locks import hold_lock
 from endcap.ingest.models import IngestRun
 from endcap.pagination import PageRequest, keyset
 
@@ -25,11 +25,7 @@ class IngestRepository:
         instead, because a read transaction that later writes fails outright in
         WAL mode once anyone else has committed meanwhile.
         """
-        if is_postgres(self.session):
-            key = zlib.crc32(f"endcap:{name}".encode())
-            await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-        else:
-            await self.session.execute(delete(IngestRun).where(false()))
+        await hold_lock(self.session, name, sqlite_write_lock=table_of(IngestRun))
 
     async def add(self, run: IngestRun) -> IngestRun:
         self.session.add(run)

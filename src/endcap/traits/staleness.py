@@ -15,23 +15,23 @@ from sqlalchemy import Select, Table, delete, func, literal, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.db.base import table_of
-from endcap.db.bulk import dialect_insert, is_postgres
+from endcap.db.bulk import dialect_insert
+from endcap.db.locks import hold_lock
 from endcap.db.types import UTCDateTime, utcnow
 from endcap.traits.models import StaleProfile
 
 STALE = table_of(StaleProfile)
 
 
-# One PostgreSQL advisory lock, held to the end of the transaction, orders loads (when
-# they mark) and refreshes: a refresh never clears a mark whose lines it could not see.
-TRAITS_LOCK: Final = 0x656E_6463  # "endc"
+# One lock, held to the end of the transaction, orders loads (when they mark) and
+# refreshes: a refresh never clears a mark whose lines it could not see.
+TRAITS_LOCK: Final = "traits"
 
 
 async def lock_traits(session: AsyncSession) -> None:
     """Wait for any refresh, or any load that has marked profiles, to commit (PostgreSQL;
     SQLite has a single writer already)."""
-    if is_postgres(session):
-        await session.execute(select(func.pg_advisory_xact_lock(TRAITS_LOCK)))
+    await hold_lock(session, TRAITS_LOCK)
 
 
 async def mark_stale(session: AsyncSession, profile_ids: Select[Any]) -> None:
