@@ -26,13 +26,14 @@ PARAM = re.compile(r"\{(\w+):\w+\}")
 FILL = {"action": "cancel"}
 
 
-def _brand_routes() -> list[tuple[str, str]]:
+def _brand_routes(*, owned_only: bool = True) -> list[tuple[str, str]]:
+    """The routes a brand key may call: those naming an id a partner owns, or all."""
     routes = []
     for route in create_app().routes:
         for method, handler in getattr(route, "route_handler_map", {}).items():
             if method == "OPTIONS" or Role.BRAND not in allowed_roles(handler[0]):
                 continue
-            if set(PARAM.findall(route.path)) & set(OWNED):
+            if not owned_only or set(PARAM.findall(route.path)) & set(OWNED):
                 routes.append((method, route.path))
     return sorted(routes)
 
@@ -93,6 +94,38 @@ def test_no_list_shows_another_partners_rows(market: Market, a_ids: dict[str, uu
     assert a_ids["campaign_id"] not in {c.id for c in campaigns + asked_for_a}
     assert [p.id for p in partners] == [market.b.partner_id]
     assert str(market.a.partner_id) not in str(catalog)
+
+
+def test_no_brand_read_of_its_own_mentions_another_partners_ids(
+    market: Market, a_ids: dict[str, uuid.UUID]
+) -> None:
+    """Every GET a brand may call (lists included), walked with B's own ids where it names
+    one: none of the answers holds an id of A's campaign, activation or partner."""
+    with market.client(market.b.key) as b, market.client(market.admin_key) as admin:
+        own = b.book(b.create_campaign(**campaign_body(market, market.b)).id)
+        admin.act(own.id, "approve")
+        admin.act(own.id, "schedule")
+        activations = b.request("GET", f"/api/v1/campaigns/{own.id}/activations").json()
+        b_ids = {
+            "campaign_id": own.id,
+            "partner_id": market.b.partner_id,
+            "activation_id": uuid.UUID(activations["items"][0]["id"]),
+        }
+        reads = sorted(
+            path for method, path in _brand_routes(owned_only=False) if method == "GET"
+        )  # fmt: skip
+        walked = []
+        for path in reads:
+            names = set(PARAM.findall(path))
+            if not names <= set(OWNED):
+                continue  # a route naming something else (a job, a product): not a tenant's
+            answer = b.request("GET", PARAM.sub(lambda m: str(b_ids[m.group(1)]), path))
+            walked.append(path)
+            for name, foreign in a_ids.items():
+                assert str(foreign) not in answer.text, (path, name)
+    assert "/api/v1/campaigns/{campaign_id:uuid}/activations" in walked
+    assert "/api/v1/campaigns/{campaign_id:uuid}/events" in walked
+    assert "/api/v1/campaigns" in walked
 
 
 def test_a_brand_cannot_act_for_another_partner(market: Market) -> None:
