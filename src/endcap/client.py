@@ -21,7 +21,7 @@ import httpx
 from pydantic import BaseModel
 
 from endcap.activation.schemas import ActivationPublic
-from endcap.audiences.schemas import CatalogEntry
+from endcap.audiences.schemas import CatalogEntry, Overlap
 from endcap.auth.roles import Role
 from endcap.auth.schemas import ApiKeyCreated, ApiKeyPublic, Me
 from endcap.catalog.schemas import CategoryNode, ProductPage
@@ -268,6 +268,15 @@ class EndcapClient:
     def audience_catalog(self, **filters: Any) -> list[CatalogEntry]:
         """Published audiences: ``channel=``, ``size_band=`` (rounded numbers only)."""
         return self._list("/api/v1/catalog/audiences", CatalogEntry, **filters)
+
+    def catalog_audience(self, audience_id: uuid.UUID) -> CatalogEntry:
+        """One published audience as the catalog lists it."""
+        return self._get(f"/api/v1/catalog/audiences/{audience_id}", CatalogEntry)
+
+    def audience_overlap(self, first: uuid.UUID, second: uuid.UUID) -> Overlap:
+        """Shoppers in both published audiences, rounded; ``overlap`` is None when it is
+        below the minimum or withheld (``label`` says which)."""
+        return self._get(f"/api/v1/catalog/audiences/{first}/overlap/{second}", Overlap)
 
     def rate_cards(self) -> list[RateCard]:
         return self._list("/api/v1/rate-cards", RateCard)
