@@ -108,11 +108,13 @@ async def test_a_slow_push_keeps_the_channel_held_past_the_idle_timeout(
 
 
 def end_the_hold(database_url: str, channel: Channel) -> None:
-    """End the session holding ``channel`` as an administrator (or a failover) would."""
+    """End the session holding ``channel`` as an administrator (or a failover) would: in
+    this database only, never another test run's or a benchmark's on the same server."""
     key = channel_lock_key(channel.value)
     sql = (
         "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"  # noqa: S608
         f" AND granted AND classid = 0 AND objid::bigint = {key:d} AND objsubid = 1"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     )
     ended = threading.Thread(target=databases.run_sql, args=(database_url, sql))
     ended.start()
