@@ -355,6 +355,52 @@ async def test_an_erasure_while_the_file_is_out_leaves_no_contact_of_the_erased_
     assert await contacts_of(merge_sessions, flight.activation_id) == flight.reachable - {erased}
 
 
+async def test_a_split_while_the_file_is_out_gives_the_split_off_profile_the_contact(
+    merge_sessions: SessionFactory,
+    merge_settings: Settings,
+    merge_admin: EndcapClient,
+    receiver: ChannelReceiver,
+    tmp_path: Path,
+) -> None:
+    shop = await build_shop(merge_sessions, channels=(PUSHED,))
+    await set_endpoint(merge_sessions, PUSHED, receiver.url)
+    reachable = set(shop.treated()) & shop.consented[Purpose.TARGETING_ONSITE]
+    single = await _single_record_customers(merge_sessions, reachable)
+    survivor, joined, third, fourth = sorted(single)[:4]
+    card = f"split-{shop.tag}"
+
+    def load(*profiles: int) -> None:
+        path = tmp_path / f"identifiers-{len(profiles)}.csv"
+        rows = "".join(f"{single[p]},loyalty_card,{card}\n" for p in profiles)
+        path.write_text(f"customer_id,id_type,id_value\n{rows}", encoding="utf-8")
+        assert merge_admin.wait(merge_admin.upload("identifiers", path).id).status == "succeeded"
+
+    # One card on two records: one shopper, the survivor, before the export reads anyone.
+    await asyncio.to_thread(load, survivor, joined)
+    activation_id = await add_activation(merge_sessions, shop, PUSHED)
+    receiver.hold()
+    exporting = asyncio.create_task(export(merge_sessions, merge_settings, activation_id))
+    try:
+        await asyncio.to_thread(receiver.wait_for, 1)
+        # While the file is with the channel, the card turns up on two more records: shared
+        # now, it joins nothing, and the joined record splits off into a profile of its own.
+        await asyncio.to_thread(load, third, fourth)
+    finally:
+        receiver.release()
+        await exporting
+
+    async with merge_sessions() as session:
+        query = select(Customer.profile_id).where(Customer.customer_id == single[joined])
+        split_off = int((await session.execute(query)).scalar_one())
+    assert split_off not in (survivor, joined)
+    # The file named the survivor, who was both records then: both sides keep the contact,
+    # as a split that came after the recording would have left them.
+    assert await files_reaching(merge_sessions, survivor, split_off) == sorted(
+        [(activation_id, survivor), (activation_id, split_off)]
+    )
+    assert await contacts_of(merge_sessions, activation_id) == (reachable - {joined}) | {split_off}
+
+
 @pytest.mark.postgres
 async def test_a_merge_waits_for_a_recording_in_progress_and_then_moves_its_rows(
     merge_sessions: SessionFactory, merge_settings: Settings
@@ -368,7 +414,8 @@ async def test_a_merge_waits_for_a_recording_in_progress_and_then_moves_its_rows
 
     async with merge_sessions() as recording, merge_sessions() as moving:
         contacts = Contacts(ActivationRepository(recording), chunk_rows=100)
-        await contacts.record(activation_id, ids)  # holds the lock until it commits
+        seen = await contacts.moves_seen()
+        await contacts.record(activation_id, ids, seen=seen)  # holds the lock to its commit
         move = asyncio.create_task(follow_profiles(moving, [(old, new, True)]))
         await asyncio.sleep(0.5)
         assert not move.done()  # the merge waits for the recording ...

@@ -22,7 +22,10 @@ not recorded yet, and would leave the export's rows behind on an id that names n
 second lock (:meth:`ActivationRepository.lock_profile_moves`: recordings share it,
 moves and erasures take it alone), and a recording, once it holds it, follows what
 committed before it (:meth:`Contacts.record`); a move that waited for a recording finds
-its rows.
+its rows. A split leaves both profiles in place, so nothing looks gone: the export
+notes the newest move before it reads (:meth:`Contacts.moves_seen`, under the same
+lock, so no move is half-way then), and the recording copies its rows to the profiles
+split off since.
 """
 
 from __future__ import annotations
@@ -120,25 +123,40 @@ class Contacts:
         contacts = await self.activations.contacts_between(pressure.files, first, last)
         return pressure.left_out((row[0] for row in chunk), contacts)
 
-    async def record(self, activation_id: uuid.UUID, profile_ids: Path) -> None:
+    async def moves_seen(self) -> int:
+        """Call before reading the shoppers for a file, in a transaction of its own: what
+        :meth:`record` later follows is every merge, split and erasure after this."""
+        return await self.activations.moves_seen()
+
+    async def record(self, activation_id: uuid.UUID, profile_ids: Path, *, seen: int) -> None:
         """Record whom the activation reached, from the file of native int64 profile ids
         the export wrote: a chunk at a time, each one COPY on PostgreSQL. Then the rows of
-        profiles merged away or erased since the file was written follow them (see the
-        module docstring)."""
+        profiles merged away, split or erased since the export read them (``seen``, from
+        :meth:`moves_seen`) follow them (see the module docstring)."""
         await self.activations.lock_profile_moves(shared=True)
         with profile_ids.open("rb") as handle:
             while (ids := np.fromfile(handle, dtype=np.int64, count=self.chunk_rows)).shape[0]:
                 await self.activations.add_contacts(activation_id, ids)
-        await self._follow_moves(activation_id)
+        await self._follow_moves(activation_id, seen)
 
-    async def _follow_moves(self, activation_id: uuid.UUID) -> None:
+    async def _follow_moves(self, activation_id: uuid.UUID, seen: int) -> None:
         """A merged-away profile's rows go to the profile it was merged into, hop by hop
-        (that one may have been merged on too); an erased one's are deleted. One anti-join
-        of the activation's contacts with the profiles when nothing moved (about 0.2 s for
-        a million contacts on PostgreSQL 15)."""
+        (that one may have been merged on too); an erased one's are deleted; a profile
+        split since the file was read also gives its row to the split-off profile, as
+        :func:`follow_profiles` does for the rows it finds. One anti-join of the
+        activation's contacts with the profiles, and one look-up of the splits, when
+        nothing moved (about 0.2 s for a million contacts on PostgreSQL 15)."""
+        followed: set[tuple[int, int]] = set()
         for _ in range(MAX_HOPS):
+            splits = [
+                split
+                for split in await self.activations.splits_since(activation_id, seen)
+                if split not in followed
+            ]
+            followed.update(splits)
+            await self.activations.carry_contacts([(old, new, False) for old, new in splits])
             gone = await self.activations.gone_profiles(activation_id)
-            if not gone:
+            if not gone and not splits:
                 return
             merged = [(old, new, True) for old, new in gone.items() if new is not None]
             await self.activations.carry_contacts(merged)
@@ -176,9 +194,10 @@ async def follow_profiles(session: AsyncSession, moves: Sequence[tuple[int, int,
 
 
 async def hold_back_recordings(session: AsyncSession) -> None:
-    """Before deleting profiles' contacts (an erasure): wait for the exports recording
-    theirs, and keep new ones waiting until this transaction ends, so that none records a
-    row of an erased shopper after the deletion (see the module docstring)."""
+    """Before deleting profiles' contacts (an erasure) or recording merges and splits: wait
+    for the exports recording theirs, and keep new ones (and their reads of what moved)
+    waiting until this transaction ends, so that none records a row of an erased shopper
+    after the deletion, nor misses a move (see the module docstring)."""
     await ActivationRepository(session).lock_profile_moves(shared=False)
 
 

@@ -97,7 +97,14 @@ async def run_export(
             # Held until the stack closes, after the delivery and its contacts are recorded.
             hold = await stack.enter_async_context(_holding(sessions, settings, plan.channel))
             async with sessions() as session:
-                written = await ExportSteps(session, settings).write_file(plan, progress)
+                # Apart from the read below: its lock must not be held while the file is
+                # written, or key-chain loads would wait for it.
+                seen = await ExportSteps(session, settings).moves_seen()
+                await session.commit()
+            async with sessions() as session:
+                written = await ExportSteps(session, settings).write_file(
+                    plan, progress, moves_seen=seen
+                )
             stack.callback(written.discard)
             counts = written.counts
             parcel = Parcel(written.path, plan.activation_id, plan.campaign_id, plan.channel.value)

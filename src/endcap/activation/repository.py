@@ -296,6 +296,26 @@ class ActivationRepository:
                 found[int(old)] = int(new)  # the latest merge of an id is the last one
         return found
 
+    async def moves_seen(self) -> int:
+        """The newest merge or split the profiles show now (0 for none), read under the
+        moves lock (shared): a move still in progress waits to commit first, and every
+        move after has a larger id (ids come from a sequence, or SQLite's one writer)."""
+        await self.lock_profile_moves(shared=True)
+        newest = await self.session.execute(select(func.coalesce(func.max(MERGES.c.id), 0)))
+        return int(newest.scalar_one())
+
+    async def splits_since(self, activation_id: uuid.UUID, seen: int) -> list[tuple[int, int]]:
+        """``(from, into)`` of the splits after ``seen`` (:meth:`moves_seen`) off profiles
+        the activation's contacts name, oldest first."""
+        c, m = CONTACTS.c, MERGES.c
+        reached = select(c.profile_id).where(c.activation_id == activation_id)
+        splits = (
+            select(m.from_profile_id, m.into_profile_id)
+            .where(m.kind == "split", m.id > seen, m.from_profile_id.in_(reached))
+            .order_by(m.id)
+        )
+        return [(int(a), int(b)) for a, b in (await self.session.execute(splits)).tuples()]
+
     async def drop_contacts(self, activation_id: uuid.UUID, profile_ids: Sequence[int]) -> None:
         if profile_ids:
             c = CONTACTS.c

@@ -78,6 +78,7 @@ class ExportFile:
     path: Path
     contacts: Path
     counts: ExportCounts
+    moves_seen: int  # the profile moves the file reflects (Contacts.moves_seen)
 
     def discard(self) -> None:
         """Remove both files (the channel's is gone already once moved into the drop)."""
@@ -169,7 +170,13 @@ class ExportSteps:
         ended meanwhile (activation/contacts.py)."""
         await self.contacts.check_hold(channel)
 
-    async def write_file(self, plan: ExportPlan, progress: ProgressCallback) -> ExportFile:
+    async def moves_seen(self) -> int:
+        """Before :meth:`write_file`, committed on its own: see Contacts.moves_seen."""
+        return await self.contacts.moves_seen()
+
+    async def write_file(
+        self, plan: ExportPlan, progress: ProgressCallback, *, moves_seen: int
+    ) -> ExportFile:
         """Stream the treatment group with consent (as of now), within the channel's contact
         limit across campaigns, into a spool file: the union of the pinned versions, each
         shopper once.
@@ -214,7 +221,7 @@ class ExportSteps:
                 with contextlib.suppress(OSError):
                     leftover.unlink()
             raise
-        return ExportFile(path, contacts, counts)
+        return ExportFile(path, contacts, counts, moves_seen)
 
     async def sending(self, plan: ExportPlan, route: Delivered, run: Job) -> None:
         """The last check before the file leaves Endcap, and the record of how and where it
@@ -295,7 +302,7 @@ class ExportSteps:
         run that lost its job meanwhile still records the truth (only the run that
         passed :meth:`sending` can get here, so no newer run's record is overwritten)."""
         counts = written.counts
-        await self.contacts.record(plan.activation_id, written.contacts)
+        await self.contacts.record(plan.activation_id, written.contacts, seen=written.moves_seen)
         await self.activations.set_fields(
             plan.activation_id,
             status=ActivationStatus.DELIVERED,

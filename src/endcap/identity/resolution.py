@@ -20,7 +20,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.activation.contacts import follow_profiles
+from endcap.activation.contacts import follow_profiles, hold_back_recordings
 from endcap.db.types import utcnow
 from endcap.identity.repository import IdentityRepository
 
@@ -108,6 +108,9 @@ async def resolve(session: AsyncSession, *, shared_threshold: int) -> Resolution
     await repository.add_profiles(np.arange(first_new, next_id, dtype=np.int64))
     moved = assigned != current
     await repository.move_customers(customer_ids[moved], assigned[moved])
+    # Recordings wait from here to the commit: an export that read its shoppers before
+    # then sees these moves as newer than it read (activation/contacts.py).
+    await hold_back_recordings(session)
     now = utcnow()
     await repository.record_merges(
         [
