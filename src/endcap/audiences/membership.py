@@ -38,6 +38,13 @@ _PUBLISHED = (
 )
 # Built once: every forecast and booking runs it for each of its audiences.
 _ONE_PUBLISHED = _PUBLISHED.where(col(Audience.id) == bindparam("p_audience"))
+# As it is now, not as the session last read it: the revision checked is the one written.
+_LOCK_AUDIENCE = (
+    model_select(Audience)
+    .where(col(Audience.id) == bindparam("p_audience"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
 
 
 class MembershipRepository:
@@ -46,6 +53,14 @@ class MembershipRepository:
 
     async def get(self, audience_id: uuid.UUID) -> Audience | None:
         return await self.session.get(Audience, audience_id)
+
+    async def get_for_update(self, audience_id: uuid.UUID) -> Audience | None:
+        """The audience as committed now, locked until this transaction ends: a change that
+        checked its revision (If-Match) writes over that revision and no other, and a second
+        change checked against the same revision waits, then sees the first's."""
+        await self._take_write_lock_on_sqlite()
+        found = await self.session.exec(_LOCK_AUDIENCE, params={"p_audience": audience_id})
+        return found.first()
 
     async def by_name(self, name: str) -> Audience | None:
         return (
@@ -73,6 +88,12 @@ class MembershipRepository:
         if is_postgres(self.session):
             await self.session.execute(select(func.pg_advisory_xact_lock(PUBLICATION_LOCK)))
         else:
+            await self._take_write_lock_on_sqlite()
+
+    async def _take_write_lock_on_sqlite(self) -> None:
+        # SQLite ignores FOR UPDATE and has one writer: a write that changes nothing takes
+        # the write lock before the reads it guards (see lock_publication).
+        if not is_postgres(self.session):
             await self.session.execute(delete(Audience).where(false()))
 
     async def published_versions(
