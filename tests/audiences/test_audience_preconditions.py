@@ -17,10 +17,12 @@ import httpx
 import pytest
 
 from endcap.audiences.schemas import AudiencePublic, AudienceUpdate
-from endcap.audiences.service import AudienceService
+from endcap.audiences.service import AudienceService, RefreshAsked
 from endcap.client import EndcapAPIError, EndcapClient
 from endcap.config import DatabaseSettings
 from endcap.db.engine import create_engine, create_session_factory
+from endcap.errors import PreconditionFailedError
+from endcap.jobs.models import Job
 from endcap.jobs.schemas import JobPublic
 from endcap.privacy.settings import PrivacyGateSettings
 from tests.audiences.http import create_rule, refresh
@@ -224,6 +226,38 @@ async def test_a_refresh_fails_naming_why_when_its_rule_changed_before_it_ran(
         assert done.status == "succeeded", done.error
         assert after.current.version == draft.current.version + 1
         assert after.revision == draft.revision + 2
+
+
+async def test_a_refresh_asked_before_a_rule_change_computes_nothing_after_it(
+    admin: EndcapClient, draft: AudiencePublic, shop_database: str
+) -> None:
+    # What the job carries is read as the queued request saw it; the job itself is never
+    # committed, so the server's worker cannot run it first.
+    assert draft.current is not None
+    engine = create_engine(DatabaseSettings(url=shop_database))
+    sessions = create_session_factory(engine)
+    try:
+        async with sessions() as asking:
+            queued = await AudienceService(asking, PrivacyGateSettings()).queue_refresh(
+                draft.id, if_match=draft.revision, requested_by=None
+            )
+            job = await asking.get(Job, queued.id)
+            assert job is not None
+            asked = RefreshAsked.from_params(job.params)
+            await asking.rollback()
+        await asyncio.to_thread(admin.update_audience, draft.id, draft.revision, rule=OTHER)
+        async with sessions() as running:
+            with pytest.raises(PreconditionFailedError) as refused:
+                await AudienceService(running, PrivacyGateSettings()).refresh(draft.id, asked)
+    finally:
+        await engine.dispose()
+
+    assert f"at revision {draft.revision}; it is at revision {draft.revision + 1} now" in (
+        refused.value.detail
+    )
+    after = admin.audience(draft.id)
+    assert after.current is not None
+    assert after.current.version == draft.current.version
 
 
 def test_a_retried_refresh_answers_the_first_job_and_queues_one(

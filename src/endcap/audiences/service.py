@@ -182,25 +182,31 @@ class AudienceService:
     ) -> AudiencePublic:
         """Compute a new member version from the rule and the current traits and consent;
         a new revision. PreconditionFailedError when ``asked`` (what the queued request
-        saw) holds another rule or model request than the audience has now: the caller
-        asked for members of a rule that is no longer the audience's."""
+        saw) holds another rule or model request than the audience has, or when it is
+        changed while the refresh runs: the members would be another rule's.
+
+        A model is fitted before the audience is locked, so that a change of its name or
+        price need not wait for the fit; the rule query runs under the lock.
+        """
+        audience = await self._live(audience_id)
+        computed = _definition(audience)
+        since = asked.revision if asked is not None else audience.revision
+        if asked is not None and asked.definition != computed:
+            raise _rule_changed(since, audience.revision)
+        modelled = (
+            None if audience.kind == AudienceKind.RULE else await self.modelled.members(audience)
+        )
         audience = await self._live(audience_id, for_update=True)
-        if asked is not None and asked.definition != _definition(audience):
-            raise PreconditionFailedError(
-                f"the audience's rule was changed after this refresh was asked (at revision"
-                f" {asked.revision}; it is at revision {audience.revision} now), so nothing"
-                " was refreshed: read it and refresh it again",
-                current_etag=etag(audience.revision),
-            )
+        if _definition(audience) != computed:  # changed while this ran
+            raise _rule_changed(since, audience.revision)
         version = (audience.current_version or 0) + 1
         report = None
-        if audience.kind == AudienceKind.RULE:
+        if modelled is None:
             members = await members_query(
                 self.session, audience.rule, sensitive=self.sensitive, pointer="/rule"
             )
             size = await self.audiences.store_members(audience.id, version, members)
         else:
-            modelled = await self.modelled.members(audience)
             size = await self.audiences.store_member_ids(audience.id, version, modelled.profile_ids)
             report = modelled.report
         reach = {
@@ -318,6 +324,15 @@ class AudienceService:
             created_at=audience.created_at,
             updated_at=audience.updated_at,
         )
+
+
+def _rule_changed(asked_at: int, now: int) -> PreconditionFailedError:
+    return PreconditionFailedError(
+        f"the audience's rule was changed after this refresh was asked (at revision"
+        f" {asked_at}; it is at revision {now} now), so nothing was refreshed: read it and"
+        " refresh it again",
+        current_etag=etag(now),
+    )
 
 
 def _definition(audience: Audience) -> str:
