@@ -21,7 +21,7 @@ import httpx
 from pydantic import BaseModel
 
 from endcap.activation.schemas import ActivationPublic
-from endcap.audiences.schemas import CatalogEntry, Overlap
+from endcap.audiences.schemas import AudiencePublic, CatalogEntry, Overlap
 from endcap.auth.roles import Role
 from endcap.auth.schemas import ApiKeyCreated, ApiKeyPublic, Me
 from endcap.catalog.schemas import CategoryNode, ProductPage
@@ -183,11 +183,15 @@ class EndcapClient:
 
     # -- the retailer's data (retailer admin) ------------------------------------------------
 
-    def upload(self, entity: str, path: Path) -> JobPublic:
-        """Upload one data-contract file; it loads as a job (poll it with :meth:`wait`)."""
+    def upload(self, entity: str, path: Path, *, idempotency_key: str | None = None) -> JobPublic:
+        """Upload one data-contract file; it loads as a job (poll it with :meth:`wait`). A
+        retry of the same file with the same ``idempotency_key`` answers the first job."""
         with path.open("rb") as handle:
             response = self.request(
-                "POST", f"/api/v1/ingest/{entity}", files={"data": (path.name, handle)}
+                "POST",
+                f"/api/v1/ingest/{entity}",
+                files={"data": (path.name, handle)},
+                headers=_headers(idempotency_key=idempotency_key),
             )
         return JobPublic.model_validate(response.json())
 
@@ -225,9 +229,60 @@ class EndcapClient:
         body = {"customer_id": customer_id, "purpose": purpose, "status": status, **extra}
         return self._post("/api/v1/consents", ConsentEventPublic, body)
 
-    def erase(self, **request: str) -> Tombstone:
-        """Erase a shopper: ``customer_id=...`` or ``id_type=..., value=...``."""
-        return self._post("/api/v1/erasures", Tombstone, dict(request))
+    def erase(self, *, idempotency_key: str | None = None, **request: str) -> Tombstone:
+        """Erase a shopper: ``customer_id=...`` or ``id_type=..., value=...``. A retry with
+        the same ``idempotency_key`` answers the first tombstone."""
+        headers = _headers(idempotency_key=idempotency_key)
+        return self._post("/api/v1/erasures", Tombstone, dict(request), headers)
+
+    # -- audiences (retailer admin) ---------------------------------------------------------
+    # ``revision`` is the one last read (``AudiencePublic.revision``): a stale one raises a
+    # 412 and changes nothing; publish, refresh and delete go ahead without one.
+
+    def create_audience(self, *, idempotency_key: str | None = None, **body: Any) -> AudiencePublic:
+        """``name`` and one of ``rule``, ``propensity`` or ``lookalike``; a draft."""
+        headers = _headers(idempotency_key=idempotency_key)
+        return self._post("/api/v1/audiences", AudiencePublic, _jsonable(body), headers)
+
+    def audience(self, audience_id: uuid.UUID) -> AudiencePublic:
+        return self._get(f"/api/v1/audiences/{audience_id}", AudiencePublic)
+
+    def update_audience(
+        self, audience_id: uuid.UUID, revision: int, **changes: Any
+    ) -> AudiencePublic:
+        response = self.request(
+            "PATCH",
+            f"/api/v1/audiences/{audience_id}",
+            json=_jsonable(changes),
+            headers=_headers(revision=revision),
+        )
+        return AudiencePublic.model_validate(response.json())
+
+    def refresh_audience(
+        self,
+        audience_id: uuid.UUID,
+        *,
+        revision: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> JobPublic:
+        """Queue a refresh (poll it with :meth:`wait`; the result holds the audience at its
+        new revision). It fails if the rule is changed before it runs."""
+        headers = _headers(revision=revision, idempotency_key=idempotency_key)
+        return self._post(f"/api/v1/audiences/{audience_id}/refresh", JobPublic, None, headers)
+
+    def publish_audience(
+        self, audience_id: uuid.UUID, *, revision: int | None = None
+    ) -> AudiencePublic:
+        path = f"/api/v1/audiences/{audience_id}/publish"
+        return self._post(path, AudiencePublic, None, _headers(revision=revision))
+
+    def delete_audience(
+        self, audience_id: uuid.UUID, *, revision: int | None = None
+    ) -> AudiencePublic:
+        response = self.request(
+            "DELETE", f"/api/v1/audiences/{audience_id}", headers=_headers(revision=revision)
+        )
+        return AudiencePublic.model_validate(response.json())
 
     # -- catalog (every role) ---------------------------------------------------------------
 
@@ -359,6 +414,14 @@ class EndcapClient:
             headers={"Idempotency-Key": str(uuid.uuid4())},
         )
         return [ActivationPublic.model_validate(a) for a in response.json()]
+
+
+def _headers(*, revision: int | None = None, idempotency_key: str | None = None) -> dict[str, str]:
+    """If-Match for ``revision`` and Idempotency-Key, each only when given."""
+    headers = {"If-Match": f'"{revision}"'} if revision is not None else {}
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
+    return headers
 
 
 def _jsonable(body: dict[str, Any]) -> dict[str, Any]:

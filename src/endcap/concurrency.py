@@ -8,6 +8,8 @@ from typing import Annotated, Protocol, TypeVar
 from litestar import Response
 from litestar.params import HeaderParameter
 
+from endcap.errors import PreconditionFailedError
+
 IfMatch = Annotated[
     str | None, HeaderParameter(name="If-Match", description='the ETag last read, e.g. "3"')
 ]
@@ -43,3 +45,18 @@ def parse_if_match(header: str | None) -> int | None:
     if value.isascii() and value.isdigit() and len(value) <= 9:
         return int(value)
     return NO_REVISION
+
+
+def check_if_match(revision: int, if_match: int | None, *, required: bool, what: str) -> None:
+    """PreconditionFailedError (412, naming the current ETag) when ``if_match`` (from
+    :func:`parse_if_match`) is not ``revision``, or is absent and ``required``. ``what``
+    names the resource in the message ("audience")."""
+    if if_match is None and not required:
+        return
+    if if_match is None:
+        detail = f"send If-Match with the {what}'s current ETag"
+    elif if_match != revision:
+        detail = f"the {what} has changed since that ETag was read; read it again"
+    else:
+        return
+    raise PreconditionFailedError(detail, current_etag=etag(revision))

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from endcap.idempotency.fingerprint import canonical_body, fingerprint
+from endcap.idempotency.fingerprint import StreamedFingerprint, canonical_body, fingerprint
 
 PATH = "/api/v1/campaigns"
 
@@ -62,3 +62,58 @@ def test_any_layout_of_one_document_is_one_request(document: object) -> None:
     pretty = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=True).encode()
     assert same(compact, pretty)
     assert json.loads(canonical_body(compact)) == document
+
+
+def test_an_if_match_is_part_of_the_request() -> None:
+    assert fingerprint("POST", PATH, b"", if_match='"3"') != fingerprint("POST", PATH, b"")
+    assert fingerprint("POST", PATH, b"", if_match='"3"') != fingerprint(
+        "POST", PATH, b"", if_match='"4"'
+    )
+    # Without one, a fingerprint is what it was before If-Match counted (records kept).
+    assert fingerprint("POST", PATH, b"{}") == fingerprint("POST", PATH, b"{}", if_match=None)
+
+
+UPLOAD = "/api/v1/ingest/products"
+
+
+def _multipart(content: bytes, boundary: str) -> bytes:
+    return (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="data"; filename="p.csv"\r\n'
+        f"Content-Type: text/csv\r\n\r\n".encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+
+
+def _streamed(body: bytes, boundary: str | None, cuts: list[int]) -> str:
+    content_type = f'multipart/form-data; boundary="{boundary}"' if boundary else "text/csv"
+    hashing = StreamedFingerprint("POST", UPLOAD, content_type=content_type)
+    start = 0
+    for cut in [*sorted({min(c, len(body)) for c in cuts}), len(body)]:
+        hashing.update(body[start:cut])
+        start = cut
+    return hashing.hexdigest()
+
+
+BOUNDARY = st.text(alphabet="0123456789abcdefABCDEF-_'", min_size=1, max_size=70)
+
+
+@given(st.binary(max_size=400), BOUNDARY, BOUNDARY, st.lists(st.integers(0, 600), max_size=8))
+def test_an_upload_is_one_request_however_it_is_cut_and_whatever_its_boundary(
+    content: bytes, first: str, second: str, cuts: list[int]
+) -> None:
+    # A boundary never occurs in what it delimits (RFC 2046): that is how one is chosen.
+    assume(all(f"--{b}".encode() not in content for b in (first, second)))
+    sent, resent = _multipart(content, first), _multipart(content, second)
+    assert _streamed(sent, first, []) == _streamed(resent, second, cuts)
+
+
+@given(st.binary(max_size=200), st.binary(max_size=200), st.lists(st.integers(0, 300), max_size=5))
+def test_another_file_is_another_request(a: bytes, b: bytes, cuts: list[int]) -> None:
+    boundary = "f" * 32
+    same_file = _streamed(_multipart(a, boundary), boundary, cuts) == _streamed(
+        _multipart(b, boundary), boundary, []
+    )
+    assert same_file == (a == b)
+    # A body that is not multipart is hashed exactly as sent.
+    assert (_streamed(a, None, cuts) == _streamed(b, None, [])) == (a == b)

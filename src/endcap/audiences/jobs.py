@@ -1,24 +1,25 @@
-"""The "audience_refresh" job."""
+"""The "audience_refresh" job: a new member version of the audience, if its rule is still
+the one the refresh was asked for (AudienceService.refresh)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from endcap.audiences.service import AudienceService
+from endcap.audiences.service import REFRESH_JOB, AudienceService, RefreshAsked
 from endcap.config import Settings
 from endcap.db.engine import SessionFactory
 from endcap.jobs.models import Job
 from endcap.jobs.worker import ProgressCallback, handles
 
 
-@handles("audience_refresh")
+@handles(REFRESH_JOB)
 async def run_refresh(
     sessions: SessionFactory, settings: Settings, job: Job, progress: ProgressCallback
 ) -> dict[str, Any]:
     async with sessions() as session:
         audience = await AudienceService(session, settings.privacy_gate).refresh(
-            uuid.UUID(job.params["audience_id"])
+            uuid.UUID(job.params["audience_id"]), RefreshAsked.from_params(job.params)
         )
         await session.commit()
     progress(1, 1)

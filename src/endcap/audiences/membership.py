@@ -16,7 +16,7 @@ from endcap.consent.models import Purpose
 from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
 from endcap.db.bulk import insert_keyed_ids
-from endcap.db.locks import hold_lock
+from endcap.db.locks import hold_lock, take_sqlite_write_lock
 from endcap.pagination import PageRequest, keyset
 
 MEMBERS = table_of(AudienceMember)
@@ -38,6 +38,13 @@ _PUBLISHED = (
 )
 # Built once: every forecast and booking runs it for each of its audiences.
 _ONE_PUBLISHED = _PUBLISHED.where(col(Audience.id) == bindparam("p_audience"))
+# As it is now, not as the session last read it: the revision checked is the one written.
+_LOCK_AUDIENCE = (
+    model_select(Audience)
+    .where(col(Audience.id) == bindparam("p_audience"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
 
 
 class MembershipRepository:
@@ -46,6 +53,14 @@ class MembershipRepository:
 
     async def get(self, audience_id: uuid.UUID) -> Audience | None:
         return await self.session.get(Audience, audience_id)
+
+    async def get_for_update(self, audience_id: uuid.UUID) -> Audience | None:
+        """The audience as committed now, locked until this transaction ends: a change that
+        checked its revision (If-Match) writes over that revision and no other, and a second
+        change checked against the same revision waits, then sees the first's."""
+        await take_sqlite_write_lock(self.session, table_of(Audience))
+        found = await self.session.exec(_LOCK_AUDIENCE, params={"p_audience": audience_id})
+        return found.first()
 
     async def by_name(self, name: str) -> Audience | None:
         return (

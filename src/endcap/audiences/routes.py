@@ -28,7 +28,6 @@ from endcap.concurrency import IfMatch, parse_if_match, tagged
 from endcap.config import Settings
 from endcap.idempotency import IDEMPOTENT
 from endcap.jobs.schemas import JobPublic
-from endcap.jobs.service import JobService
 from endcap.pagination import DEFAULT_PAGE_SIZE, Limit, Page, PageRequest
 from endcap.privacy.channels import Channel
 
@@ -101,39 +100,46 @@ class AudienceController(Controller):
     @post(
         "/{audience_id:uuid}/refresh",
         status_code=202,
-        summary="Recompute the members as a new version (a job)",
+        summary="Recompute the members as a new version (a job); If-Match optional",
+        opt=IDEMPOTENT,
     )
     async def refresh(
         self,
         audience_id: FromPath[uuid.UUID],
         audiences: NamedDependency[AudienceService],
-        session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
+        if_match: IfMatch = None,
     ) -> JobPublic:
-        await audiences.get(audience_id)  # 404 or 409 (deleted) now, not later in the job
-        return await JobService(session).enqueue(
-            "audience_refresh", {"audience_id": str(audience_id)}, principal.key_id
+        # The answer is the job, with no ETag: the audience's next one is in its result.
+        return await audiences.queue_refresh(
+            audience_id, if_match=parse_if_match(if_match), requested_by=principal.key_id
         )
 
     @post(
         "/{audience_id:uuid}/publish",
         status_code=200,
-        summary="Publish to the brand catalog (privacy gate)",
+        summary="Publish to the brand catalog (privacy gate); If-Match optional",
     )
     async def publish(
-        self, audience_id: FromPath[uuid.UUID], audiences: NamedDependency[AudienceService]
+        self,
+        audience_id: FromPath[uuid.UUID],
+        audiences: NamedDependency[AudienceService],
+        if_match: IfMatch = None,
     ) -> Response[AudiencePublic]:
-        return tagged(await audiences.publish(audience_id))
+        return tagged(await audiences.publish(audience_id, if_match=parse_if_match(if_match)))
 
     @delete(
         "/{audience_id:uuid}",
         status_code=200,
-        summary="Delete (leaves the catalog; pinned versions stay)",
+        summary="Delete (leaves the catalog; pinned versions stay); If-Match optional",
     )
     async def remove(
-        self, audience_id: FromPath[uuid.UUID], audiences: NamedDependency[AudienceService]
-    ) -> AudiencePublic:
-        return await audiences.delete(audience_id)
+        self,
+        audience_id: FromPath[uuid.UUID],
+        audiences: NamedDependency[AudienceService],
+        if_match: IfMatch = None,
+    ) -> Response[AudiencePublic]:
+        return tagged(await audiences.delete(audience_id, if_match=parse_if_match(if_match)))
 
 
 class AudienceCatalogController(Controller):

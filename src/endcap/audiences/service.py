@@ -3,7 +3,10 @@ versions, and publish them to the brand-facing catalog through the privacy gate.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,7 +24,7 @@ from endcap.audiences.schemas import (
     AudienceVersionPublic,
 )
 from endcap.audiences.sensitivity import sensitive_uses
-from endcap.concurrency import etag
+from endcap.concurrency import check_if_match, etag
 from endcap.db.types import utcnow
 from endcap.errors import (
     ConflictError,
@@ -29,12 +32,33 @@ from endcap.errors import (
     NotFoundError,
     PreconditionFailedError,
 )
+from endcap.jobs.schemas import JobPublic
+from endcap.jobs.service import JobService
 from endcap.pagination import Page, PageRequest, next_cursor
 from endcap.privacy.channels import CHANNEL_PURPOSE
 from endcap.privacy.difference import MemberSet, could_be_near_duplicates, ensure_not_near_duplicate
 from endcap.privacy.sensitive import SensitiveCategories, SensitiveMatch
 from endcap.privacy.settings import PrivacyGateSettings
 from endcap.privacy.sizes import ensure_minimum_size
+
+REFRESH_JOB = "audience_refresh"
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshAsked:
+    """What a queued refresh was asked to compute: the audience's revision and a digest of
+    its definition (kind, rule and model request) when the refresh was asked."""
+
+    revision: int
+    definition: str
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> RefreshAsked | None:
+        """None for a job queued before refreshes recorded this (it is not checked)."""
+        revision, definition = params.get("revision"), params.get("definition")
+        if isinstance(revision, int) and isinstance(definition, str):
+            return cls(revision, definition)
+        return None
 
 
 class AudienceService:
@@ -118,12 +142,8 @@ class AudienceService:
         self, audience_id: uuid.UUID, data: AudienceUpdate, *, if_match: int | None
     ) -> AudiencePublic:
         """PreconditionFailedError (412) unless ``if_match`` is the current revision."""
-        audience = await self._live(audience_id)
-        if if_match is None or if_match != audience.revision:
-            raise PreconditionFailedError(
-                "send If-Match with the audience's current ETag",
-                current_etag=etag(audience.revision),
-            )
+        audience = await self._live(audience_id, for_update=True)
+        check_if_match(audience.revision, if_match, required=True, what="audience")
         if data.rule is not None:
             if audience.kind != AudienceKind.RULE:
                 message = f"a {audience.kind} audience has no rule; create a new audience instead"
@@ -139,23 +159,54 @@ class AudienceService:
             audience.cpm = data.cpm
         if data.currency is not None:
             audience.currency = data.currency
-        audience.revision += 1
-        audience.updated_at = utcnow()
-        await self.audiences.add(audience)
-        return await self._public(audience)
+        return await self._changed(audience)
 
-    async def refresh(self, audience_id: uuid.UUID) -> AudiencePublic:
-        """Compute a new member version from the rule and the current traits and consent."""
+    async def queue_refresh(
+        self, audience_id: uuid.UUID, *, if_match: int | None, requested_by: uuid.UUID | None
+    ) -> JobPublic:
+        """Queue a refresh (the "audience_refresh" job). NotFoundError, ConflictError for a
+        deleted audience and PreconditionFailedError for a stale ``if_match`` now, not later
+        in the job. The job carries the definition it was asked for: it fails, naming why,
+        if the rule was changed before it ran (see :meth:`refresh`)."""
         audience = await self._live(audience_id)
+        check_if_match(audience.revision, if_match, required=False, what="audience")
+        params = {
+            "audience_id": str(audience.id),
+            "revision": audience.revision,
+            "definition": _definition(audience),
+        }
+        return await JobService(self.session).enqueue(REFRESH_JOB, params, requested_by)
+
+    async def refresh(
+        self, audience_id: uuid.UUID, asked: RefreshAsked | None = None
+    ) -> AudiencePublic:
+        """Compute a new member version from the rule and the current traits and consent;
+        a new revision. PreconditionFailedError when ``asked`` (what the queued request
+        saw) holds another rule or model request than the audience has, or when it is
+        changed while the refresh runs: the members would be another rule's.
+
+        A model is fitted before the audience is locked, so that a change of its name or
+        price need not wait for the fit; the rule query runs under the lock.
+        """
+        audience = await self._live(audience_id)
+        computed = _definition(audience)
+        since = asked.revision if asked is not None else audience.revision
+        if asked is not None and asked.definition != computed:
+            raise _rule_changed(since, audience.revision)
+        modelled = (
+            None if audience.kind == AudienceKind.RULE else await self.modelled.members(audience)
+        )
+        audience = await self._live(audience_id, for_update=True)
+        if _definition(audience) != computed:  # changed while this ran
+            raise _rule_changed(since, audience.revision)
         version = (audience.current_version or 0) + 1
         report = None
-        if audience.kind == AudienceKind.RULE:
+        if modelled is None:
             members = await members_query(
                 self.session, audience.rule, sensitive=self.sensitive, pointer="/rule"
             )
             size = await self.audiences.store_members(audience.id, version, members)
         else:
-            modelled = await self.modelled.members(audience)
             size = await self.audiences.store_member_ids(audience.id, version, modelled.profile_ids)
             report = modelled.report
         reach = {
@@ -177,14 +228,16 @@ class AudienceService:
             )
         )
         audience.current_version = version
-        audience.updated_at = utcnow()
-        await self.audiences.add(audience)
-        return await self._public(audience)
+        return await self._changed(audience)
 
-    async def publish(self, audience_id: uuid.UUID) -> AudiencePublic:
+    async def publish(
+        self, audience_id: uuid.UUID, *, if_match: int | None = None
+    ) -> AudiencePublic:
         """Into the brand catalog, if a channel reaches the minimum and no published
-        audience differs from it by fewer than k shoppers."""
-        audience = await self._live(audience_id)
+        audience differs from it by fewer than k shoppers. PreconditionFailedError when
+        ``if_match`` is given and stale."""
+        audience = await self._live(audience_id, for_update=True)
+        check_if_match(audience.revision, if_match, required=False, what="audience")
         if audience.current_version is None:
             raise ConflictError("refresh the audience before publishing it")
         current = await self.audiences.version(audience.id, audience.current_version)
@@ -193,10 +246,7 @@ class AudienceService:
         members = await self.audiences.member_ids(audience.id, audience.current_version)
         await self._ensure_apart(audience.id, members, "this audience")
         audience.status = AudienceStatus.PUBLISHED
-        audience.revision += 1
-        audience.updated_at = utcnow()
-        await self.audiences.add(audience)
-        return await self._public(audience)
+        return await self._changed(audience)
 
     async def _ensure_apart(
         self, audience_id: uuid.UUID, members: MemberSet, described_as: str
@@ -216,17 +266,31 @@ class AudienceService:
         ]
         ensure_not_near_duplicate(members, visible, k=k, described_as=described_as)
 
-    async def delete(self, audience_id: uuid.UUID) -> AudiencePublic:
-        """Out of the catalog for good; member versions stay for bookings that pinned them."""
-        audience = await self._live(audience_id)
+    async def delete(
+        self, audience_id: uuid.UUID, *, if_match: int | None = None
+    ) -> AudiencePublic:
+        """Out of the catalog for good; member versions stay for bookings that pinned them.
+        PreconditionFailedError when ``if_match`` is given and stale."""
+        audience = await self._live(audience_id, for_update=True)
+        check_if_match(audience.revision, if_match, required=False, what="audience")
         audience.status = AudienceStatus.DELETED
+        return await self._changed(audience)
+
+    async def _changed(self, audience: Audience) -> AudiencePublic:
+        """Store a visible change as a new revision (the next ETag)."""
         audience.revision += 1
         audience.updated_at = utcnow()
         await self.audiences.add(audience)
         return await self._public(audience)
 
-    async def _live(self, audience_id: uuid.UUID) -> Audience:
-        audience = await self.audiences.get(audience_id)
+    async def _live(self, audience_id: uuid.UUID, *, for_update: bool = False) -> Audience:
+        """The audience unless unknown (404) or deleted (409); ``for_update`` locks it for
+        a change (MembershipRepository.get_for_update)."""
+        audience = await (
+            self.audiences.get_for_update(audience_id)
+            if for_update
+            else self.audiences.get(audience_id)
+        )
         if audience is None:
             raise NotFoundError(f"no audience with id {audience_id}")
         if audience.status == AudienceStatus.DELETED:
@@ -260,3 +324,19 @@ class AudienceService:
             created_at=audience.created_at,
             updated_at=audience.updated_at,
         )
+
+
+def _rule_changed(asked_at: int, now: int) -> PreconditionFailedError:
+    return PreconditionFailedError(
+        f"the audience's rule was changed after this refresh was asked (at revision"
+        f" {asked_at}; it is at revision {now} now), so nothing was refreshed: read it and"
+        " refresh it again",
+        current_etag=etag(now),
+    )
+
+
+def _definition(audience: Audience) -> str:
+    """A digest of what decides an audience's members: its kind, rule and model request
+    (not its name, price or status)."""
+    what = {"kind": str(audience.kind), "rule": audience.rule, "spec": audience.spec}
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()

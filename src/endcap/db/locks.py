@@ -38,4 +38,12 @@ async def hold_lock(
         take = func.pg_advisory_xact_lock_shared if shared else func.pg_advisory_xact_lock
         await session.execute(select(take(lock_key(name))))
     elif sqlite_write_lock is not None:
-        await session.execute(delete(sqlite_write_lock).where(false()))
+        await take_sqlite_write_lock(session, sqlite_write_lock)
+
+
+async def take_sqlite_write_lock(session: AsyncSession, table: Table) -> None:
+    """On SQLite, the database's write lock now, by a delete on ``table`` that matches
+    nothing (see the module docstring; SQLite also ignores FOR UPDATE). Nothing on
+    PostgreSQL."""
+    if not is_postgres(session):
+        await session.execute(delete(table).where(false()))

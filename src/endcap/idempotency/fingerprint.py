@@ -8,13 +8,22 @@ in, because the handlers read money and shares as exact decimals: ``1.10`` and `
 or two amounts that one float would round together, are different requests (a false
 conflict costs the client a new key; a false replay would answer another request). A
 body that is not JSON (or nests deeper than Python can follow) is hashed as sent.
+
+An upload is too large to hold, so :class:`StreamedFingerprint` hashes it block by block
+as it streams to its handler: the bytes as sent, except a multipart body's boundary,
+which a client picks at random for each request it builds (a rebuilt retry of the same
+file sends another one). An If-Match header is part of what was asked, when sent.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from email.message import Message
 from typing import Any
+
+# What every multipart delimiter ("--" and the boundary) is read as.
+DELIMITER = b"--<boundary>"
 
 
 class _Number(str):
@@ -23,10 +32,58 @@ class _Number(str):
     __slots__ = ()
 
 
-def fingerprint(method: str, path: str, body: bytes) -> str:
-    """The SHA-256 hex of ``method``, ``path`` and :func:`canonical_body`."""
-    head = f"{method} {path}\n".encode()
-    return hashlib.sha256(head + canonical_body(body)).hexdigest()
+def fingerprint(method: str, path: str, body: bytes, *, if_match: str | None = None) -> str:
+    """The SHA-256 hex of ``method``, ``path``, ``if_match`` and :func:`canonical_body`."""
+    return hashlib.sha256(_head(method, path, if_match) + canonical_body(body)).hexdigest()
+
+
+class StreamedFingerprint:
+    """The fingerprint of a body fed to :meth:`update` block by block, held in constant
+    memory: the bytes as sent, each multipart delimiter read as :data:`DELIMITER`."""
+
+    def __init__(
+        self, method: str, path: str, *, content_type: str | None, if_match: str | None = None
+    ) -> None:
+        self._hash = hashlib.sha256(_head(method, path, if_match))
+        boundary = multipart_boundary(content_type)
+        self._delimiter = b"--" + boundary.encode("latin-1") if boundary else None
+        self._carry = b""  # a tail that may be the start of a delimiter cut by the block's end
+
+    def update(self, block: bytes) -> None:
+        if self._delimiter is None:
+            self._hash.update(block)
+            return
+        data, delimiter = self._carry + block, self._delimiter
+        start = 0
+        while (found := data.find(delimiter, start)) != -1:
+            self._hash.update(data[start:found])
+            self._hash.update(DELIMITER)
+            start = found + len(delimiter)
+        keep = max(start, len(data) - len(delimiter) + 1)
+        self._hash.update(data[start:keep])
+        self._carry = data[keep:]
+
+    def hexdigest(self) -> str:
+        whole = self._hash.copy()
+        whole.update(self._carry)
+        return whole.hexdigest()
+
+
+def multipart_boundary(content_type: str | None) -> str | None:
+    """The boundary parameter of a multipart Content-Type, else None."""
+    if not content_type or not content_type.lower().lstrip().startswith("multipart/"):
+        return None
+    header = Message()
+    header["content-type"] = content_type
+    boundary = header.get_param("boundary")
+    return boundary if isinstance(boundary, str) and boundary else None
+
+
+def _head(method: str, path: str, if_match: str | None) -> bytes:
+    head = f"{method} {path}\n"
+    if if_match and if_match.strip():
+        head += f"If-Match: {if_match.strip()}\n"
+    return head.encode()
 
 
 def canonical_body(body: bytes) -> bytes:

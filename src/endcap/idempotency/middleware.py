@@ -1,22 +1,31 @@
-"""Idempotency-Key for the POST routes that opt in (``opt={"idempotent": True}``).
+"""Idempotency-Key for the POST routes that opt in (``opt=IDEMPOTENT`` or ``IDEMPOTENT_UPLOAD``).
 
 The first request with a key runs and its 2xx answer is remembered; a retry
-with the same key, method, path and body gets that answer again without
+with the same key, method, path, If-Match and body gets that answer again without
 running twice; the same key with anything else is a 409. A JSON body is the
 same when it says the same: key order and whitespace do not count (see
 fingerprint.py). A request that fails leaves no record, so the client may
 retry it. Keys belong to the API key that sent them, so two partners can never
 see each other's answers.
+
+A JSON body is small: it is read whole (within the route's body size limit), claimed,
+then handed to the route. An upload is not held: it streams to the route as it would
+without a key, hashed on the way, and the key is claimed when its last block has
+arrived, before the route runs. A retry of a known key is hashed the same way without
+running the route, and answered from the record.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 from litestar.enums import ScopeType
+from litestar.handlers import HTTPRouteHandler
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 from litestar.types.asgi_types import (
     HTTPRequestEvent,
@@ -27,12 +36,16 @@ from litestar.types.asgi_types import (
 from endcap.auth.principal import Principal
 from endcap.concurrency import etag
 from endcap.db.session import read_engine_from
+from endcap.errors import ConflictError
+from endcap.idempotency import STREAMED
+from endcap.idempotency.fingerprint import StreamedFingerprint
 from endcap.idempotency.fingerprint import fingerprint as fingerprint_of
 from endcap.idempotency.repository import IdempotencyRepository
 
 log = logging.getLogger(__name__)
 
 HEADER = b"idempotency-key"
+IF_MATCH = b"if-match"
 OPT = "idempotent"
 MAX_KEY_LENGTH = 200
 
@@ -68,15 +81,14 @@ async def _answer(
 
 def idempotency_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        key = (
-            dict(scope.get("headers", [])).get(HEADER) if scope["type"] == ScopeType.HTTP else None
-        )
+        headers = dict(scope.get("headers", [])) if scope["type"] == ScopeType.HTTP else {}
+        key = headers.get(HEADER)
         handler = scope.get("route_handler")
         user = scope.get("user")
         if (
             key is None
             or scope.get("method") != "POST"
-            or handler is None
+            or not isinstance(handler, HTTPRouteHandler)
             or not handler.opt.get(OPT)
             or not isinstance(user, Principal)
         ):
@@ -94,27 +106,163 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
             )
             await _answer(send, 422, body, b"application/problem+json")
             return
-        # Buffer the (small, JSON) body once: to fingerprint it and to replay it to the handler.
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message["body"])
-            if not message.get("more_body"):
-                break
-        raw = b"".join(chunks)
-        fingerprint = fingerprint_of("POST", path, raw)
-        remembered = IdempotencyRepository(read_engine_from(scope["app"].state))
-        if not await remembered.claim(user.key_id, idempotency_key, fingerprint):
-            await _replay(remembered, user, idempotency_key, fingerprint, path, send)
+        if_match = headers[IF_MATCH].decode("latin-1") if IF_MATCH in headers else None
+        limit = handler.resolve_request_max_body_size()
+        if _announced(headers) > (limit or math.inf):
+            await _too_large(send, limit or 0, path)
             return
+        remembered = IdempotencyRepository(read_engine_from(scope["app"].state))
+        claim = _Claim(remembered, user, idempotency_key, path)
+        if handler.opt.get(OPT) == STREAMED:
+            content_type = headers.get(b"content-type", b"").decode("latin-1")
+            hashing = StreamedFingerprint(
+                "POST", path, content_type=content_type, if_match=if_match
+            )
+            await claim.streamed(app, scope, receive, send, hashing, limit)
+            return
+        # The (small, JSON) body is read once: to fingerprint it and to replay it to the handler.
+        chunks: list[bytes] = []
+        read = await _read(receive, chunks.append, limit)
+        if read != "whole":
+            await _unread(read, send, limit, path)
+            return
+        raw = b"".join(chunks)
+        if not await claim.take(fingerprint_of("POST", path, raw, if_match=if_match), send):
+            return
+        sent = False
 
-        await _Remembering(remembered, user.key_id, idempotency_key).run(
-            app, scope, raw, receive, send
-        )
+        async def replay_body() -> ReceiveMessage:
+            nonlocal sent
+            if sent:
+                return await receive()  # after the body: whatever the client does next
+            sent = True
+            request: HTTPRequestEvent = {"type": "http.request", "body": raw, "more_body": False}
+            return request
+
+        await claim.run(app, scope, replay_body, send)
 
     return middleware
+
+
+Read = Literal["whole", "too large", "gone"]
+
+
+async def _read(receive: Receive, take: Callable[[bytes], object], limit: int | None) -> Read:
+    """Feed the request body to ``take`` block by block: "whole" when it is all read, "too
+    large" once it passes ``limit`` bytes, "gone" when the client went away."""
+    total = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return "gone"
+        block = message.get("body", b"")
+        total += len(block)
+        if limit is not None and total > limit:
+            return "too large"
+        take(block)
+        if not message.get("more_body"):
+            return "whole"
+
+
+def _announced(headers: dict[bytes, bytes]) -> int:
+    """The Content-Length a request announced (0 when none or unreadable)."""
+    value = headers.get(b"content-length", b"")
+    return int(value) if value.isdigit() else 0
+
+
+async def _unread(read: Read, send: Send, limit: int | None, path: str) -> None:
+    if read == "too large":
+        await _too_large(send, limit or 0, path)
+    # "gone": nobody is left to answer.
+
+
+async def _too_large(send: Send, limit: int, path: str) -> None:
+    detail = f"the request body is larger than the {limit} byte limit"
+    body = _problem(413, "payload-too-large", "Payload too large", detail, path)
+    await _answer(send, 413, body, b"application/problem+json")
+
+
+class _KeyTakenError(ConflictError):
+    """Raised into a streamed route whose key another request claimed while this one was
+    arriving: the route stops before it runs, and the first request's answer is sent. A
+    domain error, so the route's own answer to it (dropped) is not logged as a fault."""
+
+
+class _Claim:
+    """One request's Idempotency-Key: claim it and run the route, or answer from the record."""
+
+    def __init__(
+        self, remembered: IdempotencyRepository, user: Principal, key: str, path: str
+    ) -> None:
+        self.remembered, self.user, self.key, self.path = remembered, user, key, path
+
+    async def take(self, fingerprint: str, send: Send) -> bool:
+        """Claim the key for this request; when it is taken already, answer from the record
+        (or with a 409) and return False."""
+        if await self.remembered.claim(self.user.key_id, self.key, fingerprint):
+            return True
+        await self.answer_from_record(fingerprint, send)
+        return False
+
+    async def run(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        await _Remembering(self.remembered, self.user.key_id, self.key).run(
+            app, scope, receive, send
+        )
+
+    async def answer_from_record(self, fingerprint: str, send: Send) -> None:
+        await _replay(self.remembered, self.user, self.key, fingerprint, self.path, send)
+
+    async def streamed(
+        self,
+        app: ASGIApp,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        hashing: StreamedFingerprint,
+        limit: int | None,
+    ) -> None:
+        """Run a route whose body streams to it (an upload), hashing the body on the way
+        and claiming the key once it has all arrived, before the route runs."""
+        if await self.remembered.get(self.user.key_id, self.key) is not None:
+            # A retry: hashed without running the route, not kept (held to its size limit).
+            read = await _read(receive, hashing.update, limit)
+            if read == "whole":
+                await self.answer_from_record(hashing.hexdigest(), send)
+            else:
+                await _unread(read, send, limit, self.path)
+            return
+        running = _Remembering(self.remembered, self.user.key_id, self.key)
+        state: Literal["arriving", "claimed", "taken"] = "arriving"
+
+        async def hashed() -> ReceiveMessage:
+            nonlocal state
+            message = await receive()
+            if state == "arriving" and message["type"] == "http.request":
+                hashing.update(message.get("body", b""))
+                if not message.get("more_body"):
+                    if await self.remembered.claim(self.user.key_id, self.key, hashing.hexdigest()):
+                        state = "claimed"
+                    else:
+                        state = "taken"
+                        raise _KeyTakenError("this Idempotency-Key was claimed meanwhile")
+            return message
+
+        async def answer(message: Message) -> None:
+            if state == "claimed":
+                await running.capture(message, send)
+            elif state == "arriving":
+                # Answered before the body had all arrived (too large, a guard): nothing
+                # was claimed, nothing ran, so nothing is remembered.
+                await send(message)
+            # "taken": the route's answer is dropped; the record's is sent below.
+
+        try:
+            await app(scope, hashed, answer)
+        finally:
+            if state == "claimed" and not running.answered:
+                await self.remembered.forget(self.user.key_id, self.key)
+        if state == "taken":
+            await self.answer_from_record(hashing.hexdigest(), send)
 
 
 class _Remembering:
@@ -129,24 +277,12 @@ class _Remembering:
         # its work may be committed, and a retry must not run it again.
         self.answered = False
 
-    async def run(
-        self, app: ASGIApp, scope: Scope, raw: bytes, receive: Receive, send: Send
-    ) -> None:
-        sent = False
-
-        async def replay_body() -> ReceiveMessage:
-            nonlocal sent
-            if sent:
-                return await receive()  # after the body: whatever the client does next
-            sent = True
-            request: HTTPRequestEvent = {"type": "http.request", "body": raw, "more_body": False}
-            return request
-
+    async def run(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         async def capture(message: Message) -> None:
             await self.capture(message, send)
 
         try:
-            await app(scope, replay_body, capture)
+            await app(scope, receive, capture)
         finally:
             if not self.answered:  # no answer was made: nothing to remember, the client may retry
                 await self.remembered.forget(self.key_id, self.key)

@@ -18,6 +18,7 @@ from endcap.auth.principal import Principal
 from endcap.auth.roles import Role
 from endcap.config import Settings, get_settings
 from endcap.errors import InvalidRequestError
+from endcap.idempotency import IDEMPOTENT_UPLOAD
 from endcap.ingest.readers import UnreadableFileError, format_of
 from endcap.ingest.reports import IngestReports
 from endcap.ingest.schemas import IngestReport
@@ -45,6 +46,7 @@ class IngestController(Controller):
         status_code=202,
         summary="Upload one file (CSV, Parquet or NDJSON) of an entity; it loads as a job",
         request_max_body_size=get_settings().ingest.max_upload_bytes,
+        opt=IDEMPOTENT_UPLOAD,
     )
     async def upload(
         self,

@@ -11,6 +11,7 @@ from endcap.auth.guards import roles
 from endcap.auth.principal import Principal
 from endcap.auth.roles import Role
 from endcap.config import Settings
+from endcap.idempotency import IDEMPOTENT
 from endcap.privacy.erasure import ErasureService
 from endcap.privacy.schemas import ErasureRequest, Tombstone
 
@@ -20,7 +21,12 @@ class ErasureController(Controller):
     tags = ["privacy"]
     opt = roles(Role.RETAILER_ADMIN)
 
-    @post("/", status_code=200, summary="Erase a shopper everywhere; answers with the tombstone")
+    @post(
+        "/",
+        status_code=200,
+        summary="Erase a shopper everywhere; answers with the tombstone",
+        opt=IDEMPOTENT,
+    )
     async def erase(
         self,
         data: JSONBody[ErasureRequest],
