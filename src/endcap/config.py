@@ -57,6 +57,9 @@ class ServerSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     debug: bool = False
+    # How long an Idempotency-Key is remembered. Its record holds a hash of the request,
+    # an erasure's included: kept for ever, it would outlive the shopper it names.
+    idempotency_hours: float = Field(default=24.0, gt=0)
 
 
 class AuthSettings(BaseSettings):

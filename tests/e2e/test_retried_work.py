@@ -13,17 +13,23 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from endcap.auth.roles import Role
 from endcap.client import EndcapAPIError, EndcapClient
-from endcap.config import DatabaseSettings
+from endcap.config import DatabaseSettings, Settings
+from endcap.db.base import table_of
+from endcap.db.engine import create_engine, create_session_factory
+from endcap.db.types import utcnow
+from endcap.idempotency.models import IdempotentRequest
+from endcap.jobs.worker import Worker
 from tests.support import databases
 from tests.support.keys import make_key
 from tests.support.server import ServerProcess, start_server
@@ -37,6 +43,8 @@ PRODUCTS = (
 OTHER_PRODUCTS = "sku,name,brand,manufacturer,category,department\nR-9,Tea,Tetley,Tata,Tea,Drinks\n"
 CUSTOMERS = "customer_id,age_band\nE-1,35-44\nE-2,25-34\n"
 IDENTIFIERS = "customer_id,id_type,id_value\nE-1,email,one@example.com\nE-2,email,two@example.com\n"
+
+IDEMPOTENT = table_of(IdempotentRequest)
 
 
 @pytest.fixture(scope="module")
@@ -251,6 +259,65 @@ def test_a_retried_erasure_answers_the_first_tombstone_and_erases_once(
 
     without_key = retailer.erase(customer_id="E-2")  # as before: no key, no record
     assert without_key.customers_removed == 1
+
+
+def test_a_key_older_than_the_retention_is_forgotten_with_its_hash_of_the_erased(
+    retailer: EndcapClient, own_database: str, tmp_path: Path
+) -> None:
+    """The record of an erasure holds a hash of its body, which names the shopper: it goes
+    once ENDCAP_IDEMPOTENCY_HOURS (24) have passed, and the key is new again."""
+    body = "customer_id,age_band\nF-1,35-44\nF-2,35-44\n"
+    loaded = retailer.wait(retailer.upload("customers", _write(tmp_path, "f.csv", body)).id)
+    assert loaded.status == "succeeded", loaded.error
+    old, fresh = uuid.uuid4().hex, uuid.uuid4().hex
+    retailer.erase(idempotency_key=old, customer_id="F-1")
+    retailer.erase(idempotency_key=fresh, customer_id="F-2")
+    assert _kept(own_database, old) == 1
+    # A day and an hour ago, as far as the record knows.
+    asyncio.run(_made_at(own_database, old, utcnow() - timedelta(hours=25)))
+
+    forgotten = asyncio.run(_forget(own_database))
+
+    assert forgotten >= 1
+    assert _kept(own_database, old) == 0
+    assert _kept(own_database, fresh) == 1  # a day has not gone by yet
+    # The key is new again: the request runs anew, and the shopper is no longer there.
+    with pytest.raises(EndcapAPIError) as again:
+        retailer.erase(idempotency_key=old, customer_id="F-1")
+    assert again.value.status == 404
+    replayed = retailer.erase(idempotency_key=fresh, customer_id="F-2")
+    assert replayed.customers_removed == 1
+
+
+async def _forget(url: str) -> int:
+    engine = create_engine(DatabaseSettings(url=url))
+    try:
+        return await Worker(create_session_factory(engine), Settings()).forget_idempotency_keys()
+    finally:
+        await engine.dispose()
+
+
+def _kept(url: str, key: str) -> int:
+    async def count() -> int:
+        engine = create_engine(DatabaseSettings(url=url))
+        try:
+            async with engine.connect() as connection:
+                query = select(func.count()).where(IDEMPOTENT.c.idempotency_key == key)
+                return int((await connection.execute(query)).scalar_one())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(count())
+
+
+async def _made_at(url: str, key: str, when: datetime) -> None:
+    engine = create_engine(DatabaseSettings(url=url))
+    try:
+        async with engine.begin() as connection:
+            of_key = IDEMPOTENT.c.idempotency_key == key
+            await connection.execute(update(IDEMPOTENT).where(of_key).values(created_at=when))
+    finally:
+        await engine.dispose()
 
 
 LIMIT = 4096

@@ -27,6 +27,7 @@ from endcap.config import Settings
 from endcap.db.engine import SessionFactory
 from endcap.db.types import utcnow
 from endcap.errors import EndcapError
+from endcap.idempotency.retention import FORGET_EVERY, forget_before, remembered_since
 from endcap.jobs.models import Job, JobStatus
 from endcap.jobs.reclaim import ON_ABANDONED, AbandonedHook, fail_unhooked, reclaim
 from endcap.jobs.repository import JobRepository
@@ -82,12 +83,16 @@ class Worker:
         """Run jobs until ``stop`` is set, polling the queue when it is empty. Abandoned
         jobs are reclaimed first, then every third of the lease (on SQLite: only first)."""
         reclaim_at = 0.0  # monotonic time of the next reclaim; 0: none has run yet
+        forget_at = 0.0  # and of the next look for idempotency records to forget
         every = self.settings.worker.lease_seconds / 3 if self.renews_lease else math.inf
         while not stop.is_set():
             try:
                 if time.monotonic() >= reclaim_at:
                     await self.reclaim_abandoned(at_start=reclaim_at == 0.0)
                     reclaim_at = time.monotonic() + every
+                if time.monotonic() >= forget_at:
+                    await self.forget_idempotency_keys()
+                    forget_at = time.monotonic() + FORGET_EVERY.total_seconds()
                 ran = await self.run_one()
             except (
                 Exception
@@ -97,6 +102,15 @@ class Worker:
             if not ran:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.settings.worker.poll_seconds)
+
+    async def forget_idempotency_keys(self) -> int:
+        """Forget the Idempotency-Keys older than ``ENDCAP_IDEMPOTENCY_HOURS``; how many."""
+        async with self.sessions() as session:
+            forgotten = await forget_before(
+                session, remembered_since(self.settings.server.idempotency_hours)
+            )
+            await session.commit()
+        return forgotten
 
     async def reclaim_abandoned(self, *, at_start: bool = False) -> int:
         """Requeue or fail the running jobs whose heartbeat is older than the lease, each in
