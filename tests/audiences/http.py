@@ -42,6 +42,8 @@ def refresh(admin: EndcapClient, audience_id: uuid.UUID) -> AudiencePublic:
     )
     done = admin.wait(job.id, timeout=300)
     assert done.status == "succeeded", done.error
+    # Fitted (or nothing to fit), members stored, reach counted, checked and current.
+    assert (done.progress_done, done.progress_total) == (4, 4)
     return AudiencePublic.model_validate(
         admin.request("GET", f"/api/v1/audiences/{audience_id}").json()
     )

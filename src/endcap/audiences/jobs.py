@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from endcap.audiences.service import REFRESH_JOB, AudienceService, RefreshAsked
+from endcap.audiences.service import REFRESH_JOB, REFRESH_STEPS, AudienceService, RefreshAsked
 from endcap.config import Settings
 from endcap.db.engine import SessionFactory
 from endcap.jobs.models import Job
@@ -19,13 +19,12 @@ async def run_refresh(
 ) -> dict[str, Any]:
     async with sessions() as session:
         audience = await AudienceService(session, settings.privacy_gate).refresh(
-            uuid.UUID(job.params["audience_id"]), RefreshAsked.from_params(job.params)
+            uuid.UUID(job.params["audience_id"]), RefreshAsked.from_params(job.params), progress
         )
         await session.commit()
-    progress(1, 1)
     size = audience.current.size if audience.current else 0
     return {
         "audience": audience.model_dump(mode="json"),
-        "progress_done": 1,
+        "progress_done": REFRESH_STEPS,
         "message": f"{size} members",
     }

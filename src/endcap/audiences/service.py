@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,8 @@ from endcap.privacy.settings import PrivacyGateSettings
 from endcap.privacy.sizes import ensure_minimum_size
 
 REFRESH_JOB = "audience_refresh"
+# The steps a refresh reports its progress in (AudienceService.refresh).
+REFRESH_STEPS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +181,10 @@ class AudienceService:
         return await JobService(self.session).enqueue(REFRESH_JOB, params, requested_by)
 
     async def refresh(
-        self, audience_id: uuid.UUID, asked: RefreshAsked | None = None
+        self,
+        audience_id: uuid.UUID,
+        asked: RefreshAsked | None = None,
+        progress: Callable[[int, int], None] = lambda done, total: None,
     ) -> AudiencePublic:
         """Compute a new member version from the rule and the current traits and consent;
         a new revision. PreconditionFailedError when ``asked`` (what the queued request
@@ -186,7 +192,9 @@ class AudienceService:
         changed while the refresh runs: the members would be another rule's.
 
         A model is fitted before the audience is locked, so that a change of its name or
-        price need not wait for the fit; the rule query runs under the lock.
+        price need not wait for the fit; the rule query runs under the lock. ``progress``
+        hears of each of the REFRESH_STEPS as it is done: fitted (or nothing to fit),
+        members stored, reach counted, checked and stored as the current version.
         """
         audience = await self._live(audience_id)
         computed = _definition(audience)
@@ -196,6 +204,7 @@ class AudienceService:
         modelled = (
             None if audience.kind == AudienceKind.RULE else await self.modelled.members(audience)
         )
+        progress(1, REFRESH_STEPS)
         audience = await self._live(audience_id, for_update=True)
         if _definition(audience) != computed:  # changed while this ran
             raise _rule_changed(since, audience.revision)
@@ -209,10 +218,12 @@ class AudienceService:
         else:
             size = await self.audiences.store_member_ids(audience.id, version, modelled.profile_ids)
             report = modelled.report
+        progress(2, REFRESH_STEPS)
         reach = {
             channel.value: await self.audiences.reach(audience.id, version, purpose)
             for channel, purpose in CHANNEL_PURPOSE.items()
         }
+        progress(3, REFRESH_STEPS)
         if audience.status == AudienceStatus.PUBLISHED:
             # Brands see the new version as soon as it is current: it passes the same
             # check as a publication, or the refresh fails and the catalog keeps the old.
@@ -228,7 +239,9 @@ class AudienceService:
             )
         )
         audience.current_version = version
-        return await self._changed(audience)
+        refreshed = await self._changed(audience)
+        progress(REFRESH_STEPS, REFRESH_STEPS)
+        return refreshed
 
     async def publish(
         self, audience_id: uuid.UUID, *, if_match: int | None = None
