@@ -34,10 +34,13 @@ from sqlalchemy import (
     case,
     cast,
     exists,
+    false,
     func,
+    literal,
     not_,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.sql import ColumnElement
 
@@ -189,9 +192,12 @@ class _Compiler:
 
     def _purchase(self, condition: PurchaseCondition) -> ColumnElement[bool]:
         """Spend on a target is summed over its keys (a brand name may have several ids)."""
+        if condition.kind is PurchaseKind.SHARE_OF_CATEGORY:
+            return self._share_of_category(condition)
         keys = self.targets[condition.pointer].keys
         s = self.spend.c
-        window = s[f"spend_{condition.within_weeks}w"]
+        measure = "units" if condition.kind is PurchaseKind.UNITS else "spend"
+        window = s[f"{measure}_{condition.within_weeks}w"]
         grouped = len(keys) > 1
         in_target = and_(
             s.level == condition.target.level, s.key.in_(keys) if grouped else s.key == keys[0]
@@ -206,7 +212,7 @@ class _Compiler:
             none_earlier = func.sum(case((earlier, 1), else_=0)) == 0 if grouped else not_(earlier)
             test = and_(amount > _ZERO, none_earlier)
         elif condition.op is None:
-            raise ValueError("a spent condition needs an op")
+            raise ValueError(f"a {condition.kind} condition needs an op")
         else:
             values = tuple(Decimal(str(v)) for v in condition.values)
             test = compare(amount, condition.op, values)
@@ -221,6 +227,49 @@ class _Compiler:
         else:
             any_row = exists().where(s.profile_id == self.traits.c.profile_id, in_target, test)
         return not_(any_row) if negated else any_row
+
+    def _share_of_category(self, condition: PurchaseCondition) -> ColumnElement[bool]:
+        """Spend on the brand (or maker) over spend in the categories it has products in.
+
+        Computed here from the spend rows rather than stored per profile and brand: both
+        sums are range scans of the covering spend key (level, key; an index-only scan on
+        PostgreSQL), one per side, so the cost is that of a ``spent`` condition on those
+        categories. A stored share would add a row per profile, brand and window to every
+        refresh (pairing each brand row with its categories' rows) for rules that are
+        rare, and would go stale when the catalog gives a brand a new category; this one
+        reads the categories as the catalog has them now.
+        """
+        if condition.op is None:
+            raise ValueError("a share_of_category condition needs an op")
+        resolved = self.targets[condition.pointer]
+        categories = sorted(resolved.reference.categories)
+        if not categories:
+            return false()  # no products: nobody has spend in its categories
+        s = self.spend.c
+        window = s[f"spend_{condition.within_weeks}w"]
+        nothing = literal(_ZERO, window.type)
+        level = condition.target.level
+        # The seller's spend, and its categories' spend (the shopper's requirements).
+        rows = union_all(
+            select(s.profile_id, window.label("seller"), nothing.label("requirements")).where(
+                s.level == level, s.key.in_(resolved.keys)
+            ),
+            select(s.profile_id, nothing, window).where(
+                s.level == "category", s.key.in_(categories)
+            ),
+        ).subquery()
+        seller, requirements = func.sum(rows.c.seller), func.sum(rows.c.requirements)
+        # In binary floating point on both databases, as the reference evaluator divides:
+        # SQLite would divide its integer-valued amounts as integers.
+        share = case((requirements > _ZERO, cast(seller, Float) / cast(requirements, Float)))
+        values = tuple(float(v) for v in condition.values)
+        found = (
+            select(rows.c.profile_id)
+            .group_by(rows.c.profile_id)
+            .having(compare(share, condition.op, values))
+            .subquery()
+        )
+        return exists().where(found.c.profile_id == self.traits.c.profile_id)
 
     def _attribute(self, condition: AttributeCondition) -> ColumnElement[bool]:
         """Attributes are text as loaded; the cast makes SQLite's JSON numbers text too."""
