@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,37 @@ def test_refreshed_audiences_on_units_and_share_have_the_hand_counted_size(
         audience = refresh(admin, create_rule(admin, rule).id)
         assert audience.current is not None
         assert audience.current.size == expected, rule
+
+
+def test_a_profiles_spend_shows_units_and_the_share_of_category(
+    admin: EndcapClient, shop: None
+) -> None:
+    profile_id = admin.lookup("loyalty_card", f"L{TAG}s1").profiles[0].profile_id
+
+    rows = admin.request("GET", f"/api/v1/traits/profiles/{profile_id}/spend").json()
+    brands = admin.request(
+        "GET", f"/api/v1/traits/profiles/{profile_id}/spend", params={"level": "brand"}
+    ).json()
+
+    coffee = next(r for r in rows if r["level"] == "category")
+    assert (coffee["key"], coffee["name"], coffee["share_of_category"]) == (
+        f"Coffee {TAG}",
+        f"Coffee {TAG}",
+        None,
+    )
+    assert [Decimal(coffee[f"units_{w}w"]) for w in (4, 13, 52)] == [3, 3, 10]
+    assert [Decimal(coffee[f"spend_{w}w"]) for w in (4, 13, 52)] == [30, 30, 100]
+    assert {r["level"] for r in rows} == {"department", "category", "brand", "manufacturer"}
+    shares = {(r["name"], r["manufacturer"]): r["share_of_category"] for r in brands}
+    assert shares == {
+        (f"Brew {TAG}", f"Brew Co {TAG}"): {"w4": 1.0, "w13": 1.0, "w52": 0.3},
+        (f"Bean {TAG}", f"Bean Co {TAG}"): {"w4": 0.0, "w13": 0.0, "w52": 0.7},
+    }
+    with pytest.raises(EndcapAPIError) as bad:
+        admin.request(
+            "GET", f"/api/v1/traits/profiles/{profile_id}/spend", params={"level": "aisle"}
+        )
+    assert bad.value.status in (400, 422)
 
 
 BAD_RULES = [

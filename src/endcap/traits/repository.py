@@ -306,6 +306,45 @@ class TraitsRepository:
             await self.session.execute(text("ANALYZE traits_spend_per_sku"))
         return per_sku
 
+    async def spend_of_profile(self, profile_id: int) -> list[ProfileSpend]:
+        """One profile's spend rows, by level and key."""
+        c = SPEND.c
+        query = select(ProfileSpend).where(c.profile_id == profile_id).order_by(c.level, c.key)
+        return list((await self.session.execute(query)).scalars().all())
+
+    async def seller_categories(
+        self, brand_ids: list[int], makers: list[str]
+    ) -> list[tuple[str, str, str]]:
+        """(level, spend key, category) for every category these brands (by id) and makers
+        (by name) have products in: the keys their share of category requirements reads."""
+        p, b, m = PRODUCTS.c, BRANDS.c, MANUFACTURERS.c
+        found: list[tuple[str, str, str]] = []
+        if brand_ids:
+            query = select(p.brand_id, p.category).where(p.brand_id.in_(brand_ids)).distinct()
+            found += [("brand", str(i), c) for i, c in (await self.session.execute(query)).all()]
+        if makers:
+            query = (
+                select(m.name, p.category)
+                .join(BRANDS, b.id == p.brand_id)
+                .join(MANUFACTURERS, m.id == b.manufacturer_id)
+                .where(m.name.in_(makers))
+                .distinct()
+            )
+            found += [("manufacturer", n, c) for n, c in (await self.session.execute(query)).all()]
+        return found
+
+    async def brand_names(self, brand_ids: list[int]) -> dict[int, tuple[str, str]]:
+        """Brand id → (brand name, maker name)."""
+        if not brand_ids:
+            return {}
+        b, m = BRANDS.c, MANUFACTURERS.c
+        query = (
+            select(b.id, b.name, m.name)
+            .join(MANUFACTURERS, m.id == b.manufacturer_id)
+            .where(b.id.in_(brand_ids))
+        )
+        return {int(i): (n, maker) for i, n, maker in (await self.session.execute(query)).all()}
+
     async def rfm_inputs(self) -> list[Any]:
         """Per profile: baskets over all history, first and last purchase, mean basket value.
 
