@@ -7,8 +7,8 @@ whole days elapsed up to ``as_of``; spend on a target is summed over its keys,
 and a profile without rows there spent 0; *new_to* is positive spend in the
 window and no key of the target with spend before it in the 52 weeks; *units*
 sums units as *spent* sums spend; *share_of_category* divides the spend on the
-target by the spend on the categories it sells in (same window), and holds only
-where that spend is positive; an attribute holds if any customer record of the
+target by the spend on the categories it sells in (same window), exactly, and
+holds only where that spend is positive; an attribute holds if any customer record of the
 profile has it.
 """
 
@@ -19,6 +19,8 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pandas as pd
@@ -155,8 +157,20 @@ def _share_of_category(rule: dict[str, Any], f: Frames) -> pd.Series:
     seller = total(target["level"], f.keys(target))
     category = total("category", f.categories(target))
     has_share = category > 0
-    share = seller / category.where(has_share)
-    return has_share & _compare(share, rule["op"], rule["value"]).fillna(False).astype(bool)
+    # Exactly: amounts as the fractions their floats are, values as their decimals write.
+    shares = [
+        Fraction(s) / Fraction(c) if c > 0 else None for s, c in zip(seller, category, strict=True)
+    ]
+    share = pd.Series(shares, index=seller.index, dtype=object)
+    value = rule["value"]
+    wanted = [_exact(v) for v in value] if isinstance(value, list) else _exact(value)
+    known = share[has_share]
+    held = _compare(known, rule["op"], wanted).astype(bool)
+    return held.reindex(share.index, fill_value=False)
+
+
+def _exact(value: float) -> Fraction:
+    return Fraction(Decimal(str(value)))
 
 
 def _attribute(rule: dict[str, Any], f: Frames) -> pd.Series:

@@ -298,6 +298,43 @@ async def test_share_of_category_is_spend_on_the_seller_over_spend_in_its_catego
     assert found == cases
 
 
+async def test_a_share_is_compared_exactly_as_the_decimals_write_it(
+    session: AsyncSession,
+) -> None:
+    """0.01 spent on Duo of 0.05 in its categories is a share of 0.2 (dividing in binary
+    floating point gives 0.19999999999999998)."""
+    await empty_the_universe(session)
+    tag = new_tag()
+    names = {base: f"{base} {tag}" for base in ("Drinks", "Juice", "Water", "Duo", "Duo Co")}
+    brand_ids = await build_catalog(
+        session,
+        [
+            Item(names["Drinks"], names["Juice"], names["Duo"], names["Duo Co"]),
+            Item(names["Drinks"], names["Water"], names["Duo"], names["Duo Co"]),
+        ],
+    )
+    (g,) = await new_profiles(session, 1)
+    await insert_rows(session, TRAITS_TABLE, [traits_row(g)])
+    duo = str(brand_ids[(names["Duo"], names["Duo Co"])])
+    await insert_rows(
+        session,
+        SPEND,
+        [
+            spend_row(g, "brand", duo, 0, 0, "0.01"),
+            spend_row(g, "category", names["Juice"], 0, 0, "0.02"),
+            spend_row(g, "category", names["Water"], 0, 0, "0.03"),
+        ],
+    )
+    target = {"level": "brand", "name": names["Duo"]}
+    nothing = SensitiveCategories(departments=(), categories=())
+    cases = [(">=", 0.2, 1), (">", 0.2, 0), ("<=", 0.2, 1), ("between", [0.2, 0.2], 1)]
+    found = [
+        (op, value, await estimate_size(session, share(target, 52, op, value), sensitive=nothing))
+        for op, value, _ in cases
+    ]
+    assert found == cases
+
+
 async def test_attribute_conditions_look_at_every_customer_record_of_a_profile(
     session: AsyncSession, shop: Shop
 ) -> None:

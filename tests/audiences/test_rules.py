@@ -381,6 +381,12 @@ def test_every_allowed_trait_is_a_profile_traits_column() -> None:
             id="share as a percentage",
         ),
         pytest.param(
+            {"share_of_category": GEVALIA, "within_weeks": 4, "op": "<", "value": 0.1 + 0.2},
+            "/value",
+            "a share of category requirements has at most 12 decimals, got 0.30000000000000004",
+            id="share past twelve decimals",
+        ),
+        pytest.param(
             {
                 "share_of_category": GEVALIA,
                 "within_weeks": 52,

@@ -231,13 +231,15 @@ class _Compiler:
     def _share_of_category(self, condition: PurchaseCondition) -> ColumnElement[bool]:
         """Spend on the brand (or maker) over spend in the categories it has products in.
 
-        Computed here from the spend rows rather than stored per profile and brand: both
-        sums are range scans of the covering spend key (level, key; an index-only scan on
-        PostgreSQL), one per side, so the cost is that of a ``spent`` condition on those
-        categories. A stored share would add a row per profile, brand and window to every
-        refresh (pairing each brand row with its categories' rows) for rules that are
-        rare, and would go stale when the catalog gives a brand a new category; this one
-        reads the categories as the catalog has them now.
+        Computed here from the spend rows rather than stored per profile and seller: both
+        sums are range scans of the covering spend key (level, key; index-only scans on
+        PostgreSQL), so the cost grows with the buyers in the seller's categories. At 100k
+        profiles (tests/perf/bench_traits.py's data) it took 80-90 ms for a brand in two
+        categories and 0.8 s for a store brand in 46, next to 30-40 ms for a ``spent``
+        condition on one category. A stored share (three windows on every brand and maker
+        row) would make every refresh pair each seller row with its categories' rows, for
+        a condition few rules use, and would be wrong from the moment the catalog gives a
+        brand a new category until the next refresh; this reads the catalog as it is now.
         """
         if condition.op is None:
             raise ValueError("a share_of_category condition needs an op")
@@ -259,14 +261,15 @@ class _Compiler:
             ),
         ).subquery()
         seller, requirements = func.sum(rows.c.seller), func.sum(rows.c.requirements)
-        # In binary floating point on both databases, as the reference evaluator divides:
-        # SQLite would divide its integer-valued amounts as integers.
-        share = case((requirements > _ZERO, cast(seller, Float) / cast(requirements, Float)))
-        values = tuple(float(v) for v in condition.values)
         found = (
             select(rows.c.profile_id)
             .group_by(rows.c.profile_id)
-            .having(compare(share, condition.op, values))
+            .having(
+                and_(
+                    requirements > _ZERO,
+                    _share_test(seller, requirements, condition.op, condition.values),
+                )
+            )
             .subquery()
         )
         return exists().where(found.c.profile_id == self.traits.c.profile_id)
@@ -277,6 +280,29 @@ class _Compiler:
         value = cast(c.attributes[condition.name].as_string(), String)
         test = compare(value, condition.op, condition.values)
         return exists().where(c.profile_id == self.traits.c.profile_id, test)
+
+
+def _share_test(
+    seller: Any, requirements: Any, op: Op, values: tuple[int | float, ...]
+) -> ColumnElement[bool]:
+    """``seller / requirements op value``, exactly, for requirements above 0.
+
+    Each value is the fraction p/q its decimals write, and seller·q is compared with
+    p·requirements: no division, so 0.01 of 0.05 is a share of 0.2 (dividing in binary
+    floating point gives 0.19999999999999998), on PostgreSQL's decimals exactly and on
+    SQLite's floats as nearly as they hold the amounts.
+    """
+
+    def side(value: int | float, compared: Op) -> ColumnElement[bool]:
+        p, q = Decimal(str(value)).as_integer_ratio()
+        whole = Numeric(38, 0)
+        return _COMPARE[compared](  # type: ignore[no-any-return]
+            seller * literal(Decimal(q), whole), requirements * literal(Decimal(p), whole)
+        )
+
+    if op is Op.BETWEEN:
+        return and_(side(values[0], Op.GE), side(values[1], Op.LE))
+    return side(values[0], op)
 
 
 def _as_column_value(column_type: Any, value: Scalar) -> Scalar | Decimal:

@@ -69,6 +69,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final, TypeAlias, TypeVar
@@ -89,6 +90,10 @@ MAX_LIST_VALUES: Final = 1000
 MAX_NUMBER: Final = 1_000_000_000
 # A century: older purchases are not in the data, and the cut-off date stays representable.
 MAX_DAYS: Final = 36_500
+# A share is compared exactly as the fraction its decimals write (audiences/compile.py);
+# twelve places are finer than any spend a ratio of cents can tell apart, and keep the
+# fraction's denominator exact in SQLite's floating point too.
+MAX_SHARE_DECIMALS: Final = 12
 # Catalog names and spend keys are at most 200 characters in the tables.
 MAX_NAME_LENGTH: Final = 200
 MAX_TEXT_LENGTH: Final = 500
@@ -631,8 +636,18 @@ class _Parser:
 
     def _share(self, raw: object, at: str) -> int | float | None:
         number = self._number(raw, at)
-        if number is not None and not 0 <= number <= 1:
+        if number is None:
+            return None
+        if not 0 <= number <= 1:
             self.fail(at, f"a share of category requirements is between 0 and 1, got {number!r}")
+            return None
+        exponent = Decimal(str(number)).as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -MAX_SHARE_DECIMALS:
+            self.fail(
+                at,
+                f"a share of category requirements has at most {MAX_SHARE_DECIMALS} decimals, "
+                f"got {number!r}",
+            )
             return None
         return number
 

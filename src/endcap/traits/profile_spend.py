@@ -1,6 +1,7 @@
 """One profile's spend and units per department, category, brand and maker, as the
 retailer's admin reads them, with each brand's and maker's share of category
-requirements computed the way a ``share_of_category`` rule computes it."""
+requirements over the categories a ``share_of_category`` rule reads (shown as a float;
+rules compare it exactly)."""
 
 from __future__ import annotations
 
@@ -54,8 +55,8 @@ async def spend_of_profile(
 
 
 def _shares(seller: ProfileSpend, categories: list[ProfileSpend]) -> ShareOfCategory:
-    """Spend on the seller over spend in its categories, per window: a float division, as
-    the rules compare it, and no share without spend in those categories."""
+    """Spend on the seller over spend in its categories, per window; no share without
+    spend in those categories."""
     shares: dict[str, float | None] = {}
     for weeks in WINDOWS_WEEKS:
         window = f"spend_{weeks}w"
