@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
@@ -20,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from endcap.catalog.models import Brand, Manufacturer, Product
 from endcap.db.base import table_of
 from endcap.identity.models import Customer, Profile
-from endcap.traits.models import ProfileSpend, ProfileTraits
+from endcap.traits.models import SPEND_SAMPLE, TRAITS_SAMPLE, ProfileSpend, ProfileTraits
 
 AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
 TRAITS_TABLE = table_of(ProfileTraits)
@@ -45,8 +46,8 @@ class Item:
 
 
 async def empty_the_universe(session: AsyncSession) -> None:
-    await session.execute(delete(TRAITS_TABLE))
-    await session.execute(delete(SPEND))
+    for table in (TRAITS_TABLE, SPEND, TRAITS_SAMPLE, SPEND_SAMPLE):
+        await session.execute(delete(table))
 
 
 async def build_catalog(session: AsyncSession, items: Sequence[Item]) -> dict[tuple[str, str], int]:
@@ -118,7 +119,18 @@ def traits_row(profile_id: int, **values: Any) -> dict[str, Any]:
     return row
 
 
-def spend_row(profile_id: int, level: str, key: str, w4: Any, w13: Any, w52: Any) -> dict[str, Any]:
+def spend_row(
+    profile_id: int,
+    level: str,
+    key: str,
+    w4: Any,
+    w13: Any,
+    w52: Any,
+    units: tuple[Any, Any, Any] | None = None,
+) -> dict[str, Any]:
+    """A profile_spend row; ``units`` over 4, 13 and 52 weeks (default: one unit in each
+    window with spend)."""
+    u4, u13, u52 = units or tuple(1 if Decimal(str(w)) > 0 else 0 for w in (w4, w13, w52))
     return {
         "profile_id": profile_id,
         "level": level,
@@ -126,7 +138,9 @@ def spend_row(profile_id: int, level: str, key: str, w4: Any, w13: Any, w52: Any
         "spend_4w": w4,
         "spend_13w": w13,
         "spend_52w": w52,
-        "units_52w": 1,
+        "units_4w": u4,
+        "units_13w": u13,
+        "units_52w": u52,
         "last_purchase_at": AS_OF,
     }
 

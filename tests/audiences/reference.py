@@ -5,8 +5,11 @@ It shares nothing with the compiler but the meaning written in
 condition on a missing value does not hold; ``not`` is the complement; days are
 whole days elapsed up to ``as_of``; spend on a target is summed over its keys,
 and a profile without rows there spent 0; *new_to* is positive spend in the
-window and no key of the target with spend before it in the 52 weeks; an
-attribute holds if any customer record of the profile has it.
+window and no key of the target with spend before it in the 52 weeks; *units*
+sums units as *spent* sums spend; *share_of_category* divides the spend on the
+target by the spend on the categories it sells in (same window), exactly, and
+holds only where that spend is positive; an attribute holds if any customer record of the
+profile has it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pandas as pd
@@ -26,9 +31,10 @@ DERIVED = {"recency_days": "last_purchase_at", "tenure_days": "first_purchase_at
 @dataclass(frozen=True)
 class Frames:
     traits: pd.DataFrame  # indexed by profile_id, one column per trait
-    spend: pd.DataFrame  # profile_id, level, key, spend_4w, spend_13w, spend_52w
+    spend: pd.DataFrame  # profile_id, level, key, spend_4w, ..., units_4w, ...
     customers: pd.DataFrame  # profile_id, attributes (a dict per record)
     keys: Callable[[dict[str, str]], Sequence[str]]  # a target → its spend keys
+    categories: Callable[[dict[str, str]], Sequence[str]]  # a seller → where it sells
     as_of: datetime
 
     @classmethod
@@ -38,9 +44,10 @@ class Frames:
         spend: list[dict[str, Any]],
         customers: list[dict[str, Any]],
         keys: Callable[[dict[str, str]], Sequence[str]],
+        categories: Callable[[dict[str, str]], Sequence[str]],
         as_of: datetime,
     ) -> Frames:
-        numbers = ["spend_4w", "spend_13w", "spend_52w"]
+        numbers = [f"{m}_{w}w" for m in ("spend", "units") for w in (4, 13, 52)]
         spend_frame = pd.DataFrame(spend, columns=["profile_id", "level", "key", *numbers]).astype(
             dict.fromkeys(numbers, "float64")
         )
@@ -50,6 +57,7 @@ class Frames:
             spend=spend_frame,
             customers=pd.DataFrame(customers, columns=["profile_id", "attributes"]),
             keys=keys,
+            categories=categories,
             as_of=as_of,
         )
 
@@ -120,9 +128,9 @@ def _trait(name: str, op: str, value: Any, f: Frames) -> pd.Series:
 
 
 def _purchase(rule: dict[str, Any], f: Frames) -> pd.Series:
-    kind = next(k for k in ("bought", "spent", "new_to") if k in rule)
+    kind = next(k for k in ("bought", "spent", "units", "new_to") if k in rule)
     target = rule[kind]
-    window = f"spend_{rule['within_weeks']}w"
+    window = f"{'units' if kind == 'units' else 'spend'}_{rule['within_weeks']}w"
     spend = f.spend
     rows = spend[(spend["level"] == target["level"]) & spend["key"].isin(f.keys(target))]
     rows = rows.assign(earlier=(rows["spend_52w"] != rows[window]).astype(int))
@@ -134,6 +142,35 @@ def _purchase(rule: dict[str, Any], f: Frames) -> pd.Series:
     if kind == "new_to":
         return (amount > 0) & (per_profile["earlier"] == 0)
     return _compare(amount, rule["op"], rule["value"])
+
+
+def _share_of_category(rule: dict[str, Any], f: Frames) -> pd.Series:
+    target = rule["share_of_category"]
+    window = f"spend_{rule['within_weeks']}w"
+    spend = f.spend
+
+    def total(level: str, keys: Sequence[str]) -> pd.Series:
+        rows = spend[(spend["level"] == level) & spend["key"].isin(keys)]
+        summed = rows.groupby("profile_id")[window].sum()
+        return summed.reindex(f.traits.index, fill_value=0.0).astype("float64")
+
+    seller = total(target["level"], f.keys(target))
+    category = total("category", f.categories(target))
+    has_share = category > 0
+    # Exactly: amounts as the fractions their floats are, values as their decimals write.
+    shares = [
+        Fraction(s) / Fraction(c) if c > 0 else None for s, c in zip(seller, category, strict=True)
+    ]
+    share = pd.Series(shares, index=seller.index, dtype=object)
+    value = rule["value"]
+    wanted = [_exact(v) for v in value] if isinstance(value, list) else _exact(value)
+    known = share[has_share]
+    held = _compare(known, rule["op"], wanted).astype(bool)
+    return held.reindex(share.index, fill_value=False)
+
+
+def _exact(value: float) -> Fraction:
+    return Fraction(Decimal(str(value)))
 
 
 def _attribute(rule: dict[str, Any], f: Frames) -> pd.Series:
@@ -155,5 +192,7 @@ _KINDS: dict[str, Callable[[dict[str, Any], Frames], pd.Series]] = {
     "attribute": _attribute,
     "bought": _purchase,
     "spent": _purchase,
+    "units": _purchase,
     "new_to": _purchase,
+    "share_of_category": _share_of_category,
 }

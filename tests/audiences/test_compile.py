@@ -13,7 +13,11 @@ universe although it bought coffee). Days count to AS_OF.
 Spend (4 / 13 / 52 weeks): a: Coffee 10/30/80, Mocca by Roast Co 10/30/80,
 Beverages 10/30/90, Roast Co 10/30/80; b: Coffee 0/25/25, Mocca by Bean Co
 0/25/25, Tea 5/5/5; c: Coffee 0/0/15, Mocca by Roast Co 0/0/8, Mocca by Bean Co
-0/0/7; d: Tea 12/12/40; e: Coffee 50/50/50. Customer records: a: age_band 25-34,
+0/0/7; d: Tea 12/12/40; e: Coffee 50/50/50. Units of Coffee (4 / 13 / 52 weeks):
+a 3/5/10, b 0/4/4, c 0/0/2, e 5/5/5 (elsewhere one unit in each window with
+spend). Mocca (both makers) and Leaf are the only brands in Coffee and Tea, so
+their shares of category requirements follow from the rows above (Roast Co makes
+only Mocca, but c has no Roast Co row). Customer records: a: age_band 25-34,
 and age_band 35-44 with household_size 3; b: 25-34; c: none set; d:
 household_size 3; e: 25-34; f: no record.
 """
@@ -121,18 +125,18 @@ async def shop(session: AsyncSession) -> Shop:
         session,
         SPEND,
         [
-            spend_row(a, "category", coffee, 10, 30, 80),
+            spend_row(a, "category", coffee, 10, 30, 80, units=(3, 5, 10)),
             spend_row(a, "brand", mocca_roast, 10, 30, 80),
             spend_row(a, "department", shop.name("Beverages"), 10, 30, 90),
             spend_row(a, "manufacturer", shop.name("Roast Co"), 10, 30, 80),
-            spend_row(b, "category", coffee, 0, 25, 25),
+            spend_row(b, "category", coffee, 0, 25, 25, units=(0, 4, 4)),
             spend_row(b, "brand", mocca_bean, 0, 25, 25),
             spend_row(b, "category", tea, 5, 5, 5),
-            spend_row(c, "category", coffee, 0, 0, 15),
+            spend_row(c, "category", coffee, 0, 0, 15, units=(0, 0, 2)),
             spend_row(c, "brand", mocca_roast, 0, 0, 8),
             spend_row(c, "brand", mocca_bean, 0, 0, 7),
             spend_row(d, "category", tea, 12, 12, 40),
-            spend_row(e, "category", coffee, 50, 50, 50),
+            spend_row(e, "category", coffee, 50, 50, 50, units=(5, 5, 5)),
         ],
     )
     await insert_rows(
@@ -243,6 +247,94 @@ async def test_purchase_conditions_select_exactly_the_matching_profiles(
     assert found == cases
 
 
+def units(target: dict[str, str], weeks: int, op: str, value: Any) -> dict[str, Any]:
+    return {"units": target, "within_weeks": weeks, "op": op, "value": value}
+
+
+def share(target: dict[str, str], weeks: int, op: str, value: Any) -> dict[str, Any]:
+    return {"share_of_category": target, "within_weeks": weeks, "op": op, "value": value}
+
+
+async def test_units_conditions_compare_the_units_in_the_window(
+    session: AsyncSession, shop: Shop
+) -> None:
+    coffee = shop.target("category", "Coffee")
+    cases: list[tuple[dict[str, Any], str]] = [
+        (units(coffee, 4, ">=", 3), "a"),
+        (units(coffee, 13, ">=", 4), "ab"),
+        (units(coffee, 52, ">", 4), "a"),
+        (units(coffee, 52, ">=", 4), "ab"),
+        # No Coffee rows is 0 units: "fewer than 3 in 4 weeks" includes d and f.
+        (units(coffee, 4, "<", 3), "bcdf"),
+        (units(coffee, 52, "between", [2, 4]), "bc"),
+        (units(shop.target("brand", "Mocca"), 52, ">=", 2), "c"),  # one unit per maker
+        ({"not": units(coffee, 13, ">", 0)}, "cdf"),
+    ]
+    found = [(rule, await members(session, shop, rule)) for rule, _ in cases]
+    assert found == cases
+
+
+async def test_share_of_category_is_spend_on_the_seller_over_spend_in_its_categories(
+    session: AsyncSession, shop: Shop
+) -> None:
+    t = shop.target
+    by_roast, by_bean = t("brand", "Mocca", "Roast Co"), t("brand", "Mocca", "Bean Co")
+    cases: list[tuple[dict[str, Any], str]] = [
+        # a: 80 of 80 on Coffee; b: 0 of 25; c: 8 of 15 (0.533...).
+        (share(by_roast, 52, ">=", 0.5), "ac"),
+        (share(by_roast, 52, "<", 0.5), "b"),
+        # d and f have no Coffee spend: no share, so they never match, and "not" gives
+        # them back.
+        ({"not": share(by_roast, 52, ">=", 0.5)}, "bdf"),
+        (share(by_bean, 52, "between", [0.4, 0.5]), "c"),  # 7 of 15
+        (share(by_bean, 13, ">=", 1), "b"),  # 25 of 25
+        (share(t("brand", "Mocca"), 52, ">=", 1), "abc"),  # both makers: c's 8 + 7 of 15
+        (share(t("brand", "Mocca"), 4, ">=", 0), "a"),  # only a has Coffee spend then
+        (share(t("brand", "Leaf"), 52, "<=", 0), "bd"),  # Tea buyers, none of it Leaf
+        (share(t("manufacturer", "Roast Co"), 52, ">", 0.5), "a"),
+        (share(t("manufacturer", "Roast Co"), 52, "<=", 0.5), "bc"),
+    ]
+    found = [(rule, await members(session, shop, rule)) for rule, _ in cases]
+    assert found == cases
+
+
+async def test_a_share_is_compared_exactly_as_the_decimals_write_it(
+    session: AsyncSession,
+) -> None:
+    """0.01 spent on Duo of 0.05 in its categories is a share of 0.2 (dividing in binary
+    floating point gives 0.19999999999999998)."""
+    await empty_the_universe(session)
+    tag = new_tag()
+    names = {base: f"{base} {tag}" for base in ("Drinks", "Juice", "Water", "Duo", "Duo Co")}
+    brand_ids = await build_catalog(
+        session,
+        [
+            Item(names["Drinks"], names["Juice"], names["Duo"], names["Duo Co"]),
+            Item(names["Drinks"], names["Water"], names["Duo"], names["Duo Co"]),
+        ],
+    )
+    (g,) = await new_profiles(session, 1)
+    await insert_rows(session, TRAITS_TABLE, [traits_row(g)])
+    duo = str(brand_ids[(names["Duo"], names["Duo Co"])])
+    await insert_rows(
+        session,
+        SPEND,
+        [
+            spend_row(g, "brand", duo, 0, 0, "0.01"),
+            spend_row(g, "category", names["Juice"], 0, 0, "0.02"),
+            spend_row(g, "category", names["Water"], 0, 0, "0.03"),
+        ],
+    )
+    target = {"level": "brand", "name": names["Duo"]}
+    nothing = SensitiveCategories(departments=(), categories=())
+    cases = [(">=", 0.2, 1), (">", 0.2, 0), ("<=", 0.2, 1), ("between", [0.2, 0.2], 1)]
+    found = [
+        (op, value, await estimate_size(session, share(target, 52, op, value), sensitive=nothing))
+        for op, value, _ in cases
+    ]
+    assert found == cases
+
+
 async def test_attribute_conditions_look_at_every_customer_record_of_a_profile(
     session: AsyncSession, shop: Shop
 ) -> None:
@@ -343,6 +435,23 @@ async def test_a_rule_on_a_sensitive_category_is_refused_naming_the_clause(
     ]
 
 
+async def test_a_share_of_a_seller_in_a_sensitive_category_is_refused_naming_it(
+    session: AsyncSession, shop: Shop
+) -> None:
+    """The share's denominator reads every category the seller sells in: Bean Co's include
+    Baby Food."""
+    rule = {"not": share(shop.target("manufacturer", "Bean Co"), 52, ">=", 0.5)}
+    with pytest.raises(SensitiveCategoryError) as refused:
+        await estimate_size(session, rule, sensitive=shop.sensitive, pointer="/rule")
+    assert refused.value.extra["errors"] == [
+        {
+            "field": "/rule/not/share_of_category/name",
+            "message": f"the manufacturer 'Bean Co {shop.tag}' sells in the sensitive category "
+            f"'Baby Food {shop.tag}'",
+        }
+    ]
+
+
 async def test_a_department_marked_sensitive_is_refused_by_its_own_name(
     session: AsyncSession, shop: Shop
 ) -> None:
@@ -366,12 +475,15 @@ async def test_names_and_values_from_the_rule_never_reach_the_sql_text(
             {"bought": shop.target("category", "Coffee"), "within_weeks": 13},
             {"attribute": "age_band", "op": "in", "value": [hostile, "25-34"]},
             trait("spend_52w", ">", 12.34),
+            units(shop.target("category", "Coffee"), 52, ">=", 2.5),
+            share(shop.target("brand", "Mocca"), 52, ">=", 0.875),
         ]
     }
     query = await members_query(session, rule, sensitive=shop.sensitive)
     for dialect in (postgresql.asyncpg.dialect(), sqlite.dialect()):
         sql = str(query.compile(dialect=dialect))
-        for literal in (hostile, "25-34", shop.name("Coffee"), "age_band", "12.34", "category"):
+        words = (hostile, "25-34", shop.name("Coffee"), "age_band", "12.34", "category", "0.875")
+        for literal in (*words, "2.5", shop.name("Mocca")):
             assert literal not in sql
     assert await members(session, shop, rule) == "ab"
 

@@ -5,7 +5,10 @@ The catalog is fixed per test (two departments, three categories, a brand name t
 makers share, two makers); each example draws up to 30 profiles with traits, spend
 and customer records, writes them inside a savepoint, checks a few random rules
 and rolls back. Amounts sit on a grid of quarters, so SQLite's binary floats and
-PostgreSQL's decimals agree with the reference exactly.
+PostgreSQL's decimals agree with the reference exactly (a share of category
+requirements is a division of such sums in binary floating point everywhere). The
+same rows also go into the estimate sample's tables, and the first rule is run
+there too.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from endcap.audiences.compile import SAMPLE
 from endcap.audiences.estimate import estimate_size, members_query
 from endcap.audiences.rules import MAX_DEPTH, TRAITS, VALUE_TIERS
 from endcap.privacy.sensitive import SensitiveCategories
@@ -47,6 +51,9 @@ assert RULE_DEPTH <= MAX_DEPTH
 
 QUARTERS = [Decimal(k) / 4 for k in range(41)]  # 0 to 10 by 0.25
 EIGHTHS = [k / 8 for k in range(9)]
+# Shares a rule compares with: on the eighths a ratio of quarters often hits exactly,
+# and tenths, which binary floating point only approximates (a ratio of 3 to 10 too).
+SHARES = [*EIGHTHS, 0.1, 0.3, 0.6, 0.7]
 AGE_BANDS = ["18-24", "25-34", "35-44"]
 NUMBER_TRAITS = {
     "spend_52w": QUARTERS,
@@ -71,11 +78,23 @@ class World:
     tag: str
     targets: list[dict[str, str]]  # every target a rule may name (the shared brand name oftener)
     keys_of: dict[tuple[str, str, str], list[str]]  # (level, name, maker) → spend keys
+    categories_of: dict[tuple[str, str, str], list[str]]  # a brand or maker → its categories
     spend_keys: list[tuple[str, str]]  # (level, key) rows may carry (brand keys oftener)
 
+    @property
+    def sellers(self) -> list[dict[str, str]]:
+        return [t for t in self.targets if t["level"] in ("brand", "manufacturer")]
+
     def keys(self, target: dict[str, str]) -> Sequence[str]:
-        name, maker = target["name"].strip().casefold(), target.get("manufacturer", "")
-        return self.keys_of[(target["level"], name, maker.strip().casefold())]
+        return self.keys_of[_of(target)]
+
+    def categories(self, target: dict[str, str]) -> Sequence[str]:
+        return self.categories_of[_of(target)]
+
+
+def _of(target: dict[str, str]) -> tuple[str, str, str]:
+    name, maker = target["name"].strip().casefold(), target.get("manufacturer", "")
+    return (target["level"], name, maker.strip().casefold())
 
 
 @pytest.fixture
@@ -110,6 +129,14 @@ async def world(session: AsyncSession) -> World:
     keys_of[("brand", sunny.casefold(), acme.casefold())] = [sunny_acme]
     keys_of[("brand", sunny.casefold(), bolt.casefold())] = [sunny_bolt]
     keys_of[("brand", crust.casefold(), "")] = [crust_bolt]
+    categories_of = {
+        ("brand", sunny.casefold(), ""): [milk, cheese],
+        ("brand", sunny.casefold(), acme.casefold()): [milk],
+        ("brand", sunny.casefold(), bolt.casefold()): [cheese],
+        ("brand", crust.casefold(), ""): [bread],
+        ("manufacturer", acme.casefold(), ""): [milk],
+        ("manufacturer", bolt.casefold(), ""): [cheese, bread],
+    }
     sunny_by_both = {"level": "brand", "name": sunny}  # two spend keys: sums are per name
     targets = [
         sunny_by_both,
@@ -132,7 +159,7 @@ async def world(session: AsyncSession) -> World:
         *(("brand", k) for k in (sunny_acme, sunny_bolt, crust_bolt, sunny_acme, sunny_bolt)),
         *(("manufacturer", k) for k in (acme, bolt)),
     ]
-    return World(tag, targets, keys_of, spend_keys)
+    return World(tag, targets, keys_of, categories_of, spend_keys)
 
 
 # -- random shops ------------------------------------------------------------------------
@@ -165,9 +192,12 @@ def profile_traits(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+Windows = tuple[Decimal, Decimal, Decimal]
+
+
 @st.composite
-def spend_amounts(draw: st.DrawFn) -> tuple[Decimal, Decimal, Decimal]:
-    """4-, 13- and 52-week spend, each window holding the shorter ones (often all of it)."""
+def window_amounts(draw: st.DrawFn) -> Windows:
+    """4-, 13- and 52-week amounts, each window holding the shorter ones (often all of it)."""
     w4 = draw(st.sampled_from(QUARTERS[:9]))
     w13 = w4 + draw(st.sampled_from([Decimal(0), Decimal(0), *QUARTERS[1:9]]))
     w52 = w13 + draw(st.sampled_from([Decimal(0), Decimal(0), *QUARTERS[1:9]]))
@@ -177,7 +207,7 @@ def spend_amounts(draw: st.DrawFn) -> tuple[Decimal, Decimal, Decimal]:
 @dataclass(frozen=True)
 class ShopData:
     traits: list[dict[str, Any] | None]  # per profile; None: no traits (outside the universe)
-    spend: list[list[tuple[tuple[str, str], tuple[Decimal, Decimal, Decimal]]]]
+    spend: list[list[tuple[tuple[str, str], tuple[Windows, Windows]]]]  # spend, units
     customers: list[list[dict[str, str]]]
 
 
@@ -192,7 +222,9 @@ def shops(world: World) -> st.SearchStrategy[ShopData]:
     profile = st.tuples(
         st.one_of(profile_traits(), profile_traits(), profile_traits(), st.none()),
         st.lists(
-            st.tuples(st.sampled_from(world.spend_keys), spend_amounts()),
+            st.tuples(
+                st.sampled_from(world.spend_keys), st.tuples(window_amounts(), window_amounts())
+            ),
             max_size=5,
             unique_by=lambda row: row[0],
         ),
@@ -241,13 +273,18 @@ def spelt(target: dict[str, str]) -> st.SearchStrategy[dict[str, str]]:
 
 @st.composite
 def purchase_conditions(draw: st.DrawFn, world: World) -> dict[str, Any]:
-    kind = draw(st.sampled_from(["bought", "spent", "new_to"]))
+    kind = draw(st.sampled_from(["bought", "spent", "units", "new_to", "share_of_category"]))
+    targets = world.sellers if kind == "share_of_category" else world.targets
     rule: dict[str, Any] = {
-        kind: draw(st.sampled_from(world.targets).flatmap(spelt)),
+        kind: draw(st.sampled_from(targets).flatmap(spelt)),
         "within_weeks": draw(st.sampled_from([4, 13, 52])),
     }
-    if kind == "spent":
-        amount = st.sampled_from(QUARTERS[:33]).map(float)
+    if kind in ("spent", "units", "share_of_category"):
+        amount = (
+            st.sampled_from(SHARES)
+            if kind == "share_of_category"
+            else st.sampled_from(QUARTERS[:33]).map(float)
+        )
         rule["op"] = draw(st.sampled_from([">", ">=", "<", "<=", "between"]))
         rule["value"] = (
             sorted([draw(amount), draw(amount)]) if rule["op"] == "between" else draw(amount)
@@ -298,9 +335,9 @@ async def write_shop(session: AsyncSession, shop: ShopData, world: World) -> Fra
     ids = await new_profiles(session, len(shop.traits))
     traits = [traits_row(i, **t) for i, t in zip(ids, shop.traits, strict=True) if t is not None]
     spend = [
-        spend_row(i, level, key, *amounts)
+        spend_row(i, level, key, *amounts, units=units)
         for i, rows in zip(ids, shop.spend, strict=True)
-        for (level, key), amounts in rows
+        for (level, key), (amounts, units) in rows
     ]
     customers = [
         customer_row(i, attributes)
@@ -310,7 +347,12 @@ async def write_shop(session: AsyncSession, shop: ShopData, world: World) -> Fra
     await insert_rows(session, TRAITS_TABLE, traits)
     await insert_rows(session, SPEND, spend)
     await insert_rows(session, CUSTOMERS, customers)
-    return Frames.of(traits, spend, customers, keys=world.keys, as_of=AS_OF)
+    # The estimate sample's tables hold the same columns; here, every profile.
+    await insert_rows(session, SAMPLE.traits, traits)
+    await insert_rows(session, SAMPLE.spend, spend)
+    return Frames.of(
+        traits, spend, customers, keys=world.keys, categories=world.categories, as_of=AS_OF
+    )
 
 
 NOTHING_SENSITIVE = SensitiveCategories(departments=(), categories=())
@@ -343,9 +385,15 @@ async def test_compiled_rules_select_what_the_pandas_reference_selects(
             share = (
                 "none" if not expected else "all" if len(expected) == len(frames.traits) else "some"
             )
-            event(f"selects {share}")
+            event(f"{next(iter(rule))} selects {share}")
         size = await estimate_size(session, drawn[0], sensitive=NOTHING_SENSITIVE)
         assert size == len(members(drawn[0], frames))
+        sampled = await members_query(
+            session, drawn[0], sensitive=NOTHING_SENSITIVE, sources=SAMPLE
+        )
+        assert {int(row[0]) for row in (await session.execute(sampled)).all()} == members(
+            drawn[0], frames
+        )
     finally:
         await savepoint.rollback()
 

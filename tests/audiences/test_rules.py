@@ -27,6 +27,7 @@ from endcap.errors import InvalidRequestError
 from endcap.traits.models import ProfileTraits
 
 COFFEE = {"level": "category", "name": "Coffee"}
+GEVALIA = {"level": "brand", "name": "Gevalia"}
 TOP = {"value_tier": ["top"]}
 
 
@@ -63,6 +64,9 @@ def test_a_rule_with_every_kind_of_condition_parses_into_a_tree() -> None:
                  "within_weeks": 52},
                 {"attribute": "age_band", "op": "in", "value": ["25-34", 35]},
                 {"trait": "recency_days", "op": "<=", "value": 30.0},
+                {"units": COFFEE, "within_weeks": 4, "op": ">=", "value": 2.5},
+                {"share_of_category": {"level": "manufacturer", "name": "Nestlé"},
+                 "within_weeks": 52, "op": "between", "value": [0, 0.5]},
             ]
         }
     )  # fmt: skip
@@ -103,6 +107,22 @@ def test_a_rule_with_every_kind_of_condition_parses_into_a_tree() -> None:
             ),
             AttributeCondition("/and/5", "age_band", Op.IN, ("25-34", "35")),
             TraitCondition("/and/6", TRAITS["recency_days"], Op.LE, (30,)),
+            PurchaseCondition(
+                "/and/7",
+                PurchaseKind.UNITS,
+                Target("/and/7/units", "category", "Coffee"),
+                4,
+                Op.GE,
+                (2.5,),
+            ),
+            PurchaseCondition(
+                "/and/8",
+                PurchaseKind.SHARE_OF_CATEGORY,
+                Target("/and/8/share_of_category", "manufacturer", "Nestlé"),
+                52,
+                Op.BETWEEN,
+                (0, 0.5),
+            ),
         ),
     )
 
@@ -277,15 +297,15 @@ def test_every_allowed_trait_is_a_profile_traits_column() -> None:
         pytest.param(
             {"adn": [TOP]},
             "",
-            "a rule needs one of and, or, not, trait, bought, spent, new_to, value_tier, "
-            "cluster, attribute (did you mean 'and'?)",
+            "a rule needs one of and, or, not, trait, bought, spent, units, new_to, "
+            "share_of_category, value_tier, cluster, attribute (did you mean 'and'?)",
             id="misspelt combinator",
         ),
         pytest.param(
             {"and": [TOP], "or": [TOP]},
             "",
-            "a rule has exactly one of and, or, not, trait, bought, spent, new_to, value_tier, "
-            "cluster, attribute; this one has 'and' and 'or'",
+            "a rule has exactly one of and, or, not, trait, bought, spent, units, new_to, "
+            "share_of_category, value_tier, cluster, attribute; this one has 'and' and 'or'",
             id="two kinds",
         ),
         pytest.param(
@@ -335,6 +355,77 @@ def test_every_allowed_trait_is_a_profile_traits_column() -> None:
             "/value",
             "expected a number, got the string '20'",
             id="spent value",
+        ),
+        pytest.param(
+            {"units": COFFEE, "within_weeks": 13, "op": "in", "value": [2]},
+            "/op",
+            "op 'in' does not apply to units; one of >, >=, <, <=, between",
+            id="units op",
+        ),
+        pytest.param(
+            {"units": COFFEE, "within_weeks": 13, "op": ">", "value": True},
+            "/value",
+            "expected a number, got true",
+            id="units value",
+        ),
+        pytest.param(
+            {"units": COFFEE, "within_weeks": 26, "op": ">", "value": 1},
+            "/within_weeks",
+            "within_weeks is one of 4, 13, 52 (the windows spend is kept for), got 26",
+            id="units window",
+        ),
+        pytest.param(
+            {"share_of_category": GEVALIA, "within_weeks": 52, "op": ">=", "value": 50},
+            "/value",
+            "a share of category requirements is between 0 and 1, got 50",
+            id="share as a percentage",
+        ),
+        pytest.param(
+            {"share_of_category": GEVALIA, "within_weeks": 4, "op": "<", "value": 0.1 + 0.2},
+            "/value",
+            "a share of category requirements has at most 12 decimals, got 0.30000000000000004",
+            id="share past twelve decimals",
+        ),
+        pytest.param(
+            {
+                "share_of_category": GEVALIA,
+                "within_weeks": 52,
+                "op": "between",
+                "value": [0.5, 1.01],
+            },
+            "/value/1",
+            "a share of category requirements is between 0 and 1, got 1.01",
+            id="share range end",
+        ),
+        pytest.param(
+            {
+                "share_of_category": GEVALIA,
+                "within_weeks": 52,
+                "op": "between",
+                "value": [0.8, 0.5],
+            },
+            "/value",
+            "the low end 0.8 is above the high end 0.5",
+            id="share range order",
+        ),
+        pytest.param(
+            {"share_of_category": COFFEE, "within_weeks": 52, "op": ">", "value": 0.5},
+            "/share_of_category/level",
+            "level for 'share_of_category' is one of brand, manufacturer, got the string "
+            "'category'",
+            id="share of a category",
+        ),
+        pytest.param(
+            {
+                "share_of_category": GEVALIA,
+                "within_weeks": 52,
+                "op": ">",
+                "value": 0.5,
+                "category": "Coffee",
+            },
+            "/category",
+            "unknown field 'category' in a 'share_of_category' rule",
+            id="share unknown field",
         ),
         pytest.param(
             {"bought": {"level": "aisle", "name": "Coffee"}, "within_weeks": 13},

@@ -31,8 +31,8 @@ once while writing the Parquet, as the transactions table holds ``profile_id`` t
 the products, brands and manufacturers exported from the database (so brand keys are the
 same ids). It computes the per-profile traits (baskets, spend, units, mean basket,
 online and promo share over 52 weeks as of the latest purchase) and the per profile x
-department / category / brand / manufacturer spend over 4, 13 and 52 weeks the same way
-(per profile and SKU once, then rolled up), into DuckDB tables. The ratio is Endcap's
+department / category / brand / manufacturer spend and units over 4, 13 and 52 weeks the
+same way (per profile and SKU once, then rolled up), into DuckDB tables. The ratio is Endcap's
 traits + spend seconds over DuckDB's (goal in issue 4: within 3x); DuckDB runs with all
 cores (``--duckdb-threads 0``) and with one (PostgreSQL runs ``INSERT ... SELECT`` on one
 core), and both ratios are printed.
@@ -377,8 +377,8 @@ TRAIT_TOTALS = (
     "SELECT count(*), sum(baskets_52w), sum(spend_52w), sum(units_52w) FROM profile_traits"
 )
 SPEND_TOTALS = (
-    "SELECT level, count(*), sum(spend_4w), sum(spend_13w), sum(spend_52w), sum(units_52w)"
-    " FROM profile_spend GROUP BY level ORDER BY level"
+    "SELECT level, count(*), sum(spend_4w), sum(spend_13w), sum(spend_52w), sum(units_4w),"
+    " sum(units_13w), sum(units_52w) FROM profile_spend GROUP BY level ORDER BY level"
 )
 SAMPLE_IDS = "SELECT profile_id FROM profile_traits ORDER BY md5(profile_id::text) LIMIT $1"
 SAMPLE_TRAITS = (
@@ -386,8 +386,8 @@ SAMPLE_TRAITS = (
     " promo_share FROM profile_traits WHERE profile_id = ANY($1::bigint[])"
 )
 SAMPLE_SPEND = (
-    "SELECT profile_id, level, key, spend_4w, spend_13w, spend_52w, units_52w"
-    " FROM profile_spend WHERE profile_id = ANY($1::bigint[])"
+    "SELECT profile_id, level, key, spend_4w, spend_13w, spend_52w, units_4w, units_13w,"
+    " units_52w FROM profile_spend WHERE profile_id = ANY($1::bigint[])"
 )
 
 
@@ -536,6 +536,7 @@ def duckdb_sql(folder: Path) -> dict[str, str]:
         "CREATE OR REPLACE TEMP TABLE per_sku AS SELECT profile_id, sku,"  # noqa: S608
         f" {_window_sum('sales_value', 4)} AS spend_4w, {_window_sum('sales_value', 13)}"
         f" AS spend_13w, {_window_sum('sales_value', 52)} AS spend_52w,"
+        f" {_window_sum('quantity', 4)} AS units_4w, {_window_sum('quantity', 13)} AS units_13w,"
         f" {_window_sum('quantity', 52)} AS units_52w, max(occurred_at) AS last_purchase_at"
         f" FROM {lines} WHERE profile_id IS NOT NULL AND occurred_at > $since52"
         " AND occurred_at <= $as_of GROUP BY profile_id, sku"
@@ -549,6 +550,7 @@ def duckdb_sql(folder: Path) -> dict[str, str]:
     rollups = " UNION ALL ".join(
         f"SELECT s.profile_id, '{level}' AS level, {key} AS key, sum(s.spend_4w) AS spend_4w,"  # noqa: S608
         " sum(s.spend_13w) AS spend_13w, sum(s.spend_52w) AS spend_52w,"
+        " sum(s.units_4w) AS units_4w, sum(s.units_13w) AS units_13w,"
         " sum(s.units_52w) AS units_52w, max(s.last_purchase_at) AS last_purchase_at"
         f" FROM per_sku s JOIN {products} p ON p.sku = s.sku JOIN {brands} b ON b.id = p.brand_id"
         f" JOIN {makers} m ON m.id = b.manufacturer_id GROUP BY s.profile_id, {key}"
@@ -951,7 +953,7 @@ def print_size(r: dict[str, Any]) -> None:
             problems.append("duckdb: traits and rfm inputs hold different profiles")
     print(
         f"  check: traits totals (profiles, baskets, spend, units) {r['endcap_numbers']['traits']};"
-        " spend totals per level (rows, 4w, 13w, 52w, units):"
+        " spend totals per level (rows; spend 4w, 13w, 52w; units 4w, 13w, 52w):"
     )
     for level, totals in r["endcap_numbers"]["spend"].items():
         print(f"    {level:<13}{totals}")

@@ -61,6 +61,11 @@ async def test_incremental_refresh_equals_a_full_rebuild(
     stale_left = await session.execute(text("SELECT count(*) FROM stale_profiles"))
     assert stale_left.scalar_one() == 0
     after_incremental = await _snapshot(session)
+    units = await session.execute(
+        text("SELECT sum(units_4w), sum(units_13w), sum(units_52w) FROM profile_spend")
+    )
+    u4, u13, u52 = units.one()
+    assert 0 < u4 < u13 < u52  # every window's units are kept (and compared below)
 
     full = await service.refresh(mode=RefreshMode.FULL)
 

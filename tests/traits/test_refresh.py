@@ -100,10 +100,19 @@ async def test_refresh_computes_rfm_mix_and_windowed_spend(
         Decimal("45.00"),
         Decimal("70.00"),
     )
+    # Units as spend: a bought 2 of milk a week back and 1 forty weeks back, and 1 oat
+    # drink ten weeks back (Dairy).
+    assert (dairy.units_4w, dairy.units_13w, dairy.units_52w) == (
+        Decimal("2.000"),
+        Decimal("3.000"),
+        Decimal("4.000"),
+    )
     milk = spend[(a, "category", "Milk")]
-    assert (milk.spend_4w, milk.spend_52w, milk.units_52w) == (
+    assert (milk.spend_4w, milk.spend_52w, milk.units_4w, milk.units_13w, milk.units_52w) == (
         Decimal("20.00"),
         Decimal("45.00"),
+        Decimal("2.000"),
+        Decimal("2.000"),
         Decimal("3.000"),
     )
     assert spend[(a, "manufacturer", f"Oat Co {tag}")].spend_13w == Decimal("25.00")
@@ -144,11 +153,14 @@ async def test_a_full_refresh_swaps_in_spend_with_the_migrated_names(
     ]
     assert "profile_spend_build" not in tables
     assert "traits_spend_per_sku" not in tables  # the unlogged per-SKU sums are dropped
-    # The swapped-in key still carries the window spends (index-only audience conditions).
+    # The swapped-in key still carries the window spends and units (index-only audience
+    # conditions).
     key = await session.execute(
         text("SELECT indexdef FROM pg_indexes WHERE indexname = 'pk_profile_spend'")
     )
-    assert key.scalar_one().endswith("INCLUDE (spend_4w, spend_13w, spend_52w)")
+    assert key.scalar_one().endswith(
+        "INCLUDE (spend_4w, spend_13w, spend_52w, units_4w, units_13w, units_52w)"
+    )
     rows = await session.execute(text("SELECT count(*) FROM profile_spend"))
     assert rows.scalar_one() == sum(report.spend_rows.values())
 

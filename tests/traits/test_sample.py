@@ -150,7 +150,25 @@ async def test_sampled_estimates_bracket_the_exact_count(
         assert (await ingest.load(entity, Path(summary.paths[entity]))).status == "loaded"
     await TraitsService(session, sample_profiles=TARGET).refresh()
     share, sampled, universe = await _last_refresh(session)
+    milk_brand = await session.execute(
+        text(
+            "SELECT b.name FROM brands b JOIN products p ON p.brand_id = b.id"
+            " WHERE p.category = 'Milk' GROUP BY b.name ORDER BY count(*) DESC, b.name LIMIT 1"
+        )
+    )
     rules = [
+        {
+            "units": {"level": "category", "name": "Milk"},
+            "within_weeks": 13,
+            "op": ">=",
+            "value": 2,
+        },
+        {
+            "share_of_category": {"level": "brand", "name": milk_brand.scalar_one()},
+            "within_weeks": 52,
+            "op": ">=",
+            "value": 0.3,
+        },
         {"trait": "spend_52w", "op": ">", "value": 500},
         {
             "and": [
@@ -173,6 +191,7 @@ async def test_sampled_estimates_bracket_the_exact_count(
         forced = await estimate_rule(session, rule, sensitive=NOTHING_SENSITIVE, exact=True)
 
         assert len(ids) == exact
+        assert 0 < exact < universe, rule  # a rule that selects some, not a trivial one
         assert not found.exact
         assert found.sampled_profiles == sampled
         # It counted exactly the members the hash samples, and scaled them up.

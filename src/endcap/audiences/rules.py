@@ -21,21 +21,29 @@ low, lapsed; ``=``, ``!=`` and ``in`` only), and two derived ones counted in
 whole days up to the traits' ``as_of`` (the newest refresh): ``recency_days``
 (since the last purchase) and ``tenure_days`` (since the first).
 
-Conditions on purchases, from the spend kept per department, category, brand and
-manufacturer over 4, 13 and 52 weeks::
+Conditions on purchases, from the spend and units kept per department, category,
+brand and manufacturer over 4, 13 and 52 weeks::
 
     {"bought": TARGET, "within_weeks": 13}
     {"spent": TARGET, "within_weeks": 13, "op": ">", "value": 20}
+    {"units": TARGET, "within_weeks": 13, "op": ">=", "value": 3}
     {"new_to": TARGET, "within_weeks": 13}
+    {"share_of_category": BRAND, "within_weeks": 52, "op": ">=", "value": 0.5}
 
 where ``TARGET`` is ``{"level": "category", "name": "Coffee"}`` (level one of
 department, category, brand, manufacturer; a brand may add ``"manufacturer":
 "..."`` where several makers use one brand name). ``within_weeks`` is one of 4,
 13, 52. *bought* is positive spend in the window; *spent* compares the spend in
 the window (0 for a profile that bought nothing there) with ``op`` one of
-``> >= < <= between``; *new_to* is bought in the window and nothing from the
-target earlier in the 52 weeks. Names match the catalog ignoring case and
-surrounding spaces; a brand name covers every brand of that name.
+``> >= < <= between``; *units* compares the units bought in the window the same
+way; *new_to* is bought in the window and nothing from the target earlier in the
+52 weeks. *share_of_category* (share of category requirements) takes a brand or
+manufacturer target: the profile's spend on it in the window over its spend, in
+the same window, in every category where the target has products in the catalog,
+compared with a share between 0 and 1 (``op`` as for *spent*). A profile with no
+spend in those categories has no share: the condition does not hold for it.
+Names match the catalog ignoring case and surrounding spaces; a brand name covers
+every brand of that name.
 
 Conditions on the retailer's customer attributes (as loaded, text)::
 
@@ -61,6 +69,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final, TypeAlias, TypeVar
@@ -81,6 +90,10 @@ MAX_LIST_VALUES: Final = 1000
 MAX_NUMBER: Final = 1_000_000_000
 # A century: older purchases are not in the data, and the cut-off date stays representable.
 MAX_DAYS: Final = 36_500
+# A share is compared exactly as the fraction its decimals write (audiences/compile.py);
+# twelve places are finer than any spend a ratio of cents can tell apart, and keep the
+# fraction's denominator exact in SQLite's floating point too.
+MAX_SHARE_DECIMALS: Final = 12
 # Catalog names and spend keys are at most 200 characters in the tables.
 MAX_NAME_LENGTH: Final = 200
 MAX_TEXT_LENGTH: Final = 500
@@ -159,7 +172,15 @@ S = TypeVar("S", bound=Scalar)
 class PurchaseKind(StrEnum):
     BOUGHT = "bought"
     SPENT = "spent"
+    UNITS = "units"
     NEW_TO = "new_to"
+    SHARE_OF_CATEGORY = "share_of_category"
+
+
+# The kinds that compare an amount with "op" and "value" (the others take neither).
+COMPARED_KINDS: Final = (PurchaseKind.SPENT, PurchaseKind.UNITS, PurchaseKind.SHARE_OF_CATEGORY)
+# A share of category requirements is a seller's share of its own categories.
+SHARE_LEVELS: Final = ("brand", "manufacturer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +225,7 @@ class PurchaseCondition:
     kind: PurchaseKind
     target: Target
     within_weeks: int
-    op: Op | None = None  # spent only
+    op: Op | None = None  # the COMPARED_KINDS only
     values: tuple[int | float, ...] = ()
 
 
@@ -277,7 +298,10 @@ class _GaveUpError(Exception):
 
 
 _COMBINATORS = ("and", "or", "not")
-_CONDITIONS = ("trait", "bought", "spent", "new_to", "value_tier", "cluster", "attribute")
+_CONDITIONS = (
+    "trait", "bought", "spent", "units", "new_to", "share_of_category", "value_tier", "cluster",
+    "attribute",
+)  # fmt: skip
 _KINDS = _COMBINATORS + _CONDITIONS
 _KEYS: Mapping[str, tuple[str, ...]] = {
     "and": ("and",),
@@ -286,7 +310,9 @@ _KEYS: Mapping[str, tuple[str, ...]] = {
     "trait": ("trait", "op", "value"),
     "bought": ("bought", "within_weeks"),
     "spent": ("spent", "within_weeks", "op", "value"),
+    "units": ("units", "within_weeks", "op", "value"),
     "new_to": ("new_to", "within_weeks"),
+    "share_of_category": ("share_of_category", "within_weeks", "op", "value"),
     "value_tier": ("value_tier",),
     "cluster": ("cluster",),
     "attribute": ("attribute", "op", "value"),
@@ -434,19 +460,25 @@ class _Parser:
     def _purchase(
         self, value: dict[object, object], at: str, kind: PurchaseKind
     ) -> PurchaseCondition | None:
-        target = self._target(value[kind.value], child(at, kind.value))
+        share = kind is PurchaseKind.SHARE_OF_CATEGORY
+        target = self._target(
+            value[kind.value], child(at, kind.value), SHARE_LEVELS if share else LEVELS, kind
+        )
         weeks = self._within_weeks(value, at)
-        if kind is not PurchaseKind.SPENT:
+        if kind not in COMPARED_KINDS:
             if target is None or weeks is None:
                 return None
             return PurchaseCondition(at, kind, target, weeks)
-        op = self._op(value, at, AMOUNT_OPS, "spent")
-        amounts = self._operand(value, at, op, self._number) if op is not None else None
+        op = self._op(value, at, AMOUNT_OPS, kind.value)
+        scalar = self._share if share else self._number
+        amounts = self._operand(value, at, op, scalar) if op is not None else None
         if target is None or weeks is None or op is None or amounts is None:
             return None
         return PurchaseCondition(at, kind, target, weeks, op, amounts)
 
-    def _target(self, value: object, at: str) -> Target | None:
+    def _target(
+        self, value: object, at: str, levels: tuple[str, ...], kind: PurchaseKind
+    ) -> Target | None:
         if not isinstance(value, dict):
             self.fail(
                 at,
@@ -456,15 +488,16 @@ class _Parser:
             return None
         self._unknown_keys(value, at, _TARGET_KEYS, "a purchase target")
         level = value.get("level")
-        if level not in LEVELS:
+        if level not in levels:
             got = "nothing" if "level" not in value else _json_kind(level)
-            self.fail(child(at, "level"), f"level is one of {_listing(LEVELS)}, got {got}")
+            scope = "" if levels == LEVELS else f"for {kind.value!r} "
+            self.fail(child(at, "level"), f"level {scope}is one of {_listing(levels)}, got {got}")
         name = self._name(value, at, "name", required=True)
         maker = self._name(value, at, "manufacturer", required=False)
         if "manufacturer" in value and level != "brand":
             self.fail(child(at, "manufacturer"), "only a brand target names its manufacturer")
             return None
-        if level not in LEVELS or name is None:
+        if level not in levels or name is None:
             return None
         return Target(at, str(level), name, maker)
 
@@ -600,6 +633,23 @@ class _Parser:
             self.fail(at, f"numbers in a rule are between -{MAX_NUMBER} and {MAX_NUMBER}")
             return None
         return raw
+
+    def _share(self, raw: object, at: str) -> int | float | None:
+        number = self._number(raw, at)
+        if number is None:
+            return None
+        if not 0 <= number <= 1:
+            self.fail(at, f"a share of category requirements is between 0 and 1, got {number!r}")
+            return None
+        exponent = Decimal(str(number)).as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -MAX_SHARE_DECIMALS:
+            self.fail(
+                at,
+                f"a share of category requirements has at most {MAX_SHARE_DECIMALS} decimals, "
+                f"got {number!r}",
+            )
+            return None
+        return number
 
     def _whole(self, raw: object, at: str) -> int | None:
         if isinstance(raw, float) and math.isfinite(raw) and not raw.is_integer():

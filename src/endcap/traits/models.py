@@ -70,6 +70,9 @@ class ProfileTraits(SQLModel, table=True):
 
 
 SPEND_WINDOWS = ("spend_4w", "spend_13w", "spend_52w")
+UNITS_WINDOWS = ("units_4w", "units_13w", "units_52w")
+# What rides along in the spend key's index: every column a purchase condition compares.
+COVERED = (*SPEND_WINDOWS, *UNITS_WINDOWS)
 
 
 class ProfileSpend(SQLModel, table=True):
@@ -77,9 +80,9 @@ class ProfileSpend(SQLModel, table=True):
 
     __tablename__ = "profile_spend"
     __table_args__ = (
-        # The window spends ride along in the key's index (PostgreSQL), so an audience
-        # condition on a department, category, brand or maker is an index-only scan.
-        PrimaryKeyConstraint("level", "key", "profile_id", postgresql_include=list(SPEND_WINDOWS)),
+        # The window spends and units ride along in the key's index (PostgreSQL), so an
+        # audience condition on a department, category, brand or maker is an index-only scan.
+        PrimaryKeyConstraint("level", "key", "profile_id", postgresql_include=list(COVERED)),
         Index(None, "profile_id"),
     )
 
@@ -94,6 +97,9 @@ class ProfileSpend(SQLModel, table=True):
     spend_52w: Decimal = Field(sa_column=Column(_money(), nullable=False))
     units_52w: Decimal = Field(sa_column=Column(Numeric(14, 3), nullable=False))
     last_purchase_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # Added after the others (migration 0018), so last in the table too.
+    units_4w: Decimal = Field(sa_column=Column(Numeric(14, 3), nullable=False))
+    units_13w: Decimal = Field(sa_column=Column(Numeric(14, 3), nullable=False))
 
 
 class ValueCluster(SQLModel, table=True):
@@ -195,5 +201,5 @@ SPEND_SAMPLE = Table(
     "profile_spend_sample",
     SQLModel.metadata,
     *_sample_columns(ProfileSpend),
-    PrimaryKeyConstraint("level", "key", "profile_id", postgresql_include=list(SPEND_WINDOWS)),
+    PrimaryKeyConstraint("level", "key", "profile_id", postgresql_include=list(COVERED)),
 )

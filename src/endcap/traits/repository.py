@@ -37,6 +37,8 @@ from endcap.db.bulk import is_postgres
 from endcap.db.types import UTCDateTime
 from endcap.purchases.models import TransactionLine
 from endcap.traits.models import (
+    SPEND_WINDOWS,
+    UNITS_WINDOWS,
     WINDOWS_WEEKS,
     ProfileSpend,
     ProfileTraits,
@@ -59,6 +61,8 @@ MANUFACTURERS = table_of(Manufacturer)
 TRAITS = table_of(ProfileTraits)
 SPEND = table_of(ProfileSpend)
 REFRESHES = table_of(TraitRefresh)
+# The summed columns of a spend row, in the order the roll-ups' sums come in.
+WINDOW_COLUMNS = (*SPEND_WINDOWS, *UNITS_WINDOWS)
 
 
 def _among(column: ColumnElement[Any], only: Table | None) -> list[ColumnElement[bool]]:
@@ -86,6 +90,8 @@ PER_SKU_CENTS = Table(
     Column("cents_4w", BigInteger, nullable=False),
     Column("cents_13w", BigInteger, nullable=False),
     Column("cents_52w", BigInteger, nullable=False),
+    Column("milli_units_4w", BigInteger, nullable=False),
+    Column("milli_units_13w", BigInteger, nullable=False),
     Column("milli_units_52w", BigInteger, nullable=False),
     Column("last_purchase_at", UTCDateTime(), nullable=False),
 )
@@ -107,6 +113,8 @@ def _per_sku_cents(as_of: datetime) -> Select[Any]:
             total(cents, 4, "cents_4w"),
             total(cents, 13, "cents_13w"),
             total(cents, 52, "cents_52w"),
+            total(milli_units, 4, "milli_units_4w"),
+            total(milli_units, 13, "milli_units_13w"),
             total(milli_units, 52, "milli_units_52w"),
             func.max(t.occurred_at).label("last_purchase_at"),
         )
@@ -128,6 +136,8 @@ def _cents_sums(per_sku: Table) -> list[ColumnElement[Any]]:
         func.sum(s.cents_4w) * cent,
         func.sum(s.cents_13w) * cent,
         func.sum(s.cents_52w) * cent,
+        func.sum(s.milli_units_4w) * milli,
+        func.sum(s.milli_units_13w) * milli,
         func.sum(s.milli_units_52w) * milli,
     ]
 
@@ -202,9 +212,8 @@ class TraitsRepository:
             return counts
         await self.session.execute(delete(SPEND).where(*_among(SPEND.c.profile_id, only)))
         per_sku = await self._spend_per_sku(as_of, only)
-        s = per_sku.c
-        sums = [func.sum(s.spend_4w), func.sum(s.spend_13w), func.sum(s.spend_52w)]
-        counts = await self._roll_up(per_sku, [*sums, func.sum(s.units_52w)], indexed=True)
+        sums: list[ColumnElement[Any]] = [func.sum(per_sku.c[name]) for name in WINDOW_COLUMNS]
+        counts = await self._roll_up(per_sku, sums, indexed=True)
         connection = await self.session.connection()
         await connection.run_sync(per_sku.drop)
         return counts
@@ -212,8 +221,8 @@ class TraitsRepository:
     async def _roll_up(
         self, per_sku: Table, sums: list[ColumnElement[Any]], *, indexed: bool
     ) -> dict[str, int]:
-        """Insert each catalog level's spend rows into :attr:`spend`; ``sums``: the three
-        window spends and the units, over ``per_sku``'s rows.
+        """Insert each catalog level's spend rows into :attr:`spend`; ``sums``: the
+        :data:`WINDOW_COLUMNS` (window spends, then window units), over ``per_sku``'s rows.
 
         Rows for an ``indexed`` table go in its key's order, so they land on neighbouring
         index pages. Sorting them for a fresh table, so that its key is built from
@@ -227,10 +236,7 @@ class TraitsRepository:
             "brand": cast(b.id, String),
             "manufacturer": m.name,
         }
-        columns = [
-            "profile_id", "level", "key", "spend_4w", "spend_13w", "spend_52w", "units_52w",
-            "last_purchase_at",
-        ]  # fmt: skip
+        columns = ["profile_id", "level", "key", *WINDOW_COLUMNS, "last_purchase_at"]
         counts = {}
         for level, key in keys.items():
             query = (
@@ -263,6 +269,8 @@ class TraitsRepository:
             Column("spend_4w", Numeric(14, 2), nullable=False),
             Column("spend_13w", Numeric(14, 2), nullable=False),
             Column("spend_52w", Numeric(14, 2), nullable=False),
+            Column("units_4w", Numeric(14, 3), nullable=False),
+            Column("units_13w", Numeric(14, 3), nullable=False),
             Column("units_52w", Numeric(14, 3), nullable=False),
             Column("last_purchase_at", UTCDateTime(), nullable=False),
             prefixes=["TEMPORARY"],
@@ -276,6 +284,8 @@ class TraitsRepository:
                 _sum_since(t.sales_value, as_of, 4),
                 _sum_since(t.sales_value, as_of, 13),
                 _sum_since(t.sales_value, as_of, 52),
+                _sum_since(t.quantity, as_of, 4),
+                _sum_since(t.quantity, as_of, 13),
                 _sum_since(t.quantity, as_of, 52),
                 func.max(t.occurred_at),
             )
@@ -295,6 +305,45 @@ class TraitsRepository:
             # plan for a few thousand groups and their hash aggregates spill to disk.
             await self.session.execute(text("ANALYZE traits_spend_per_sku"))
         return per_sku
+
+    async def spend_of_profile(self, profile_id: int) -> list[ProfileSpend]:
+        """One profile's spend rows, by level and key."""
+        c = SPEND.c
+        query = select(ProfileSpend).where(c.profile_id == profile_id).order_by(c.level, c.key)
+        return list((await self.session.execute(query)).scalars().all())
+
+    async def seller_categories(
+        self, brand_ids: list[int], makers: list[str]
+    ) -> list[tuple[str, str, str]]:
+        """(level, spend key, category) for every category these brands (by id) and makers
+        (by name) have products in: the keys their share of category requirements reads."""
+        p, b, m = PRODUCTS.c, BRANDS.c, MANUFACTURERS.c
+        found: list[tuple[str, str, str]] = []
+        if brand_ids:
+            query = select(p.brand_id, p.category).where(p.brand_id.in_(brand_ids)).distinct()
+            found += [("brand", str(i), c) for i, c in (await self.session.execute(query)).all()]
+        if makers:
+            query = (
+                select(m.name, p.category)
+                .join(BRANDS, b.id == p.brand_id)
+                .join(MANUFACTURERS, m.id == b.manufacturer_id)
+                .where(m.name.in_(makers))
+                .distinct()
+            )
+            found += [("manufacturer", n, c) for n, c in (await self.session.execute(query)).all()]
+        return found
+
+    async def brand_names(self, brand_ids: list[int]) -> dict[int, tuple[str, str]]:
+        """Brand id → (brand name, maker name)."""
+        if not brand_ids:
+            return {}
+        b, m = BRANDS.c, MANUFACTURERS.c
+        query = (
+            select(b.id, b.name, m.name)
+            .join(MANUFACTURERS, m.id == b.manufacturer_id)
+            .where(b.id.in_(brand_ids))
+        )
+        return {int(i): (n, maker) for i, n, maker in (await self.session.execute(query)).all()}
 
     async def rfm_inputs(self) -> list[Any]:
         """Per profile: baskets over all history, first and last purchase, mean basket value.

@@ -12,7 +12,8 @@ from endcap.auth.principal import Principal
 from endcap.auth.roles import Role
 from endcap.jobs.schemas import JobPublic
 from endcap.jobs.service import JobService
-from endcap.traits.schemas import ProfileTraitsPublic
+from endcap.traits.profile_spend import spend_of_profile
+from endcap.traits.schemas import ProfileSpendPublic, ProfileTraitsPublic, SpendLevel
 from endcap.traits.service import RefreshMode, TraitsService
 
 
@@ -43,3 +44,15 @@ class TraitsController(Controller):
         self, profile_id: FromPath[int], session: NamedDependency[AsyncSession]
     ) -> ProfileTraitsPublic:
         return await TraitsService(session).of_profile(profile_id)
+
+    @get("/profiles/{profile_id:int}/spend", summary="One profile's spend and units per level")
+    async def profile_spend(
+        self,
+        profile_id: FromPath[int],
+        session: NamedDependency[AsyncSession],
+        level: FromQuery[SpendLevel | None] = None,
+    ) -> list[ProfileSpendPublic]:
+        """Spend and units over 4, 13 and 52 weeks per department, category, brand and
+        maker (``level`` for one of them); brands and makers with their share of category
+        requirements."""
+        return await spend_of_profile(session, profile_id, level)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
@@ -38,3 +39,36 @@ class ProfileTraitsPublic(BaseModel):
     clv_12m: Decimal | None
     value_tier: str | None
     value_cluster: int | None
+
+
+class SpendLevel(StrEnum):
+    DEPARTMENT = "department"
+    CATEGORY = "category"
+    BRAND = "brand"
+    MANUFACTURER = "manufacturer"
+
+
+class ShareOfCategory(BaseModel):
+    """Spend on a brand or maker over spend in the categories it has products in, per
+    window; None where the profile spent nothing in those categories."""
+
+    w4: float | None
+    w13: float | None
+    w52: float | None
+
+
+class ProfileSpendPublic(BaseModel):
+    """A profile's spend and units on one department, category, brand or maker."""
+
+    level: SpendLevel
+    key: str  # as audience rules store it: a brand's id, the other levels' names
+    name: str  # a brand's name (with its maker in ``manufacturer``), else the key
+    manufacturer: str | None
+    spend_4w: Decimal
+    spend_13w: Decimal
+    spend_52w: Decimal
+    units_4w: Decimal
+    units_13w: Decimal
+    units_52w: Decimal
+    last_purchase_at: datetime
+    share_of_category: ShareOfCategory | None  # brands and makers only

@@ -29,7 +29,7 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.db.base import table_of
-from endcap.traits.models import ProfileSpend
+from endcap.traits.models import COVERED, ProfileSpend
 
 SPEND = table_of(ProfileSpend)
 BUILD: Final = "profile_spend_build"
@@ -37,7 +37,7 @@ PER_SKU: Final = "traits_spend_per_sku"
 _CREATE: Final = "CREATE TABLE profile_spend_build (LIKE profile_spend INCLUDING DEFAULTS)"
 _INDEX: Final = (
     "ALTER TABLE profile_spend_build ADD CONSTRAINT profile_spend_build_pk "
-    "PRIMARY KEY (level, key, profile_id) INCLUDE (spend_4w, spend_13w, spend_52w)",
+    f"PRIMARY KEY (level, key, profile_id) INCLUDE ({', '.join(COVERED)})",
     "CREATE INDEX profile_spend_build_profile_id ON profile_spend_build (profile_id)",
     "ANALYZE profile_spend_build",
 )
