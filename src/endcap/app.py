@@ -25,12 +25,8 @@ from endcap.catalog.routes import CatalogController
 from endcap.config import Settings, get_settings
 from endcap.consent.routes import ConsentController
 from endcap.db.engine import create_engine, create_session_factory
-from endcap.db.session import (
-    STATE_ENGINE,
-    STATE_READ_ENGINE,
-    STATE_SESSION_FACTORY,
-    provide_session,
-)
+from endcap.db.request_connection import STATE_ENGINE, request_connection_middleware
+from endcap.db.session import STATE_SESSION_FACTORY, provide_session
 from endcap.health.routes import HealthController
 from endcap.idempotency.middleware import idempotency_middleware
 from endcap.identity.routes import ProfileController
@@ -71,7 +67,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             tracing.instrument_engine(engine, telemetry)
         app.state[STATE_ENGINE] = engine
         app.state[STATE_SESSION_FACTORY] = create_session_factory(engine)
-        app.state[STATE_READ_ENGINE] = engine.execution_options(isolation_level="AUTOCOMMIT")
         try:
             async with run_in_process(settings):
                 yield
@@ -128,6 +123,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         middleware=[
             request_log_middleware,
+            # One connection for the key look-up, the idempotency records and the handler.
+            request_connection_middleware,
             DefineMiddleware(ApiKeyAuthenticationMiddleware, exclude_from_auth_key=PUBLIC),
             idempotency_middleware,  # after authentication: keys belong to the caller's API key
         ],

@@ -26,7 +26,7 @@ from litestar.types.asgi_types import (
 
 from endcap.auth.principal import Principal
 from endcap.concurrency import etag
-from endcap.db.session import read_engine_from
+from endcap.db.request_connection import RequestConnection, engine_from, request_connection_of
 from endcap.idempotency.fingerprint import fingerprint as fingerprint_of
 from endcap.idempotency.repository import IdempotencyRepository
 
@@ -105,14 +105,22 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
                 break
         raw = b"".join(chunks)
         fingerprint = fingerprint_of("POST", path, raw)
-        remembered = IdempotencyRepository(read_engine_from(scope["app"].state))
-        if not await remembered.claim(user.key_id, idempotency_key, fingerprint):
-            await _replay(remembered, user, idempotency_key, fingerprint, path, send)
-            return
-
-        await _Remembering(remembered, user.key_id, idempotency_key).run(
-            app, scope, raw, receive, send
+        shared = request_connection_of(scope) or RequestConnection(
+            engine_from(scope["app"].state), body_read=True
         )
+        remembered = IdempotencyRepository(shared)
+        # The claim, the handler's transaction and the recorded answer share one checkout,
+        # given back before the answer is sent (_replay, _Remembering.capture).
+        shared.keep()
+        try:
+            if not await remembered.claim(user.key_id, idempotency_key, fingerprint):
+                await _replay(remembered, user, idempotency_key, fingerprint, path, send)
+                return
+            await _Remembering(remembered, user.key_id, idempotency_key).run(
+                app, scope, raw, receive, send
+            )
+        finally:
+            await shared.release(kept=True)  # if still held (something failed on the way)
 
     return middleware
 
@@ -150,6 +158,7 @@ class _Remembering:
         finally:
             if not self.answered:  # no answer was made: nothing to remember, the client may retry
                 await self.remembered.forget(self.key_id, self.key)
+                await self.remembered.connections.release(kept=True)
 
     async def capture(self, message: Message, send: Send) -> None:
         # The answer is recorded before the client can read it: a client that retries the
@@ -167,6 +176,7 @@ class _Remembering:
                     # retry gets a 409 instead of doing the work twice, until the claim
                     # goes stale (IdempotencyRepository.claim).
                     log.exception("could not record the answer to an Idempotency-Key")
+                await self.remembered.connections.release(kept=True)  # before the client waits
                 if self.start is not None:
                     await send(self.start)
                 whole: HTTPResponseBodyEvent = {
@@ -195,6 +205,7 @@ async def _replay(
     send: Send,
 ) -> None:
     first = await remembered.get(user.key_id, key)
+    await remembered.connections.release(kept=True)
     if first is None or first.fingerprint != fingerprint:
         body = _problem(
             409,

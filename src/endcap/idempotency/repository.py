@@ -1,4 +1,4 @@
-"""Queries on remembered requests; each runs on its own autocommit connection.
+"""Queries on remembered requests; each runs alone in autocommit, on the request's connection.
 
 They run for every create and book, so they are Core statements built once here, not
 ORM work: an ORM flush for one row cost more than the insert itself
@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from endcap.db.base import table_of
+from endcap.db.request_connection import RequestConnection
 from endcap.db.types import utcnow
 from endcap.idempotency.models import IdempotentRequest
 
@@ -79,10 +79,11 @@ class Remembered:
 
 
 class IdempotencyRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        """``engine``: one in autocommit mode, so each statement stands alone."""
-        self.engine = engine
-        self.claim_statement = _CLAIM[engine.dialect.name]
+    def __init__(self, connections: RequestConnection) -> None:
+        """Each statement runs in autocommit on ``connections``: it stands alone, and a
+        claim is visible to a concurrent retry before the handler runs."""
+        self.connections = connections
+        self.claim_statement = _CLAIM[connections.engine.dialect.name]
 
     async def claim(self, key_id: uuid.UUID, key: str, fingerprint: str) -> bool:
         """Record a new request as running; False when the key was claimed already
@@ -95,20 +96,20 @@ class IdempotencyRepository:
             "p_created_at": now,
             "p_stale_before": now - STALE_AFTER,
         }
-        async with self.engine.connect() as connection:
+        async with self.connections.autocommit() as connection:
             claimed = (await connection.execute(self.claim_statement, params)).first()
         return claimed is not None
 
     async def get(self, key_id: uuid.UUID, key: str) -> Remembered | None:
-        async with self.engine.connect() as connection:
+        async with self.connections.autocommit() as connection:
             row = (await connection.execute(_GET, {"p_key_id": key_id, "p_key": key})).first()
         return None if row is None else Remembered(row.fingerprint, row.status_code, row.response)
 
     async def complete(self, key_id: uuid.UUID, key: str, status_code: int, response: Any) -> None:
         params = {"p_key_id": key_id, "p_key": key, "p_status": status_code, "p_response": response}
-        async with self.engine.connect() as connection:
+        async with self.connections.autocommit() as connection:
             await connection.execute(_COMPLETE, params)
 
     async def forget(self, key_id: uuid.UUID, key: str) -> None:
-        async with self.engine.connect() as connection:
+        async with self.connections.autocommit() as connection:
             await connection.execute(_FORGET, {"p_key_id": key_id, "p_key": key})
