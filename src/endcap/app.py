@@ -12,7 +12,6 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 
 from endcap import __version__
 from endcap.activation.routes import ActivationController
@@ -99,20 +98,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
     )
-    plugins = []
-    if telemetry is not None:
-        plugins.append(
-            OpenTelemetryPlugin(
-                OpenTelemetryConfig(
-                    tracer_provider=telemetry.tracer_provider,
-                    meter_provider=telemetry.meter_provider,
-                    # A child span for every ASGI message doubled the tracing cost of a
-                    # request (tests/perf/bench_booking) and tells nothing the server
-                    # span does not.
-                    exclude_spans=["receive", "send"],
-                )
-            )
-        )
     return Litestar(
         route_handlers=[HealthController, api],
         lifespan=[lifespan],
@@ -122,7 +107,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "settings": Provide(provide_settings, sync_to_thread=False),
         },
         middleware=[
-            request_log_middleware,
+            # The server span (when telemetry is on) and the request's log line.
+            DefineMiddleware(request_log_middleware, telemetry=telemetry),
             # One connection for the key look-up, the idempotency records and the handler.
             request_connection_middleware,
             DefineMiddleware(ApiKeyAuthenticationMiddleware, exclude_from_auth_key=PUBLIC),
@@ -130,7 +116,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         guards=[authorize],
         exception_handlers=exception_handlers(),
-        plugins=plugins,
         openapi_config=_openapi(),
         debug=settings.server.debug,
         logging_config=None,  # logging is configured once, in observability.logs
