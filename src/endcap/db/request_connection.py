@@ -78,6 +78,19 @@ class RequestConnection:
             self._autocommit = False
         return connection
 
+    async def for_reads(self) -> AsyncConnection | None:
+        """The checked-out connection in autocommit, for a session that only reads (see
+        reads_only.py); None when none is checked out."""
+        connection = self._connection
+        if connection is None:
+            return None
+        if connection.in_transaction():  # autocommit() always ends its own
+            raise RuntimeError("the request's connection is already in a transaction")
+        if not self._autocommit:
+            await connection.execution_options(isolation_level=AUTOCOMMIT)
+            self._autocommit = True
+        return connection
+
     def keep(self) -> None:
         """Hold the connection past the session's end, until ``release(kept=True)``."""
         self._kept = True

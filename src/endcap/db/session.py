@@ -3,13 +3,15 @@
 Services only ``flush``; the request's dependency commits when the handler
 succeeded and rolls back when it raised, before the response is sent. The
 transaction runs on the request's one connection (request_connection.py) when
-authentication has checked one out already.
+authentication has checked one out already; a route marked reads-only
+(reads_only.py) runs its queries on it in autocommit instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from litestar.datastructures import State
 from litestar.types import Scope
@@ -17,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.config import DatabaseSettings
 from endcap.db.engine import SessionFactory, create_engine, create_session_factory
+from endcap.db.reads_only import READS_ONLY, ReadsOnlySession
 from endcap.db.request_connection import request_connection_of
 
 STATE_SESSION_FACTORY = "db_session_factory"
@@ -29,10 +32,17 @@ def session_factory_from(state: State) -> SessionFactory:
 
 async def provide_session(state: State, scope: Scope) -> AsyncGenerator[AsyncSession]:
     shared = request_connection_of(scope)
-    connection = await shared.for_transaction() if shared is not None else None
-    factory = session_factory_from(state)
+    handler = scope.get("route_handler")
+    options: dict[str, Any] = {}
+    if handler is not None and handler.opt.get(READS_ONLY):
+        options["sync_session_class"] = ReadsOnlySession
+        connection = await shared.for_reads() if shared is not None else None
+    else:
+        connection = await shared.for_transaction() if shared is not None else None
+    if connection is not None:
+        options["bind"] = connection
     try:
-        async with factory() if connection is None else factory(bind=connection) as session:
+        async with session_factory_from(state)(**options) as session:
             try:
                 yield session
             except Exception:
