@@ -148,3 +148,35 @@ def _read_answer(sock: socket.socket) -> bytes:
             break
         data += chunk
     return data
+
+
+FAILING_COMMIT = """
+CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$;
+CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON partners
+DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.name LIKE 'Refused %')
+EXECUTE FUNCTION refuse_at_commit();
+"""
+
+
+@pytest.mark.postgres  # a trigger that fires at COMMIT
+async def test_a_request_whose_commit_fails_leaves_its_key_free_for_a_retry(
+    server: ServerProcess, admin_key: str, database_url: str
+) -> None:
+    # The failed commit leaves the request's one connection to forget the claim on.
+    headers = {"Authorization": f"Bearer {admin_key}", "Idempotency-Key": uuid.uuid4().hex}
+    body = {"name": f"Refused {uuid.uuid4().hex[:8]}", "kind": "agency"}
+    await databases.execute(database_url, FAILING_COMMIT)
+    async with httpx.AsyncClient(base_url=server.base_url, headers=headers, timeout=30) as http:
+        try:
+            failed = await http.post("/api/v1/partners", json=body)
+            again = await http.post("/api/v1/partners", json=body)
+        finally:
+            await databases.execute(
+                database_url,
+                "DROP TRIGGER refuse_at_commit ON partners; DROP FUNCTION refuse_at_commit();",
+            )
+        retried = await http.post("/api/v1/partners", json=body)
+    assert failed.status_code >= 500, failed.text
+    assert again.status_code == failed.status_code, again.text  # run again, not "in flight"
+    assert retried.status_code == 201, retried.text

@@ -56,6 +56,7 @@ class RequestConnection:
     async def autocommit(self) -> AsyncGenerator[AsyncConnection]:
         """The connection outside any transaction: each statement commits on its own."""
         connection = await self._checkout()
+        await _end_transaction_left(connection)
         if not self._autocommit:
             await connection.execution_options(isolation_level=AUTOCOMMIT)
             self._autocommit = True
@@ -70,8 +71,7 @@ class RequestConnection:
         connection = self._connection
         if connection is None:
             return None
-        if connection.in_transaction():  # autocommit() always ends its own
-            raise RuntimeError("the request's connection is already in a transaction")
+        await _end_transaction_left(connection)
         if self._autocommit:
             level = self.engine.dialect.default_isolation_level
             await connection.execution_options(isolation_level=level)
@@ -84,8 +84,7 @@ class RequestConnection:
         connection = self._connection
         if connection is None:
             return None
-        if connection.in_transaction():  # autocommit() always ends its own
-            raise RuntimeError("the request's connection is already in a transaction")
+        await _end_transaction_left(connection)
         if not self._autocommit:
             await connection.execution_options(isolation_level=AUTOCOMMIT)
             self._autocommit = True
@@ -109,6 +108,14 @@ class RequestConnection:
             self._connection = await self.engine.connect()
             self._autocommit = False
         return self._connection
+
+
+async def _end_transaction_left(connection: AsyncConnection) -> None:
+    """Roll back a transaction an earlier step left, as the pool does before lending a
+    connection: only one that failed can be left (a COMMIT the database refused ends
+    nothing in SQLAlchemy's books), so nothing of it could commit anyway."""
+    if connection.get_transaction() is not None:
+        await connection.rollback()
 
 
 def request_connection_of(scope: Scope) -> RequestConnection | None:
