@@ -180,3 +180,33 @@ async def test_a_request_whose_commit_fails_leaves_its_key_free_for_a_retry(
     assert failed.status_code >= 500, failed.text
     assert again.status_code == failed.status_code, again.text  # run again, not "in flight"
     assert retried.status_code == 201, retried.text
+
+
+KILLING_INSERT = """
+CREATE FUNCTION kill_own_backend() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$;
+CREATE TRIGGER kill_own_backend BEFORE INSERT ON partners
+FOR EACH ROW WHEN (NEW.name LIKE 'Killed %') EXECUTE FUNCTION kill_own_backend();
+"""
+
+
+@pytest.mark.postgres  # a server that drops the connection mid-request
+async def test_a_request_whose_connection_dies_leaves_its_key_free_for_a_retry(
+    server: ServerProcess, admin_key: str, database_url: str
+) -> None:
+    # The claim is on record; then the server drops the request's connection. Forgetting
+    # the claim takes a new one, so the retry runs instead of waiting out a stale claim.
+    headers = {"Authorization": f"Bearer {admin_key}", "Idempotency-Key": uuid.uuid4().hex}
+    body = {"name": f"Killed {uuid.uuid4().hex[:8]}", "kind": "agency"}
+    await databases.execute(database_url, KILLING_INSERT)
+    async with httpx.AsyncClient(base_url=server.base_url, headers=headers, timeout=30) as http:
+        try:
+            failed = await http.post("/api/v1/partners", json=body)
+        finally:
+            await databases.execute(
+                database_url,
+                "DROP TRIGGER kill_own_backend ON partners; DROP FUNCTION kill_own_backend();",
+            )
+        retried = await http.post("/api/v1/partners", json=body)
+    assert failed.status_code == 503, failed.text
+    assert retried.status_code == 201, retried.text
