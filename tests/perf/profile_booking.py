@@ -43,19 +43,25 @@ class CpuUse:
     server_ms: float  # CPU per request of the uvicorn process
     postgres_ms: float  # ... and of the PostgreSQL backends connected to the database
     load: float  # the host's 1-minute load average at the end
+    connects: int  # connections the server opened to PostgreSQL meanwhile
 
 
-def backend_pids(url: str) -> list[int]:
-    async def query() -> list[int]:
+def backends(url: str) -> tuple[list[int], int]:
+    """The pids of the backends serving the database, and how many sessions it has had."""
+
+    async def query() -> tuple[list[int], int]:
         connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
         try:
             rows = await connection.fetch(
                 "SELECT pid FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
+            sessions = await connection.fetchval(
+                "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+            )
         finally:
             await connection.close()
-        return [row["pid"] for row in rows]
+        return [row["pid"] for row in rows], int(sessions)
 
     return asyncio.run(query())
 
@@ -72,9 +78,11 @@ def backend_cpu(pids: list[int]) -> dict[int, float]:
 
 def measure_cpu(pool: ProcessPoolExecutor, server: AppServer, spec: FlowSpec, url: str) -> CpuUse:
     """One unprofiled run of ``spec``: CPU per request of the server and its backends."""
-    server0, backends0 = cpu_seconds(server.pid), backend_cpu(backend_pids(url))
+    (pids0, sessions0), server0 = backends(url), cpu_seconds(server.pid)
+    backends0 = backend_cpu(pids0)
     result = pool.submit(run_flow, spec).result()
-    server1, backends1 = cpu_seconds(server.pid), backend_cpu(backend_pids(url))
+    server1, (pids1, sessions1) = cpu_seconds(server.pid), backends(url)
+    backends1 = backend_cpu(pids1)
     # A backend that connected during the run spent all its time in it.
     postgres = sum(cpu - backends0.get(pid, 0.0) for pid, cpu in backends1.items())
     requests = max(sum(len(v) for v in result.latencies.values()), 1)
@@ -84,6 +92,7 @@ def measure_cpu(pool: ProcessPoolExecutor, server: AppServer, spec: FlowSpec, ur
         1000 * (server1 - server0) / requests,
         1000 * postgres / requests,
         os.getloadavg()[0],
+        sessions1 - sessions0 - 2,  # less this tool's own two
     )
 
 
@@ -138,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"plain run: {plain.requests} requests, {plain.requests / plain.seconds:.0f}/s, "
         f"load average {plain.load:.2f}; CPU per request: server {plain.server_ms:.2f} ms, "
-        f"PostgreSQL {plain.postgres_ms:.2f} ms"
+        f"PostgreSQL {plain.postgres_ms:.2f} ms; {plain.connects} new PostgreSQL connections"
     )
     requests = sum(len(v) for v in result.latencies.values())
     flows = len(result.latencies["create"])
