@@ -12,7 +12,6 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 
 from endcap import __version__
 from endcap.activation.routes import ActivationController
@@ -25,12 +24,8 @@ from endcap.catalog.routes import CatalogController
 from endcap.config import Settings, get_settings
 from endcap.consent.routes import ConsentController
 from endcap.db.engine import create_engine, create_session_factory
-from endcap.db.session import (
-    STATE_ENGINE,
-    STATE_READ_ENGINE,
-    STATE_SESSION_FACTORY,
-    provide_session,
-)
+from endcap.db.request_connection import STATE_ENGINE, request_connection_middleware
+from endcap.db.session import STATE_SESSION_FACTORY, provide_session
 from endcap.health.routes import HealthController
 from endcap.idempotency.middleware import idempotency_middleware
 from endcap.identity.routes import ProfileController
@@ -71,7 +66,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             tracing.instrument_engine(engine, telemetry)
         app.state[STATE_ENGINE] = engine
         app.state[STATE_SESSION_FACTORY] = create_session_factory(engine)
-        app.state[STATE_READ_ENGINE] = engine.execution_options(isolation_level="AUTOCOMMIT")
         try:
             async with run_in_process(settings):
                 yield
@@ -104,20 +98,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
     )
-    plugins = []
-    if telemetry is not None:
-        plugins.append(
-            OpenTelemetryPlugin(
-                OpenTelemetryConfig(
-                    tracer_provider=telemetry.tracer_provider,
-                    meter_provider=telemetry.meter_provider,
-                    # A child span for every ASGI message doubled the tracing cost of a
-                    # request (tests/perf/bench_booking) and tells nothing the server
-                    # span does not.
-                    exclude_spans=["receive", "send"],
-                )
-            )
-        )
     return Litestar(
         route_handlers=[HealthController, api],
         lifespan=[lifespan],
@@ -127,13 +107,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "settings": Provide(provide_settings, sync_to_thread=False),
         },
         middleware=[
-            request_log_middleware,
+            # The server span (when telemetry is on) and the request's log line.
+            DefineMiddleware(request_log_middleware, telemetry=telemetry),
+            # One connection for the key look-up, the idempotency records and the handler.
+            request_connection_middleware,
             DefineMiddleware(ApiKeyAuthenticationMiddleware, exclude_from_auth_key=PUBLIC),
             idempotency_middleware,  # after authentication: keys belong to the caller's API key
         ],
         guards=[authorize],
         exception_handlers=exception_handlers(),
-        plugins=plugins,
         openapi_config=_openapi(),
         debug=settings.server.debug,
         logging_config=None,  # logging is configured once, in observability.logs

@@ -8,10 +8,13 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.instrumentation.utils import suppress_http_instrumentation
 
 from endcap.auth.roles import Role
 from endcap.client import EndcapClient
@@ -160,3 +163,56 @@ def test_console_trace_exporter_shows_http_and_sql_spans(
     assert '"service.name": "endcap-test"' in logs
     assert "GET /api/v1/me" in logs
     assert "SELECT" in logs
+
+
+def test_a_request_continues_the_callers_trace_and_its_span_names_the_route(
+    database_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    caller_trace, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    server = ServerProcess(
+        {"ENDCAP_DATABASE_URL": database_url, "OTEL_TRACES_EXPORTER": "console"},
+        tmp_path / "traced.log",
+    ).start()
+    try:
+        # Once any test has built the app in this process, OpenTelemetry instruments httpx
+        # here too, and would write a traceparent of its own over the one sent.
+        with suppress_http_instrumentation():
+            answer = httpx.get(
+                f"{server.base_url}/api/v1/partners/{uuid.uuid4()}",
+                headers={
+                    "Authorization": f"Bearer {admin_key}",
+                    "traceparent": f"00-{caller_trace}-{caller_span}-01",
+                },
+            )
+    finally:
+        server.stop()  # flushes the batch span processor
+    assert answer.status_code == 404
+    logs = server.logs()
+    # The request's log line and its server span belong to the caller's trace.
+    lines = [json.loads(x) for x in logs.splitlines() if '"endcap.request"' in x]
+    (line,) = [x for x in lines if x["msg"].startswith("GET /api/v1/partners/")]
+    assert line["trace_id"] == caller_trace
+    spans = _console_spans(logs)
+    (server_span,) = [s for s in spans if s["name"].startswith("GET /api/v1/partners")]
+    assert server_span["kind"] == "SpanKind.SERVER"
+    assert server_span["context"]["trace_id"] == f"0x{caller_trace}"
+    assert server_span["parent_id"] == f"0x{caller_span}"
+    assert server_span["name"] == "GET /api/v1/partners/{partner_id}"
+    assert server_span["attributes"]["http.response.status_code"] == 404
+    assert server_span["attributes"]["http.route"] == "/api/v1/partners/{partner_id}"
+    assert "127.0.0.1" not in json.dumps(server_span)  # no client address, as in the logs
+
+
+def _console_spans(logs: str) -> list[dict[str, Any]]:
+    """The spans the console exporter printed (indented JSON objects, one after another)."""
+    decoder, spans, at = json.JSONDecoder(), [], 0
+    while (at := logs.find("{\n", at)) != -1:
+        try:
+            found, end = decoder.raw_decode(logs, at)
+        except ValueError:
+            at += 1
+            continue
+        if isinstance(found, dict) and "context" in found and "kind" in found:
+            spans.append(found)
+        at = end
+    return spans

@@ -31,7 +31,11 @@ def allowed_roles(handler: BaseRouteHandler) -> frozenset[Role]:
     return frozenset(declared)
 
 
-def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def authorize(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    # Async though it awaits nothing: Litestar runs a plain function guard in a worker
+    # thread, a hand-off to another thread and back on every request (profile_booking).
     if handler.opt.get(PUBLIC):
         return
     allowed = allowed_roles(handler)

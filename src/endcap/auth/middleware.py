@@ -9,7 +9,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 
 from endcap.auth.service import authenticate
 from endcap.config import Settings
-from endcap.db.session import read_engine_from
+from endcap.db.request_connection import RequestConnection, engine_from, request_connection_of
 from endcap.errors import AuthenticationError
 
 STATE_SETTINGS = "settings"
@@ -37,8 +37,17 @@ class ApiKeyAuthenticationMiddleware(AbstractAuthenticationMiddleware):
                 "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
             )
         settings: Settings = connection.app.state[STATE_SETTINGS]
-        # A short read of its own: the request's transaction starts after
-        # authentication, and a failed key never opens one.
-        async with read_engine_from(connection.app.state).connect() as db:
-            principal = await authenticate(db, key, settings.auth.key_prefix)
+        # One statement in autocommit, before the request's transaction: a failed key never
+        # opens one. On the request's connection, which its later statements reuse.
+        shared = request_connection_of(connection.scope) or RequestConnection(
+            engine_from(connection.app.state), body_read=False
+        )
+        try:
+            async with shared.autocommit() as db:
+                principal = await authenticate(db, key, settings.auth.key_prefix)
+        except BaseException:
+            await shared.release()
+            raise
+        if not shared.body_read:  # the body is still to come: wait for it holding nothing
+            await shared.release()
         return AuthenticationResult(user=principal, auth=principal.key_id)

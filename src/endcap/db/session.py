@@ -1,24 +1,28 @@
 """One transaction per request, committed at the boundary.
 
 Services only ``flush``; the request's dependency commits when the handler
-succeeded and rolls back when it raised, before the response is sent.
+succeeded and rolls back when it raised, before the response is sent. The
+transaction runs on the request's one connection (request_connection.py) when
+authentication has checked one out already; a route marked reads-only
+(reads_only.py) runs its queries on it in autocommit instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from litestar.datastructures import State
-from sqlalchemy.ext.asyncio import AsyncEngine
+from litestar.types import Scope
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.config import DatabaseSettings
 from endcap.db.engine import SessionFactory, create_engine, create_session_factory
+from endcap.db.reads_only import READS_ONLY, ReadsOnlySession
+from endcap.db.request_connection import request_connection_of
 
-STATE_ENGINE = "db_engine"
 STATE_SESSION_FACTORY = "db_session_factory"
-STATE_READ_ENGINE = "db_read_engine"
 
 
 def session_factory_from(state: State) -> SessionFactory:
@@ -26,22 +30,28 @@ def session_factory_from(state: State) -> SessionFactory:
     return factory
 
 
-def read_engine_from(state: State) -> AsyncEngine:
-    """The engine in autocommit mode, for single statements outside the request's
-    transaction (the API key look-up, idempotency records): one round trip each, no
-    BEGIN and COMMIT, and no ORM session around them."""
-    engine: AsyncEngine = state[STATE_READ_ENGINE]
-    return engine
-
-
-async def provide_session(state: State) -> AsyncGenerator[AsyncSession]:
-    async with session_factory_from(state)() as session:
-        try:
-            yield session
-        except Exception:
-            await session.rollback()
-            raise
-        await session.commit()
+async def provide_session(state: State, scope: Scope) -> AsyncGenerator[AsyncSession]:
+    shared = request_connection_of(scope)
+    handler = scope.get("route_handler")
+    options: dict[str, Any] = {}
+    if handler is not None and handler.opt.get(READS_ONLY):
+        options["sync_session_class"] = ReadsOnlySession
+        connection = await shared.for_reads() if shared is not None else None
+    else:
+        connection = await shared.for_transaction() if shared is not None else None
+    if connection is not None:
+        options["bind"] = connection
+    try:
+        async with session_factory_from(state)(**options) as session:
+            try:
+                yield session
+            except Exception:
+                await session.rollback()
+                raise
+            await session.commit()
+    finally:
+        if shared is not None:  # the request's database work is done (unless kept)
+            await shared.release()
 
 
 @asynccontextmanager

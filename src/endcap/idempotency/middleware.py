@@ -35,7 +35,7 @@ from litestar.types.asgi_types import (
 
 from endcap.auth.principal import Principal
 from endcap.concurrency import etag
-from endcap.db.session import read_engine_from
+from endcap.db.request_connection import RequestConnection, engine_from, request_connection_of
 from endcap.errors import ConflictError
 from endcap.idempotency import STREAMED
 from endcap.idempotency.fingerprint import StreamedFingerprint
@@ -111,7 +111,10 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
         if _announced(headers) > (limit or math.inf):
             await _too_large(send, limit or 0, path)
             return
-        remembered = IdempotencyRepository(read_engine_from(scope["app"].state))
+        shared = request_connection_of(scope) or RequestConnection(
+            engine_from(scope["app"].state), body_read=False
+        )
+        remembered = IdempotencyRepository(shared)
         claim = _Claim(remembered, user, idempotency_key, path)
         if handler.opt.get(OPT) == STREAMED:
             content_type = headers.get(b"content-type", b"").decode("latin-1")
@@ -127,8 +130,6 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
             await _unread(read, send, limit, path)
             return
         raw = b"".join(chunks)
-        if not await claim.take(fingerprint_of("POST", path, raw, if_match=if_match), send):
-            return
         sent = False
 
         async def replay_body() -> ReceiveMessage:
@@ -139,7 +140,14 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
             request: HTTPRequestEvent = {"type": "http.request", "body": raw, "more_body": False}
             return request
 
-        await claim.run(app, scope, replay_body, send)
+        # The claim, the handler's transaction and the recorded answer share one checkout,
+        # given back before the answer is sent (_replay, _Remembering.capture).
+        shared.keep()
+        try:
+            if await claim.take(fingerprint_of("POST", path, raw, if_match=if_match), send):
+                await claim.run(app, scope, replay_body, send)
+        finally:
+            await shared.release(kept=True)  # if still held (something failed on the way)
 
     return middleware
 
@@ -223,7 +231,10 @@ class _Claim:
     ) -> None:
         """Run a route whose body streams to it (an upload), hashing the body on the way
         and claiming the key once it has all arrived, before the route runs."""
-        if await self.remembered.get(self.user.key_id, self.key) is not None:
+        known = await self.remembered.get(self.user.key_id, self.key) is not None
+        # The body is still to come: wait for it holding no connection (request_connection.py).
+        await self.remembered.connections.release()
+        if known:
             # A retry: hashed without running the route, not kept (held to its size limit).
             read = await _read(receive, hashing.update, limit)
             if read == "whole":
@@ -261,6 +272,7 @@ class _Claim:
         finally:
             if state == "claimed" and not running.answered:
                 await self.remembered.forget(self.user.key_id, self.key)
+                await self.remembered.connections.release(kept=True)
         if state == "taken":
             await self.answer_from_record(hashing.hexdigest(), send)
 
@@ -286,6 +298,7 @@ class _Remembering:
         finally:
             if not self.answered:  # no answer was made: nothing to remember, the client may retry
                 await self.remembered.forget(self.key_id, self.key)
+                await self.remembered.connections.release(kept=True)
 
     async def capture(self, message: Message, send: Send) -> None:
         # The answer is recorded before the client can read it: a client that retries the
@@ -303,6 +316,7 @@ class _Remembering:
                     # retry gets a 409 instead of doing the work twice, until the claim
                     # goes stale (IdempotencyRepository.claim).
                     log.exception("could not record the answer to an Idempotency-Key")
+                await self.remembered.connections.release(kept=True)  # before the client waits
                 if self.start is not None:
                     await send(self.start)
                 whole: HTTPResponseBodyEvent = {
@@ -331,6 +345,7 @@ async def _replay(
     send: Send,
 ) -> None:
     first = await remembered.get(user.key_id, key)
+    await remembered.connections.release(kept=True)
     if first is None or first.fingerprint != fingerprint:
         body = _problem(
             409,

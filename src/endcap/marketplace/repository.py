@@ -18,6 +18,7 @@ from sqlalchemy import (
     func,
     literal_column,
     or_,
+    text,
     tuple_,
     update,
 )
@@ -30,7 +31,6 @@ from endcap.audiences.models import AudienceMember
 from endcap.consent.models import Purpose
 from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
-from endcap.db.bulk import dialect_insert
 from endcap.marketplace.models import (
     Campaign,
     CampaignAudience,
@@ -50,6 +50,16 @@ _ADD_BOOKED = (
     update(WEEKS)
     .where(WEEKS.c.channel == bindparam("p_channel"), WEEKS.c.week_start == bindparam("p_week"))
     .values(booked=WEEKS.c.booked + bindparam("p_n"))
+)
+# Text, because SQLAlchemy 2.0 compiles a dialect INSERT ... ON CONFLICT afresh on every
+# run (its statement cache leaves them out); PostgreSQL and SQLite spell it alike.
+_OPEN_WEEKS = text(
+    "INSERT INTO channel_weeks (channel, week_start, capacity, booked)"
+    " VALUES (:p_channel, :p_week, :p_capacity, 0) ON CONFLICT DO NOTHING"
+).bindparams(
+    bindparam("p_channel", type_=WEEKS.c.channel.type),
+    bindparam("p_week", type_=WEEKS.c.week_start.type),
+    bindparam("p_capacity", type_=WEEKS.c.capacity.type),
 )
 # Built once: every forecast and booking runs them.
 _SETTINGS_OF = select(ChannelSettings).where(
@@ -148,12 +158,11 @@ class ChannelRepository:
     async def open_weeks(self, weeks: Iterable[tuple[str, date, int]]) -> None:
         """Put (channel, week, capacity) on the books; weeks already there keep theirs."""
         rows = [
-            {"channel": channel, "week_start": monday, "capacity": capacity, "booked": 0}
+            {"p_channel": channel, "p_week": monday, "p_capacity": capacity}
             for channel, monday, capacity in weeks
         ]
         if rows:
-            insert = dialect_insert(self.session, WEEKS).on_conflict_do_nothing()
-            await self.session.execute(insert, rows)
+            await self.session.execute(_OPEN_WEEKS, rows)
 
     async def lock_weeks(self, keys: Iterable[tuple[str, date]]) -> list[WeekRow]:
         """The channel-weeks, freshly read and row-locked until the transaction ends.

@@ -15,6 +15,7 @@ from endcap.auth.principal import Principal
 from endcap.auth.roles import Role
 from endcap.concurrency import IfMatch, parse_if_match, tagged
 from endcap.config import Settings
+from endcap.db.reads_only import READS_ONLY
 from endcap.idempotency import IDEMPOTENT
 from endcap.marketplace.approvals import ApprovalService
 from endcap.marketplace.channels import ChannelService
@@ -111,7 +112,13 @@ class ForecastController(Controller):
     opt = roles(Role.RETAILER_ADMIN, Role.BRAND)
     dependencies = {"quoting": Provide(provide_quoting, sync_to_thread=False)}
 
-    @post("/", status_code=200, summary="Reach, impressions and cost before booking")
+    # Reads only: its queries run outside a transaction (endcap.db.reads_only).
+    @post(
+        "/",
+        status_code=200,
+        summary="Reach, impressions and cost before booking",
+        opt={READS_ONLY: True},
+    )
     async def forecast(
         self,
         data: JSONBody[ForecastRequest],
