@@ -92,7 +92,7 @@ def measure_cpu(pool: ProcessPoolExecutor, server: AppServer, spec: FlowSpec, ur
         1000 * (server1 - server0) / requests,
         1000 * postgres / requests,
         os.getloadavg()[0],
-        sessions1 - sessions0 - 2,  # less this tool's own two
+        sessions1 - sessions0 - 1,  # less the second look-up's own
     )
 
 
