@@ -4,7 +4,6 @@ audience is refused. Each test migrates a database of its own."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,11 +12,11 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import DateTime, Uuid, bindparam, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import Uuid, bindparam
 
 from endcap.db import migrate
-from tests.support import databases
+from tests.support.migrations import database_at
+from tests.support.migrations import run as run_statement
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 IDS = ("partner", "audience", "other", "campaign")
@@ -25,36 +24,14 @@ IDS = ("partner", "audience", "other", "campaign")
 
 @pytest.fixture
 def url_at_0013(backend: str, tmp_path: Path) -> Iterator[str]:
-    if backend == "postgres":
-        url = databases.create_postgres_database("endcap_test_0014")
-        try:
-            migrate.upgrade(url, "0013")
-            yield url
-        finally:
-            databases.drop_postgres_database(url)
-    else:
-        url = databases.sqlite_url(tmp_path)
-        migrate.upgrade(url, "0013")
+    with database_at(backend, tmp_path, "0013") as url:
         yield url
 
 
 def run(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     """One statement in its own transaction; ids and times bound as such on both backends."""
     typed = [bindparam(name, type_=Uuid()) for name in IDS if name in params]
-    if "at" in params:
-        typed.append(bindparam("at", type_=DateTime(timezone=True)))
-    statement = text(sql).bindparams(*typed)
-
-    async def go() -> list[tuple[Any, ...]]:
-        engine = create_async_engine(url)
-        try:
-            async with engine.begin() as connection:
-                result = await connection.execute(statement, params)
-                return [tuple(row) for row in result] if result.returns_rows else []
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
+    return run_statement(url, sql, typed, **params)
 
 
 def as_uuid(value: object) -> uuid.UUID:

@@ -4,19 +4,15 @@ per profile and purpose whose latest event, across the profile's records, is a g
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import DateTime, bindparam, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from endcap.db import migrate
-from tests.support import databases
+from tests.support.migrations import database_at, run
 
 T0, T1, T2 = (datetime(2026, 1, day, 9, 30, tzinfo=UTC) for day in (1, 2, 3))
 
@@ -48,35 +44,8 @@ EXPECTED = {(1, "email", T1), (2, "measurement", T2), (3, "targeting_onsite", T2
 
 @pytest.fixture
 def url_at_0015(backend: str, tmp_path: Path) -> Iterator[str]:
-    if backend == "postgres":
-        url = databases.create_postgres_database("endcap_test_0016")
-        try:
-            migrate.upgrade(url, "0015")
-            yield url
-        finally:
-            databases.drop_postgres_database(url)
-    else:
-        url = databases.sqlite_url(tmp_path)
-        migrate.upgrade(url, "0015")
+    with database_at(backend, tmp_path, "0015") as url:
         yield url
-
-
-def run(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    """One statement in its own transaction; ``at`` bound as a timestamp on both backends."""
-    statement = text(sql)
-    if "at" in params:
-        statement = statement.bindparams(bindparam("at", type_=DateTime(timezone=True)))
-
-    async def go() -> list[tuple[Any, ...]]:
-        engine = create_async_engine(url)
-        try:
-            async with engine.begin() as connection:
-                result = await connection.execute(statement, params)
-                return [tuple(row) for row in result] if result.returns_rows else []
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
 
 
 def utc(value: object) -> datetime:

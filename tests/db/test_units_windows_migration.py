@@ -4,53 +4,23 @@ database of its own)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import DateTime, bindparam, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from endcap.db import migrate
-from tests.support import databases
+from tests.support.migrations import database_at, run
 
 T0 = datetime(2026, 1, 1, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
 def url_at_0017(backend: str, tmp_path: Path) -> Iterator[str]:
-    if backend == "postgres":
-        url = databases.create_postgres_database("endcap_test_0018")
-        try:
-            migrate.upgrade(url, "0017")
-            yield url
-        finally:
-            databases.drop_postgres_database(url)
-    else:
-        url = databases.sqlite_url(tmp_path)
-        migrate.upgrade(url, "0017")
+    with database_at(backend, tmp_path, "0017") as url:
         yield url
-
-
-def run(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    statement = text(sql)
-    if "at" in params:
-        statement = statement.bindparams(bindparam("at", type_=DateTime(timezone=True)))
-
-    async def go() -> list[tuple[Any, ...]]:
-        engine = create_async_engine(url)
-        try:
-            async with engine.begin() as connection:
-                result = await connection.execute(statement, params)
-                return [tuple(row) for row in result] if result.returns_rows else []
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
 
 
 def test_units_start_at_zero_and_their_profiles_are_marked_for_the_next_refresh(

@@ -42,13 +42,8 @@ async def provide_session(state: State, scope: Scope) -> AsyncGenerator[AsyncSes
     if connection is not None:
         options["bind"] = connection
     try:
-        async with session_factory_from(state)(**options) as session:
-            try:
-                yield session
-            except Exception:
-                await session.rollback()
-                raise
-            await session.commit()
+        async with session_factory_from(state)(**options) as session, _committing(session):
+            yield session
     finally:
         if shared is not None:  # the request's database work is done (unless kept)
             await shared.release()
@@ -59,12 +54,18 @@ async def standalone_session(settings: DatabaseSettings) -> AsyncGenerator[Async
     """A session with its own short-lived engine, for the CLI: commits on success."""
     engine = create_engine(settings)
     try:
-        async with create_session_factory(engine)() as session:
-            try:
-                yield session
-            except Exception:
-                await session.rollback()
-                raise
-            await session.commit()
+        async with create_session_factory(engine)() as session, _committing(session):
+            yield session
     finally:
         await engine.dispose()
+
+
+@asynccontextmanager
+async def _committing(session: AsyncSession) -> AsyncGenerator[None]:
+    """Commit what the block did, or roll it back when it raised."""
+    try:
+        yield
+    except Exception:
+        await session.rollback()
+        raise
+    await session.commit()
