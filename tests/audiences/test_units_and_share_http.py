@@ -19,7 +19,6 @@ s5 0/0/0.4.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -28,14 +27,11 @@ from typing import Any
 
 import pytest
 
-from endcap.auth.roles import Role
 from endcap.client import EndcapAPIError, EndcapClient
-from endcap.config import DatabaseSettings
 from endcap.jobs.schemas import JobPublic
 from tests.audiences.http import create_rule, refresh
-from tests.support import databases
-from tests.support.keys import make_key
-from tests.support.server import ServerProcess, start_server
+from tests.support.server import ServerProcess
+from tests.support.stack import Stack, own_stack
 
 TAG = uuid.uuid4().hex[:6]
 COFFEE = {"level": "category", "name": f"Coffee {TAG}"}
@@ -67,23 +63,19 @@ FILES = {
 
 
 @pytest.fixture(scope="module")
-def hand_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with databases.migrated_database(
-        backend, lambda: tmp_path_factory.mktemp("hand-db"), "endcap_test_hand_rules"
-    ) as url:
-        yield url
+def stack(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with own_stack(backend, tmp_path_factory, "hand_rules") as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
-def server(hand_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = start_server(hand_database, tmp_path_factory.mktemp("hand-server"))
-    yield proc
-    proc.stop()
+def server(stack: Stack) -> ServerProcess:
+    return stack.server
 
 
 @pytest.fixture(scope="module")
-def admin_key(hand_database: str) -> str:
-    return asyncio.run(make_key(DatabaseSettings(url=hand_database), Role.RETAILER_ADMIN))
+def admin_key(stack: Stack) -> str:
+    return stack.admin_key
 
 
 @pytest.fixture(scope="module")

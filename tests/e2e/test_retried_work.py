@@ -22,7 +22,6 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from endcap.auth.roles import Role
 from endcap.client import EndcapAPIError, EndcapClient
 from endcap.config import DatabaseSettings, Settings
 from endcap.db.base import table_of
@@ -30,9 +29,8 @@ from endcap.db.engine import create_engine, create_session_factory
 from endcap.db.types import utcnow
 from endcap.idempotency.models import IdempotentRequest
 from endcap.jobs.worker import Worker
-from tests.support import databases
-from tests.support.keys import make_key
-from tests.support.server import ServerProcess, start_server
+from tests.support.server import ServerProcess
+from tests.support.stack import Stack, own_stack
 
 PRODUCTS = (
     "sku,name,brand,manufacturer,category,department\n"
@@ -48,25 +46,24 @@ IDEMPOTENT = table_of(IdempotentRequest)
 
 
 @pytest.fixture(scope="module")
-def own_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with databases.migrated_database(
-        backend, lambda: tmp_path_factory.mktemp("retries-db"), "endcap_test_retries"
-    ) as url:
-        yield url
+def stack(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with own_stack(backend, tmp_path_factory, "retries") as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
-def own_server(
-    own_database: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    proc = start_server(own_database, tmp_path_factory.mktemp("retries-server"))
-    yield proc
-    proc.stop()
+def own_database(stack: Stack) -> str:
+    return stack.url
 
 
 @pytest.fixture(scope="module")
-def own_admin_key(own_database: str) -> str:
-    return asyncio.run(make_key(DatabaseSettings(url=own_database), Role.RETAILER_ADMIN))
+def own_server(stack: Stack) -> ServerProcess:
+    return stack.server
+
+
+@pytest.fixture(scope="module")
+def own_admin_key(stack: Stack) -> str:
+    return stack.admin_key
 
 
 @pytest.fixture
