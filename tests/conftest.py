@@ -12,6 +12,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -20,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from endcap.auth.roles import Role
 from endcap.client import EndcapClient
 from endcap.config import DatabaseSettings
-from tests.support import databases
+from tests.support import databases, scheduling
 from tests.support.keys import make_key, make_partner
 from tests.support.server import ServerProcess, start_server
 
@@ -50,6 +51,15 @@ BACKEND = pytest.StashKey[str]()
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"endcap database backend: {config.stash[BACKEND]}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``--dist loadscope`` (scripts/test), a package sharing a loaded retailer runs in
+    one worker and every other file in one worker: each set-up is built once."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    return scheduling.shared_setup_scheduler(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

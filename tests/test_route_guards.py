@@ -34,7 +34,10 @@ def _concrete(path: str) -> str:
     return re.sub(r"\{[^}:]+:uuid\}", str(uuid.uuid4()), re.sub(r"\{[^}:]+:str\}", "x", path))
 
 
-PROTECTED = [(m, p, h) for m, p, h in _routes() if not h.opt.get(PUBLIC)]
+# Sorted so that every pytest-xdist worker collects the same parameters in the same order.
+PROTECTED = sorted(
+    ((m, p, h) for m, p, h in _routes() if not h.opt.get(PUBLIC)), key=lambda r: (r[1], r[0])
+)
 PUBLIC_ROUTES = sorted({p for _, p, h in _routes() if h.opt.get(PUBLIC)})
 
 

@@ -207,7 +207,12 @@ BAD_RULES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("rule", "pointer", "message"), BAD_RULES)
+# Ids without the run's TAG, so that every pytest-xdist worker collects the same ones.
+@pytest.mark.parametrize(
+    ("rule", "pointer", "message"),
+    BAD_RULES,
+    ids=[f"{n}{pointer}" for n, (_, pointer, _) in enumerate(BAD_RULES)],
+)
 def test_bad_units_and_share_rules_are_422_with_a_pointer(
     admin: EndcapClient, shop: None, rule: dict[str, Any], pointer: str, message: str
 ) -> None:
