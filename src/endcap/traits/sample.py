@@ -14,7 +14,10 @@ are zero, so the share is a power of two, 1/2**k. The hash spreads consecutive i
 over the range, so old and new profiles are sampled alike. Powers of two keep the
 sample the same set between refreshes for as long as k stays: an incremental refresh
 then replaces only the changed profiles' rows. The profiles' traits are copied whole at
-every refresh, because the value step rewrites everyone's P(alive), value and cluster.
+every refresh, because the value step rewrites everyone's P(alive), value and cluster,
+each with the sum of its category rows just written (its spend in every category, which
+a share of category requirements for a seller in most categories reads instead of
+those rows: audiences/compile.py).
 """
 
 from __future__ import annotations
