@@ -29,6 +29,7 @@ from endcap.audiences.compile import SAMPLE
 from endcap.audiences.estimate import estimate_size, members_query
 from endcap.audiences.rules import MAX_DEPTH, TRAITS, VALUE_TIERS
 from endcap.privacy.sensitive import SensitiveCategories
+from endcap.traits.models import CATEGORY_SPEND
 from tests.audiences.data import (
     AS_OF,
     CUSTOMERS,
@@ -347,12 +348,26 @@ async def write_shop(session: AsyncSession, shop: ShopData, world: World) -> Fra
     await insert_rows(session, TRAITS_TABLE, traits)
     await insert_rows(session, SPEND, spend)
     await insert_rows(session, CUSTOMERS, customers)
-    # The estimate sample's tables hold the same columns; here, every profile.
-    await insert_rows(session, SAMPLE.traits, traits)
+    # The estimate sample's tables hold the same columns; here, every profile. Its traits
+    # also hold each profile's spend in every category, as a refresh writes them.
+    await insert_rows(session, SAMPLE.traits, [with_category_spend(t, spend) for t in traits])
     await insert_rows(session, SAMPLE.spend, spend)
     return Frames.of(
         traits, spend, customers, keys=world.keys, categories=world.categories, as_of=AS_OF
     )
+
+
+def with_category_spend(traits: dict[str, Any], spend: list[dict[str, Any]]) -> dict[str, Any]:
+    mine = [
+        r for r in spend if r["profile_id"] == traits["profile_id"] and r["level"] == "category"
+    ]
+    return {
+        **traits,
+        **{
+            name: sum((Decimal(str(r[window])) for r in mine), Decimal(0))
+            for window, name in CATEGORY_SPEND.items()
+        },
+    }
 
 
 NOTHING_SENSITIVE = SensitiveCategories(departments=(), categories=())
@@ -382,6 +397,12 @@ async def test_compiled_rules_select_what_the_pandas_reference_selects(
             found = {int(row[0]) for row in (await session.execute(query)).all()}
             expected = members(rule, frames)
             assert found == expected, rule
+            if "share_of_category" in json.dumps(rule):
+                # On the sample a seller in most categories reads the others' rows instead.
+                sampled = await members_query(
+                    session, rule, sensitive=NOTHING_SENSITIVE, sources=SAMPLE
+                )
+                assert {int(r[0]) for r in (await session.execute(sampled)).all()} == expected, rule
             share = (
                 "none" if not expected else "all" if len(expected) == len(frames.traits) else "some"
             )

@@ -205,12 +205,17 @@ def spend_sql() -> str:
     )
     return (
         "INSERT INTO profile_spend (profile_id, level, key, spend_4w, spend_13w, spend_52w,"  # noqa: S608
-        " units_52w, last_purchase_at)"
+        " units_52w, last_purchase_at, units_4w, units_13w)"
         " SELECT profile_id, level, key,"
         " CASE WHEN in4 THEN round((s13 * (0.3 + 0.7 * f4))::numeric, 2)"
         " ELSE 0 END, s13, s52, round((n52 * 1.1)::numeric, 3), "
         f"{as_of} - CASE WHEN in4 THEN 27 * u WHEN in13 THEN 28 + 62 * u ELSE 91 + 270 * u END"
-        f" * interval '1 day' FROM ({windows}) w"
+        " * interval '1 day',"
+        # Units scale with the window's spend (migration 0018's columns).
+        " CASE WHEN in4 THEN round((n52 * 1.1 * (0.3 + 0.7 * f4) * s13"
+        " / greatest(s52, 0.01))::numeric, 3) ELSE 0 END,"
+        " round((n52 * 1.1 * s13 / greatest(s52, 0.01))::numeric, 3)"
+        f" FROM ({windows}) w"
     )
 
 
@@ -294,6 +299,17 @@ async def table_facts(url: str) -> dict[str, Any]:
 # -- the rules --------------------------------------------------------------------------------
 
 
+# A brand name's ids and the categories they sell in.
+SELLER = (
+    "SELECT b.id, array_agg(DISTINCT p.category) AS categories FROM brands b"
+    " JOIN products p ON p.brand_id = b.id WHERE b.name = $1 GROUP BY b.id"
+)
+# The brand selling in the most categories (the store brand of the synthetic catalog).
+WIDEST_BRAND = (
+    "SELECT b.name FROM brands b JOIN products p ON p.brand_id = b.id GROUP BY b.name"
+    " ORDER BY count(DISTINCT p.category) DESC, b.name LIMIT 1"
+)
+
 POPULAR = (
     "SELECT key, count(*) AS buyers FROM profile_spend WHERE level = $1 AND spend_13w > 0"
     " GROUP BY key ORDER BY buyers DESC, key LIMIT 8"
@@ -364,11 +380,75 @@ def rules(names: dict[str, str]) -> dict[str, dict[str, Any]]:
                 {"trait": "baskets_52w", "op": ">=", "value": 10},
             ]
         },
+        "R5 share of category (brand, few categories) 52w>=0.3 & tier & recency<=60d": {
+            "and": [
+                {
+                    "share_of_category": {"level": "brand", "name": brand},
+                    "within_weeks": 52,
+                    "op": ">=",
+                    "value": 0.3,
+                },
+                {"value_tier": ["top", "high", "medium"]},
+                {"trait": "recency_days", "op": "<=", "value": 60},
+            ]
+        },
+        "R6 share of category (store brand, most categories) 52w>=0.3 & tier & recency<=60d": {
+            "and": [
+                {
+                    "share_of_category": {"level": "brand", "name": names["store_brand"]},
+                    "within_weeks": 52,
+                    "op": ">=",
+                    "value": 0.3,
+                },
+                {"value_tier": ["top", "high", "medium"]},
+                {"trait": "recency_days", "op": "<=", "value": 60},
+            ]
+        },
+        "R7 share of category (brand) 13w<0.1 & spend>500 & not lapsed": {
+            "and": [
+                {
+                    "share_of_category": {"level": "brand", "name": brand},
+                    "within_weeks": 13,
+                    "op": "<",
+                    "value": 0.1,
+                },
+                {"trait": "spend_52w", "op": ">", "value": 500},
+                {"not": {"value_tier": ["lapsed"]}},
+            ]
+        },
     }
 
 
-def hand_written(names: dict[str, str], brand_ids: list[int]) -> dict[str, tuple[str, list[Any]]]:
-    """The same counts as SQL a person would write (same order as :func:`rules`)."""
+# A seller's spend over its categories' spend, as a person would write it ($1 the seller's
+# brand ids, $2 its categories); {window} and {test} are this script's own text.
+_SHARE = (
+    "SELECT s.profile_id FROM profile_spend s WHERE (s.level = 'brand'"
+    " AND s.key = ANY($1::text[])) OR (s.level = 'category' AND s.key = ANY($2::text[]))"
+    " GROUP BY s.profile_id HAVING sum(s.{window}) FILTER (WHERE s.level = 'category') > 0"
+    " AND {test}"
+)
+_SELLER = "coalesce(sum(s.{window}) FILTER (WHERE s.level = 'brand'), 0)"
+_REQUIREMENTS = "sum(s.{window}) FILTER (WHERE s.level = 'category')"
+
+
+def _share_sql(window: str, p: int, q: int, op: str) -> str:
+    seller, requirements = _SELLER.format(window=window), _REQUIREMENTS.format(window=window)
+    return _SHARE.format(window=window, test=f"{q} * {seller} {op} {p} * {requirements}")
+
+
+def hand_written(
+    names: dict[str, str], brand_ids: list[int], sellers: dict[str, tuple[list[str], list[str]]]
+) -> dict[str, tuple[str, list[Any]]]:
+    """The same counts as SQL a person would write (same order as :func:`rules`).
+
+    ``sellers`` maps a brand name to its ids (as spend keys) and its categories.
+    """
+    brand, store = sellers[names["brand"]], sellers[names["store_brand"]]
+    shared_recent = (
+        "SELECT count(*) FROM profile_traits t WHERE t.value_tier IN ('top', 'high', 'medium')"  # noqa: S608
+        " AND t.last_purchase_at > $3"
+        f" AND t.profile_id IN ({_share_sql('spend_52w', 3, 10, '>=')})"
+    )
     return {
         "R1": (
             "SELECT count(*) FROM profile_traits t WHERE t.spend_52w > 500"
@@ -398,6 +478,14 @@ def hand_written(names: dict[str, str], brand_ids: list[int]) -> dict[str, tuple
             " t.profile_id AND s.level = 'category' AND s.key = $1 WHERE s.spend_4w > 100"
             " AND t.clv_12m > 2000 AND t.baskets_52w >= 10",
             [names["category"]],
+        ),
+        "R5": (shared_recent, [*brand, None]),  # the cut-off is filled in once as_of is known
+        "R6": (shared_recent, [*store, None]),
+        "R7": (
+            "SELECT count(*) FROM profile_traits t WHERE t.spend_52w > 500"  # noqa: S608
+            " AND t.value_tier IS DISTINCT FROM 'lapsed'"
+            f" AND t.profile_id IN ({_share_sql('spend_13w', 1, 10, '<')})",
+            [*brand],
         ),
     }
 
@@ -445,7 +533,9 @@ async def measure(url: str, names: dict[str, str], args: argparse.Namespace) -> 
     settings = settings_for(url)
     engine = create_engine(settings.database)
     factory = create_session_factory(engine)
-    sensitive = SensitiveCategories()
+    # The store brand sells in every department, sensitive ones too: a rule on it is sized
+    # for a retailer that marks none (the other rules' names are not sensitive anyway).
+    sensitive = SensitiveCategories(departments=())
     raw = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
     no_jit = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
     await no_jit.execute("SET jit = off")
@@ -459,13 +549,25 @@ async def measure(url: str, names: dict[str, str], args: argparse.Namespace) -> 
             int(r[0])
             for r in await raw.fetch("SELECT id FROM brands WHERE name = $1", names["brand"])
         ]
-        hands = hand_written(names, brand_ids)
+        sellers = {
+            name: (
+                [str(r["id"]) for r in rows],
+                sorted({c for r in rows for c in r["categories"]}),
+            )
+            for name in (names["brand"], names["store_brand"])
+            for rows in [await raw.fetch(SELLER, name)]
+        }
+        hands = hand_written(names, brand_ids, sellers)
         for (label, rule), (short, (hand_sql, given)) in zip(
             rules(names).items(), hands.items(), strict=True
         ):
+            if args.rules and short not in args.rules.split(","):
+                continue
             hand_params = list(given)
             if short == "R2":  # recency_days <= 28: the last purchase after as_of - 29 days
                 hand_params[1] = as_of - timedelta(days=29)
+            if short in ("R5", "R6"):  # recency_days <= 60
+                hand_params[2] = as_of - timedelta(days=61)
             async with factory() as session:
                 members = await members_query(session, rule, sensitive=sensitive)
             statement = select(func.count()).select_from(members.subquery())
@@ -509,9 +611,15 @@ async def measure(url: str, names: dict[str, str], args: argparse.Namespace) -> 
                 "compiled SQL / asyncpg, jit off": via_compiled_no_jit,
                 "hand-written SQL / asyncpg": via_hand,
             }
+            if args.route_only:
+                variants = {n: c for n, c in variants.items() if n in ROUTE_AND_EXACT}
             results: dict[str, Any] = {}
             for name, call in variants.items():
-                value, samples = await timed(call, args.warmup, args.runs)
+                # --route-only: the exact count once, for the estimate's error only.
+                once = args.route_only and name != ROUTE_AND_EXACT[0]
+                value, samples = await timed(
+                    call, 0 if once else args.warmup, 1 if once else args.runs
+                )
                 results[name] = {
                     "count": value if isinstance(value, int) else None,
                     "estimate": value if name.startswith("estimate_rule") else None,
@@ -539,7 +647,8 @@ async def prepared_plan(conn: asyncpg.Connection, sql: str, params: list[Any]) -
     Six, because PostgreSQL (plan_cache_mode auto) weighs a generic plan after five custom
     ones; asyncpg, and SQLAlchemy through it, keep statements prepared per connection.
     """
-    await conn.execute("DEALLOCATE ALL")
+    # Not DEALLOCATE ALL: that would also drop the statements asyncpg keeps prepared on
+    # this connection, which the next rule's timed runs may reuse (same text).
     await conn.execute(f"PREPARE bench_count AS {sql}")
     # EXECUTE takes no bind parameters: the values go in as quoted literals, which the
     # statement's own casts ($1::NUMERIC ...) type (the values are this script's own).
@@ -606,6 +715,9 @@ def print_pass(title: str, measured: dict[str, Any], full_plans: bool) -> None:
             print("  as a prepared statement after 6 runs: still a custom plan (no $n in it)")
 
 
+ROUTE_AND_EXACT = ("estimate_rule (sample, the route)", "estimate_size")
+
+
 def print_summary(passes: dict[str, dict[str, Any]]) -> None:
     print(
         f"\n{'p50 / p95 / p99 ms: estimate_rule (sample), estimate_size (exact)':<60}"
@@ -615,7 +727,7 @@ def print_summary(passes: dict[str, dict[str, Any]]) -> None:
     for label in labels:
         cells = []
         for measured in passes.values():
-            for variant in ("estimate_rule (sample, the route)", "estimate_size"):
+            for variant in ROUTE_AND_EXACT:
                 r = measured[label]["results"][variant]
                 cells.append(f"{r['p50']:.0f} / {r['p95']:.0f} / {r['p99']:.0f}")
         print(f"{label:<60}" + "".join(f"{c:>24}" for c in cells))
@@ -694,8 +806,18 @@ def choose_names(url: str) -> dict[str, str]:
             f"  most bought {level} (13 weeks, non-sensitive): "
             + ", ".join(f"{n} {c:,}" for n, c in allowed[:4])
         )
+    chosen["store_brand"] = asyncio.run(_fetchval(url, WIDEST_BRAND))
+    print(f"  brand in the most categories (share of category): {chosen['store_brand']}")
     print(f"  (looked up in {time.perf_counter() - started:.1f} s)")
     return chosen
+
+
+async def _fetchval(url: str, query: str) -> Any:
+    conn = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
+    try:
+        return await conn.fetchval(query)
+    finally:
+        await conn.close()
 
 
 async def _sensitive_keys(url: str, departments: list[str]) -> dict[str, set[str]]:
@@ -811,6 +933,12 @@ def main(argv: list[str] | None = None) -> None:
         help="the estimate sample's target (ENDCAP_AUDIENCE_ESTIMATE_SAMPLE_PROFILES)",
     )
     parser.add_argument("--no-vacuum", action="store_true", help="skip the pass after VACUUM")
+    parser.add_argument("--rules", default=None, help="only these rules, e.g. R1,R5,R6")
+    parser.add_argument(
+        "--route-only",
+        action="store_true",
+        help="time only the route's estimate_rule; estimate_size once (at 1M exact ones are slow)",
+    )
     parser.add_argument(
         "--timeout", type=float, default=1800.0, help="seconds the catalog load may take"
     )

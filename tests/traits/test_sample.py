@@ -4,6 +4,7 @@ incremental refreshes and by erasure, and estimates from it that bracket the exa
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from endcap.privacy.erasure import ErasureService
 from endcap.privacy.schemas import ErasureRequest
 from endcap.privacy.sensitive import SensitiveCategories
 from endcap.synthetic import generate
+from endcap.traits.models import CATEGORY_SPEND
 from endcap.traits.sample import in_sample, is_sampled, share_for
 from endcap.traits.service import TraitsService
 from tests.traits.shop import merge_two_shoppers, own_the_purchases, split_history
@@ -66,19 +68,51 @@ async def _sample_rows(session: AsyncSession) -> dict[str, list[Any]]:
     spend = await session.execute(
         text("SELECT * FROM profile_spend_sample ORDER BY level, key, profile_id")
     )
-    return {"traits": [dict(r._mapping) for r in traits], "spend": [tuple(r) for r in spend]}
+    return {
+        "traits": [_in_cents(dict(r._mapping)) for r in traits],
+        "spend": [tuple(r) for r in spend],
+    }
+
+
+def _in_cents(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with its category spend in whole cents (SQLite sums binary floats)."""
+    for name in CATEGORY_SPEND.values():
+        row[name] = Decimal(str(row[name])).quantize(Decimal("0.01"))
+    return row
 
 
 async def _expected_rows(session: AsyncSession, share: float) -> dict[str, list[Any]]:
-    """What the sample must hold: the full tables' rows of the profiles the hash picks."""
+    """What the sample must hold: the full tables' rows of the profiles the hash picks, the
+    traits with each profile's spend in every category (its category rows summed here)."""
     traits = await session.execute(text("SELECT * FROM profile_traits ORDER BY profile_id"))
-    spend = await session.execute(
-        text("SELECT * FROM profile_spend ORDER BY level, key, profile_id")
-    )
-    return {
-        "traits": [dict(r._mapping) for r in traits if is_sampled(r.profile_id, share)],
-        "spend": [tuple(r) for r in spend if is_sampled(r.profile_id, share)],
-    }
+    spend = [
+        r
+        for r in await session.execute(
+            text("SELECT * FROM profile_spend ORDER BY level, key, profile_id")
+        )
+        if is_sampled(r.profile_id, share)
+    ]
+    categories: dict[int, list[Any]] = {}
+    for r in spend:
+        if r.level == "category":
+            categories.setdefault(r.profile_id, []).append(r)
+    expected = []
+    for row in traits:
+        if not is_sampled(row.profile_id, share):
+            continue
+        mine = categories.get(row.profile_id, [])
+        expected.append(
+            _in_cents(
+                {
+                    **row._mapping,
+                    **{
+                        name: sum((Decimal(str(getattr(r, window))) for r in mine), Decimal(0))
+                        for window, name in CATEGORY_SPEND.items()
+                    },
+                }
+            )
+        )
+    return {"traits": expected, "spend": [tuple(r) for r in spend]}
 
 
 async def _last_refresh(session: AsyncSession) -> Any:

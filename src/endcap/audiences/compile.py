@@ -61,7 +61,13 @@ from endcap.audiences.rules import (
 )
 from endcap.db.base import table_of
 from endcap.identity.models import Customer
-from endcap.traits.models import SPEND_SAMPLE, TRAITS_SAMPLE, ProfileSpend, ProfileTraits
+from endcap.traits.models import (
+    CATEGORY_SPEND,
+    SPEND_SAMPLE,
+    TRAITS_SAMPLE,
+    ProfileSpend,
+    ProfileTraits,
+)
 
 TRAITS = table_of(ProfileTraits)
 SPEND = table_of(ProfileSpend)
@@ -71,14 +77,16 @@ CUSTOMERS = table_of(Customer)
 @dataclass(frozen=True)
 class Sources:
     """The tables a rule reads: every profile's traits and spend, or the estimate sample's
-    (traits/sample.py), which have the same columns."""
+    (traits/sample.py), which have the same columns; the sample's traits also hold each
+    profile's spend in every category (``category_spend``)."""
 
     traits: Table
     spend: Table
+    category_spend: bool = False
 
 
 EVERYONE = Sources(TRAITS, SPEND)
-SAMPLE = Sources(TRAITS_SAMPLE, SPEND_SAMPLE)
+SAMPLE = Sources(TRAITS_SAMPLE, SPEND_SAMPLE, category_spend=True)
 
 _ZERO = Decimal(0)
 _COMPARE: dict[Op, Callable[[Any, Any], Any]] = {
@@ -91,6 +99,15 @@ _COMPARE: dict[Op, Callable[[Any, Any], Any]] = {
 }
 
 
+def uses_share(rule: Rule) -> bool:
+    """Whether ``rule`` has a share of category requirements (which may read the categories
+    with spend rows: see :func:`compile_rule`)."""
+    return any(
+        isinstance(c, PurchaseCondition) and c.kind is PurchaseKind.SHARE_OF_CATEGORY
+        for c in conditions(rule)
+    )
+
+
 def uses_days(rule: Rule) -> bool:
     """Whether ``rule`` counts days (and so needs an ``as_of`` to compile)."""
     return any(
@@ -99,19 +116,29 @@ def uses_days(rule: Rule) -> bool:
 
 
 def compile_rule(
-    rule: Rule, targets: Targets, *, as_of: datetime | None = None, sources: Sources = EVERYONE
+    rule: Rule,
+    targets: Targets,
+    *,
+    as_of: datetime | None = None,
+    sources: Sources = EVERYONE,
+    spend_categories: frozenset[str] | None = None,
 ) -> Select[Any]:
     """The select of the ids (``profile_id``) of the profiles ``rule`` selects.
 
     ``targets`` are the rule's resolved purchase targets
     (:func:`endcap.audiences.references.resolve_targets`). ``as_of`` is the moment
     ``recency_days`` and ``tenure_days`` count up to (the traits' newest ``as_of``);
-    it is required when the rule uses them.
+    it is required when the rule uses them. ``spend_categories``, the categories with
+    rows in ``sources.spend`` (:meth:`AudienceRepository.spend_categories`), lets a share
+    of category requirements on sources with ``category_spend`` read the categories a
+    seller is not in rather than those it is in, when they are fewer; without it the
+    share sums the seller's own categories, as on every profile's tables.
     """
     if as_of is None and uses_days(rule):
         raise ValueError("a rule that counts days needs as_of")
     traits = sources.traits
-    return select(traits.c.profile_id).where(_Compiler(targets, as_of, sources).predicate(rule))
+    compiler = _Compiler(targets, as_of, sources, spend_categories)
+    return select(traits.c.profile_id).where(compiler.predicate(rule))
 
 
 def compare(expression: Any, op: Op, values: tuple[Any, ...]) -> ColumnElement[bool]:
@@ -133,11 +160,18 @@ def holds(op: Op, values: tuple[Decimal, ...], amount: Decimal) -> bool:
 
 
 class _Compiler:
-    def __init__(self, targets: Targets, as_of: datetime | None, sources: Sources) -> None:
+    def __init__(
+        self,
+        targets: Targets,
+        as_of: datetime | None,
+        sources: Sources,
+        spend_categories: frozenset[str] | None,
+    ) -> None:
         self.targets = targets
         self.as_of = as_of
         self.traits = sources.traits
         self.spend = sources.spend
+        self.spend_categories = spend_categories if sources.category_spend else None
 
     def predicate(self, rule: Rule) -> ColumnElement[bool]:
         if isinstance(rule, AllOf):
@@ -240,6 +274,15 @@ class _Compiler:
         row) would make every refresh pair each seller row with its categories' rows, for
         a condition few rules use, and would be wrong from the moment the catalog gives a
         brand a new category until the next refresh; this reads the catalog as it is now.
+
+        On the estimate sample, whose traits hold each profile's spend in every category,
+        a seller in most categories (a store brand) reads that less the spend in the few
+        categories it is not in: the rows of those few instead of nearly all of a profile's
+        category rows (see :meth:`_share_by_other_categories`). On tests/perf/bench_estimate.py's
+        100k profiles (50k sampled), a three-clause rule with the store brand's share (46
+        of 51 categories) counted on the sample in a quarter of the time (median 0.35 s
+        against 1.43 s, interleaved in one run on two loaded cores); with a brand in three
+        categories it is 1.1x, as the rows read are the same.
         """
         if condition.op is None:
             raise ValueError("a share_of_category condition needs an op")
@@ -247,32 +290,101 @@ class _Compiler:
         categories = sorted(resolved.reference.categories)
         if not categories:
             return false()  # no products: nobody has spend in its categories
+        if self.spend_categories is not None:
+            others = self.spend_categories - set(categories)
+            if len(others) < len(self.spend_categories & set(categories)):
+                return self._share_by_other_categories(condition, sorted(others))
         s = self.spend.c
         window = s[f"spend_{condition.within_weeks}w"]
-        nothing = literal(_ZERO, window.type)
-        level = condition.target.level
-        # The seller's spend, and its categories' spend (the shopper's requirements).
-        rows = union_all(
-            select(s.profile_id, window.label("seller"), nothing.label("requirements")).where(
-                s.level == level, s.key.in_(resolved.keys)
-            ),
-            select(s.profile_id, nothing, window).where(
-                s.level == "category", s.key.in_(categories)
-            ),
-        ).subquery()
-        seller, requirements = func.sum(rows.c.seller), func.sum(rows.c.requirements)
+
+        def summed(*where: ColumnElement[bool]) -> Any:
+            return (
+                select(s.profile_id, func.sum(window).label("spend"))
+                .where(*where)
+                .group_by(s.profile_id)
+                .subquery()
+            )
+
+        # Two sums, each grouped on the spend table's own profile_id (the planner knows how
+        # many groups; one sum per group keeps the hash table small), then joined.
+        seller = summed(s.level == condition.target.level, s.key.in_(resolved.keys))
+        requirements = summed(s.level == "category", s.key.in_(categories))
+        values = tuple(Decimal(str(v)) for v in condition.values)
+        if holds(condition.op, values, _ZERO):
+            # A share of 0 passes: shoppers in the categories without seller rows count too.
+            joined = requirements.outerjoin(
+                seller, seller.c.profile_id == requirements.c.profile_id
+            )
+            bought = func.coalesce(seller.c.spend, literal(_ZERO, window.type))
+        else:
+            joined = requirements.join(seller, seller.c.profile_id == requirements.c.profile_id)
+            bought = seller.c.spend
         found = (
-            select(rows.c.profile_id)
-            .group_by(rows.c.profile_id)
-            .having(
-                and_(
-                    requirements > _ZERO,
-                    _share_test(seller, requirements, condition.op, condition.values),
-                )
+            select(requirements.c.profile_id)
+            .select_from(joined)
+            .where(
+                requirements.c.spend > _ZERO,
+                _share_test(bought, requirements.c.spend, condition.op, condition.values),
             )
             .subquery()
         )
         return exists().where(found.c.profile_id == self.traits.c.profile_id)
+
+    def _share_by_other_categories(
+        self, condition: PurchaseCondition, others: list[str]
+    ) -> ColumnElement[bool]:
+        """The share with requirements = spend in every category less spend in ``others``
+        (the categories with spend rows that the seller is not in): exact, as both come
+        from the same rows, written together (traits/sample.py).
+
+        A profile without seller rows has a share of 0 wherever it has requirements; when
+        0 passes the comparison (``<`` a share, say), such profiles count without any row
+        being read for them, unless they have spend in ``others``.
+        """
+        op = condition.op
+        if op is None:
+            raise ValueError("a share_of_category condition needs an op")
+        resolved = self.targets[condition.pointer]
+        s, t = self.spend.c, self.traits.c
+        window_name = f"spend_{condition.within_weeks}w"
+        window = s[window_name]
+        everywhere = t[CATEGORY_SPEND[window_name]]
+        nothing = literal(_ZERO, window.type)
+        parts = [
+            select(s.profile_id, window.label("seller"), nothing.label("elsewhere")).where(
+                s.level == condition.target.level, s.key.in_(resolved.keys)
+            )
+        ]
+        if others:
+            parts.append(
+                select(s.profile_id, nothing, window).where(
+                    s.level == "category", s.key.in_(others)
+                )
+            )
+        rows = union_all(*parts).subquery()
+        sums = (
+            select(
+                rows.c.profile_id,
+                func.sum(rows.c.seller).label("seller"),
+                func.sum(rows.c.elsewhere).label("elsewhere"),
+            )
+            .group_by(rows.c.profile_id)
+            .subquery()
+        )
+        requirements = everywhere - sums.c.elsewhere
+        with_rows = exists().where(
+            sums.c.profile_id == t.profile_id,
+            requirements > _ZERO,
+            _share_test(sums.c.seller, requirements, op, condition.values),
+        )
+        values = tuple(Decimal(str(v)) for v in condition.values)
+        if not holds(op, values, _ZERO):
+            return with_rows
+        # No seller nor other-category rows: a share of 0 of everything it spent.
+        without_rows = and_(
+            everywhere > _ZERO, not_(exists().where(sums.c.profile_id == t.profile_id))
+        )
+        return or_(with_rows, without_rows)
 
     def _attribute(self, condition: AttributeCondition) -> ColumnElement[bool]:
         """Attributes are text as loaded; the cast makes SQLite's JSON numbers text too."""

@@ -16,7 +16,14 @@ from scipy.stats import binomtest
 from sqlalchemy import Select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.audiences.compile import EVERYONE, SAMPLE, Sources, compile_rule, uses_days
+from endcap.audiences.compile import (
+    EVERYONE,
+    SAMPLE,
+    Sources,
+    compile_rule,
+    uses_days,
+    uses_share,
+)
 from endcap.audiences.references import ensure_rule_not_sensitive, resolve_targets
 from endcap.audiences.repository import AudienceRepository
 from endcap.audiences.rules import parse_rule
@@ -108,7 +115,12 @@ async def members_query(
     if as_of is None and uses_days(parsed):
         # Without traits the universe is empty, and any moment gives the same nothing.
         as_of = await repository.latest_as_of() or utcnow()
-    return compile_rule(parsed, targets, as_of=as_of, sources=sources)
+    spend_categories = None
+    if sources.category_spend and uses_share(parsed):
+        spend_categories = await repository.spend_categories(sources.spend)
+    return compile_rule(
+        parsed, targets, as_of=as_of, sources=sources, spend_categories=spend_categories
+    )
 
 
 async def estimate_size(

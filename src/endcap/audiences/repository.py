@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Table, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.catalog.models import Brand, Manufacturer, Product
@@ -50,6 +50,21 @@ class AudienceRepository:
             .distinct()
         )
         return [(int(i), d, c) for i, d, c in (await self.session.execute(query)).all()]
+
+    async def spend_categories(self, spend: Table) -> frozenset[str]:
+        """The categories with rows in ``spend`` (profile_spend or its sample's copy).
+
+        A skip scan of the spend key: one probe of (level, key) per category, each the
+        next key after the last, instead of reading every category row.
+        """
+        s = spend.c
+        in_category = s.level == "category"
+        first = select(func.min(s.key).label("key")).where(in_category)
+        found = first.cte("spend_categories", recursive=True)
+        after = select(func.min(s.key)).where(in_category, s.key > found.c.key)
+        found = found.union_all(select(after.scalar_subquery()).where(found.c.key.is_not(None)))
+        query = select(found.c.key).where(found.c.key.is_not(None))
+        return frozenset((await self.session.execute(query)).scalars())
 
     async def latest_as_of(self) -> datetime | None:
         """The newest ``as_of`` among the traits (None when there are none)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Final
 
 from sqlalchemy import (
     Column,
@@ -188,12 +189,19 @@ def _sample_columns(model: type[SQLModel]) -> list[Column]:  # type: ignore[type
     ]
 
 
+# The sampled profile's spend in every category, per window: the sum of its category rows
+# in profile_spend_sample (written with them, traits/sample.py). A share of category
+# requirements for a seller in most categories reads it less the few other categories'
+# rows, instead of summing the rows of all its own (audiences/compile.py).
+CATEGORY_SPEND: Final = {window: f"category_{window}" for window in SPEND_WINDOWS}
+
 # The estimate sample (traits/sample.py): the same rows as profile_traits and
 # profile_spend for a fixed, hashed share of the profiles.
 TRAITS_SAMPLE = Table(
     "profile_traits_sample",
     SQLModel.metadata,
     *_sample_columns(ProfileTraits),
+    *(Column(name, _money(), nullable=False) for name in CATEGORY_SPEND.values()),
     # Erasing or merging away a profile takes its sampled traits with it, as its traits.
     ForeignKeyConstraint(["profile_id"], ["profiles.id"], ondelete="CASCADE"),
 )

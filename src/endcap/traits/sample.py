@@ -14,18 +14,24 @@ are zero, so the share is a power of two, 1/2**k. The hash spreads consecutive i
 over the range, so old and new profiles are sampled alike. Powers of two keep the
 sample the same set between refreshes for as long as k stays: an incremental refresh
 then replaces only the changed profiles' rows. The profiles' traits are copied whole at
-every refresh, because the value step rewrites everyone's P(alive), value and cluster.
+every refresh, because the value step rewrites everyone's P(alive), value and cluster,
+each with the sum of its category rows just written (its spend in every category, which
+a share of category requirements for a seller in most categories reads instead of
+those rows: audiences/compile.py).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Insert,
+    Numeric,
     Table,
     cast,
     delete,
@@ -39,7 +45,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.db.base import table_of
 from endcap.db.bulk import is_postgres
-from endcap.traits.models import SPEND_SAMPLE, TRAITS_SAMPLE, ProfileSpend, ProfileTraits
+from endcap.traits.models import (
+    CATEGORY_SPEND,
+    SPEND_SAMPLE,
+    TRAITS_SAMPLE,
+    ProfileSpend,
+    ProfileTraits,
+)
 
 TRAITS = table_of(ProfileTraits)
 SPEND = table_of(ProfileSpend)
@@ -115,10 +127,38 @@ class SampleRepository:
         if share is None:
             await self._clear(SPEND_SAMPLE)
             return 0
-        traits = select(*TRAITS.c).where(in_sample(TRAITS.c.profile_id, share))
-        copied = await self.session.execute(
-            insert(TRAITS_SAMPLE).from_select(list(TRAITS.c.keys()), traits)
+        await self._copy_spend(share, only, spend)
+        copied = await self.session.execute(self._copy_traits(share))
+        if is_postgres(self.session):
+            await self.session.execute(text("ANALYZE profile_traits_sample, profile_spend_sample"))
+        return int(copied.rowcount or 0)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _copy_traits(share: float) -> Insert:
+        """The sampled profiles' traits, each with its spend in every category (the sums of
+        its category rows just copied; 0 without any)."""
+        s = SPEND_SAMPLE.c
+        categories = (
+            select(s.profile_id, *(func.sum(s[window]).label(window) for window in CATEGORY_SPEND))
+            .where(s.level == "category")
+            .group_by(s.profile_id)
+            .subquery()
         )
+        zero = literal(Decimal(0), Numeric(14, 2))
+        traits = (
+            select(
+                *TRAITS.c,
+                *(func.coalesce(categories.c[window], zero) for window in CATEGORY_SPEND),
+            )
+            .select_from(
+                TRAITS.outerjoin(categories, categories.c.profile_id == TRAITS.c.profile_id)
+            )
+            .where(in_sample(TRAITS.c.profile_id, share))
+        )
+        columns = [*TRAITS.c.keys(), *CATEGORY_SPEND.values()]
+        return insert(TRAITS_SAMPLE).from_select(columns, traits)
+
+    async def _copy_spend(self, share: float, only: Table | None, spend: Table) -> None:
         s = spend.c
         rows = select(*(s[c.name] for c in SPEND_SAMPLE.c)).where(in_sample(s.profile_id, share))
         if only is None:
@@ -134,9 +174,6 @@ class SampleRepository:
         await self.session.execute(
             insert(SPEND_SAMPLE).from_select(list(SPEND_SAMPLE.c.keys()), rows)
         )
-        if is_postgres(self.session):
-            await self.session.execute(text("ANALYZE profile_traits_sample, profile_spend_sample"))
-        return int(copied.rowcount or 0)  # type: ignore[attr-defined]
 
     async def _clear(self, table: Table) -> None:
         if is_postgres(self.session):
