@@ -338,6 +338,15 @@ async def popular_names(url: str) -> dict[str, list[tuple[str, int]]]:
     return found
 
 
+def _share(brand: str, weeks: int, op: str, value: float) -> dict[str, Any]:
+    return {
+        "share_of_category": {"level": "brand", "name": brand},
+        "within_weeks": weeks,
+        "op": op,
+        "value": value,
+    }
+
+
 def rules(names: dict[str, str]) -> dict[str, dict[str, Any]]:
     category, department = names["category"], names["department"]
     brand, maker = names["brand"], names["manufacturer"]
@@ -382,36 +391,21 @@ def rules(names: dict[str, str]) -> dict[str, dict[str, Any]]:
         },
         "R5 share of category (brand, few categories) 52w>=0.3 & tier & recency<=60d": {
             "and": [
-                {
-                    "share_of_category": {"level": "brand", "name": brand},
-                    "within_weeks": 52,
-                    "op": ">=",
-                    "value": 0.3,
-                },
+                _share(brand, 52, ">=", 0.3),
                 {"value_tier": ["top", "high", "medium"]},
                 {"trait": "recency_days", "op": "<=", "value": 60},
             ]
         },
         "R6 share of category (store brand, most categories) 52w>=0.3 & tier & recency<=60d": {
             "and": [
-                {
-                    "share_of_category": {"level": "brand", "name": names["store_brand"]},
-                    "within_weeks": 52,
-                    "op": ">=",
-                    "value": 0.3,
-                },
+                _share(names["store_brand"], 52, ">=", 0.3),
                 {"value_tier": ["top", "high", "medium"]},
                 {"trait": "recency_days", "op": "<=", "value": 60},
             ]
         },
         "R7 share of category (brand) 13w<0.1 & spend>500 & not lapsed": {
             "and": [
-                {
-                    "share_of_category": {"level": "brand", "name": brand},
-                    "within_weeks": 13,
-                    "op": "<",
-                    "value": 0.1,
-                },
+                _share(brand, 13, "<", 0.1),
                 {"trait": "spend_52w", "op": ">", "value": 500},
                 {"not": {"value_tier": ["lapsed"]}},
             ]
