@@ -12,7 +12,7 @@ from datetime import date
 from sqlalchemy import (
     Integer,
     Row,
-    TextClause,
+    TextualSelect,
     and_,
     bindparam,
     case,
@@ -70,16 +70,18 @@ _TAKE_WEEKS_TAIL = (
 
 
 @functools.lru_cache(maxsize=64)
-def _take_weeks(rows: int) -> TextClause:
-    """The statement taking ``rows`` weeks; its parameters are numbered, never values."""
+def _take_weeks(rows: int) -> TextualSelect:
+    """The statement taking ``rows`` weeks; its parameters are numbered, never values. Its
+    answer is typed (SQLite returns a date as text otherwise)."""
     values = ", ".join(f"(:c{i}, :w{i}, :k{i}, :n{i})" for i in range(rows))
-    return text(_TAKE_WEEKS_HEAD + values + _TAKE_WEEKS_TAIL).bindparams(
+    statement = text(_TAKE_WEEKS_HEAD + values + _TAKE_WEEKS_TAIL).bindparams(
         *(
             bindparam(f"{name}{i}", type_=column.type)
             for i in range(rows)
             for name, column in zip("cwkn", WEEK_COLUMNS, strict=True)
         )
     )
+    return statement.columns(*WEEK_COLUMNS)
 
 
 # Built once: every forecast and booking runs them.
@@ -101,6 +103,15 @@ _LOCK_WEEKS = (
     .with_for_update()
 )
 _LOCK_CAMPAIGN = select(Campaign).where(col(Campaign.id) == bindparam("p_id")).with_for_update()
+# A booking's campaign, locked, with its audiences in the brand's order: one round trip
+# where it took two (tests/perf/profile_booking).
+_LOCK_CAMPAIGN_WITH_AUDIENCES = (
+    select(Campaign, CampaignAudience)
+    .outerjoin(CampaignAudience, col(CampaignAudience.campaign_id) == col(Campaign.id))
+    .where(col(Campaign.id) == bindparam("p_id"))
+    .order_by(col(CampaignAudience.position))
+    .with_for_update(of=Campaign)
+)
 _AUDIENCES_OF = (
     select(CampaignAudience)
     .where(col(CampaignAudience.campaign_id).in_(bindparam("p_ids", expanding=True)))
@@ -231,6 +242,17 @@ class CampaignRepository:
             return await self.session.get(Campaign, campaign_id)
         # Row lock: two transitions of one campaign run one after the other.
         return (await self.session.exec(_LOCK_CAMPAIGN, params={"p_id": campaign_id})).first()
+
+    async def locked_with_audiences(
+        self, campaign_id: uuid.UUID
+    ) -> tuple[Campaign, list[CampaignAudience]] | None:
+        """The campaign, row-locked as :meth:`get` ``for_update`` locks it, and its audiences
+        in the order the brand listed them; None when there is no such campaign."""
+        params = {"p_id": campaign_id}
+        rows = (await self.session.execute(_LOCK_CAMPAIGN_WITH_AUDIENCES, params)).all()
+        if not rows:
+            return None
+        return rows[0][0], [audience for _, audience in rows if audience is not None]
 
     async def list_page(
         self,
