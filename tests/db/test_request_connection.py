@@ -210,3 +210,44 @@ async def test_a_request_whose_connection_dies_leaves_its_key_free_for_a_retry(
         retried = await http.post("/api/v1/partners", json=body)
     assert failed.status_code == 503, failed.text
     assert retried.status_code == 201, retried.text
+
+
+async def _drop_idle(url: str) -> int:
+    """Ends the server's connections idle in its pool, as a restart of PostgreSQL would."""
+    import asyncpg  # noqa: PLC0415  (only this test reads PostgreSQL directly)
+
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        dropped: int = await connection.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = 'endcap'"
+            " AND state = 'idle'"
+        )
+    finally:
+        await connection.close()
+    return dropped
+
+
+@pytest.mark.postgres  # a server that drops the connections idle in the pool
+async def test_a_connection_dropped_while_idle_in_the_pool_is_replaced_before_the_request(
+    one_connection_server: ServerProcess, admin_key: str, database_url: str
+) -> None:
+    # A request's first checkout is not pinged: its API key look-up shows the connection
+    # alive, and runs again on a pinged one when the server had dropped it meanwhile.
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    async with httpx.AsyncClient(
+        base_url=one_connection_server.base_url, headers=headers, timeout=30
+    ) as http:
+        assert (await http.get("/api/v1/me")).status_code == 200  # the pool's one connection
+        dropped = await _drop_idle(database_url)
+        me = await http.get("/api/v1/me")
+        await _drop_idle(database_url)
+        created = await http.post(
+            "/api/v1/partners",
+            json={"name": unique("Redialled"), "kind": "agency"},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+    assert dropped >= 1
+    assert me.status_code == 200, me.text
+    assert me.json()["role"] == "retailer_admin"
+    assert created.status_code == 201, created.text

@@ -133,6 +133,56 @@ def test_capacity_exceeded_is_409_with_what_is_left(market: Market) -> None:
     assert still.status == "draft"
 
 
+def test_one_short_week_refuses_the_booking_and_takes_nothing_from_the_others(
+    market: Market,
+) -> None:
+    # The middle week is on the books with little room; the weeks around it are new and
+    # would fit. The booking takes its weeks in one statement, so what the fitting weeks
+    # took must go back with the refusal.
+    first, middle = next_monday(weeks_ahead=30), next_monday(weeks_ahead=31)
+    flight = {"channels": ["instore_screen"], "frequency_cap": 1}
+    with market.client(market.admin_key) as admin, market.client(market.a.key) as brand:
+        admin.configure_channel(
+            "instore_screen",
+            cpm="10.00",
+            currency="SEK",
+            weekly_capacity=10**9,
+            max_per_profile_week=3,
+        )
+        held = admin.book(
+            brand.create_campaign(
+                **campaign_body(
+                    market, market.a, starts_on=middle, ends_on=middle + timedelta(days=6), **flight
+                )
+            ).id
+        ).booked_impressions
+        assert held
+        admin.configure_channel(
+            "instore_screen",
+            cpm="10.00",
+            currency="SEK",
+            weekly_capacity=held + 10,
+            max_per_profile_week=3,
+        )
+        draft = brand.create_campaign(
+            **campaign_body(
+                market, market.a, starts_on=first, ends_on=first + timedelta(days=20), **flight
+            )
+        )
+        with pytest.raises(EndcapAPIError) as short:
+            admin.book(draft.id)  # the retailer sees exactly what is left
+        weeks = admin.capacity("instore_screen", first=first, last=first + timedelta(days=20))
+    assert short.value.status == 409
+    assert [(w["week_start"], w["left"], w["wanted"]) for w in short.value.problem["capacity"]] == [
+        (middle.isoformat(), 10, held)
+    ]
+    assert [(w.week_start, w.booked) for w in weeks] == [
+        (first, 0),
+        (middle, held),
+        (middle + timedelta(days=7), 0),
+    ]
+
+
 @pytest.mark.parametrize(
     "field", ["name", "budget", "currency", "skus", "starts_on", "channels", "holdout_share"]
 )

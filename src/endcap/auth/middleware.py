@@ -43,8 +43,9 @@ class ApiKeyAuthenticationMiddleware(AbstractAuthenticationMiddleware):
             engine_from(connection.app.state), body_read=False
         )
         try:
-            async with shared.autocommit() as db:
-                principal = await authenticate(db, key, settings.auth.key_prefix)
+            principal = await shared.first_read(
+                lambda db: authenticate(db, key, settings.auth.key_prefix)
+            )
         except BaseException:
             await shared.release()
             raise

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
@@ -11,6 +14,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from endcap.config import DatabaseSettings
 
 SessionFactory = async_sessionmaker[AsyncSession]
+
+# Set while a checkout needs no ping: its first statement checks the connection instead.
+_UNPINGED: ContextVar[bool] = ContextVar("endcap_unpinged_checkout", default=False)
 
 
 def create_engine(settings: DatabaseSettings, *, jit: bool = False) -> AsyncEngine:
@@ -42,8 +48,22 @@ def create_engine(settings: DatabaseSettings, *, jit: bool = False) -> AsyncEngi
     return engine
 
 
+@contextmanager
+def unpinged() -> Iterator[None]:
+    """Checkouts in this block skip the pool's ping. Only for a caller whose first statement
+    only reads and is run again on a pinged connection when it fails as disconnected
+    (request_connection.RequestConnection.first_read): a dead connection is then
+    replaced before anything is written on it, as the ping would have."""
+    token = _UNPINGED.set(True)
+    try:
+        yield
+    finally:
+        _UNPINGED.reset(token)
+
+
 def _ping_once(dbapi_connection: Any) -> bool:
-    """The pool's check of a connection before lending it, in one round trip.
+    """The pool's check of a connection before lending it, in one round trip (none in an
+    :func:`unpinged` block).
 
     SQLAlchemy's asyncpg ping wraps its empty statement in BEGIN and ROLLBACK (for
     PgBouncer's transaction mode, which Endcap does not run behind): three round
@@ -51,6 +71,8 @@ def _ping_once(dbapi_connection: Any) -> bool:
     A failure is translated as SQLAlchemy's own ping does, so a dead connection is
     still replaced before the request uses it.
     """
+    if _UNPINGED.get():
+        return True
     try:
         dbapi_connection.await_(dbapi_connection.driver_connection.fetchrow(";"))
     except Exception as error:  # noqa: BLE001  (translated to the DBAPI's errors)

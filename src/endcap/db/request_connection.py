@@ -16,19 +16,24 @@ is sent (``release``), unless the idempotency middleware keeps it to record the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 from litestar.types.asgi_types import HTTPRequestEvent
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from endcap.db.engine import unpinged
 
 STATE_ENGINE = "db_engine"  # the app's engine, in its state
 SCOPE_KEY = "endcap_request_connection"  # this request's RequestConnection, in scope["state"]
 BODY_READ_FIRST = 64 * 1024  # uvicorn buffers this much of a body before pausing the client
 AUTOCOMMIT = "AUTOCOMMIT"
+T = TypeVar("T")
 
 
 def engine_from(state: State) -> AsyncEngine:
@@ -90,6 +95,25 @@ class RequestConnection:
             self._autocommit = True
         return connection
 
+    async def first_read(self, read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """``read`` in autocommit: statements that only read, the request's first (the API
+        key look-up). A first checkout skips the pool's ping, a round trip of its own on
+        every request: the read itself shows the connection alive. One the server dropped
+        while it sat in the pool fails the read as disconnected, before anything was done
+        on it, and the read runs once more on a connection the pool has pinged."""
+        if self._connection is None:
+            try:
+                with unpinged():
+                    await self._checkout()
+                async with self.autocommit() as connection:
+                    return await read(connection)
+            except DBAPIError as error:
+                if not error.connection_invalidated:
+                    raise
+                await self._discard()
+        async with self.autocommit() as connection:
+            return await read(connection)
+
     def keep(self) -> None:
         """Hold the connection past the session's end, until ``release(kept=True)``."""
         self._kept = True
@@ -99,9 +123,12 @@ class RequestConnection:
         if self._kept and not kept:
             return
         self._kept = False
+        await self._discard()  # a transaction still open is rolled back
+
+    async def _discard(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
-            await connection.close()  # a transaction still open is rolled back
+            await connection.close()
 
     async def _checkout(self) -> AsyncConnection:
         if self._connection is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import NoReturn
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,7 +19,7 @@ from endcap.db.types import utcnow
 from endcap.errors import ConflictError, InvalidRequestError
 from endcap.marketplace.models import ChannelSettings
 from endcap.marketplace.plan import Plan, week_start
-from endcap.marketplace.repository import CampaignRepository, ChannelRepository
+from endcap.marketplace.repository import CampaignRepository, ChannelRepository, WeekRow
 from endcap.marketplace.schemas import (
     ChannelSettingsIn,
     ChannelSettingsPublic,
@@ -156,37 +157,55 @@ class ChannelService:
             for monday, n in line.weeks.items()
             if n
         }
-        await self.channels.open_weeks(
-            (channel, monday, settings[Channel(channel)].weekly_capacity)
-            for channel, monday in sorted(wanted)
-        )
-        weeks = await self.channels.lock_weeks(wanted)
-        short = [
-            {
-                "channel": week.channel,
-                "week_start": week.week_start.isoformat(),
-                "wanted": wanted[(week.channel, week.week_start)],
-                "left": (week.capacity - week.booked)
-                if exact
-                else coarse_left(week.capacity - week.booked, week.capacity),
-            }
-            for week in weeks
-            if week.booked + wanted[(week.channel, week.week_start)] > week.capacity
-        ]
-        if short:
-            raise CapacityExceededError(
-                "not enough capacity: "
-                + "; ".join(
-                    f"{s['channel']} week of {s['week_start']} has {s['left']} impressions left"
-                    + ("" if exact else " or a little more")
-                    + ", "
-                    f"the booking needs {s['wanted']}"
-                    for s in short
-                ),
-                capacity=short,
+        order = sorted(wanted)
+        taken = {
+            (week.channel, week.week_start): week
+            for week in await self.channels.take_weeks(
+                [(c, m, settings[Channel(c)].weekly_capacity, wanted[(c, m)]) for c, m in order]
             )
-        await self.channels.add_booked(wanted)
+        }
+        # Short: a week on the books without room (not taken), or one new to the books
+        # that the booking alone overfills. The weeks taken stay locked, and the
+        # transaction's rollback gives back what they took.
+        if len(taken) < len(order) or any(w.booked > w.capacity for w in taken.values()):
+            unfit = [k for k in order if k not in taken or taken[k].booked > taken[k].capacity]
+            self._refuse(await self.channels.lock_weeks(unfit), wanted, taken, exact=exact)
         await self.campaigns.add_reservations(campaign_id, wanted)
+
+    @staticmethod
+    def _refuse(
+        weeks: Sequence[WeekRow],
+        wanted: Mapping[tuple[str, date], int],
+        taken: Mapping[tuple[str, date], WeekRow],
+        *,
+        exact: bool,
+    ) -> NoReturn:
+        """CapacityExceededError naming each short week and what it has left, before this
+        booking (a new week the booking overfilled holds the booking already)."""
+        short = []
+        for week in weeks:
+            key = (week.channel, week.week_start)
+            booked = week.booked - wanted[key] if key in taken else week.booked
+            left = week.capacity - booked
+            short.append(
+                {
+                    "channel": week.channel,
+                    "week_start": week.week_start.isoformat(),
+                    "wanted": wanted[key],
+                    "left": left if exact else coarse_left(left, week.capacity),
+                }
+            )
+        raise CapacityExceededError(
+            "not enough capacity: "
+            + "; ".join(
+                f"{s['channel']} week of {s['week_start']} has {s['left']} impressions left"
+                + ("" if exact else " or a little more")
+                + ", "
+                f"the booking needs {s['wanted']}"
+                for s in short
+            ),
+            capacity=short,
+        )
 
     async def release(self, campaign_id: uuid.UUID, from_week: date) -> int:
         """Give back what the campaign holds from ``from_week`` on; returns the impressions."""

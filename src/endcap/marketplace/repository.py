@@ -3,6 +3,7 @@ capacity, and on how the audiences a campaign targets overlap."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from datetime import date
 from sqlalchemy import (
     Integer,
     Row,
+    TextualSelect,
     and_,
     bindparam,
     case,
@@ -52,15 +54,36 @@ _ADD_BOOKED = (
     .values(booked=WEEKS.c.booked + bindparam("p_n"))
 )
 # Text, because SQLAlchemy 2.0 compiles a dialect INSERT ... ON CONFLICT afresh on every
-# run (its statement cache leaves them out); PostgreSQL and SQLite spell it alike.
-_OPEN_WEEKS = text(
-    "INSERT INTO channel_weeks (channel, week_start, capacity, booked)"
-    " VALUES (:p_channel, :p_week, :p_capacity, 0) ON CONFLICT DO NOTHING"
-).bindparams(
-    bindparam("p_channel", type_=WEEKS.c.channel.type),
-    bindparam("p_week", type_=WEEKS.c.week_start.type),
-    bindparam("p_capacity", type_=WEEKS.c.capacity.type),
+# run (its statement cache leaves them out); PostgreSQL and SQLite spell it alike. One
+# statement per number of weeks taken, built once each. A booking takes its weeks in one
+# round trip where it took three (put them on the books, lock them, add to them;
+# tests/perf/profile_booking). A week new to the books is inserted holding the booking; a
+# week already there gets it added only where it fits, and is row-locked either way (ON
+# CONFLICT DO UPDATE locks the rows it checks), in the order of the VALUES.
+_TAKE_WEEKS_HEAD = "INSERT INTO channel_weeks (channel, week_start, capacity, booked) VALUES "
+_TAKE_WEEKS_TAIL = (
+    " ON CONFLICT (channel, week_start) DO UPDATE"
+    " SET booked = channel_weeks.booked + excluded.booked"
+    " WHERE channel_weeks.booked + excluded.booked <= channel_weeks.capacity"
+    " RETURNING channel, week_start, capacity, booked"
 )
+
+
+@functools.lru_cache(maxsize=64)
+def _take_weeks(rows: int) -> TextualSelect:
+    """The statement taking ``rows`` weeks; its parameters are numbered, never values. Its
+    answer is typed (SQLite returns a date as text otherwise)."""
+    values = ", ".join(f"(:c{i}, :w{i}, :k{i}, :n{i})" for i in range(rows))
+    statement = text(_TAKE_WEEKS_HEAD + values + _TAKE_WEEKS_TAIL).bindparams(
+        *(
+            bindparam(f"{name}{i}", type_=column.type)
+            for i in range(rows)
+            for name, column in zip("cwkn", WEEK_COLUMNS, strict=True)
+        )
+    )
+    return statement.columns(*WEEK_COLUMNS)
+
+
 # Built once: every forecast and booking runs them.
 _SETTINGS_OF = select(ChannelSettings).where(
     col(ChannelSettings.channel).in_(bindparam("p_channels", expanding=True))
@@ -80,6 +103,15 @@ _LOCK_WEEKS = (
     .with_for_update()
 )
 _LOCK_CAMPAIGN = select(Campaign).where(col(Campaign.id) == bindparam("p_id")).with_for_update()
+# A booking's campaign, locked, with its audiences in the brand's order: one round trip
+# where it took two (tests/perf/profile_booking).
+_LOCK_CAMPAIGN_WITH_AUDIENCES = (
+    select(Campaign, CampaignAudience)
+    .outerjoin(CampaignAudience, col(CampaignAudience.campaign_id) == col(Campaign.id))
+    .where(col(Campaign.id) == bindparam("p_id"))
+    .order_by(col(CampaignAudience.position))
+    .with_for_update(of=Campaign)
+)
 _AUDIENCES_OF = (
     select(CampaignAudience)
     .where(col(CampaignAudience.campaign_id).in_(bindparam("p_ids", expanding=True)))
@@ -155,14 +187,23 @@ class ChannelRepository:
         params = {"p_channels": sorted(channels), "p_first": first, "p_last": last}
         return list((await self.session.execute(_WEEKS_OF, params)).all())
 
-    async def open_weeks(self, weeks: Iterable[tuple[str, date, int]]) -> None:
-        """Put (channel, week, capacity) on the books; weeks already there keep theirs."""
-        rows = [
-            {"p_channel": channel, "p_week": monday, "p_capacity": capacity}
-            for channel, monday, capacity in weeks
-        ]
-        if rows:
-            await self.session.execute(_OPEN_WEEKS, rows)
+    async def take_weeks(self, weeks: Sequence[tuple[str, date, int, int]]) -> list[WeekRow]:
+        """Add ``n`` to ``booked`` of each (channel, week, capacity, n), in one statement: a
+        week not on the books yet is put there with ``capacity``, holding ``n``; a week on
+        the books gets ``n`` only if it still fits. Every week is row-locked until the
+        transaction ends, in the order given, so give them in (channel, week) order, the
+        order every booking and release locks them in.
+
+        Returns the weeks that took their ``n``, as they are now: a week missing from the
+        answer did not have room. A new week is inserted whatever its ``n``, so the caller
+        must check those rows against their capacity, and roll back when any week is short.
+        """
+        if not weeks:
+            return []
+        params = {}
+        for i, (channel, monday, capacity, n) in enumerate(weeks):
+            params.update({f"c{i}": channel, f"w{i}": monday, f"k{i}": capacity, f"n{i}": n})
+        return list((await self.session.execute(_take_weeks(len(weeks)), params)).all())
 
     async def lock_weeks(self, keys: Iterable[tuple[str, date]]) -> list[WeekRow]:
         """The channel-weeks, freshly read and row-locked until the transaction ends.
@@ -201,6 +242,17 @@ class CampaignRepository:
             return await self.session.get(Campaign, campaign_id)
         # Row lock: two transitions of one campaign run one after the other.
         return (await self.session.exec(_LOCK_CAMPAIGN, params={"p_id": campaign_id})).first()
+
+    async def locked_with_audiences(
+        self, campaign_id: uuid.UUID
+    ) -> tuple[Campaign, list[CampaignAudience]] | None:
+        """The campaign, row-locked as :meth:`get` ``for_update`` locks it, and its audiences
+        in the order the brand listed them; None when there is no such campaign."""
+        params = {"p_id": campaign_id}
+        rows = (await self.session.execute(_LOCK_CAMPAIGN_WITH_AUDIENCES, params)).all()
+        if not rows:
+            return None
+        return rows[0][0], [audience for _, audience in rows if audience is not None]
 
     async def list_page(
         self,

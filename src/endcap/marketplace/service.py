@@ -134,10 +134,12 @@ class CampaignService:
 
         CapacityExceededError (409, with what each short week has left) takes nothing.
         """
-        campaign = await self._owned(principal, campaign_id, for_update=True)
+        found = await self.campaigns.locked_with_audiences(campaign_id)
+        if found is None or not self._reaches(principal, found[0]):
+            raise NotFoundError(f"no campaign with id {campaign_id}")
+        campaign, audiences = found
         self._check_revision(campaign, if_match, required=False)
         target = target_of(Action.BOOK, CampaignStatus(campaign.status), principal.role)
-        audiences = await self.campaigns.audiences(campaign.id)
         quote = await self._validate(
             campaign, AudienceChoice(tuple(a.audience_id for a in audiences))
         )
@@ -241,9 +243,14 @@ class CampaignService:
         self, principal: Principal, campaign_id: uuid.UUID, *, for_update: bool = False
     ) -> Campaign:
         campaign = await self.campaigns.get(campaign_id, for_update=for_update)
-        if campaign is None or (principal.is_brand and campaign.partner_id != principal.partner_id):
+        if campaign is None or not self._reaches(principal, campaign):
             raise NotFoundError(f"no campaign with id {campaign_id}")
         return campaign
+
+    @staticmethod
+    def _reaches(principal: Principal, campaign: Campaign) -> bool:
+        """A brand reaches its own partner's campaigns only; the retailer reaches all."""
+        return not principal.is_brand or campaign.partner_id == principal.partner_id
 
     async def _partner_for(self, principal: Principal, asked: uuid.UUID | None) -> uuid.UUID:
         if principal.is_brand:
