@@ -30,7 +30,8 @@ customers -> profile mapping exported from the database after key-chain resoluti
 once while writing the Parquet, as the transactions table holds ``profile_id`` too), and
 the products, brands and manufacturers exported from the database (so brand keys are the
 same ids). It computes the per-profile traits (baskets, spend, units, mean basket,
-online and promo share over 52 weeks as of the latest purchase) and the per profile x
+online and promo share over 52 weeks as of the latest purchase; baskets and mean basket
+over all history, which Endcap's traits step computes for the value models) and the per profile x
 department / category / brand / manufacturer spend and units over 4, 13 and 52 weeks the
 same way (per profile and SKU once, then rolled up), into DuckDB tables. The ratio is Endcap's
 traits + spend seconds over DuckDB's (goal in issue 4: within 3x); DuckDB runs with all
@@ -74,7 +75,6 @@ from sqlalchemy import text
 
 from endcap.db import migrate
 from endcap.db.session import standalone_session
-from endcap.traits.models import LEVELS
 from tests.perf.bench_ingest import (
     Phases,
     asyncpg_dsn,
@@ -163,10 +163,11 @@ REFRESH_PHASES: tuple[tuple[str, str, str], ...] = (
 STATEMENTS: dict[str, tuple[str | None, ...]] = {
     "traits": ("traits: DELETE FROM profile_traits", "traits: INSERT ... SELECT (aggregate)"),
     "spend": (
-        "spend: CREATE TABLE profile_spend_build",
         "spend: per profile x SKU (CREATE UNLOGGED TABLE AS)",
         "spend: ANALYZE the per-SKU table",
-        *(f"spend: roll-up to {level} (INSERT ... SELECT)" for level in LEVELS),
+        "spend: the four roll-ups (CREATE TABLE AS ... UNION ALL)",
+        "spend: SET NOT NULL on the build table",
+        "spend: rows per level (count)",
         "spend: DROP the per-SKU table",
         None,  # maintenance_work_mem
         "spend: primary key of the build table",
@@ -226,7 +227,7 @@ def refresh_in_child(url: str, work_mem_mb: int) -> dict[str, Any]:
 
 
 async def _refresh(url: str, work_mem_mb: int) -> dict[str, Any]:
-    from endcap.traits.service import TraitsService  # noqa: PLC0415
+    from endcap.traits.service import RefreshMode, TraitsService  # noqa: PLC0415
 
     phases = StepPhases()
     instrument_refresh(phases)
@@ -238,7 +239,8 @@ async def _refresh(url: str, work_mem_mb: int) -> dict[str, Any]:
         backend = int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
         backend_cpu0 = cpu_seconds(backend)
         refreshing = time.perf_counter()
-        report = await TraitsService(session, work_mem_mb).refresh()
+        # FULL: in AUTO mode a second refresh finds nothing changed and keeps every row.
+        report = await TraitsService(session, work_mem_mb).refresh(mode=RefreshMode.FULL)
         refreshed = time.perf_counter()
         backend_cpu = cpu_seconds(backend) - backend_cpu0
     finished = time.perf_counter()
@@ -265,20 +267,22 @@ def explain_in_child(url: str, work_mem_mb: int) -> list[dict[str, Any]]:
 
 
 async def _explain(url: str, work_mem_mb: int) -> list[dict[str, Any]]:
-    """The traits and spend steps again, each INSERT ... SELECT run as EXPLAIN (ANALYZE,
-    BUFFERS) INSERT ... (which executes it), in a transaction that is rolled back."""
+    """The traits and spend steps again, each INSERT ... SELECT and CREATE TABLE AS run as
+    EXPLAIN (ANALYZE, BUFFERS) (which executes it), in a transaction that is rolled back."""
     from sqlalchemy.sql.dml import Insert  # noqa: PLC0415
     from sqlmodel.ext.asyncio.session import AsyncSession  # noqa: PLC0415
 
     from endcap.db.bulk import batch_memory  # noqa: PLC0415
     from endcap.db.engine import create_engine, create_session_factory  # noqa: PLC0415
     from endcap.traits.repository import TraitsRepository  # noqa: PLC0415
+    from endcap.traits.spend_table import CreateTableAs  # noqa: PLC0415
 
     plans: list[dict[str, Any]] = []
     original = AsyncSession.execute
 
     async def execute(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        if not isinstance(statement, Insert) or statement.select is None:
+        creates = isinstance(statement, CreateTableAs)  # EXPLAIN ANALYZE creates it too
+        if not creates and (not isinstance(statement, Insert) or statement.select is None):
             return await original(self, statement, *args, **kwargs)
         compiled = statement.compile(
             dialect=self.bind.dialect, compile_kwargs={"render_postcompile": True}
@@ -290,7 +294,7 @@ async def _explain(url: str, work_mem_mb: int) -> list[dict[str, Any]]:
         rows = await driver.fetch("EXPLAIN (ANALYZE, BUFFERS) " + compiled.string, *params)
         plans.append(
             {
-                "into": statement.table.name,
+                "into": statement.name if creates else statement.table.name,
                 "seconds": time.perf_counter() - started,
                 "plan": [r[0] for r in rows],
             }
@@ -315,14 +319,12 @@ async def _explain(url: str, work_mem_mb: int) -> list[dict[str, Any]]:
 
 def print_plans(plans: list[dict[str, Any]]) -> None:
     print(
-        "  EXPLAIN (ANALYZE, BUFFERS) of each INSERT ... SELECT of the traits and spend steps"
+        "  EXPLAIN (ANALYZE, BUFFERS) of each INSERT ... SELECT and CREATE TABLE AS of the"
+        " traits and spend steps"
         " (run again after the timed refresh, rolled back):"
     )
-    levels = iter(LEVELS)
     for found in plans:
-        into = found["into"]
-        what = f"{into} ({next(levels)})" if into == "profile_spend" else into
-        print(f"\n  -- INSERT INTO {what}: {found['seconds']:.1f} s")
+        print(f"\n  -- into {found['into']}: {found['seconds']:.1f} s")
         for line in found["plan"]:
             print(f"    {line}")
 
@@ -525,6 +527,9 @@ def duckdb_sql(folder: Path) -> dict[str, str]:
         "CREATE OR REPLACE TABLE profile_traits AS SELECT profile_id,"  # noqa: S608
         " min(occurred_at) AS first_purchase_at, max(occurred_at) AS last_purchase_at,"
         f" {baskets} AS baskets_52w, {spend} AS spend_52w,"
+        # Over all history, as Endcap's traits step computes them for the value models.
+        " count(DISTINCT transaction_id) AS baskets_total,"
+        " round(sum(sales_value) / count(DISTINCT transaction_id), 2) AS mean_basket_value,"
         f" coalesce(sum(quantity) FILTER (WHERE {recent}), 0) AS units_52w,"
         f" CASE WHEN {baskets} > 0 THEN round({spend} / {baskets}, 2) ELSE 0 END"
         " AS avg_basket_value,"

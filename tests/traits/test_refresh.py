@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, inspect, literal, select, text
+from sqlalchemy import false, func, inspect, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,7 +18,12 @@ from endcap.identity.repository import IdentityRepository
 from endcap.ingest.service import IngestService
 from endcap.traits.models import ProfileSpend, ProfileTraits
 from endcap.traits.service import RefreshMode, TraitsService
-from endcap.traits.spend_table import create_build_table, create_per_sku_table
+from endcap.traits.spend_table import (
+    SPEND,
+    build_columns,
+    create_build_table,
+    create_per_sku_table,
+)
 
 AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -176,8 +181,9 @@ async def test_a_refresh_killed_mid_build_leaves_nothing_in_the_next_ones_way(
         await doomed.begin()
         dying = AsyncSession(bind=doomed)
         backend = (await dying.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        await create_build_table(dying)
         await create_per_sku_table(dying, select(literal(1).label("profile_id")))
+        no_rows = select(*(literal(None).label(c.name) for c in SPEND.columns)).where(false())
+        await create_build_table(dying, build_columns(no_rows))
         killed = await session.execute(select(func.pg_terminate_backend(backend)))
         assert killed.scalar_one() is True
         with contextlib.suppress(Exception):  # its connection is gone

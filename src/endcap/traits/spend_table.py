@@ -10,18 +10,25 @@ transaction, so readers see the old rows until the commit and wait only for
 the moment of the swap. The names are fixed: two full refreshes at once would
 collide on them, and the second would fail rather than interleave.
 
+The fresh table itself is made by one CREATE TABLE AS over the four roll-ups
+(UNION ALL): PostgreSQL 15 never plans the SELECT of an INSERT in parallel, but
+plans this one as a Parallel Append, each roll-up in its own worker (measured at
+100k profiles on two busy cores: 18.5 s instead of 25.3 s for four INSERTs). Its
+columns are cast to ``profile_spend``'s types, in its order, and then declared NOT
+NULL (one scan), so the swapped-in table is the one the migrations made.
+
 The per profile x SKU sums the roll-ups read go into ``traits_spend_per_sku``, an
 UNLOGGED ordinary table made by CREATE TABLE AS (a temporary table lives in the
-backend's small local buffers, and its INSERT ... SELECT is never planned in
-parallel). It is created and dropped inside the refresh transaction, so a refresh
-that fails or a server that crashes leaves none behind: the CREATE rolls back.
+backend's small local buffers, and is never read by parallel workers). It is
+created and dropped inside the refresh transaction, so a refresh that fails or a
+server that crashes leaves none behind: the CREATE rolls back. So is the build table.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from sqlalchemy import Column, MetaData, Select, Table, text
+from sqlalchemy import Column, CompoundSelect, MetaData, Select, Table, cast, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -34,7 +41,11 @@ from endcap.traits.models import COVERED, ProfileSpend
 SPEND = table_of(ProfileSpend)
 BUILD: Final = "profile_spend_build"
 PER_SKU: Final = "traits_spend_per_sku"
-_CREATE: Final = "CREATE TABLE profile_spend_build (LIKE profile_spend INCLUDING DEFAULTS)"
+# CREATE TABLE AS leaves every column nullable; profile_spend's are all NOT NULL.
+_NOT_NULL: Final = "ALTER TABLE profile_spend_build " + ", ".join(
+    f"ALTER COLUMN {c.name} SET NOT NULL" for c in SPEND.columns
+)
+_LEVEL_ROWS: Final = "SELECT level, count(*) FROM profile_spend_build GROUP BY level"
 _INDEX: Final = (
     "ALTER TABLE profile_spend_build ADD CONSTRAINT profile_spend_build_pk "
     f"PRIMARY KEY (level, key, profile_id) INCLUDE ({', '.join(COVERED)})",
@@ -61,18 +72,20 @@ INDEX_MEMORY_MB: Final = 512
 
 
 class CreateTableAs(Executable, ClauseElement):
-    """``CREATE UNLOGGED TABLE name AS query`` (PostgreSQL may plan the query in parallel)."""
+    """``CREATE [UNLOGGED] TABLE name AS query`` (PostgreSQL may plan the query in parallel)."""
 
     inherit_cache = False
 
-    def __init__(self, name: str, query: Select[Any]) -> None:
+    def __init__(self, name: str, query: Select[Any], *, unlogged: bool = True) -> None:
         self.name = name
         self.query = query
+        self.unlogged = unlogged
 
 
 @compiles(CreateTableAs)
 def _create_table_as(element: CreateTableAs, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CREATE UNLOGGED TABLE {element.name} AS {compiler.process(element.query, **kw)}"
+    kind = "UNLOGGED TABLE" if element.unlogged else "TABLE"
+    return f"CREATE {kind} {element.name} AS {compiler.process(element.query, **kw)}"
 
 
 async def create_per_sku_table(session: AsyncSession, query: Select[Any]) -> None:
@@ -87,9 +100,24 @@ async def drop_per_sku_table(session: AsyncSession) -> None:
     await session.execute(text(f"DROP TABLE {PER_SKU}"))
 
 
-async def create_build_table(session: AsyncSession) -> Table:
-    """An empty, index-free copy of ``profile_spend`` to insert into."""
-    await session.execute(text(_CREATE))
+def build_columns(rows: Select[Any] | CompoundSelect[Any]) -> Select[Any]:
+    """``rows`` (columns named as ``profile_spend``'s) as the build table's columns: in
+    ``profile_spend``'s order, each cast to its type."""
+    found = rows.subquery()
+    return select(*(cast(found.c[c.name], c.type).label(c.name) for c in SPEND.columns))
+
+
+async def create_build_table(session: AsyncSession, rows: Select[Any]) -> dict[str, int]:
+    """``profile_spend_build``, index-free, holding ``rows`` (:func:`build_columns`); the
+    number of rows per level."""
+    await session.execute(CreateTableAs(BUILD, rows, unlogged=False))
+    await session.execute(text(_NOT_NULL))
+    counted = await session.execute(text(_LEVEL_ROWS))
+    return {str(level): int(count) for level, count in counted.all()}
+
+
+def build_table() -> Table:
+    """``profile_spend_build`` as SQLAlchemy sees it (the table a full refresh wrote)."""
     return Table(
         BUILD,
         MetaData(),
