@@ -135,9 +135,8 @@ class CampaignService:
         CapacityExceededError (409, with what each short week has left) takes nothing.
         """
         found = await self.campaigns.locked_with_audiences(campaign_id)
-        if found is None or not self._reaches(principal, found[0]):
-            raise NotFoundError(f"no campaign with id {campaign_id}")
-        campaign, audiences = found
+        campaign = self._reached(principal, campaign_id, found[0] if found else None)
+        audiences = found[1] if found else []
         self._check_revision(campaign, if_match, required=False)
         target = target_of(Action.BOOK, CampaignStatus(campaign.status), principal.role)
         quote = await self._validate(
@@ -243,6 +242,13 @@ class CampaignService:
         self, principal: Principal, campaign_id: uuid.UUID, *, for_update: bool = False
     ) -> Campaign:
         campaign = await self.campaigns.get(campaign_id, for_update=for_update)
+        return self._reached(principal, campaign_id, campaign)
+
+    def _reached(
+        self, principal: Principal, campaign_id: uuid.UUID, campaign: Campaign | None
+    ) -> Campaign:
+        """``campaign`` if it exists and the principal reaches it; else the same 404 for both,
+        so a brand cannot tell another partner's campaign from none."""
         if campaign is None or not self._reaches(principal, campaign):
             raise NotFoundError(f"no campaign with id {campaign_id}")
         return campaign
