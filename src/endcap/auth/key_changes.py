@@ -8,10 +8,14 @@ commits, to every server process listening, and each empties its cache
 
 The cache serves only while the notifications are known to arrive: from the first
 heartbeat answered on the listening connection (which also checks that the triggers
-are there and enabled), for three heartbeats after the last one answered. A dropped
+are there and enabled, and that it speaks to the backend that listens: behind a
+connection pooler such as PgBouncer nothing is cached), for three heartbeats after
+the last one answered. A dropped
 connection makes it dark at once; it comes back after a new connection has listened
 and been answered. A heartbeat answered means every change committed before it was
-sent has been notified: PostgreSQL sends pending notifications before the answer.
+sent has been notified: PostgreSQL sends pending notifications before the answer. So a
+change is known everywhere :func:`until_no_process_accepts` after its commit, however
+slow a notification; a revocation waits that long before it answers.
 """
 
 from __future__ import annotations
@@ -34,13 +38,30 @@ log = logging.getLogger(__name__)
 CHANNEL = "endcap_key_changes"
 # Created by migration 0020 on api_keys and partners; without both, nothing is cached.
 TRIGGERS = ("api_keys_notify_change", "partners_notify_change")
-_TRIGGERS_ON = (
-    "SELECT count(*) FROM pg_trigger"
-    " WHERE tgname = ANY($1::text[]) AND tgenabled <> 'D'"
-    " AND tgrelid IN ('api_keys'::regclass, 'partners'::regclass)"
+# The heartbeat: still the backend that listens (behind a pooler such as PgBouncer the
+# answer may come from another, or notifications may go astray, so nothing is cached
+# there), still listening, and both triggers there and enabled.
+_HEARTBEAT = (
+    "SELECT pg_backend_pid() = $1 AND $2 IN (SELECT pg_listening_channels())"
+    " AND (SELECT count(*) FROM pg_trigger WHERE tgname = ANY($3::text[]) AND tgenabled <> 'D'"
+    " AND tgrelid IN ('api_keys'::regclass, 'partners'::regclass)) = cardinality($3::text[])"
 )
 # Options SQLAlchemy's asyncpg adapter takes from a URL that asyncpg.connect does not.
 _ADAPTER_ONLY = ("prepared_statement_cache_size", "prepared_statement_name_func")
+
+
+def caches_keys(settings: Settings) -> bool:
+    return settings.auth.key_cache and not settings.database.is_sqlite
+
+
+async def until_no_process_accepts(settings: Settings) -> None:
+    """Wait, after a change to a key has committed, until no server process can still
+    accept the key as it was. A notification usually gets there within milliseconds; this
+    is the bound: a process serves a cached key only while its last heartbeat was sent
+    at most ``key_cache_fresh_for`` seconds ago, and a heartbeat sent after the commit is
+    answered only after the notification has arrived."""
+    if caches_keys(settings):
+        await asyncio.sleep(settings.auth.key_cache_fresh_for)
 
 
 @asynccontextmanager
@@ -50,11 +71,12 @@ async def following_key_changes(
     """The process's key cache, kept true while the block runs; None when keys are not
     cached (turned off, or SQLite, where another process such as ``endcap keys revoke``
     could not tell this one)."""
-    if not settings.auth.key_cache or settings.database.is_sqlite:
+    if not caches_keys(settings):
         yield None
         return
     every = settings.auth.key_cache_heartbeat_seconds
-    cache = KeyCache(max_keys=settings.auth.key_cache_max_keys, fresh_for=3 * every)
+    fresh_for = settings.auth.key_cache_fresh_for
+    cache = KeyCache(max_keys=settings.auth.key_cache_max_keys, fresh_for=fresh_for)
     follower = KeyChangeFollower(cache, engine, every, settings.database.connect_timeout)
     task = asyncio.create_task(follower.run(), name="endcap-key-changes")
     try:
@@ -115,15 +137,18 @@ class KeyChangeFollower:
 
         connection.add_termination_listener(dropped)
         await connection.add_listener(CHANNEL, lambda *_: self.cache.changed())
+        pid = connection.get_server_pid()
         while not lost.is_set():
             since = self.cache.now()
-            triggers = await asyncio.wait_for(
-                connection.fetchval(_TRIGGERS_ON, list(TRIGGERS)), timeout=self.every * 2
+            healthy = await asyncio.wait_for(
+                connection.fetchval(_HEARTBEAT, pid, CHANNEL, list(TRIGGERS)),
+                timeout=self.every * 2,
             )
-            if triggers != len(TRIGGERS):
+            if not healthy:
                 self.cache.go_dark()
                 raise asyncpg.InterfaceError(
-                    f"triggers {', '.join(TRIGGERS)} are missing or disabled (migration 0020)"
+                    "not listening on a direct connection to PostgreSQL, or the triggers "
+                    f"{', '.join(TRIGGERS)} are missing or disabled (migration 0020)"
                 )
             if not lost.is_set():
                 self.cache.confirm(since)
