@@ -18,7 +18,13 @@ from endcap.activation.routes import ActivationController
 from endcap.audiences.routes import AudienceCatalogController, AudienceController
 from endcap.auth.dependencies import provide_principal
 from endcap.auth.guards import authorize
-from endcap.auth.middleware import PUBLIC, STATE_SETTINGS, ApiKeyAuthenticationMiddleware
+from endcap.auth.key_changes import following_key_changes
+from endcap.auth.middleware import (
+    PUBLIC,
+    STATE_KEY_CACHE,
+    STATE_SETTINGS,
+    ApiKeyAuthenticationMiddleware,
+)
 from endcap.auth.routes import ApiKeyController, MeController
 from endcap.catalog.routes import CatalogController
 from endcap.config import Settings, get_settings
@@ -67,7 +73,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state[STATE_ENGINE] = engine
         app.state[STATE_SESSION_FACTORY] = create_session_factory(engine)
         try:
-            async with run_in_process(settings):
+            async with (
+                following_key_changes(settings, engine) as key_cache,
+                run_in_process(settings),
+            ):
+                app.state[STATE_KEY_CACHE] = key_cache
                 yield
         finally:
             await engine.dispose()

@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from endcap.auth.key_changes import until_no_process_accepts
 from endcap.auth.principal import Principal
 from endcap.auth.roles import Role
 from endcap.auth.schemas import ApiKeyCreate, ApiKeyPublic
@@ -118,9 +119,10 @@ def keys_list(role: str | None) -> None:
 def keys_revoke(key_id: uuid.UUID) -> None:
     """Revoke a key at once."""
     bootstrap = _bootstrap_principal()
-    revoked: ApiKeyPublic = _run(
-        _with_keys(get_settings(), lambda svc: svc.revoke(key_id, by=bootstrap))
-    )
+    settings = get_settings()
+    revoked: ApiKeyPublic = _run(_with_keys(settings, lambda svc: svc.revoke(key_id, by=bootstrap)))
+    # Committed; said once no running server can still accept the key from its cache.
+    _run(until_no_process_accepts(settings))
     console.print(f"revoked {revoked.prefix} ({revoked.role})")
 
 

@@ -67,6 +67,19 @@ class AuthSettings(BaseSettings):
 
     # Visible in every key so that leaked keys are easy to find with secret scanners.
     key_prefix: str = Field(default="ek", pattern=r"^[a-z]{2,8}$")
+    # Keep looked-up keys in memory (PostgreSQL only), dropped on every change to a key or
+    # partner as PostgreSQL notifies it: a request then needs no key look-up.
+    key_cache: bool = True
+    # Seconds between checks that the notifications still arrive; a cached key is used only
+    # while the last check is at most three of these old (auth/key_changes.py), and a
+    # revocation answers once that long has passed (then no process can still accept it).
+    key_cache_heartbeat_seconds: float = Field(default=0.5, gt=0, le=10)
+    key_cache_max_keys: int = Field(default=10_000, ge=1)
+
+    @property
+    def key_cache_fresh_for(self) -> float:
+        """Seconds a process serves cached keys after its last heartbeat was sent."""
+        return 3 * self.key_cache_heartbeat_seconds
 
 
 class LogSettings(BaseSettings):

@@ -219,7 +219,10 @@ async def _drop_idle(url: str) -> int:
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         dropped: int = await connection.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            # Waits until they are gone (up to 5 s), as after a restart: the server has been
+            # told before the next request (with a cached key, its first checkout relies on
+            # asyncpg knowing the connection closed, engine.locally_checked).
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
             " WHERE datname = current_database() AND application_name = 'endcap'"
             " AND state = 'idle'"
         )
@@ -233,7 +236,8 @@ async def test_a_connection_dropped_while_idle_in_the_pool_is_replaced_before_th
     one_connection_server: ServerProcess, admin_key: str, database_url: str
 ) -> None:
     # A request's first checkout is not pinged: its API key look-up shows the connection
-    # alive, and runs again on a pinged one when the server had dropped it meanwhile.
+    # alive, and runs again on a pinged one when the server had dropped it meanwhile; with
+    # the key cached, asyncpg knows the dropped connection closed and it is replaced.
     headers = {"Authorization": f"Bearer {admin_key}"}
     async with httpx.AsyncClient(
         base_url=one_connection_server.base_url, headers=headers, timeout=30

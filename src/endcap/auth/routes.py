@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.auth.guards import roles
+from endcap.auth.key_changes import until_no_process_accepts
 from endcap.auth.principal import Principal
 from endcap.auth.roles import Role
 from endcap.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Me
@@ -58,14 +59,25 @@ class ApiKeyController(Controller):
     ) -> ApiKeyPublic:
         return await keys.get(key_id)
 
-    @post("/{key_id:uuid}/revoke", status_code=200, summary="Revoke an API key at once")
+    @post(
+        "/{key_id:uuid}/revoke",
+        status_code=200,
+        summary="Revoke an API key: once answered, no server process accepts it",
+    )
     async def revoke(
         self,
         key_id: FromPath[uuid.UUID],
         keys: NamedDependency[ApiKeyService],
         principal: NamedDependency[Principal],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
     ) -> ApiKeyPublic:
-        return await keys.revoke(key_id, by=principal)
+        revoked = await keys.revoke(key_id, by=principal)
+        # Committed here rather than at the boundary: the answer says the key is refused
+        # everywhere, so it waits, after the commit, until no process can still cache it.
+        await session.commit()
+        await until_no_process_accepts(settings)
+        return revoked
 
 
 class MeController(Controller):

@@ -15,8 +15,9 @@ from endcap.config import DatabaseSettings
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
-# Set while a checkout needs no ping: its first statement checks the connection instead.
-_UNPINGED: ContextVar[bool] = ContextVar("endcap_unpinged_checkout", default=False)
+# How a checkout checks its connection: "ping" (a round trip), "none" (its first statement
+# checks the connection instead) or "local" (asyncpg's own view, no round trip).
+_CHECK: ContextVar[str] = ContextVar("endcap_checkout_check", default="ping")
 
 
 def create_engine(settings: DatabaseSettings, *, jit: bool = False) -> AsyncEngine:
@@ -54,11 +55,26 @@ def unpinged() -> Iterator[None]:
     only reads and is run again on a pinged connection when it fails as disconnected
     (request_connection.RequestConnection.first_read): a dead connection is then
     replaced before anything is written on it, as the ping would have."""
-    token = _UNPINGED.set(True)
+    token = _CHECK.set("none")
     try:
         yield
     finally:
-        _UNPINGED.reset(token)
+        _CHECK.reset(token)
+
+
+@contextmanager
+def locally_checked() -> Iterator[None]:
+    """Checkouts in this block skip the ping's round trip and replace a connection asyncpg
+    knows closed (the server ended it, or it went away, while it sat in the pool: asyncpg
+    reads an idle connection too). For a request's first checkout, when a cached API key
+    left it no look-up to check the connection with (request_connection.py). Like the
+    ping itself, it cannot see a connection that died without a word; its first statement
+    then fails, as it would have after a ping a moment earlier."""
+    token = _CHECK.set("local")
+    try:
+        yield
+    finally:
+        _CHECK.reset(token)
 
 
 def _ping_once(dbapi_connection: Any) -> bool:
@@ -71,8 +87,11 @@ def _ping_once(dbapi_connection: Any) -> bool:
     A failure is translated as SQLAlchemy's own ping does, so a dead connection is
     still replaced before the request uses it.
     """
-    if _UNPINGED.get():
+    check = _CHECK.get()
+    if check == "none":
         return True
+    if check == "local":
+        return not dbapi_connection.driver_connection.is_closed()
     try:
         dbapi_connection.await_(dbapi_connection.driver_connection.fetchrow(";"))
     except Exception as error:  # noqa: BLE001  (translated to the DBAPI's errors)

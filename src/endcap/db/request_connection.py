@@ -27,7 +27,7 @@ from litestar.types.asgi_types import HTTPRequestEvent
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from endcap.db.engine import unpinged
+from endcap.db.engine import locally_checked, unpinged
 
 STATE_ENGINE = "db_engine"  # the app's engine, in its state
 SCOPE_KEY = "endcap_request_connection"  # this request's RequestConnection, in scope["state"]
@@ -52,6 +52,7 @@ class RequestConnection:
         self._connection: AsyncConnection | None = None
         self._autocommit = False
         self._kept = False
+        self._checked_out_before = False
 
     @property
     def checked_out(self) -> bool:
@@ -72,8 +73,8 @@ class RequestConnection:
 
     async def for_transaction(self) -> AsyncConnection | None:
         """The checked-out connection, ready for a transaction (the request's session); None
-        when none is checked out, and the session then takes one from the pool itself."""
-        connection = self._connection
+        when none may be checked out yet, and the session then takes one from the pool."""
+        connection = await self._first_or_current()
         if connection is None:
             return None
         await _end_transaction_left(connection)
@@ -85,8 +86,8 @@ class RequestConnection:
 
     async def for_reads(self) -> AsyncConnection | None:
         """The checked-out connection in autocommit, for a session that only reads (see
-        reads_only.py); None when none is checked out."""
-        connection = self._connection
+        reads_only.py); None when none may be checked out yet."""
+        connection = await self._first_or_current()
         if connection is None:
             return None
         await _end_transaction_left(connection)
@@ -130,9 +131,23 @@ class RequestConnection:
         if connection is not None:
             await connection.close()
 
+    async def _first_or_current(self) -> AsyncConnection | None:
+        """The checked-out connection; or, when the request has checked none out yet (its API
+        key was cached) and waits on its client no more, its first one."""
+        if self._connection is None and self.body_read and not self._checked_out_before:
+            return await self._checkout()
+        return self._connection
+
     async def _checkout(self) -> AsyncConnection:
         if self._connection is None:
-            self._connection = await self.engine.connect()
+            if self._checked_out_before:
+                self._connection = await self.engine.connect()
+            else:
+                # A request's first checkout: with a cached key, nothing before it checked
+                # the connection (first_read skips the ping on its own, more thoroughly).
+                self._checked_out_before = True
+                with locally_checked():
+                    self._connection = await self.engine.connect()
             self._autocommit = False
         return self._connection
 
