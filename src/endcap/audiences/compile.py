@@ -3,10 +3,13 @@
 The statement reads ``profile_traits`` (the audience universe: profiles with
 traits) and filters it with a WHERE clause built from the rule. Purchase and
 attribute conditions are EXISTS semi-joins, so nothing fans out and each profile
-comes back once: the ids are distinct without paying for a DISTINCT. Every name
-and value from the rule is a bound parameter; only column names from this
-module's allow-lists reach the SQL text. The same statement runs on PostgreSQL
-and SQLite.
+comes back once: the ids are distinct without paying for a DISTINCT. A share of
+category requirements that the whole rule requires is the exception: its spend rows
+are joined to the traits and the statement is grouped on the traits' profile_id, which
+the planner estimates far better than a semi-join to grouped sums (share_sql.py); the
+grouping still gives each profile once. Every name and value from the rule is a bound
+parameter; only column names from this module's allow-lists reach the SQL text. The
+same statement runs on PostgreSQL and SQLite.
 
 Conditions hold only on known values, so that ``not`` is the complement within
 the universe (SQL's NULL would otherwise drop a profile from both a condition
