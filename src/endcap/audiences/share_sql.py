@@ -196,18 +196,20 @@ def grouped_share(
     it goes to (a UNION ALL of two index-only scans of the spend key, no CASE on the
     level), so both sums come out of one grouping.
 
-    Measured with tests/perf/bench_estimate.py's data, the compiled count statements of
-    its three-clause share rules run alternately on one connection (40 runs each, two
-    cores at load average 4-6 from other work), old semi-join against this, median (p95)
-    ms. On the sample at 100k profiles (50k sampled): brand in three categories, share
-    >= 0.3 (R5) 213 (340) -> 136 (199); store brand, from the other categories (R6) 222
-    (406) -> 116 (285); brand, share < 0.1, where 0 passes (R7) 137 (260) -> 121 (233).
-    At 1M profiles (62.5k sampled): R5 145 (155) -> 86 (102), R6 133 (210) -> 65 (99),
-    R7 101 (112) -> 87 (93). R7 gains least: its other conditions keep three quarters of
-    the profiles, so nearly all rows are summed either way. Over every profile (the exact
-    count, refreshes) at 100k: R5 1.8x, R6 1.0x, R7 1.3x faster. More ``work_mem`` (16-64
-    MB, SET LOCAL) avoids the small spill but made these statements slower, not faster
-    (larger numeric hash tables), so none is set.
+    Measured with tests/perf/bench_estimate.py's data: the compiled count statements of
+    its three-clause share rules, old semi-join and this run alternately on one connection
+    (40 runs each), median (p95) ms, on the sample once vacuumed. At 100k profiles (50k
+    sampled; load average 0.3): brand in three categories, share >= 0.3 (R5) 78 (81) ->
+    49 (51); store brand, read from the other categories (R6) 83 (86) -> 43 (45); brand,
+    share < 0.1, where 0 passes (R7) 59 (61) -> 57 (58). At 1M profiles (62.5k sampled;
+    load 1.5-2): R5 109 (170) -> 69 (115), R6 115 (175) -> 58 (82), R7 83 (122) -> 76
+    (104). R7 gains least: its other conditions keep three quarters of the profiles, so
+    nearly all rows are summed either way; right after a refresh rebuilt the sample (not
+    yet vacuumed: index-only scans visit the heap) it was slower at 100k, 72 -> 86 ms,
+    while R5 89 -> 67 and R6 126 -> 63. Over every profile (the exact count, refreshes)
+    at 100k: R5 1.8x, R6 1.0x, R7 1.3x faster. More ``work_mem`` (16-64 MB, SET LOCAL)
+    avoids the small spill but made these statements slower, not faster (larger numeric
+    hash tables), so none is set.
     """
     op = condition.op
     if op is None:
