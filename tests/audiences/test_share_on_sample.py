@@ -13,6 +13,8 @@ spend on Store, then in Milk / Bread / Cheese / Tea / Soap):
     k  no spend rows at all                                    no share
     m  Store 1, Milk 4 (13 weeks: Store 1, Milk 4; 4 weeks none)  share 0.25
     n  a return: Store -2, Milk 8                              share -2/8 = -0.25
+
+Their baskets are 1 to 7 in that order (g 1, ..., n 7).
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ async def shop(session: AsyncSession) -> Shop:
         spend_row(n, "brand", store, 0, 0, -2),
         spend_row(n, "category", name["Milk"], 0, 0, 8),
     ]
-    traits = [traits_row(i) for i in ids.values()]
+    # Baskets 1 to 7 in label order: a trait condition beside a share filters by them.
+    traits = [traits_row(i, baskets_52w=n) for n, i in enumerate(ids.values(), start=1)]
     await insert_rows(session, TRAITS_TABLE, traits)
     await insert_rows(session, SPEND, rows)
     # The sample: every profile, with its spend in every category as a refresh sums it.
@@ -155,3 +158,41 @@ async def test_the_sample_reads_the_other_categories_only_for_a_seller_in_most(
     assert CATEGORY_SPEND["spend_52w"] in await sql(shop.store)
     leaf = {"level": "brand", "name": shop.store["name"].replace("Store", "Leaf")}
     assert CATEGORY_SPEND["spend_52w"] not in await sql(leaf)
+
+
+async def test_a_share_the_whole_rule_requires_selects_as_the_same_share_nested(
+    session: AsyncSession, shop: Shop
+) -> None:
+    """A share alone or in the rule's top-level ``and`` is compiled as a join grouped on the
+    traits (HAVING); under ``or`` or ``not`` it stays a semi-join (EXISTS). Both select the
+    same profiles, on the sample (Store reads the other categories there: with a left join
+    where a share of 0 passes) and on everyone's tables (Leaf sums its own category)."""
+    store = shop.store
+    leaf = {"level": "brand", "name": store["name"].replace("Store", "Leaf")}
+    at_least_3 = {"trait": "baskets_52w", "op": ">=", "value": 3}  # not g nor h
+    cases: list[tuple[dict[str, Any], str]] = [
+        (share(store, 52, ">=", 0.5), "gi"),
+        (share(store, 52, "<", 0.5), "hmn"),  # a share of 0 passes: h has no Store rows
+        (share(store, 52, "<=", 0), "hn"),
+        (share(store, 13, ">=", 0.25), "gim"),
+        (share(leaf, 52, "<=", 0), "hij"),  # Leaf is in Tea only, and nobody bought it
+        ({"and": [share(store, 52, "<", 0.5), at_least_3]}, "mn"),
+        ({"and": [at_least_3, {"and": [share(store, 52, ">=", 0.25)]}]}, "im"),
+        ({"and": [share(store, 52, "<", 0.5), {"not": share(store, 52, "<=", 0)}]}, "m"),
+    ]
+
+    def nested(rule: dict[str, Any]) -> dict[str, Any]:
+        return {"or": [rule]}
+
+    for sample in (True, False):
+        sources = SAMPLE if sample else EVERYONE
+        for rule, expected in cases:
+            for form in (rule, nested(rule), {"not": {"not": rule}}):
+                found = await selected(session, shop, form, sample=sample)
+                assert found == expected, (form, sample)
+            top = await members_query(session, rule, sensitive=NOTHING_SENSITIVE, sources=sources)
+            under_or = await members_query(
+                session, nested(rule), sensitive=NOTHING_SENSITIVE, sources=sources
+            )
+            assert "HAVING" in str(top.compile(dialect=postgresql.dialect()))
+            assert "HAVING" not in str(under_or.compile(dialect=postgresql.dialect()))

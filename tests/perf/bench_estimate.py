@@ -4,7 +4,8 @@ Run from the repository root (needs PostgreSQL at ``ENDCAP_TEST_POSTGRES_URL``,
 default ``postgresql://postgres@127.0.0.1:5432/postgres``)::
 
     .venv/bin/python -m tests.perf.bench_estimate [--profiles 1000000] [--runs 100]
-    .venv/bin/python -m tests.perf.bench_estimate --database URL   # e.g. bench_traits --keep-db
+    .venv/bin/python -m tests.perf.bench_estimate --keep-db [--db-prefix NAME]  # prints its URL
+    .venv/bin/python -m tests.perf.bench_estimate --database URL   # or bench_traits --keep-db's
 
 By default it builds the trait tables quickly in a throwaway database (dropped at the
 end): the catalog of a synthetic retailer of ``--profiles`` people
@@ -18,7 +19,10 @@ weight)``, the weight being that key's share of the catalog's SKU popularity (so
 shoppers buy across more keys, ~60 rows per profile), with the 13- and 4-week windows
 drawn the same way. Spend rows are written key by key in ``profile_id`` order (as a
 refresh writes them) into the table without its indexes, which are then rebuilt as
-migrated. With ``--database URL`` it uses that database as it is (not dropped).
+migrated. With ``--database URL`` it uses that database as it is (not dropped): one built
+with ``--keep-db`` (named ``--db-prefix`` and a random suffix, so that several people's
+databases on one server do not mix) can be measured again, e.g. with one version of the
+code and then another (``source_state`` says which ``endcap`` each run imported).
 
 Then it runs ``ANALYZE`` and measures; then ``VACUUM (ANALYZE)`` (sets the visibility
 map: index-only scans) and measures again. For each rule (three clauses each, on the most
@@ -857,7 +861,7 @@ def source_state() -> str:
 def run(args: argparse.Namespace) -> None:
     print(source_state())
     own = args.database is None
-    url = args.database or databases.create_postgres_database("endcap_bench_estimate")
+    url = args.database or databases.create_postgres_database(args.db_prefix)
     folder = Path(tempfile.mkdtemp(prefix="endcap-bench-estimate-"))
     try:
         if own:
@@ -919,6 +923,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--keep-db", action="store_true", help="keep the database it builds (for --database)"
+    )
+    parser.add_argument(
+        "--db-prefix",
+        default="endcap_bench_estimate",
+        help="name prefix of the database it builds (a random suffix follows)",
     )
     parser.add_argument(
         "--sample-profiles",

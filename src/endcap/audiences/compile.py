@@ -3,10 +3,13 @@
 The statement reads ``profile_traits`` (the audience universe: profiles with
 traits) and filters it with a WHERE clause built from the rule. Purchase and
 attribute conditions are EXISTS semi-joins, so nothing fans out and each profile
-comes back once: the ids are distinct without paying for a DISTINCT. Every name
-and value from the rule is a bound parameter; only column names from this
-module's allow-lists reach the SQL text. The same statement runs on PostgreSQL
-and SQLite.
+comes back once: the ids are distinct without paying for a DISTINCT. A share of
+category requirements that the whole rule requires is the exception: its spend rows
+are joined to the traits and the statement is grouped on the traits' profile_id, which
+the planner estimates far better than a semi-join to grouped sums (share_sql.py); the
+grouping still gives each profile once. Every name and value from the rule is a bound
+parameter; only column names from this module's allow-lists reach the SQL text. The
+same statement runs on PostgreSQL and SQLite.
 
 Conditions hold only on known values, so that ``not`` is the complement within
 the universe (SQL's NULL would otherwise drop a profile from both a condition
@@ -20,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import (
     Float,
@@ -56,7 +59,7 @@ from endcap.audiences.rules import (
     TraitKind,
     conditions,
 )
-from endcap.audiences.share_sql import share_of_category
+from endcap.audiences.share_sql import grouped_share, share_of_category
 from endcap.db.base import table_of
 from endcap.identity.models import Customer
 from endcap.traits.models import (
@@ -89,10 +92,7 @@ SAMPLE = Sources(TRAITS_SAMPLE, SPEND_SAMPLE, category_spend=True)
 def uses_share(rule: Rule) -> bool:
     """Whether ``rule`` has a share of category requirements (which may read the categories
     with spend rows: see :func:`compile_rule`)."""
-    return any(
-        isinstance(c, PurchaseCondition) and c.kind is PurchaseKind.SHARE_OF_CATEGORY
-        for c in conditions(rule)
-    )
+    return any(_is_share(c) for c in conditions(rule))
 
 
 def uses_days(rule: Rule) -> bool:
@@ -123,9 +123,18 @@ def compile_rule(
     """
     if as_of is None and uses_days(rule):
         raise ValueError("a rule that counts days needs as_of")
-    traits = sources.traits
-    compiler = _Compiler(targets, as_of, sources, spend_categories)
-    return select(traits.c.profile_id).where(compiler.predicate(rule))
+    return _Compiler(targets, as_of, sources, spend_categories).statement(rule)
+
+
+def _conjuncts(rule: Rule) -> list[Rule]:
+    """The rules that ``rule`` requires all of: its top-level ``and``, flattened."""
+    if isinstance(rule, AllOf):
+        return [c for r in rule.rules for c in _conjuncts(r)]
+    return [rule]
+
+
+def _is_share(rule: Rule) -> TypeGuard[PurchaseCondition]:
+    return isinstance(rule, PurchaseCondition) and rule.kind is PurchaseKind.SHARE_OF_CATEGORY
 
 
 class _Compiler:
@@ -141,6 +150,38 @@ class _Compiler:
         self.traits = sources.traits
         self.spend = sources.spend
         self.spend_categories = spend_categories if sources.category_spend else None
+
+    def statement(self, rule: Rule) -> Select[Any]:
+        """One statement: a share of category requirements that every selected profile must
+        meet (share_sql.grouped_share) joins its spend rows to the traits, grouped on the
+        traits' profile_id (still one row per profile); every other condition, and a share
+        under ``or`` or ``not`` or after the first, is an EXISTS semi-join in WHERE."""
+        t = self.traits.c
+        clauses = _conjuncts(rule)
+        for i, clause in enumerate(clauses):
+            if not _is_share(clause):
+                continue
+            share = grouped_share(
+                clause,
+                self.targets[clause.pointer],
+                self.traits,
+                self.spend,
+                self.spend_categories,
+            )
+            if share is None:
+                break  # no products: the condition is false (predicate)
+            rest = [*clauses[:i], *clauses[i + 1 :]]
+            joined = self.traits.join(
+                share.rows, share.rows.c.profile_id == t.profile_id, isouter=share.outer
+            )
+            return (
+                select(t.profile_id)
+                .select_from(joined)
+                .where(*(self.predicate(c) for c in rest))
+                .group_by(t.profile_id)
+                .having(share.having)
+            )
+        return select(t.profile_id).where(self.predicate(rule))
 
     def predicate(self, rule: Rule) -> ColumnElement[bool]:
         if isinstance(rule, AllOf):
