@@ -20,6 +20,7 @@ from endcap.traits.models import ProfileSpend, ProfileTraits
 from endcap.traits.service import RefreshMode, TraitsService
 from endcap.traits.spend_table import (
     SPEND,
+    WORK_TABLES,
     build_columns,
     create_build_table,
     create_per_sku_table,
@@ -157,7 +158,8 @@ async def test_a_full_refresh_swaps_in_spend_with_the_migrated_names(
         ("ix_profile_spend_profile_id", ["profile_id"])
     ]
     assert "profile_spend_build" not in tables
-    assert "traits_spend_per_sku" not in tables  # the unlogged per-SKU sums are dropped
+    # The unlogged per-SKU sums and key ranks are dropped.
+    assert not set(WORK_TABLES) & set(tables)
     # The swapped-in key still carries the window spends and units (index-only audience
     # conditions).
     key = await session.execute(

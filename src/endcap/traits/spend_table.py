@@ -17,11 +17,25 @@ plans this one as a Parallel Append, each roll-up in its own worker (measured at
 columns are cast to ``profile_spend``'s types, in its order, and then declared NOT
 NULL (one scan), so the swapped-in table is the one the migrations made.
 
-The per profile x SKU sums the roll-ups read go into ``traits_spend_per_sku``, an
-UNLOGGED ordinary table made by CREATE TABLE AS (a temporary table lives in the
-backend's small local buffers, and is never read by parallel workers). It is
-created and dropped inside the refresh transaction, so a refresh that fails or a
-server that crashes leaves none behind: the CREATE rolls back. So is the build table.
+The fresh table's rows are written in its primary key's order, so that the key's
+build finds them sorted (PostgreSQL's sort checks for presorted input first) instead
+of sorting 4M rows by comparing text under the database's collation: every catalog
+key gets an integer rank in (level, key) order, from the few thousand products, and
+the rows are grouped and sorted by (rank, profile_id), integers only. Measured at
+100k profiles, CPU of the backend with parallelism off: the key's build 9.6 -> 1.6 s,
+for about 1 s more in the roll-ups (the sort). Only speed depends on the order: the
+key is built right whatever it is.
+
+The per profile x SKU sums the roll-ups read go into ``traits_spend_per_sku``, and the
+key ranks into ``traits_spend_keys`` and ``traits_spend_sku_keys``: UNLOGGED ordinary
+tables made by CREATE TABLE AS (a temporary table lives in the backend's small local
+buffers, and is never read by parallel workers). They are created and dropped inside
+the refresh transaction, so a refresh that fails or a server that crashes leaves none
+behind: the CREATE rolls back. So is the build table.
+
+JIT compilation is off for the refresh transaction: each parallel worker compiles
+the roll-ups' expressions again, with inlining and optimisation, about 1 s of CPU
+each at 100k profiles (2.9 s of 11.7 s in all), more than the compiled code saves.
 """
 
 from __future__ import annotations
@@ -41,6 +55,9 @@ from endcap.traits.models import COVERED, ProfileSpend
 SPEND = table_of(ProfileSpend)
 BUILD: Final = "profile_spend_build"
 PER_SKU: Final = "traits_spend_per_sku"
+KEYS: Final = "traits_spend_keys"
+SKU_KEYS: Final = "traits_spend_sku_keys"
+WORK_TABLES: Final = (PER_SKU, KEYS, SKU_KEYS)
 # CREATE TABLE AS leaves every column nullable; profile_spend's are all NOT NULL.
 _NOT_NULL: Final = "ALTER TABLE profile_spend_build " + ", ".join(
     f"ALTER COLUMN {c.name} SET NOT NULL" for c in SPEND.columns
@@ -88,23 +105,36 @@ def _create_table_as(element: CreateTableAs, compiler: SQLCompiler, **kw: Any) -
     return f"CREATE {kind} {element.name} AS {compiler.process(element.query, **kw)}"
 
 
+async def no_jit(session: AsyncSession) -> None:
+    """No JIT compilation for the rest of this transaction (see the module's docstring)."""
+    await session.execute(text("SELECT set_config('jit', 'off', true)"))
+
+
+async def create_work_table(session: AsyncSession, name: str, query: Select[Any]) -> None:
+    """Fill the work table ``name`` (one of :data:`WORK_TABLES`) from ``query`` and give
+    the planner its row count (a table made in this transaction has no statistics: the
+    roll-ups' hash aggregates would be planned for a few thousand groups)."""
+    await session.execute(CreateTableAs(name, query))
+    await session.execute(text(f"ANALYZE {name}"))
+
+
 async def create_per_sku_table(session: AsyncSession, query: Select[Any]) -> None:
-    """Fill ``traits_spend_per_sku`` from ``query`` and give the planner its row count
-    (a table made in this transaction has no statistics: the roll-ups' hash aggregates
-    would be planned for a few thousand groups)."""
-    await session.execute(CreateTableAs(PER_SKU, query))
-    await session.execute(text(f"ANALYZE {PER_SKU}"))
+    await create_work_table(session, PER_SKU, query)
 
 
-async def drop_per_sku_table(session: AsyncSession) -> None:
-    await session.execute(text(f"DROP TABLE {PER_SKU}"))
+async def drop_work_tables(session: AsyncSession) -> None:
+    await session.execute(text(f"DROP TABLE {', '.join(WORK_TABLES)}"))
 
 
-def build_columns(rows: Select[Any] | CompoundSelect[Any]) -> Select[Any]:
+def build_columns(
+    rows: Select[Any] | CompoundSelect[Any], order_by: tuple[str, ...] = ()
+) -> Select[Any]:
     """``rows`` (columns named as ``profile_spend``'s) as the build table's columns: in
-    ``profile_spend``'s order, each cast to its type."""
+    ``profile_spend``'s order, each cast to its type; sorted by ``order_by`` (columns of
+    ``rows``, which may hold more than the build table's)."""
     found = rows.subquery()
-    return select(*(cast(found.c[c.name], c.type).label(c.name) for c in SPEND.columns))
+    columns = (cast(found.c[c.name], c.type).label(c.name) for c in SPEND.columns)
+    return select(*columns).order_by(*(found.c[name] for name in order_by))
 
 
 async def create_build_table(session: AsyncSession, rows: Select[Any]) -> dict[str, int]:
