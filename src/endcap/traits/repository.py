@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
@@ -107,6 +107,12 @@ PER_SKU_CENTS = Table(
 )
 
 
+# Its summed columns, in the order of WINDOW_COLUMNS.
+CENTS_COLUMNS: Final = (
+    "cents_4w", "cents_13w", "cents_52w", "milli_units_4w", "milli_units_13w", "milli_units_52w",
+)  # fmt: skip
+
+
 def _per_sku_cents(as_of: datetime) -> Select[Any]:
     t = LINES.c
     cents = cast(t.sales_value * 100, BigInteger)  # numeric(14, 2): exactly an integer
@@ -143,19 +149,21 @@ def _bigint_total(value: ColumnElement[Any]) -> ColumnElement[Any]:
     return func.bigint_total(value, type_=BigInteger)
 
 
+# Exact decimal shifts from whole cents and thousandths (a product, cheaper than a
+# numeric division).
+_CENT: Final = "0.01"
+_MILLI: Final = "0.001"
+
+
+def _shift(value: ColumnElement[Any], name: str) -> ColumnElement[Any]:
+    """Whole cents (spend columns) or thousandths (units columns) as the decimal."""
+    return value * literal_column(_CENT if name in SPEND_WINDOWS else _MILLI)
+
+
 def _cents_sums(per_sku: Table) -> list[ColumnElement[Any]]:
-    s = per_sku.c
-    # Exact decimal shifts (a product, cheaper than a numeric division).
-    cent: ColumnElement[Any] = literal_column("0.01")
-    milli: ColumnElement[Any] = literal_column("0.001")
-    return [
-        _bigint_total(s.cents_4w) * cent,
-        _bigint_total(s.cents_13w) * cent,
-        _bigint_total(s.cents_52w) * cent,
-        _bigint_total(s.milli_units_4w) * milli,
-        _bigint_total(s.milli_units_13w) * milli,
-        _bigint_total(s.milli_units_52w) * milli,
-    ]
+    """The :data:`WINDOW_COLUMNS` over ``per_sku``'s rows, as decimals."""
+    pairs = zip(CENTS_COLUMNS, WINDOW_COLUMNS, strict=True)
+    return [_shift(_bigint_total(per_sku.c[c]), n) for c, n in pairs]
 
 
 # A full refresh's catalog keys on PostgreSQL (spend_table.py): each (level, key) with its
@@ -222,18 +230,20 @@ def _sku_ranks() -> Select[Any]:
 
 
 def _ranked_roll_ups(per_sku: Table, sku_ranks: Table) -> Select[Any]:
-    """Every level's spend rows from ``per_sku``'s (whole cents and thousandths), with the
-    rank of their key (:data:`KEY_RANKS`), to be sorted by rank and profile.
+    """Every level's spend rows from ``per_sku``'s, in ``profile_spend``'s key order
+    (rank, then profile), columns named as its own.
 
     One aggregate per level, by (profile, rank): integer keys, cheaper to hash than text;
-    UNION ALL, so PostgreSQL runs them side by side (Parallel Append)."""
+    UNION ALL, so PostgreSQL runs them side by side (Parallel Append). The rows are
+    sorted while narrow, whole cents and integers (in the parallel workers, merged by
+    the leader), and only then given their level, key and decimals."""
     s, r, k = per_sku.c, sku_ranks.c, KEY_RANKS.c
-    sums = _cents_sums(per_sku)
+    pairs = list(zip(CENTS_COLUMNS, WINDOW_COLUMNS, strict=True))
     levels = [
         select(
             s.profile_id.label("profile_id"),
             r[level].label("rank"),
-            *(total.label(name) for total, name in zip(sums, WINDOW_COLUMNS, strict=True)),
+            *(_bigint_total(s[c]).label(n) for c, n in pairs),
             func.max(s.last_purchase_at).label("last_purchase_at"),
         )
         .select_from(per_sku.join(sku_ranks, r.sku == s.sku))
@@ -241,7 +251,15 @@ def _ranked_roll_ups(per_sku: Table, sku_ranks: Table) -> Select[Any]:
         for level in LEVELS
     ]
     rolled = union_all(*levels).subquery()
-    return select(rolled, k.level, k.key).join_from(rolled, KEY_RANKS, k.rank == rolled.c.rank)
+    ordered = select(rolled).order_by(rolled.c.rank, rolled.c.profile_id).subquery()
+    o = ordered.c
+    return select(
+        o.profile_id,
+        k.level,
+        k.key,
+        *(_shift(o[name], name).label(name) for name in WINDOW_COLUMNS),
+        o.last_purchase_at,
+    ).join_from(ordered, KEY_RANKS, k.rank == o.rank)
 
 
 def _roll_ups(per_sku: Table, sums: list[ColumnElement[Any]]) -> dict[str, Select[Any]]:
@@ -345,9 +363,7 @@ class TraitsRepository:
             await create_work_table(self.session, KEYS, _key_ranks())
             await create_work_table(self.session, SKU_KEYS, _sku_ranks())
             rows = _ranked_roll_ups(PER_SKU_CENTS, SKU_RANKS)
-            found = await create_build_table(
-                self.session, build_columns(rows, order_by=("rank", "profile_id"))
-            )
+            found = await create_build_table(self.session, build_columns(rows))
             self.spend = build_table()
             await drop_work_tables(self.session)
             await index_build_table(self.session)
