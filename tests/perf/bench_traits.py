@@ -164,12 +164,12 @@ STATEMENTS: dict[str, tuple[str | None, ...]] = {
     "traits": ("traits: DELETE FROM profile_traits", "traits: INSERT ... SELECT (aggregate)"),
     "spend": (
         None,  # jit off
-        "spend: per profile x SKU (CREATE UNLOGGED TABLE AS)",
-        "spend: ANALYZE the per-SKU table",
         "spend: key ranks (two small tables, ANALYZEd)",
         "spend: key ranks (two small tables, ANALYZEd)",
         "spend: key ranks (two small tables, ANALYZEd)",
         "spend: key ranks (two small tables, ANALYZEd)",
+        "spend: per profile x catalog place (CREATE UNLOGGED TABLE AS)",
+        "spend: ANALYZE the per-place table",
         "spend: the four roll-ups, in key order (CREATE TABLE AS)",
         "spend: SET NOT NULL on the build table",
         "spend: rows per level (count)",
