@@ -163,7 +163,6 @@ REFRESH_PHASES: tuple[tuple[str, str, str], ...] = (
 STATEMENTS: dict[str, tuple[str | None, ...]] = {
     "traits": ("traits: DELETE FROM profile_traits", "traits: INSERT ... SELECT (aggregate)"),
     "spend": (
-        None,  # jit off
         "spend: key ranks (two small tables, ANALYZEd)",
         "spend: key ranks (two small tables, ANALYZEd)",
         "spend: key ranks (two small tables, ANALYZEd)",
@@ -277,7 +276,7 @@ async def _explain(url: str, work_mem_mb: int) -> list[dict[str, Any]]:
     from sqlalchemy.sql.dml import Insert  # noqa: PLC0415
     from sqlmodel.ext.asyncio.session import AsyncSession  # noqa: PLC0415
 
-    from endcap.db.bulk import batch_memory  # noqa: PLC0415
+    from endcap.db.bulk import batch_memory, no_jit  # noqa: PLC0415
     from endcap.db.engine import create_engine, create_session_factory  # noqa: PLC0415
     from endcap.traits.repository import TraitsRepository  # noqa: PLC0415
     from endcap.traits.spend_table import CreateTableAs  # noqa: PLC0415
@@ -311,6 +310,7 @@ async def _explain(url: str, work_mem_mb: int) -> list[dict[str, Any]]:
     try:
         async with create_session_factory(engine)() as session:
             await batch_memory(session, work_mem_mb)
+            await no_jit(session)  # as TraitsService.refresh does
             repository = TraitsRepository(session)
             as_of = await repository.latest_purchase()
             if as_of is not None:

@@ -59,7 +59,6 @@ from endcap.traits.spend_table import (
     create_work_table,
     drop_work_tables,
     index_build_table,
-    no_jit,
     swap_in_build_table,
 )
 
@@ -361,7 +360,6 @@ class TraitsRepository:
         fresh table instead (spend_table.py); :meth:`publish_spend` swaps it in, and until
         then :attr:`spend` names the table with the new rows."""
         if only is None and is_postgres(self.session):
-            await no_jit(self.session)
             await create_work_table(self.session, KEYS, _key_ranks())
             await create_work_table(self.session, SKU_KEYS, _sku_ranks())
             await create_work_table(self.session, PER_SKU, _per_sku_cents(as_of))
