@@ -28,6 +28,11 @@ rounds each, the machine at a load of ~6 on 2 cores, with parallelism off: the k
 build 24.8 -> 2.9 s, the whole spend step's statements 74.5 -> 37.6 s (CPU of the
 backend 25.6 -> 16.3 s); with parallel workers, as a refresh runs, 39.5 -> 29.1 s.
 
+At 1M profiles (30M lines, 37M spend rows; one full refresh, load ~4-6 on 2 cores) the
+spend step took 171 s: the first sums 42 s, the roll-ups 98 s, the key 18 s, the
+profile_id index 7 s; the hash aggregates and sorts spilled 11.5 GB of temporary files
+at a work_mem of 256 MB, which is where the next gain is.
+
 One pass over the purchase lines with GROUP BY GROUPING SETS (one set per level) was
 measured too, and is slower: PostgreSQL 15 plans it as four sorts of the 2.7M lines
 (a MixedAggregate only with work_mem at 1.5 GB), never in parallel, 14.9 s against
@@ -35,11 +40,11 @@ measured too, and is slower: PostgreSQL 15 plans it as four sorts of the 2.7M li
 
 The first sums the roll-ups read (per profile and place in the catalog) go into
 ``traits_spend_per_sku``, and the key ranks into ``traits_spend_keys`` and
-``traits_spend_sku_keys``: UNLOGGED ordinary
-tables made by CREATE TABLE AS (a temporary table lives in the backend's small local
-buffers, and is never read by parallel workers). They are created and dropped inside
-the refresh transaction, so a refresh that fails or a server that crashes leaves none
-behind: the CREATE rolls back. So is the build table.
+``traits_spend_sku_keys``: UNLOGGED ordinary tables made by CREATE TABLE AS (a
+temporary table lives in the backend's small local buffers, and is never read by
+parallel workers). They are created and dropped inside the refresh transaction, so a
+refresh that fails or a server that crashes leaves none behind: the CREATE rolls
+back. So is the build table.
 """
 
 from __future__ import annotations
