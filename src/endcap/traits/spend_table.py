@@ -26,7 +26,9 @@ their level and key. Only speed depends on the order: the key is built right wha
 it is. Measured at 100k profiles (3M lines) on the same database, alternately, two
 rounds each, the machine at a load of ~6 on 2 cores, with parallelism off: the key's
 build 24.8 -> 2.9 s, the whole spend step's statements 74.5 -> 37.6 s (CPU of the
-backend 25.6 -> 16.3 s); with parallel workers, as a refresh runs, 39.5 -> 29.1 s.
+backend 25.6 -> 16.3 s); with parallel workers, as a refresh runs, 39.5 -> 29.1 s
+(and at a load of ~3, three rounds: 21.8 -> 16.0 s; the first sums 5.2 -> 3.1 s, the
+roll-ups 10.3 -> 8.8 s, the key 4.5 -> 1.8 s).
 
 At 1M profiles (30M lines, 37M spend rows; one full refresh, load ~4-6 on 2 cores) the
 spend step took 171 s: the first sums 42 s, the roll-ups 98 s, the key 18 s, the
