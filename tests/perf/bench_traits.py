@@ -4,7 +4,7 @@ Run from the repository root (needs PostgreSQL at ``ENDCAP_TEST_POSTGRES_URL``,
 default ``postgresql://postgres@127.0.0.1:5432/postgres``, and the ``duckdb`` dev extra)::
 
     .venv/bin/python -m tests.perf.bench_traits [--profiles 100000 1000000] [--keep-files DIR]
-        [--keep-db] [--refreshes 1] [--explain] [--duckdb-threads 0 1]
+        [--keep-db] [--refreshes 1] [--explain] [--duckdb-threads 0 1] [--db-prefix NAME]
 
 For each size it generates a synthetic retailer (``endcap.synthetic.generate``, 30 lines
 per profile per year: about 3M lines at 100k profiles and 30M at 1M), creates a throwaway
@@ -163,12 +163,16 @@ REFRESH_PHASES: tuple[tuple[str, str, str], ...] = (
 STATEMENTS: dict[str, tuple[str | None, ...]] = {
     "traits": ("traits: DELETE FROM profile_traits", "traits: INSERT ... SELECT (aggregate)"),
     "spend": (
-        "spend: per profile x SKU (CREATE UNLOGGED TABLE AS)",
-        "spend: ANALYZE the per-SKU table",
-        "spend: the four roll-ups (CREATE TABLE AS ... UNION ALL)",
+        "spend: key ranks (two small tables, ANALYZEd)",
+        "spend: key ranks (two small tables, ANALYZEd)",
+        "spend: key ranks (two small tables, ANALYZEd)",
+        "spend: key ranks (two small tables, ANALYZEd)",
+        "spend: per profile x catalog place (CREATE UNLOGGED TABLE AS)",
+        "spend: ANALYZE the per-place table",
+        "spend: the four roll-ups, in key order (CREATE TABLE AS)",
         "spend: SET NOT NULL on the build table",
         "spend: rows per level (count)",
-        "spend: DROP the per-SKU table",
+        "spend: DROP the work tables",
         None,  # maintenance_work_mem
         "spend: primary key of the build table",
         "spend: profile_id index of the build table",
@@ -272,7 +276,7 @@ async def _explain(url: str, work_mem_mb: int) -> list[dict[str, Any]]:
     from sqlalchemy.sql.dml import Insert  # noqa: PLC0415
     from sqlmodel.ext.asyncio.session import AsyncSession  # noqa: PLC0415
 
-    from endcap.db.bulk import batch_memory  # noqa: PLC0415
+    from endcap.db.bulk import batch_memory, no_jit  # noqa: PLC0415
     from endcap.db.engine import create_engine, create_session_factory  # noqa: PLC0415
     from endcap.traits.repository import TraitsRepository  # noqa: PLC0415
     from endcap.traits.spend_table import CreateTableAs  # noqa: PLC0415
@@ -306,6 +310,7 @@ async def _explain(url: str, work_mem_mb: int) -> list[dict[str, Any]]:
     try:
         async with create_session_factory(engine)() as session:
             await batch_memory(session, work_mem_mb)
+            await no_jit(session)  # as TraitsService.refresh does
             repository = TraitsRepository(session)
             as_of = await repository.latest_purchase()
             if as_of is not None:
@@ -795,7 +800,7 @@ def run_size(profiles: int, args: argparse.Namespace, outdir: Path) -> dict[str,
             flush=True,
         )
     check_disk(postgres_data_dir(), profiles * DB_BYTES_PER_PROFILE, "the database")
-    url = databases.create_postgres_database("endcap_bench_traits")
+    url = databases.create_postgres_database(args.db_prefix)
     keep = False
     try:
         migrate.upgrade(url)
@@ -1084,6 +1089,11 @@ def main(argv: list[str] | None = None) -> None:
         nargs="+",
         default=[0, 1],
         help="DuckDB runs; 0 = its default (all cores); the first also runs the value baseline",
+    )
+    parser.add_argument(
+        "--db-prefix",
+        default="endcap_bench_traits",
+        help="name prefix of the throwaway database (machines shared by several runs)",
     )
     parser.add_argument(
         "--timeout", type=float, default=3600.0, help="seconds any one step may take"

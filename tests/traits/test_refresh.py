@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import false, func, inspect, literal, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,6 +21,7 @@ from endcap.traits.models import ProfileSpend, ProfileTraits
 from endcap.traits.service import RefreshMode, TraitsService
 from endcap.traits.spend_table import (
     SPEND,
+    WORK_TABLES,
     build_columns,
     create_build_table,
     create_per_sku_table,
@@ -157,7 +159,8 @@ async def test_a_full_refresh_swaps_in_spend_with_the_migrated_names(
         ("ix_profile_spend_profile_id", ["profile_id"])
     ]
     assert "profile_spend_build" not in tables
-    assert "traits_spend_per_sku" not in tables  # the unlogged per-SKU sums are dropped
+    # The unlogged per-SKU sums and key ranks are dropped.
+    assert not set(WORK_TABLES) & set(tables)
     # The swapped-in key still carries the window spends and units (index-only audience
     # conditions).
     key = await session.execute(
@@ -201,3 +204,22 @@ async def test_a_refresh_killed_mid_build_leaves_nothing_in_the_next_ones_way(
         )
     )
     assert left.scalar_one() == 0
+
+
+@pytest.mark.postgres
+async def test_bigint_total_sums_exactly_or_fails(session: AsyncSession) -> None:
+    """The full refresh sums whole cents with bigint_total (migration 0021): exact past
+    a double's 2^53, NULLs skipped as by sum, and an error past the bigint range rather
+    than a wrapped total."""
+    found = await session.execute(
+        text(
+            "SELECT bigint_total(x), bigint_total(x) FILTER (WHERE x > 5)"
+            " FROM (VALUES (1::bigint), (NULL), (9007199254740993)) v(x)"
+        )
+    )
+    assert tuple(found.one()) == (9007199254740994, 9007199254740993)
+    with pytest.raises(DBAPIError, match="bigint out of range"):
+        async with session.begin_nested():
+            await session.execute(
+                text("SELECT bigint_total(x) FROM (VALUES (9223372036854775807), (1)) v(x)")
+            )

@@ -22,11 +22,9 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    literal_column,
     or_,
     select,
     text,
-    union_all,
     update,
 )
 from sqlalchemy.sql import ColumnElement
@@ -37,7 +35,15 @@ from endcap.db.base import table_of
 from endcap.db.bulk import is_postgres
 from endcap.db.types import UTCDateTime
 from endcap.purchases.models import TransactionLine
+from endcap.traits.full_spend import (
+    PER_SKU_CENTS,
+    key_ranks,
+    per_sku_cents,
+    ranked_roll_ups,
+    sku_ranks,
+)
 from endcap.traits.models import (
+    LEVELS,
     SPEND_WINDOWS,
     UNITS_WINDOWS,
     WINDOWS_WEEKS,
@@ -47,12 +53,14 @@ from endcap.traits.models import (
     ValueCluster,
 )
 from endcap.traits.spend_table import (
+    KEYS,
     PER_SKU,
+    SKU_KEYS,
     build_columns,
     build_table,
     create_build_table,
-    create_per_sku_table,
-    drop_per_sku_table,
+    create_work_table,
+    drop_work_tables,
     index_build_table,
     swap_in_build_table,
 )
@@ -81,80 +89,11 @@ def _sum_since(value: ColumnElement[Any], as_of: datetime, weeks: int) -> Column
     return func.coalesce(func.sum(value).filter(LINES.c.occurred_at > _since(as_of, weeks)), 0)
 
 
-# A full refresh's per profile x SKU sums on PostgreSQL (spend_table.py): whole cents and
-# thousandths of a unit in bigints. Summing integers is exact, as summing the decimals
-# is, and cheaper: a numeric sum keeps a large state per group, so fewer groups fit in
-# work_mem and the hash aggregates spill to disk sooner.
-PER_SKU_CENTS = Table(
-    PER_SKU,
-    MetaData(),
-    Column("profile_id", BigInteger, nullable=False),
-    Column("sku", String(64), nullable=False),
-    Column("cents_4w", BigInteger, nullable=False),
-    Column("cents_13w", BigInteger, nullable=False),
-    Column("cents_52w", BigInteger, nullable=False),
-    Column("milli_units_4w", BigInteger, nullable=False),
-    Column("milli_units_13w", BigInteger, nullable=False),
-    Column("milli_units_52w", BigInteger, nullable=False),
-    Column("last_purchase_at", UTCDateTime(), nullable=False),
-)
-
-
-def _per_sku_cents(as_of: datetime) -> Select[Any]:
-    t = LINES.c
-    cents = cast(t.sales_value * 100, BigInteger)  # numeric(14, 2): exactly an integer
-    milli_units = cast(t.quantity * 1000, BigInteger)  # numeric(12, 3): likewise
-
-    def total(value: ColumnElement[Any], weeks: int, name: str) -> ColumnElement[Any]:
-        summed: ColumnElement[Any] = func.sum(value)
-        if weeks != max(WINDOWS_WEEKS):  # the longest window is the WHERE clause's
-            summed = summed.filter(t.occurred_at > _since(as_of, weeks))
-        return cast(func.coalesce(summed, 0), BigInteger).label(name)
-
-    return (
-        select(
-            t.profile_id,
-            t.sku,
-            total(cents, 4, "cents_4w"),
-            total(cents, 13, "cents_13w"),
-            total(cents, 52, "cents_52w"),
-            total(milli_units, 4, "milli_units_4w"),
-            total(milli_units, 13, "milli_units_13w"),
-            total(milli_units, 52, "milli_units_52w"),
-            func.max(t.occurred_at).label("last_purchase_at"),
-        )
-        .where(
-            t.profile_id.is_not(None),
-            t.occurred_at > _since(as_of, 52),
-            t.occurred_at <= as_of,
-        )
-        .group_by(t.profile_id, t.sku)
-    )
-
-
-def _cents_sums(per_sku: Table) -> list[ColumnElement[Any]]:
-    s = per_sku.c
-    # Exact decimal shifts (a product, cheaper than a numeric division).
-    cent: ColumnElement[Any] = literal_column("0.01")
-    milli: ColumnElement[Any] = literal_column("0.001")
-    return [
-        func.sum(s.cents_4w) * cent,
-        func.sum(s.cents_13w) * cent,
-        func.sum(s.cents_52w) * cent,
-        func.sum(s.milli_units_4w) * milli,
-        func.sum(s.milli_units_13w) * milli,
-        func.sum(s.milli_units_52w) * milli,
-    ]
-
-
 def _roll_ups(per_sku: Table, sums: list[ColumnElement[Any]]) -> dict[str, Select[Any]]:
     """Each catalog level's spend rows, from ``per_sku``'s; ``sums``: the
     :data:`WINDOW_COLUMNS` (window spends, then window units) over its rows. Columns
-    are named as ``profile_spend``'s.
-
-    A fresh table's rows are not sorted in its key's order to have its key built from
-    presorted rows: that only moves the sorting (measured: 100k profiles, 5.3 s more
-    CPU in the roll-ups, 5.6 s less in the key's build)."""
+    are named as ``profile_spend``'s. (A full refresh on PostgreSQL uses
+    :func:`endcap.traits.full_spend.ranked_roll_ups` instead.)"""
     p, b, m, s = PRODUCTS.c, BRANDS.c, MANUFACTURERS.c, per_sku.c
     # Only the maker's name needs the brand and maker rows: a product's brand and a
     # brand's maker are NOT NULL foreign keys (enforced on both databases), so those
@@ -246,15 +185,15 @@ class TraitsRepository:
         fresh table instead (spend_table.py); :meth:`publish_spend` swaps it in, and until
         then :attr:`spend` names the table with the new rows."""
         if only is None and is_postgres(self.session):
-            await create_per_sku_table(self.session, _per_sku_cents(as_of))
-            levels = _roll_ups(PER_SKU_CENTS, _cents_sums(PER_SKU_CENTS))
-            found = await create_build_table(
-                self.session, build_columns(union_all(*levels.values()))
-            )
+            await create_work_table(self.session, KEYS, key_ranks())
+            await create_work_table(self.session, SKU_KEYS, sku_ranks())
+            await create_work_table(self.session, PER_SKU, per_sku_cents(as_of))
+            rows = ranked_roll_ups(PER_SKU_CENTS)
+            found = await create_build_table(self.session, build_columns(rows))
             self.spend = build_table()
-            await drop_per_sku_table(self.session)
+            await drop_work_tables(self.session)
             await index_build_table(self.session)
-            return {level: found.get(level, 0) for level in levels}
+            return {level: found.get(level, 0) for level in LEVELS}
         await self.session.execute(delete(SPEND).where(*_among(SPEND.c.profile_id, only)))
         per_sku = await self._spend_per_sku(as_of, only)
         sums: list[ColumnElement[Any]] = [func.sum(per_sku.c[name]) for name in WINDOW_COLUMNS]

@@ -26,7 +26,7 @@ from typing import Any, Final
 from sqlalchemy import BigInteger, Column, MetaData, Table, func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.db.bulk import batch_memory, is_postgres
+from endcap.db.bulk import batch_memory, is_postgres, no_jit
 from endcap.db.types import utcnow
 from endcap.errors import NotFoundError
 from endcap.traits.cluster_labels import ClusterLabelRepository
@@ -86,6 +86,7 @@ class TraitsService:
         await lock_traits(self.session)  # loads that marked profiles are committed, or wait
         started_at = utcnow()
         await batch_memory(self.session, self.work_mem_mb)
+        await no_jit(self.session)
         as_of = as_of or await self.traits.latest_purchase()
         if as_of is None:
             return TraitsRefreshReport(
