@@ -20,11 +20,12 @@ from endcap.ingest.service import IngestService
 from endcap.traits.models import ProfileSpend, ProfileTraits
 from endcap.traits.service import RefreshMode, TraitsService
 from endcap.traits.spend_table import (
+    PER_SKU,
     SPEND,
     WORK_TABLES,
     build_columns,
     create_build_table,
-    create_per_sku_table,
+    create_work_table,
 )
 
 AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
@@ -184,7 +185,7 @@ async def test_a_refresh_killed_mid_build_leaves_nothing_in_the_next_ones_way(
         await doomed.begin()
         dying = AsyncSession(bind=doomed)
         backend = (await dying.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        await create_per_sku_table(dying, select(literal(1).label("profile_id")))
+        await create_work_table(dying, PER_SKU, select(literal(1).label("profile_id")))
         no_rows = select(*(literal(None).label(c.name) for c in SPEND.columns)).where(false())
         await create_build_table(dying, build_columns(no_rows))
         killed = await session.execute(select(func.pg_terminate_backend(backend)))

@@ -109,26 +109,14 @@ def _by_other_categories(
     op = condition.op
     if op is None:
         raise ValueError("a share_of_category condition needs an op")
-    s, t = spend.c, traits.c
-    window_name = f"spend_{condition.within_weeks}w"
-    window = s[window_name]
-    everywhere = t[CATEGORY_SPEND[window_name]]
-    nothing = literal(ZERO, window.type)
-    parts = [
-        select(s.profile_id, window.label("seller"), nothing.label("elsewhere")).where(
-            s.level == condition.target.level, s.key.in_(resolved.keys)
-        )
-    ]
-    if others:
-        parts.append(
-            select(s.profile_id, nothing, window).where(s.level == "category", s.key.in_(others))
-        )
-    rows = union_all(*parts).subquery()
+    t = traits.c
+    everywhere = t[CATEGORY_SPEND[f"spend_{condition.within_weeks}w"]]
+    rows = _tagged_rows(condition, resolved, spend, others)
     sums = (
         select(
             rows.c.profile_id,
             func.sum(rows.c.seller).label("seller"),
-            func.sum(rows.c.elsewhere).label("elsewhere"),
+            func.sum(rows.c.categories).label("elsewhere"),
         )
         .group_by(rows.c.profile_id)
         .subquery()
@@ -145,6 +133,29 @@ def _by_other_categories(
     # No seller nor other-category rows: a share of 0 of everything it spent.
     without_rows = and_(everywhere > ZERO, not_(exists().where(sums.c.profile_id == t.profile_id)))
     return or_(with_rows, without_rows)
+
+
+def _tagged_rows(
+    condition: PurchaseCondition, resolved: ResolvedTarget, spend: Table, categories: list[str]
+) -> Subquery:
+    """The window's spend rows on the seller and in ``categories``, each tagged with the sum
+    it goes to (``profile_id``, ``seller``, ``categories``; the other column 0): a UNION ALL
+    of two index-only scans of the spend key, no CASE on the level."""
+    s = spend.c
+    window = s[f"spend_{condition.within_weeks}w"]
+    nothing = literal(ZERO, window.type)
+    parts = [
+        select(s.profile_id, window.label("seller"), nothing.label("categories")).where(
+            s.level == condition.target.level, s.key.in_(resolved.keys)
+        )
+    ]
+    if categories:
+        parts.append(
+            select(s.profile_id, nothing, window).where(
+                s.level == "category", s.key.in_(categories)
+            )
+        )
+    return union_all(*parts).subquery()
 
 
 def _other_categories(
@@ -217,22 +228,10 @@ def grouped_share(
     categories = sorted(resolved.reference.categories)
     if not categories:
         return None
-    s = spend.c
     window_name = f"spend_{condition.within_weeks}w"
-    window = s[window_name]
-    nothing = literal(ZERO, window.type)
-    parts = [
-        select(s.profile_id, window.label("seller"), nothing.label("categories")).where(
-            s.level == condition.target.level, s.key.in_(resolved.keys)
-        )
-    ]
+    nothing = literal(ZERO, spend.c[window_name].type)
     others = _other_categories(categories, spend_categories)
-    read = categories if others is None else others
-    if read:
-        parts.append(
-            select(s.profile_id, nothing, window).where(s.level == "category", s.key.in_(read))
-        )
-    rows = union_all(*parts).subquery()
+    rows = _tagged_rows(condition, resolved, spend, categories if others is None else others)
     if others is None:
         # Whoever has requirements has category rows: an inner join misses no one.
         requirements: Any = func.sum(rows.c.categories)

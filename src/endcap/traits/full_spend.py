@@ -150,21 +150,24 @@ SKU_RANKS = Table(
 )
 
 
+def _with_makers() -> Any:
+    """The products joined to their brand and its maker."""
+    p, b, m = PRODUCTS.c, BRANDS.c, MANUFACTURERS.c
+    return PRODUCTS.join(BRANDS, b.id == p.brand_id).join(MANUFACTURERS, m.id == b.manufacturer_id)
+
+
 def _catalog_keys() -> dict[str, tuple[Any, ColumnElement[Any]]]:
     """Per catalog level: the products joined to what its key needs, and the key.
 
     Only the maker's name needs the brand and maker rows: a product's brand and a
     brand's maker are NOT NULL foreign keys (enforced on both databases), so those inner
     joins can neither drop nor repeat a product, and the other levels skip them."""
-    p, b, m = PRODUCTS.c, BRANDS.c, MANUFACTURERS.c
-    makers = PRODUCTS.join(BRANDS, b.id == p.brand_id).join(
-        MANUFACTURERS, m.id == b.manufacturer_id
-    )
+    p, m = PRODUCTS.c, MANUFACTURERS.c
     return {
         "department": (PRODUCTS, p.department),
         "category": (PRODUCTS, p.category),
         "brand": (PRODUCTS, cast(p.brand_id, String)),  # brand names repeat across makers
-        "manufacturer": (makers, m.name),
+        "manufacturer": (_with_makers(), m.name),
     }
 
 
@@ -186,14 +189,13 @@ def key_ranks() -> Select[Any]:
 
 def sku_ranks() -> Select[Any]:
     """Each SKU with the rank (:data:`KEY_RANKS`) of its key at each level."""
-    p, b, m = PRODUCTS.c, BRANDS.c, MANUFACTURERS.c
-    found = PRODUCTS.join(BRANDS, b.id == p.brand_id).join(MANUFACTURERS, m.id == b.manufacturer_id)
+    found = _with_makers()
     ranks = []
     for level, (_source, key) in _catalog_keys().items():
         ranked = KEY_RANKS.alias(f"{level}_rank")
         found = found.join(ranked, and_(ranked.c.level == level, ranked.c.key == key))
         ranks.append(ranked.c.rank.label(level))
-    return select(p.sku, *ranks).select_from(found)
+    return select(PRODUCTS.c.sku, *ranks).select_from(found)
 
 
 def ranked_roll_ups(per_sku: Table) -> Select[Any]:

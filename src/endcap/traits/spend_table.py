@@ -124,10 +124,6 @@ async def create_work_table(session: AsyncSession, name: str, query: Select[Any]
     await session.execute(text(f"ANALYZE {name}"))
 
 
-async def create_per_sku_table(session: AsyncSession, query: Select[Any]) -> None:
-    await create_work_table(session, PER_SKU, query)
-
-
 async def drop_work_tables(session: AsyncSession) -> None:
     await session.execute(text(f"DROP TABLE {', '.join(WORK_TABLES)}"))
 
