@@ -119,20 +119,27 @@ class TraitsService:
         started = time.perf_counter()
         scores = ValueScores(UNCHANGED)
         if not unchanged:
-            scores = await score_value(self.session, as_of)
+            scores = await score_value(self.session, as_of, self.traits.traits_table)
         seconds["value"] = _lap(started)
         tick(3, STEPS)
         started = time.perf_counter()
         clusters: dict[str, Any] | None = UNCHANGED
         if before is not None:
             clusters = await assign_clusters(
-                self.session, scores, self.traits.spend, k_candidates=k_candidates, before=before
+                self.session,
+                scores,
+                self.traits.spend,
+                k_candidates=k_candidates,
+                before=before,
+                traits_table=self.traits.traits_table,
             )
             await self.labels.forget_labels(before)
         if only is not None and not unchanged and scores.columns is None:
             await self.traits.stamp_as_of(as_of)  # no value scores rewrote the rows
-        await self.traits.publish_spend()
         seconds["clusters"] = _lap(started)
+        started = time.perf_counter()
+        await self.traits.publish()  # a full refresh's fresh tables: indexed, swapped in
+        seconds["publish"] = _lap(started)
         started = time.perf_counter()
         refresh = await self._sample(
             TraitRefresh(as_of=as_of, mode=chosen.value, profiles_recomputed=recomputed), only
