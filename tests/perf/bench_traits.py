@@ -183,14 +183,15 @@ STATEMENTS: dict[str, tuple[str | None, ...]] = {
         "spend: profile_id index of the build table",
         "spend: ANALYZE the build table",
     ),
-    # traits_table.py: the traits build table's keys and indexes, then both swaps.
+    # The spend table's swap, then (after the sample) the traits build table's keys and
+    # indexes and its swap (traits_table.py).
     "publish": (
+        *("publish: swap the spend table (drop, renames)",) * 4,
         "publish: traits primary key",
         "publish: traits foreign key (validated)",
         *("publish: traits secondary indexes",) * 7,
         "publish: ANALYZE the traits build table",
         *("publish: swap the traits table (drop, renames)",) * 11,
-        *("publish: swap the spend table (drop, renames)",) * 4,
     ),
 }
 
@@ -235,7 +236,8 @@ def instrument_refresh(phases: StepPhases) -> None:
         phases.wrap(owner, attr, name)
     phases.mark(repository.TraitsRepository, "rebuild_profile_traits", "traits")
     phases.mark(repository.TraitsRepository, "rebuild_spend", "spend")
-    phases.mark(repository.TraitsRepository, "publish", "publish")
+    phases.mark(repository.TraitsRepository, "publish_spend", "publish")
+    phases.mark(repository.TraitsRepository, "publish_traits", "publish")
     time_statements(phases)
     phases.mark(service, "score_value", "value")
     phases.mark(service, "assign_clusters", "clusters")

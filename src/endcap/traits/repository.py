@@ -181,7 +181,7 @@ class TraitsRepository:
             "online_share", "promo_share",
         ]  # fmt: skip
         if only is None and is_postgres(self.session):
-            # A fresh table (traits_table.py); :meth:`publish` swaps it in, and until then
+            # A fresh table (traits_table.py); :meth:`publish_traits` swaps it in, and until then
             # :attr:`traits_table` names it.
             found = await create_traits_build(self.session, query, columns)
             self.traits_table = traits_build_table()
@@ -194,7 +194,7 @@ class TraitsRepository:
         """Purchases are summed per profile and SKU once (the big pass), then rolled up
         to each catalog level from that table; windows are filtered sums. With ``only``,
         just those profiles' rows are replaced. A full refresh on PostgreSQL writes a
-        fresh table instead (spend_table.py); :meth:`publish` swaps it in, and until
+        fresh table instead (spend_table.py); :meth:`publish_spend` swaps it in, and until
         then :attr:`spend` names the table with the new rows."""
         if only is None and is_postgres(self.session):
             await create_work_table(self.session, KEYS, key_ranks())
@@ -219,16 +219,19 @@ class TraitsRepository:
         await connection.run_sync(per_sku.drop)
         return counts
 
-    async def publish(self) -> None:
-        """Make the rebuilt traits and spend rows the ones audiences read (a no-op for a
-        table updated in place)."""
+    async def publish_spend(self) -> None:
+        """Make the rebuilt spend rows the ones audiences read (a no-op unless built fresh)."""
+        if self.spend is not SPEND:
+            await swap_in_build_table(self.session)
+            self.spend = SPEND
+
+    async def publish_traits(self) -> None:
+        """Make the rebuilt traits rows the ones audiences read (a no-op unless built
+        fresh). Last before the commit: the swap locks ``profiles`` (traits_table.py)."""
         if self.traits_table is not TRAITS:
             await index_traits_build(self.session)
             await swap_in_traits_build(self.session)
             self.traits_table = TRAITS
-        if self.spend is not SPEND:
-            await swap_in_build_table(self.session)
-            self.spend = SPEND
 
     async def _spend_per_sku(self, as_of: datetime, only: Table | None) -> Table:
         t = LINES.c
@@ -345,7 +348,7 @@ class TraitsRepository:
         await self.session.execute(update(TRAITS).where(c.as_of != as_of).values(as_of=as_of))
 
     async def profile_count(self) -> int:
-        query = select(func.count()).select_from(TRAITS)
+        query = select(func.count()).select_from(self.traits_table)
         return int((await self.session.execute(query)).scalar_one())
 
     async def last_refresh(self) -> TraitRefresh | None:

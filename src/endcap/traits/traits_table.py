@@ -8,14 +8,20 @@ CREATE TABLE AS takes the rows at heap speed; the value and cluster steps update
 while it has no index; its indexes are built once, by sorting, just before the swap.
 Measured at 100k profiles (89,719 traits rows) with EXPLAIN ANALYZE, alternately, on
 two busy cores (load ~2.4): the INSERT 10.2 / 9.0 s (1.0 s of it the foreign key's
-trigger), the CREATE TABLE AS 5.7 / 5.3 s.
+trigger), the CREATE TABLE AS 5.7 / 5.3 s. In whole refreshes, alternately (load 3-5,
+another benchmark running): the traits step 9.9 / 10.5 / 14.3 s before, 4.7 / 4.2 /
+7.5 s after, plus 1.7 / 1.7 / 1.4 s to index and swap at publish (the seven indexes
+1.2 s of it); the clusters step's UPDATE of every row 7.4 / 5.7 / 7.9 s before, 1.2 /
+1.2 / 0.9 s after; the refresh backend's own CPU 42.8 / 43.8 / 42.9 s before, 30.6 /
+31.1 / 36.1 s after.
 
 The swap (drop the old table, rename the new one and its constraints and indexes to
-the names the migrations gave) happens in :func:`swap_in_traits_build`, with the spend
-table's, late in the refresh transaction: until then readers see the old rows. Dropping
-the old table also drops its foreign key's triggers on ``profiles``, which locks
-``profiles`` against readers as well until the commit; the swap is therefore the
-refresh's last long-lock step (only the estimate sample's copy follows it). The
+the names the migrations gave) happens in :func:`swap_in_traits_build`, the refresh
+transaction's last step: until then readers see the old rows, and the estimate sample
+is copied from the build table. Dropping the old table also drops its foreign key's
+triggers on ``profiles``, which takes an ACCESS EXCLUSIVE lock on ``profiles`` (checked
+on PostgreSQL 15) until the commit: every reader of ``profiles`` waits for that moment,
+and the swap itself waits for any transaction already reading them. The
 fresh table's columns follow the live table's own order (read from the catalog:
 migration 0008 added two columns after the value columns, so it differs from the
 model's), each cast to its type and declared NOT NULL as the model says.
