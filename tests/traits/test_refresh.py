@@ -174,6 +174,62 @@ async def test_a_full_refresh_swaps_in_spend_with_the_migrated_names(
     assert rows.scalar_one() == sum(report.spend_rows.values())
 
 
+# profile_traits as the catalog describes it: columns in order (type, NOT NULL),
+# constraints and indexes with their definitions.
+_TRAITS_SHAPE = (
+    "SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute"
+    " WHERE attrelid = 'profile_traits'::regclass AND attnum > 0 AND NOT attisdropped"
+    " ORDER BY attnum",
+    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+    " WHERE conrelid = 'profile_traits'::regclass ORDER BY conname",
+    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'profile_traits'"
+    " ORDER BY indexname",
+)
+
+
+async def _traits_shape(session: AsyncSession) -> list[list[tuple[Any, ...]]]:
+    return [
+        [tuple(row) for row in (await session.execute(text(query))).all()]
+        for query in _TRAITS_SHAPE
+    ]
+
+
+@pytest.mark.postgres
+async def test_a_full_refresh_swaps_in_traits_as_the_migrations_made_them(
+    session: AsyncSession, settings: Settings, tmp_path: Path
+) -> None:
+    """On PostgreSQL the traits rows go into a fresh table too (traits_table.py): the one
+    swapped in must be the migrated table (column order, types, NOT NULLs, the primary
+    key, the foreign key to profiles with ON DELETE CASCADE, the seven indexes, by
+    name), and erasing a profile must still take its traits with it."""
+    migrated = await _traits_shape(session)
+    tag = await _load_shop(session, settings, tmp_path, "ts")
+
+    report = await TraitsService(session).refresh(as_of=AS_OF, mode=RefreshMode.FULL)
+
+    assert report.profiles == 2
+    assert await _traits_shape(session) == migrated
+    constraints = dict(migrated[1])
+    assert constraints["fk_profile_traits_profile_id_profiles"] == (
+        "FOREIGN KEY (profile_id) REFERENCES profiles(id) ON DELETE CASCADE"
+    )
+    assert constraints["pk_profile_traits"] == "PRIMARY KEY (profile_id)"
+    assert len(migrated[2]) == 8  # the primary key's and seven others
+    left = await session.execute(
+        text("SELECT count(*) FROM pg_class WHERE relname = 'profile_traits_build'")
+    )
+    assert left.scalar_one() == 0
+    a = (await IdentityRepository(session).customer(f"{tag}-a")).profile_id  # type: ignore[union-attr]
+    await session.execute(text("DELETE FROM customers WHERE profile_id = :id"), {"id": a})
+    await session.execute(text("DELETE FROM profiles WHERE id = :id"), {"id": a})
+    kept = await session.execute(text("SELECT profile_id FROM profile_traits"))
+    assert len(kept.scalars().all()) == 1
+    gone = await session.execute(
+        text("SELECT count(*) FROM profile_traits WHERE profile_id = :id"), {"id": a}
+    )
+    assert gone.scalar_one() == 0
+
+
 @pytest.mark.postgres
 async def test_a_refresh_killed_mid_build_leaves_nothing_in_the_next_ones_way(
     engine: AsyncEngine, session: AsyncSession, settings: Settings, tmp_path: Path

@@ -18,8 +18,11 @@ TRAITS = table_of(ProfileTraits)
 
 
 class ClusterLabelRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, traits_table: Table = TRAITS) -> None:
         self.session = session
+        # The table holding this refresh's traits rows (the labels now); remember_labels
+        # reads the live one (the labels before).
+        self.traits_table = traits_table
 
     async def live(self) -> list[ValueClusterLabel]:
         """The labels the last clustering issued or kept, in label order."""
@@ -66,10 +69,11 @@ class ClusterLabelRepository:
     async def labels_before(self, before: Table) -> list[Any]:
         """Per profile with traits, in profile id order (as the clustering inputs): its
         label in ``before`` (None: it had none)."""
-        c, b = TRAITS.c, before.c
+        now, b = self.traits_table, before.c
+        c = now.c
         query = (
             select(c.profile_id, b.value_cluster)
-            .select_from(TRAITS.outerjoin(before, b.profile_id == c.profile_id))
+            .select_from(now.outerjoin(before, b.profile_id == c.profile_id))
             .order_by(c.profile_id)
         )
         return list((await self.session.execute(query)).all())
@@ -77,10 +81,11 @@ class ClusterLabelRepository:
     async def kept_share(self, before: Table) -> float | None:
         """Of the profiles labelled in ``before`` that still have traits, the share whose
         label is the same now (None: nobody was labelled)."""
-        c, b = TRAITS.c, before.c
+        now, b = self.traits_table, before.c
+        c = now.c
         query = select(
             func.count(), func.sum(case((c.value_cluster == b.value_cluster, 1), else_=0))
-        ).select_from(TRAITS.join(before, b.profile_id == c.profile_id))
+        ).select_from(now.join(before, b.profile_id == c.profile_id))
         total, same = (await self.session.execute(query)).one()
         return None if not total else int(same or 0) / int(total)
 

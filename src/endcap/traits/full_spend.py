@@ -200,30 +200,30 @@ def sku_ranks() -> Select[Any]:
 
 def ranked_roll_ups(per_sku: Table) -> Select[Any]:
     """Every level's spend rows from ``per_sku``'s, in ``profile_spend``'s key order
-    (rank, then profile), columns named as its own.
+    (rank, then profile): the build table's columns, in ``profile_spend``'s order and
+    types.
 
     One aggregate per level, by (profile, rank): integer keys, cheaper to hash than text;
-    UNION ALL, so PostgreSQL runs them side by side (Parallel Append). The rows are
-    sorted while narrow, whole cents and integers (in the parallel workers, merged by
-    the leader), and only then given their level, key and decimals."""
+    UNION ALL, so PostgreSQL runs them side by side (Parallel Append). Each level's rows
+    get their decimals (cast to ``profile_spend``'s types) and their level and key in
+    the parallel workers, before the sort: only the merge of the sorted rows and the
+    writes are left to the leader, one process (measured in spend_table.py)."""
     s, k = per_sku.c, KEY_RANKS.c
     pairs = list(zip(CENTS_COLUMNS, WINDOW_COLUMNS, strict=True))
     levels = [
         select(
             s.profile_id.label("profile_id"),
             s[level].label("rank"),
-            *(_bigint_total(s[c]).label(n) for c, n in pairs),
+            *(cast(_shift(_bigint_total(s[c]), n), SPEND.c[n].type).label(n) for c, n in pairs),
             func.max(s.last_purchase_at).label("last_purchase_at"),
         ).group_by(s.profile_id, s[level])
         for level in LEVELS
     ]
     rolled = union_all(*levels).subquery()
-    ordered = select(rolled).order_by(rolled.c.rank, rolled.c.profile_id).subquery()
-    o = ordered.c
-    return select(
-        o.profile_id,
-        k.level,
-        k.key,
-        *(_shift(o[name], name).label(name) for name in WINDOW_COLUMNS),
-        o.last_purchase_at,
-    ).join_from(ordered, KEY_RANKS, k.rank == o.rank)
+    r = rolled.c
+    named = {**{c.name: c for c in r}, "level": k.level, "key": k.key}
+    return (
+        select(*(named[c.name] for c in SPEND.columns))
+        .join_from(rolled, KEY_RANKS, k.rank == r.rank)
+        .order_by(r.rank, r.profile_id)
+    )

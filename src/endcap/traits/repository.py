@@ -56,13 +56,18 @@ from endcap.traits.spend_table import (
     KEYS,
     PER_SKU,
     SKU_KEYS,
-    build_columns,
     build_table,
     create_build_table,
     create_work_table,
     drop_work_tables,
     index_build_table,
     swap_in_build_table,
+)
+from endcap.traits.traits_table import (
+    create_traits_build,
+    index_traits_build,
+    swap_in_traits_build,
+    traits_build_table,
 )
 
 LINES = table_of(TransactionLine)
@@ -124,9 +129,10 @@ def _roll_ups(per_sku: Table, sums: list[ColumnElement[Any]]) -> dict[str, Selec
 
 
 class TraitsRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, traits_table: Table = TRAITS) -> None:
         self.session = session
         self.spend: Table = SPEND
+        self.traits_table = traits_table
 
     async def latest_purchase(self) -> datetime | None:
         found = (
@@ -174,6 +180,12 @@ class TraitsRepository:
             "spend_52w", "units_52w", "avg_basket_value", "baskets_total", "mean_basket_value",
             "online_share", "promo_share",
         ]  # fmt: skip
+        if only is None and is_postgres(self.session):
+            # A fresh table (traits_table.py); :meth:`publish_traits` swaps it in, and until then
+            # :attr:`traits_table` names it.
+            found = await create_traits_build(self.session, query, columns)
+            self.traits_table = traits_build_table()
+            return found
         await self.session.execute(delete(TRAITS).where(*_among(TRAITS.c.profile_id, only)))
         result = await self.session.execute(insert(TRAITS).from_select(columns, query))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -188,8 +200,7 @@ class TraitsRepository:
             await create_work_table(self.session, KEYS, key_ranks())
             await create_work_table(self.session, SKU_KEYS, sku_ranks())
             await create_work_table(self.session, PER_SKU, per_sku_cents(as_of))
-            rows = ranked_roll_ups(PER_SKU_CENTS)
-            found = await create_build_table(self.session, build_columns(rows))
+            found = await create_build_table(self.session, ranked_roll_ups(PER_SKU_CENTS))
             self.spend = build_table()
             await drop_work_tables(self.session)
             await index_build_table(self.session)
@@ -213,6 +224,14 @@ class TraitsRepository:
         if self.spend is not SPEND:
             await swap_in_build_table(self.session)
             self.spend = SPEND
+
+    async def publish_traits(self) -> None:
+        """Make the rebuilt traits rows the ones audiences read (a no-op unless built
+        fresh). Last before the commit: the swap locks ``profiles`` (traits_table.py)."""
+        if self.traits_table is not TRAITS:
+            await index_traits_build(self.session)
+            await swap_in_traits_build(self.session)
+            self.traits_table = TRAITS
 
     async def _spend_per_sku(self, as_of: datetime, only: Table | None) -> Table:
         t = LINES.c
@@ -306,7 +325,7 @@ class TraitsRepository:
         The value models count repeat baskets, so a basket is one transaction id; the
         traits step has counted them (over all history up to ``as_of``).
         """
-        c = TRAITS.c
+        c = self.traits_table.c
         query = select(
             c.profile_id, c.baskets_total, c.first_purchase_at, c.last_purchase_at,
             c.mean_basket_value,
@@ -329,7 +348,7 @@ class TraitsRepository:
         await self.session.execute(update(TRAITS).where(c.as_of != as_of).values(as_of=as_of))
 
     async def profile_count(self) -> int:
-        query = select(func.count()).select_from(TRAITS)
+        query = select(func.count()).select_from(self.traits_table)
         return int((await self.session.execute(query)).scalar_one())
 
     async def last_refresh(self) -> TraitRefresh | None:
@@ -341,7 +360,7 @@ class TraitsRepository:
         await self.session.flush()
 
     async def clustering_inputs(self) -> list[Any]:
-        c = TRAITS.c
+        c = self.traits_table.c
         query = select(
             c.profile_id, c.spend_52w, c.baskets_52w, c.avg_basket_value, c.online_share,
             c.promo_share, c.clv_12m, c.p_alive,
@@ -354,12 +373,13 @@ TOP_CATEGORIES = 5  # enough to characterise a cluster at a glance
 
 
 class ClusterRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, traits_table: Table = TRAITS) -> None:
         self.session = session
+        self.traits_table = traits_table  # the table holding this refresh's traits rows
 
     async def summaries(self) -> list[Any]:
         """Per cluster: size and mean value and behaviour traits."""
-        c = TRAITS.c
+        c = self.traits_table.c
         query = (
             select(
                 c.value_cluster,
@@ -377,7 +397,7 @@ class ClusterRepository:
         return list((await self.session.execute(query)).all())
 
     async def top_categories(self, spend: Table = SPEND) -> dict[int, list[str]]:
-        c, s = TRAITS.c, spend.c
+        c, s = self.traits_table.c, spend.c
         query = (
             select(c.value_cluster, s.key, func.sum(s.spend_52w).label("spend"))
             .join(spend, and_(s.profile_id == c.profile_id, s.level == "category"))

@@ -115,28 +115,34 @@ class SampleRepository:
         self.session = session
 
     async def rebuild(
-        self, share: float | None, *, only: Table | None = None, spend: Table = SPEND
+        self,
+        share: float | None,
+        *,
+        only: Table | None = None,
+        spend: Table = SPEND,
+        traits: Table = TRAITS,
     ) -> int:
         """Bring the sample in step with the traits and spend just refreshed; its size.
 
         ``only``: the profiles an incremental refresh recomputed, when the share is the
-        one the sample already has (only their spend rows changed). ``spend`` is the table
-        the refresh wrote (a full refresh's build table before the swap).
+        one the sample already has (only their spend rows changed). ``spend`` and
+        ``traits`` are the tables the refresh wrote (a full refresh's build tables before
+        their swaps).
         """
         await self._clear(TRAITS_SAMPLE)
         if share is None:
             await self._clear(SPEND_SAMPLE)
             return 0
         await self._copy_spend(share, only, spend)
-        copied = await self.session.execute(self._copy_traits(share))
+        copied = await self.session.execute(self._copy_traits(share, traits))
         if is_postgres(self.session):
             await self.session.execute(text("ANALYZE profile_traits_sample, profile_spend_sample"))
         return int(copied.rowcount or 0)  # type: ignore[attr-defined]
 
     @staticmethod
-    def _copy_traits(share: float) -> Insert:
-        """The sampled profiles' traits, each with its spend in every category (the sums of
-        its category rows just copied; 0 without any)."""
+    def _copy_traits(share: float, traits: Table) -> Insert:
+        """The sampled profiles' traits (from ``traits``), each with its spend in every
+        category (the sums of its category rows just copied; 0 without any)."""
         s = SPEND_SAMPLE.c
         categories = (
             select(s.profile_id, *(func.sum(s[window]).label(window) for window in CATEGORY_SPEND))
@@ -145,18 +151,18 @@ class SampleRepository:
             .subquery()
         )
         zero = literal(Decimal(0), Numeric(14, 2))
-        traits = (
+        rows = (
             select(
-                *TRAITS.c,
+                *traits.c,
                 *(func.coalesce(categories.c[window], zero) for window in CATEGORY_SPEND),
             )
             .select_from(
-                TRAITS.outerjoin(categories, categories.c.profile_id == TRAITS.c.profile_id)
+                traits.outerjoin(categories, categories.c.profile_id == traits.c.profile_id)
             )
-            .where(in_sample(TRAITS.c.profile_id, share))
+            .where(in_sample(traits.c.profile_id, share))
         )
-        columns = [*TRAITS.c.keys(), *CATEGORY_SPEND.values()]
-        return insert(TRAITS_SAMPLE).from_select(columns, traits)
+        columns = [*traits.c.keys(), *CATEGORY_SPEND.values()]
+        return insert(TRAITS_SAMPLE).from_select(columns, rows)
 
     async def _copy_spend(self, share: float, only: Table | None, spend: Table) -> None:
         s = spend.c

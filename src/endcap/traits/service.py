@@ -119,25 +119,29 @@ class TraitsService:
         started = time.perf_counter()
         scores = ValueScores(UNCHANGED)
         if not unchanged:
-            scores = await score_value(self.session, as_of)
+            scores = await score_value(self.session, as_of, self.traits.traits_table)
         seconds["value"] = _lap(started)
         tick(3, STEPS)
         started = time.perf_counter()
         clusters: dict[str, Any] | None = UNCHANGED
         if before is not None:
             clusters = await assign_clusters(
-                self.session, scores, self.traits.spend, k_candidates=k_candidates, before=before
+                self.session,
+                scores,
+                self.traits.spend,
+                k_candidates=k_candidates,
+                before=before,
+                traits_table=self.traits.traits_table,
             )
             await self.labels.forget_labels(before)
         if only is not None and not unchanged and scores.columns is None:
             await self.traits.stamp_as_of(as_of)  # no value scores rewrote the rows
-        await self.traits.publish_spend()
         seconds["clusters"] = _lap(started)
-        started = time.perf_counter()
-        refresh = await self._sample(
-            TraitRefresh(as_of=as_of, mode=chosen.value, profiles_recomputed=recomputed), only
+        refresh = await self._publish(
+            TraitRefresh(as_of=as_of, mode=chosen.value, profiles_recomputed=recomputed),
+            only,
+            seconds,
         )
-        seconds["sample"] = _lap(started)
         tick(4, STEPS)
         if only is not None:
             await _drop(self.session, only)
@@ -154,6 +158,23 @@ class TraitsService:
             seconds=seconds,
         )
 
+    async def _publish(
+        self, refresh: TraitRefresh, only: Table | None, seconds: dict[str, float]
+    ) -> TraitRefresh:
+        """Swap in a full refresh's fresh spend table, renew the estimate sample, then swap
+        in its fresh traits table, last: that swap locks ``profiles`` until the commit
+        (traits_table.py). ``seconds`` gets the sample's and both swaps' times."""
+        started = time.perf_counter()
+        await self.traits.publish_spend()
+        publish = _lap(started)
+        started = time.perf_counter()
+        refresh = await self._sample(refresh, only)
+        seconds["sample"] = _lap(started)
+        started = time.perf_counter()
+        await self.traits.publish_traits()
+        seconds["publish"] = round(publish + _lap(started), 3)
+        return refresh
+
     async def _sample(self, refresh: TraitRefresh, only: Table | None) -> TraitRefresh:
         """Renew the estimate sample; ``refresh`` records its share and sizes.
 
@@ -165,7 +186,7 @@ class TraitsService:
         last = await self.traits.last_refresh()
         same_set = only is not None and last is not None and last.sample_share == share
         sampled = await SampleRepository(self.session).rebuild(
-            share, only=only if same_set else None
+            share, only=only if same_set else None, traits=self.traits.traits_table
         )
         refresh.profiles = universe
         refresh.sample_share = share

@@ -61,10 +61,13 @@ class ValueScores:
     columns: dict[str, Any] | None = None
 
 
-async def score_value(session: AsyncSession, as_of: datetime) -> ValueScores:
-    """Fit both models on every profile: expected baskets, P(alive), 12-month value and
-    tier. No columns when the data cannot support a fit (report None: too few profiles)."""
-    rows = await TraitsRepository(session).rfm_inputs()
+async def score_value(
+    session: AsyncSession, as_of: datetime, traits_table: Table = TRAITS
+) -> ValueScores:
+    """Fit both models on every profile (of ``traits_table``: the table holding this
+    refresh's traits rows): expected baskets, P(alive), 12-month value and tier. No
+    columns when the data cannot support a fit (report None: too few profiles)."""
+    rows = await TraitsRepository(session, traits_table).rfm_inputs()
     if len(rows) < 2:
         return ValueScores(None)
     profile_ids = np.asarray([r[0] for r in rows], dtype=np.int64)
@@ -116,23 +119,25 @@ async def assign_clusters(
     *,
     k_candidates: tuple[int, ...] | None = None,
     before: Table | None = None,
+    traits_table: Table = TRAITS,
 ) -> dict[str, Any] | None:
     """k-means value clusters, stored on every profile with ``scores``' columns (one
     UPDATE), and a readable summary per cluster (its top categories from
-    ``spend_table``: the table holding this refresh's spend rows).
+    ``spend_table``: the table holding this refresh's spend rows; ``traits_table``
+    holds its traits rows).
 
     Labels keep their meaning across refreshes (traits/clusters.py): k is kept unless
     ``k_candidates`` asks for it to be chosen again among them. ``before`` holds the
     profiles' labels before this refresh (:meth:`ClusterLabelRepository.remember_labels`)
     for the report's share of shoppers who kept theirs; without it, the labels stored
     on the traits rows now count as before."""
-    rows = await TraitsRepository(session).clustering_inputs()
+    rows = await TraitsRepository(session, traits_table).clustering_inputs()
     profile_ids = np.asarray([r[0] for r in rows], dtype=np.int64)
     columns = dict(scores.columns) if scores.columns else {"profile_id": profile_ids}
     if not np.array_equal(columns["profile_id"], profile_ids):
         raise RuntimeError("value scores and cluster inputs list different profiles")
     result = None
-    labels = ClusterLabelRepository(session)
+    labels = ClusterLabelRepository(session, traits_table)
     remembered = before if before is not None else await labels.remember_labels()
     now = utcnow()
     if len(rows) >= 10:
@@ -146,14 +151,14 @@ async def assign_clusters(
         )
         columns["value_cluster"] = result.labels
     if len(columns) > 1:
-        await update_from_rows(session, TRAITS, "profile_id", pa.table(columns))
+        await update_from_rows(session, traits_table, "profile_id", pa.table(columns))
     kept_share = await labels.kept_share(remembered) if result is not None else None
     if before is None:
         await labels.forget_labels(remembered)
     if result is None:
         return None
     await labels.save(await _label_rows(labels, result, now), now)
-    clusters = ClusterRepository(session)
+    clusters = ClusterRepository(session, traits_table)
     tops = await clusters.top_categories(spend_table)
     rows = await clusters.summaries()
     summary = [
