@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import (
     Integer,
@@ -84,10 +85,28 @@ def _take_weeks(rows: int) -> TextualSelect:
     return statement.columns(*WEEK_COLUMNS)
 
 
-# Built once: every forecast and booking runs them.
-_SETTINGS_OF = select(ChannelSettings).where(
-    col(ChannelSettings.channel).in_(bindparam("p_channels", expanding=True))
-)
+@dataclass(frozen=True, slots=True)
+class ChannelRate:
+    """What a quote reads of a channel's settings: plain values, which a cache may keep
+    past the session that read them (an ORM object could not)."""
+
+    channel: str
+    cpm: Decimal
+    currency: str
+    weekly_capacity: int
+    max_per_profile_week: int
+
+
+SETTINGS = table_of(ChannelSettings)
+# Built once: every forecast and booking runs them. Core rows, not ORM objects: an
+# object load costs more Python than the query.
+_RATES_OF = sa_select(
+    SETTINGS.c.channel,
+    SETTINGS.c.cpm,
+    SETTINGS.c.currency,
+    SETTINGS.c.weekly_capacity,
+    SETTINGS.c.max_per_profile_week,
+).where(SETTINGS.c.channel.in_(bindparam("p_channels", expanding=True)))
 _WEEKS_OF = (
     sa_select(*WEEK_COLUMNS)
     .where(
@@ -142,9 +161,10 @@ class ChannelRepository:
     async def get(self, channel: str) -> ChannelSettings | None:
         return await self.session.get(ChannelSettings, channel)
 
-    async def some(self, channels: Iterable[str]) -> dict[str, ChannelSettings]:
-        found = await self.session.exec(_SETTINGS_OF, params={"p_channels": sorted(channels)})
-        return {s.channel: s for s in found.all()}
+    async def rates(self, channels: Iterable[str]) -> dict[str, ChannelRate]:
+        """The rates of those of ``channels`` that have settings."""
+        found = await self.session.execute(_RATES_OF, {"p_channels": sorted(channels)})
+        return {row[0]: ChannelRate(*row) for row in found.all()}
 
     async def all(self) -> list[ChannelSettings]:
         query = select(ChannelSettings).order_by(col(ChannelSettings.channel))

@@ -40,6 +40,7 @@ from endcap.marketplace.models import (
 )
 from endcap.marketplace.plan import unrun_from
 from endcap.marketplace.public import campaign_public
+from endcap.marketplace.quote_cache import QuoteCache
 from endcap.marketplace.repository import CampaignRepository
 from endcap.marketplace.schemas import (
     CampaignCreate,
@@ -62,12 +63,16 @@ AUDIENCE_FIELDS = frozenset({"audience_ids", "audience_id"})
 
 
 class CampaignService:
-    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+    def __init__(
+        self, session: AsyncSession, settings: Settings, quote_cache: QuoteCache | None = None
+    ) -> None:
+        """``quote_cache``: where a draft's checks may read audiences and rates (a booking
+        reads them in its own transaction)."""
         self.session = session
         self.settings = settings
         self.campaigns = CampaignRepository(session)
         self.partners = PartnerService(session)
-        self.quoting = Quoting(session, settings.privacy_gate, settings.marketplace)
+        self.quoting = Quoting(session, settings.privacy_gate, settings.marketplace, quote_cache)
         self.channels = ChannelService(session)
         self.approvals = ApprovalService(session, settings)
 
@@ -87,7 +92,7 @@ class CampaignService:
             holdout_share=data.holdout_share
             or Decimal(str(self.settings.marketplace.default_holdout_share)),
         )
-        await self._validate(campaign, choice)
+        await self._validate(campaign, choice, cached=True)
         await self.campaigns.add(campaign)
         audiences = await self.campaigns.add_audiences(campaign.id, choice.ids)
         await self._record(campaign, principal, Action.CREATE, None)
@@ -119,7 +124,7 @@ class CampaignService:
         asked = choose_audiences(data.audience_ids, data.audience_id)
         audiences = await self.campaigns.audiences(campaign.id)
         choice = asked or AudienceChoice(tuple(a.audience_id for a in audiences))
-        await self._validate(campaign, choice)
+        await self._validate(campaign, choice, cached=True)
         if asked is not None and asked.ids != tuple(a.audience_id for a in audiences):
             audiences = await self.campaigns.set_audiences(campaign.id, asked.ids)
         self._bump(campaign)
@@ -269,7 +274,11 @@ class CampaignService:
             raise invalid("/partner_id", "name the partner the campaign is booked for")
         return asked
 
-    async def _validate(self, campaign: Campaign, audiences: AudienceChoice) -> Quote:
+    async def _validate(
+        self, campaign: Campaign, audiences: AudienceChoice, *, cached: bool = False
+    ) -> Quote:
+        """The campaign's quote, or InvalidRequestError (422). ``cached`` for a draft, which
+        is checked again, from what is committed then, when it is booked."""
         if len(set(campaign.skus)) != len(campaign.skus):
             raise invalid("/skus", "each promoted product may be named once")
         foreign = await self.partners.foreign_skus(campaign.partner_id, campaign.skus)
@@ -280,7 +289,7 @@ class CampaignService:
                 f"{campaign.skus[i]!r} is not a product of the partner's brands "
                 f"({len(foreign)} such product{'s' if len(foreign) > 1 else ''})",
             )
-        quote = await self.quoting.quote(_request_of(campaign, audiences))
+        quote = await self.quoting.quote(_request_of(campaign, audiences), cached=cached)
         if quote.plan.impressions == 0:
             raise invalid(
                 "/budget",

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,6 +26,9 @@ from endcap.privacy.channels import Channel, required_purpose
 from endcap.privacy.difference import overlap_singles_out
 from endcap.privacy.settings import PrivacyGateSettings
 from endcap.privacy.sizes import round_count
+
+if TYPE_CHECKING:
+    from endcap.marketplace.quote_cache import QuoteCache
 
 
 def invalid(field: str, message: str) -> InvalidRequestError:
@@ -117,11 +121,16 @@ class AudienceTargeting:
         self.overlaps = OverlapRepository(session)
         self.gate = gate
 
-    async def offers(self, choice: AudienceChoice) -> list[Offer]:
-        """Each audience as the catalog offers it now; 422 at its pointer for one that is
-        unknown, not published or below the minimum (the same answer for each)."""
+    async def offers(self, choice: AudienceChoice, cache: QuoteCache | None = None) -> list[Offer]:
+        """Each audience as the catalog offers it now (or as ``cache`` remembers it); 422 at
+        its pointer for one that is unknown, not published or below the minimum (the same
+        answer for each)."""
         offers = []
         for i, audience_id in enumerate(choice.ids):
+            if cache is not None and (kept := cache.offer(audience_id)) is not None:
+                offers.append(kept)
+                continue
+            stamp = cache.stamp() if cache is not None else None
             try:
                 entry, version = await self.catalog.offer(audience_id)
             except NotFoundError as exc:
@@ -131,6 +140,8 @@ class AudienceTargeting:
                     "and at or above the minimum size",
                 ) from exc
             offers.append(Offer(entry, version))
+            if cache is not None:
+                cache.remember_offer(stamp, offers[-1])
         return offers
 
     async def reach(
