@@ -28,6 +28,7 @@ from endcap.marketplace.schemas import AudiencePin, Forecast, ForecastLine, Fore
 from endcap.marketplace.targeting import (
     AudienceTargeting,
     Offer,
+    Published,
     invalid,
     premium_of,
     required_audiences,
@@ -98,17 +99,20 @@ class Quoting:
             budget_limited=quote.plan.budget_limited,
         )
 
-    async def quote(self, request: ForecastRequest, *, cached: bool = False) -> Quote:
+    async def quote(
+        self, request: ForecastRequest, *, cached: bool = False, published: Published | None = None
+    ) -> Quote:
         """The plan for ``request``; InvalidRequestError (422, with a pointer) when it cannot
         be booked as asked. ``cached``: audiences and rates may come from the cache (a
-        moment behind a change another process made); a booking reads them now."""
+        moment behind a change another process made); a booking reads them now, the
+        audiences with its campaign (``published``)."""
         cache = self.cache if cached else None
         self._check_dates(request.starts_on, request.ends_on)
         share = self._holdout_share(request.holdout_share)
         if len(set(request.channels)) != len(request.channels):
             raise invalid("/channels", "each channel may be named once")
         choice = required_audiences(request.audience_ids, request.audience_id)
-        offers = await self.targeting.offers(choice, cache)
+        offers = await self.targeting.offers(choice, cache, published)
         for i, channel in enumerate(request.channels):
             for offer in offers:
                 if channel not in offer.reach:

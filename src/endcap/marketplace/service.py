@@ -51,6 +51,7 @@ from endcap.marketplace.schemas import (
 )
 from endcap.marketplace.targeting import (
     AudienceChoice,
+    Published,
     choose_audiences,
     invalid,
     required_audiences,
@@ -139,13 +140,15 @@ class CampaignService:
 
         CapacityExceededError (409, with what each short week has left) takes nothing.
         """
-        found = await self.campaigns.locked_with_audiences(campaign_id)
-        campaign = self._reached(principal, campaign_id, found[0] if found else None)
-        audiences = found[1] if found else []
+        found = await self.campaigns.locked_for_booking(campaign_id)
+        campaign = self._reached(principal, campaign_id, found.campaign if found else None)
+        audiences = found.audiences if found else []
         self._check_revision(campaign, if_match, required=False)
         target = target_of(Action.BOOK, CampaignStatus(campaign.status), principal.role)
         quote = await self._validate(
-            campaign, AudienceChoice(tuple(a.audience_id for a in audiences))
+            campaign,
+            AudienceChoice(tuple(a.audience_id for a in audiences)),
+            published=found.published if found else None,
         )
         lines = [
             CampaignLine(
@@ -275,10 +278,16 @@ class CampaignService:
         return asked
 
     async def _validate(
-        self, campaign: Campaign, audiences: AudienceChoice, *, cached: bool = False
+        self,
+        campaign: Campaign,
+        audiences: AudienceChoice,
+        *,
+        cached: bool = False,
+        published: Published | None = None,
     ) -> Quote:
         """The campaign's quote, or InvalidRequestError (422). ``cached`` for a draft, which
-        is checked again, from what is committed then, when it is booked."""
+        is checked again, from what is committed then, when it is booked; ``published``:
+        the audiences as the booking's transaction read them with the campaign."""
         if len(set(campaign.skus)) != len(campaign.skus):
             raise invalid("/skus", "each promoted product may be named once")
         foreign = await self.partners.foreign_skus(campaign.partner_id, campaign.skus)
@@ -289,7 +298,9 @@ class CampaignService:
                 f"{campaign.skus[i]!r} is not a product of the partner's brands "
                 f"({len(foreign)} such product{'s' if len(foreign) > 1 else ''})",
             )
-        quote = await self.quoting.quote(_request_of(campaign, audiences), cached=cached)
+        quote = await self.quoting.quote(
+            _request_of(campaign, audiences), cached=cached, published=published
+        )
         if quote.plan.impressions == 0:
             raise invalid(
                 "/budget",
