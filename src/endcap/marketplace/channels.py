@@ -175,7 +175,8 @@ class ChannelService:
         taken = {
             (week.channel, week.week_start): week
             for week in await self.channels.take_weeks(
-                [(c, m, settings[Channel(c)].weekly_capacity, wanted[(c, m)]) for c, m in order]
+                campaign_id,
+                [(c, m, settings[Channel(c)].weekly_capacity, wanted[(c, m)]) for c, m in order],
             )
         }
         # Short: a week on the books without room (not taken), or one new to the books
@@ -184,7 +185,6 @@ class ChannelService:
         if len(taken) < len(order) or any(w.booked > w.capacity for w in taken.values()):
             unfit = [k for k in order if k not in taken or taken[k].booked > taken[k].capacity]
             self._refuse(await self.channels.lock_weeks(unfit), wanted, taken, exact=exact)
-        await self.campaigns.add_reservations(campaign_id, wanted)
 
     @staticmethod
     def _refuse(

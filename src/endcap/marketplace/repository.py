@@ -35,6 +35,7 @@ from endcap.audiences.models import Audience, AudienceMember, AudienceVersion
 from endcap.consent.models import Purpose
 from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
+from endcap.db.bulk import is_postgres
 from endcap.marketplace.models import (
     Campaign,
     CampaignAudience,
@@ -71,19 +72,34 @@ _TAKE_WEEKS_TAIL = (
 )
 
 
-@functools.lru_cache(maxsize=64)
-def _take_weeks(rows: int) -> TextualSelect:
-    """The statement taking ``rows`` weeks; its parameters are numbered, never values. Its
-    answer is typed (SQLite returns a date as text otherwise)."""
+# On PostgreSQL the same statement also writes what the campaign holds of each week (a
+# data-modifying WITH, which SQLite lacks): the weeks are locked from this statement to
+# the commit, and every booking of the same weeks waits that long, so one round trip
+# fewer there shortens the queue on contended weeks. Should a week be short, the
+# booking fails and its transaction's rollback takes the rows back with the rest.
+_HOLD_HEAD = "WITH held AS (INSERT INTO capacity_reservations"
+_HOLD_HEAD += " (campaign_id, channel, week_start, impressions) VALUES "
+_HOLD_TAKEN = "), taken AS ("
+_HOLD_TAIL = ") SELECT channel, week_start, capacity, booked FROM taken"
+
+
+@functools.lru_cache(maxsize=128)
+def _take_weeks(rows: int, *, hold: bool) -> TextualSelect:
+    """The statement taking ``rows`` weeks, and if ``hold`` writing the campaign's hold of
+    each; its parameters are numbered, never values. Its answer is typed (SQLite returns a
+    date as text otherwise)."""
     values = ", ".join(f"(:c{i}, :w{i}, :k{i}, :n{i})" for i in range(rows))
-    statement = text(_TAKE_WEEKS_HEAD + values + _TAKE_WEEKS_TAIL).bindparams(
-        *(
-            bindparam(f"{name}{i}", type_=column.type)
-            for i in range(rows)
-            for name, column in zip("cwkn", WEEK_COLUMNS, strict=True)
-        )
-    )
-    return statement.columns(*WEEK_COLUMNS)
+    sql = _TAKE_WEEKS_HEAD + values + _TAKE_WEEKS_TAIL
+    params = [
+        bindparam(f"{name}{i}", type_=column.type)
+        for i in range(rows)
+        for name, column in zip("cwkn", WEEK_COLUMNS, strict=True)
+    ]
+    if hold:
+        held = ", ".join(f"(:campaign, :c{i}, :w{i}, :n{i})" for i in range(rows))
+        sql = _HOLD_HEAD + held + _HOLD_TAKEN + sql + _HOLD_TAIL
+        params.append(bindparam("campaign", type_=RESERVATIONS.c.campaign_id.type))
+    return text(sql).bindparams(*params).columns(*WEEK_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,23 +236,39 @@ class ChannelRepository:
         params = {"p_channels": sorted(channels), "p_first": first, "p_last": last}
         return list((await self.session.execute(_WEEKS_OF, params)).all())
 
-    async def take_weeks(self, weeks: Sequence[tuple[str, date, int, int]]) -> list[WeekRow]:
+    async def take_weeks(
+        self, campaign_id: uuid.UUID, weeks: Sequence[tuple[str, date, int, int]]
+    ) -> list[WeekRow]:
         """Add ``n`` to ``booked`` of each (channel, week, capacity, n), in one statement: a
         week not on the books yet is put there with ``capacity``, holding ``n``; a week on
         the books gets ``n`` only if it still fits. Every week is row-locked until the
         transaction ends, in the order given, so give them in (channel, week) order, the
-        order every booking and release locks them in.
+        order every booking and release locks them in. The campaign's hold of each week
+        (a capacity reservation of ``n``) is written too: in the same statement on
+        PostgreSQL, right after it on SQLite.
 
         Returns the weeks that took their ``n``, as they are now: a week missing from the
         answer did not have room. A new week is inserted whatever its ``n``, so the caller
-        must check those rows against their capacity, and roll back when any week is short.
+        must check those rows against their capacity, and roll back when any week is short
+        (which takes the holds back too).
         """
         if not weeks:
             return []
-        params = {}
+        hold = is_postgres(self.session)
+        params: dict[str, object] = {"campaign": campaign_id} if hold else {}
         for i, (channel, monday, capacity, n) in enumerate(weeks):
             params.update({f"c{i}": channel, f"w{i}": monday, f"k{i}": capacity, f"n{i}": n})
-        return list((await self.session.execute(_take_weeks(len(weeks)), params)).all())
+        statement = _take_weeks(len(weeks), hold=hold)
+        taken = list((await self.session.execute(statement, params)).all())
+        if not hold:
+            await self.session.execute(
+                RESERVATIONS.insert(),
+                [
+                    {"campaign_id": campaign_id, "channel": c, "week_start": w, "impressions": n}
+                    for c, w, _, n in weeks
+                ],
+            )
+        return taken
 
     async def lock_weeks(self, keys: Iterable[tuple[str, date]]) -> list[WeekRow]:
         """The channel-weeks, freshly read and row-locked until the transaction ends.
@@ -399,19 +431,6 @@ class CampaignRepository:
                 table.c.campaign_id == campaign_id, table.c.week_start.in_(sorted(set(weeks)))
             )
         )
-
-    async def add_reservations(
-        self, campaign_id: uuid.UUID, held: Mapping[tuple[str, date], int]
-    ) -> None:
-        """One row per (channel, week) the campaign holds, in one executemany."""
-        if held:
-            await self.session.execute(
-                RESERVATIONS.insert(),
-                [
-                    {"campaign_id": campaign_id, "channel": c, "week_start": w, "impressions": n}
-                    for (c, w), n in held.items()
-                ],
-            )
 
     async def events(self, campaign_id: uuid.UUID) -> list[CampaignEvent]:
         query = (
