@@ -18,7 +18,7 @@ from endcap.activation.routes import ActivationController
 from endcap.audiences.routes import AudienceCatalogController, AudienceController
 from endcap.auth.dependencies import provide_principal
 from endcap.auth.guards import authorize
-from endcap.auth.key_changes import following_key_changes
+from endcap.auth.key_changes import followed_keys
 from endcap.auth.middleware import (
     PUBLIC,
     STATE_KEY_CACHE,
@@ -29,6 +29,7 @@ from endcap.auth.routes import ApiKeyController, MeController
 from endcap.catalog.routes import CatalogController
 from endcap.config import Settings, get_settings
 from endcap.consent.routes import ConsentController
+from endcap.db.change_feed import following
 from endcap.db.engine import create_engine, create_session_factory
 from endcap.db.request_connection import STATE_ENGINE, request_connection_middleware
 from endcap.db.session import STATE_SESSION_FACTORY, provide_session
@@ -37,6 +38,7 @@ from endcap.idempotency.middleware import idempotency_middleware
 from endcap.identity.routes import ProfileController
 from endcap.ingest.routes import IngestController, JobController
 from endcap.jobs.runner import run_in_process
+from endcap.marketplace.quote_changes import STATE_QUOTE_CACHE, followed_quotes
 from endcap.marketplace.routes import (
     ApprovalController,
     CampaignController,
@@ -73,11 +75,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state[STATE_ENGINE] = engine
         app.state[STATE_SESSION_FACTORY] = create_session_factory(engine)
         try:
+            keys, quotes = followed_keys(settings), followed_quotes(settings)
+            app.state[STATE_KEY_CACHE] = keys.cache if keys else None
+            app.state[STATE_QUOTE_CACHE] = quotes.cache if quotes else None
             async with (
-                following_key_changes(settings, engine) as key_cache,
+                following(
+                    engine,
+                    [f for f in (keys, quotes) if f is not None],
+                    every=settings.auth.key_cache_heartbeat_seconds,
+                    connect_timeout=settings.database.connect_timeout,
+                ),
                 run_in_process(settings),
             ):
-                app.state[STATE_KEY_CACHE] = key_cache
                 yield
         finally:
             await engine.dispose()

@@ -163,6 +163,11 @@ class MarketplaceSettings(BaseSettings):
     # mostly people it will not reach.
     min_holdout_share: float = Field(default=0.02, gt=0, lt=1)
     max_holdout_share: float = Field(default=0.5, gt=0, lt=1)
+    # Keep the bookable audiences and rate cards that drafts and forecasts read in memory
+    # (PostgreSQL only), dropped on every change as PostgreSQL notifies it
+    # (marketplace/quote_changes.py); a booking always reads them in its own transaction.
+    quote_cache: bool = True
+    quote_cache_max_audiences: int = Field(default=10_000, ge=1)
 
 
 class ActivationSettings(BaseSettings):

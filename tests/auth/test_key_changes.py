@@ -21,7 +21,7 @@ from tests.support.keys import make_key, make_partner
 from tests.support.server import ServerProcess, start_server
 
 pytestmark = pytest.mark.postgres
-LISTENER = "endcap-key-changes"  # the listening connection's application_name
+LISTENER = "endcap-changes"  # the listening connection's application_name
 REVOKE = "UPDATE api_keys SET revoked_at = now() WHERE lookup = :lookup"
 FRESH_FOR = AuthSettings().key_cache_fresh_for  # the servers run with the defaults
 

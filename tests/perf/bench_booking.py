@@ -236,11 +236,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--log-level", default="WARNING")
     parser.add_argument("--no-telemetry", action="store_true", help="set OTEL_SDK_DISABLED=true")
+    parser.add_argument(
+        "--db-prefix",
+        default="endcap_bench_booking",
+        help="the throwaway database's name starts with this",
+    )
     args = parser.parse_args(argv)
     args.no_write = False
     print_facts(args)
     print(f"servers: {args.workers} uvicorn worker process(es) each")
-    url = databases.create_postgres_database("endcap_bench_booking")
+    url = databases.create_postgres_database(args.db_prefix)
     try:
         migrate.upgrade(url)
         seeded = asyncio.run(seed(DatabaseSettings(url=url), args.partners))

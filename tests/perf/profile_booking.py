@@ -103,8 +103,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--partners", type=int, default=8)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--save", type=Path, help="keep the cProfile stats in this file")
+    parser.add_argument(
+        "--db-prefix",
+        default="endcap_profile_booking",
+        help="the throwaway database's name starts with this",
+    )
     args = parser.parse_args(argv)
-    url = databases.create_postgres_database("endcap_profile_booking")
+    url = databases.create_postgres_database(args.db_prefix)
     try:
         migrate.upgrade(url)
         seeded = asyncio.run(seed(DatabaseSettings(url=url), args.partners))

@@ -70,11 +70,17 @@ class AudienceCatalog:
 
         NotFoundError, exactly as :meth:`entry`, for anything a brand cannot book.
         """
-        audience, version = await self._published(audience_id)
-        entry = self._entry(audience, version)
-        if entry is None:
+        return self.offer_of(audience_id, await self._published(audience_id))
+
+    def offer_of(
+        self, audience_id: uuid.UUID, published: tuple[Audience, AudienceVersion] | None
+    ) -> tuple[CatalogEntry, int]:
+        """:meth:`offer` from an audience and its current version read already (a booking
+        reads them with its campaign); ``published`` None: the audience is not published."""
+        entry = self._entry(*published) if published is not None else None
+        if entry is None or published is None:
             raise NotFoundError(f"no audience with id {audience_id}")
-        return entry, version.version
+        return entry, published[1].version
 
     async def overlap(self, first: uuid.UUID, second: uuid.UUID) -> Overlap:
         """Shoppers in both, rounded; withheld when it would show a few shoppers in one

@@ -24,16 +24,17 @@ PUBLICATION_LOCK = "audience-publication"
 FETCH_ROWS = 100_000
 
 
+# What brands can book: a published audience, with its current version. Joins on these
+# (here, and where a booking locks its campaign) say it once.
+IS_PUBLISHED = col(Audience.status) == AudienceStatus.PUBLISHED
+IS_CURRENT_VERSION = and_(
+    col(AudienceVersion.audience_id) == col(Audience.id),
+    col(AudienceVersion.version) == col(Audience.current_version),
+)
 _PUBLISHED = (
     model_select(Audience, AudienceVersion)
-    .join(
-        AudienceVersion,
-        and_(
-            col(AudienceVersion.audience_id) == col(Audience.id),
-            col(AudienceVersion.version) == col(Audience.current_version),
-        ),
-    )
-    .where(col(Audience.status) == AudienceStatus.PUBLISHED)
+    .join(AudienceVersion, IS_CURRENT_VERSION)
+    .where(IS_PUBLISHED)
     .order_by(col(Audience.name))
 )
 # Built once: every forecast and booking runs it for each of its audiences.

@@ -19,7 +19,13 @@ from endcap.db.types import utcnow
 from endcap.errors import ConflictError, InvalidRequestError
 from endcap.marketplace.models import ChannelSettings
 from endcap.marketplace.plan import Plan, week_start
-from endcap.marketplace.repository import CampaignRepository, ChannelRepository, WeekRow
+from endcap.marketplace.quote_cache import QuoteCache
+from endcap.marketplace.repository import (
+    CampaignRepository,
+    ChannelRate,
+    ChannelRepository,
+    WeekRow,
+)
 from endcap.marketplace.schemas import (
     ChannelSettingsIn,
     ChannelSettingsPublic,
@@ -68,10 +74,18 @@ class ChannelService:
     async def rate_cards(self) -> list[RateCard]:
         return [_rate_card(s) for s in await self.channels.all()]
 
-    async def rates_for(self, channels: Sequence[Channel]) -> dict[Channel, ChannelSettings]:
-        """Each channel's settings; InvalidRequestError (pointing at the channel) for one the
-        retailer has not priced yet."""
-        found = await self.channels.some(c.value for c in channels)
+    async def rates_for(
+        self, channels: Sequence[Channel], cache: QuoteCache | None = None
+    ) -> dict[Channel, ChannelRate]:
+        """Each channel's rate; InvalidRequestError (pointing at the channel) for one the
+        retailer has not priced yet. From ``cache`` when it holds them all."""
+        names = [c.value for c in channels]
+        found = cache.rates(names) if cache is not None else None
+        if found is None:
+            stamp = cache.stamp() if cache is not None else None
+            found = await self.channels.rates(names)
+            if cache is not None:
+                cache.remember_rates(stamp, found)
         for i, channel in enumerate(channels):
             if channel.value not in found:
                 message = f"the retailer sells no {channel.value} yet (no rate card)"
@@ -108,7 +122,7 @@ class ChannelService:
     async def least_left(
         self,
         mondays: Mapping[Channel, Sequence[date]],
-        settings: Mapping[Channel, ChannelSettings],
+        settings: Mapping[Channel, ChannelRate],
         *,
         exact: bool = True,
     ) -> dict[Channel, int]:
@@ -139,7 +153,7 @@ class ChannelService:
         self,
         campaign_id: uuid.UUID,
         plan: Plan,
-        settings: Mapping[Channel, ChannelSettings],
+        settings: Mapping[Channel, ChannelRate],
         *,
         exact: bool = True,
     ) -> None:
@@ -161,7 +175,8 @@ class ChannelService:
         taken = {
             (week.channel, week.week_start): week
             for week in await self.channels.take_weeks(
-                [(c, m, settings[Channel(c)].weekly_capacity, wanted[(c, m)]) for c, m in order]
+                campaign_id,
+                [(c, m, settings[Channel(c)].weekly_capacity, wanted[(c, m)]) for c, m in order],
             )
         }
         # Short: a week on the books without room (not taken), or one new to the books
@@ -170,7 +185,6 @@ class ChannelService:
         if len(taken) < len(order) or any(w.booked > w.capacity for w in taken.values()):
             unfit = [k for k in order if k not in taken or taken[k].booked > taken[k].capacity]
             self._refuse(await self.channels.lock_weeks(unfit), wanted, taken, exact=exact)
-        await self.campaigns.add_reservations(campaign_id, wanted)
 
     @staticmethod
     def _refuse(

@@ -21,12 +21,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from endcap.config import MarketplaceSettings
 from endcap.db.types import utcnow
 from endcap.marketplace.channels import ChannelService
-from endcap.marketplace.models import ChannelSettings
 from endcap.marketplace.plan import Plan, plan
+from endcap.marketplace.quote_cache import QuoteCache
+from endcap.marketplace.repository import ChannelRate
 from endcap.marketplace.schemas import AudiencePin, Forecast, ForecastLine, ForecastRequest
 from endcap.marketplace.targeting import (
     AudienceTargeting,
     Offer,
+    Published,
     invalid,
     premium_of,
     required_audiences,
@@ -42,20 +44,28 @@ class Quote:
     holdout_share: Decimal
     currency: str
     plan: Plan
-    settings: dict[Channel, ChannelSettings]
+    settings: dict[Channel, ChannelRate]
 
 
 class Quoting:
     def __init__(
-        self, session: AsyncSession, gate: PrivacyGateSettings, market: MarketplaceSettings
+        self,
+        session: AsyncSession,
+        gate: PrivacyGateSettings,
+        market: MarketplaceSettings,
+        cache: QuoteCache | None = None,
     ) -> None:
+        """``cache``: where quotes that may be a moment behind (drafts, forecasts) read the
+        audiences and rates they price (quote_cache.py); never a booking."""
         self.targeting = AudienceTargeting(session, gate)
         self.channels = ChannelService(session)
         self.market = market
+        self.cache = cache
 
     async def forecast(self, request: ForecastRequest, *, exact: bool = False) -> Forecast:
-        """The quote a booking would get; capacity left is coarse unless ``exact`` (retailer)."""
-        quote = await self.quote(request)
+        """The quote a booking would get; capacity left is coarse unless ``exact`` (retailer).
+        Audiences and rates may come from the cache; capacity left is read now."""
+        quote = await self.quote(request, cached=True)
         mondays = {line.channel: sorted(line.weeks) for line in quote.plan.lines}
         least_left = await self.channels.least_left(mondays, quote.settings, exact=exact)
         lines = []
@@ -89,15 +99,20 @@ class Quoting:
             budget_limited=quote.plan.budget_limited,
         )
 
-    async def quote(self, request: ForecastRequest) -> Quote:
+    async def quote(
+        self, request: ForecastRequest, *, cached: bool = False, published: Published | None = None
+    ) -> Quote:
         """The plan for ``request``; InvalidRequestError (422, with a pointer) when it cannot
-        be booked as asked."""
+        be booked as asked. ``cached``: audiences and rates may come from the cache (a
+        moment behind a change another process made); a booking reads them now, the
+        audiences with its campaign (``published``)."""
+        cache = self.cache if cached else None
         self._check_dates(request.starts_on, request.ends_on)
         share = self._holdout_share(request.holdout_share)
         if len(set(request.channels)) != len(request.channels):
             raise invalid("/channels", "each channel may be named once")
         choice = required_audiences(request.audience_ids, request.audience_id)
-        offers = await self.targeting.offers(choice)
+        offers = await self.targeting.offers(choice, cache, published)
         for i, channel in enumerate(request.channels):
             for offer in offers:
                 if channel not in offer.reach:
@@ -109,7 +124,7 @@ class Quoting:
                         f"too few of {named} shoppers consent to {channel.value} "
                         f"(open: {', '.join(sorted(c.value for c in offer.reach)) or 'none'})",
                     )
-        settings = await self.channels.rates_for(request.channels)
+        settings = await self.channels.rates_for(request.channels, cache)
         currency = self._currency(request, settings, offers)
         for channel, channel_settings in settings.items():
             if request.frequency_cap > channel_settings.max_per_profile_week:
@@ -164,7 +179,7 @@ class Quoting:
 
     @staticmethod
     def _currency(
-        request: ForecastRequest, settings: dict[Channel, ChannelSettings], offers: list[Offer]
+        request: ForecastRequest, settings: dict[Channel, ChannelRate], offers: list[Offer]
     ) -> str:
         priced = {o.entry.price.currency for o in offers if o.entry.price}
         currencies = {s.currency for s in settings.values()} | priced

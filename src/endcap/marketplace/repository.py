@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import (
     Integer,
@@ -29,10 +30,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.audiences.models import AudienceMember
+from endcap.audiences.membership import IS_CURRENT_VERSION, IS_PUBLISHED
+from endcap.audiences.models import Audience, AudienceMember, AudienceVersion
 from endcap.consent.models import Purpose
 from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
+from endcap.db.bulk import is_postgres
 from endcap.marketplace.models import (
     Campaign,
     CampaignAudience,
@@ -69,25 +72,58 @@ _TAKE_WEEKS_TAIL = (
 )
 
 
-@functools.lru_cache(maxsize=64)
-def _take_weeks(rows: int) -> TextualSelect:
-    """The statement taking ``rows`` weeks; its parameters are numbered, never values. Its
-    answer is typed (SQLite returns a date as text otherwise)."""
+# On PostgreSQL the same statement also writes what the campaign holds of each week (a
+# data-modifying WITH, which SQLite lacks): the weeks are locked from this statement to
+# the commit, and every booking of the same weeks waits that long, so one round trip
+# fewer there shortens the queue on contended weeks. Should a week be short, the
+# booking fails and its transaction's rollback takes the rows back with the rest.
+_HOLD_HEAD = "WITH held AS (INSERT INTO capacity_reservations"
+_HOLD_HEAD += " (campaign_id, channel, week_start, impressions) VALUES "
+_HOLD_TAKEN = "), taken AS ("
+_HOLD_TAIL = ") SELECT channel, week_start, capacity, booked FROM taken"
+
+
+@functools.lru_cache(maxsize=128)
+def _take_weeks(rows: int, *, hold: bool) -> TextualSelect:
+    """The statement taking ``rows`` weeks, and if ``hold`` writing the campaign's hold of
+    each; its parameters are numbered, never values. Its answer is typed (SQLite returns a
+    date as text otherwise)."""
     values = ", ".join(f"(:c{i}, :w{i}, :k{i}, :n{i})" for i in range(rows))
-    statement = text(_TAKE_WEEKS_HEAD + values + _TAKE_WEEKS_TAIL).bindparams(
-        *(
-            bindparam(f"{name}{i}", type_=column.type)
-            for i in range(rows)
-            for name, column in zip("cwkn", WEEK_COLUMNS, strict=True)
-        )
-    )
-    return statement.columns(*WEEK_COLUMNS)
+    sql = _TAKE_WEEKS_HEAD + values + _TAKE_WEEKS_TAIL
+    params = [
+        bindparam(f"{name}{i}", type_=column.type)
+        for i in range(rows)
+        for name, column in zip("cwkn", WEEK_COLUMNS, strict=True)
+    ]
+    if hold:
+        held = ", ".join(f"(:campaign, :c{i}, :w{i}, :n{i})" for i in range(rows))
+        sql = _HOLD_HEAD + held + _HOLD_TAKEN + sql + _HOLD_TAIL
+        params.append(bindparam("campaign", type_=RESERVATIONS.c.campaign_id.type))
+    return text(sql).bindparams(*params).columns(*WEEK_COLUMNS)
 
 
-# Built once: every forecast and booking runs them.
-_SETTINGS_OF = select(ChannelSettings).where(
-    col(ChannelSettings.channel).in_(bindparam("p_channels", expanding=True))
-)
+@dataclass(frozen=True, slots=True)
+class ChannelRate:
+    """What a quote reads of a channel's settings: plain values, which a cache may keep
+    past the session that read them (an ORM object could not)."""
+
+    channel: str
+    cpm: Decimal
+    currency: str
+    weekly_capacity: int
+    max_per_profile_week: int
+
+
+SETTINGS = table_of(ChannelSettings)
+# Built once: every forecast and booking runs them. Core rows, not ORM objects: an
+# object load costs more Python than the query.
+_RATES_OF = sa_select(
+    SETTINGS.c.channel,
+    SETTINGS.c.cpm,
+    SETTINGS.c.currency,
+    SETTINGS.c.weekly_capacity,
+    SETTINGS.c.max_per_profile_week,
+).where(SETTINGS.c.channel.in_(bindparam("p_channels", expanding=True)))
 _WEEKS_OF = (
     sa_select(*WEEK_COLUMNS)
     .where(
@@ -103,11 +139,15 @@ _LOCK_WEEKS = (
     .with_for_update()
 )
 _LOCK_CAMPAIGN = select(Campaign).where(col(Campaign.id) == bindparam("p_id")).with_for_update()
-# A booking's campaign, locked, with its audiences in the brand's order: one round trip
-# where it took two (tests/perf/profile_booking).
+# A booking's campaign, locked, with its audiences in the brand's order, each with its
+# current version where it is published (what the booking prices and pins): one round
+# trip where it took three (tests/perf/profile_booking). Only the campaign is locked, as
+# before; the audiences are read in the booking's transaction, as before.
 _LOCK_CAMPAIGN_WITH_AUDIENCES = (
-    select(Campaign, CampaignAudience)
+    select(Campaign, CampaignAudience, Audience, AudienceVersion)
     .outerjoin(CampaignAudience, col(CampaignAudience.campaign_id) == col(Campaign.id))
+    .outerjoin(Audience, and_(col(Audience.id) == col(CampaignAudience.audience_id), IS_PUBLISHED))
+    .outerjoin(AudienceVersion, IS_CURRENT_VERSION)
     .where(col(Campaign.id) == bindparam("p_id"))
     .order_by(col(CampaignAudience.position))
     .with_for_update(of=Campaign)
@@ -135,6 +175,14 @@ _PIN_VERSION = (
 MEMBERS = table_of(AudienceMember)
 
 
+@dataclass(frozen=True, slots=True)
+class LockedForBooking:
+    campaign: Campaign
+    audiences: list[CampaignAudience]  # in the brand's order
+    # Each audience with its current version; None where it is not published.
+    published: dict[uuid.UUID, tuple[Audience, AudienceVersion] | None]
+
+
 class ChannelRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -142,9 +190,10 @@ class ChannelRepository:
     async def get(self, channel: str) -> ChannelSettings | None:
         return await self.session.get(ChannelSettings, channel)
 
-    async def some(self, channels: Iterable[str]) -> dict[str, ChannelSettings]:
-        found = await self.session.exec(_SETTINGS_OF, params={"p_channels": sorted(channels)})
-        return {s.channel: s for s in found.all()}
+    async def rates(self, channels: Iterable[str]) -> dict[str, ChannelRate]:
+        """The rates of those of ``channels`` that have settings."""
+        found = await self.session.execute(_RATES_OF, {"p_channels": sorted(channels)})
+        return {row[0]: ChannelRate(*row) for row in found.all()}
 
     async def all(self) -> list[ChannelSettings]:
         query = select(ChannelSettings).order_by(col(ChannelSettings.channel))
@@ -187,23 +236,39 @@ class ChannelRepository:
         params = {"p_channels": sorted(channels), "p_first": first, "p_last": last}
         return list((await self.session.execute(_WEEKS_OF, params)).all())
 
-    async def take_weeks(self, weeks: Sequence[tuple[str, date, int, int]]) -> list[WeekRow]:
+    async def take_weeks(
+        self, campaign_id: uuid.UUID, weeks: Sequence[tuple[str, date, int, int]]
+    ) -> list[WeekRow]:
         """Add ``n`` to ``booked`` of each (channel, week, capacity, n), in one statement: a
         week not on the books yet is put there with ``capacity``, holding ``n``; a week on
         the books gets ``n`` only if it still fits. Every week is row-locked until the
         transaction ends, in the order given, so give them in (channel, week) order, the
-        order every booking and release locks them in.
+        order every booking and release locks them in. The campaign's hold of each week
+        (a capacity reservation of ``n``) is written too: in the same statement on
+        PostgreSQL, right after it on SQLite.
 
         Returns the weeks that took their ``n``, as they are now: a week missing from the
         answer did not have room. A new week is inserted whatever its ``n``, so the caller
-        must check those rows against their capacity, and roll back when any week is short.
+        must check those rows against their capacity, and roll back when any week is short
+        (which takes the holds back too).
         """
         if not weeks:
             return []
-        params = {}
+        hold = is_postgres(self.session)
+        params: dict[str, object] = {"campaign": campaign_id} if hold else {}
         for i, (channel, monday, capacity, n) in enumerate(weeks):
             params.update({f"c{i}": channel, f"w{i}": monday, f"k{i}": capacity, f"n{i}": n})
-        return list((await self.session.execute(_take_weeks(len(weeks)), params)).all())
+        statement = _take_weeks(len(weeks), hold=hold)
+        taken = list((await self.session.execute(statement, params)).all())
+        if not hold:
+            await self.session.execute(
+                RESERVATIONS.insert(),
+                [
+                    {"campaign_id": campaign_id, "channel": c, "week_start": w, "impressions": n}
+                    for c, w, _, n in weeks
+                ],
+            )
+        return taken
 
     async def lock_weeks(self, keys: Iterable[tuple[str, date]]) -> list[WeekRow]:
         """The channel-weeks, freshly read and row-locked until the transaction ends.
@@ -243,16 +308,23 @@ class CampaignRepository:
         # Row lock: two transitions of one campaign run one after the other.
         return (await self.session.exec(_LOCK_CAMPAIGN, params={"p_id": campaign_id})).first()
 
-    async def locked_with_audiences(
-        self, campaign_id: uuid.UUID
-    ) -> tuple[Campaign, list[CampaignAudience]] | None:
-        """The campaign, row-locked as :meth:`get` ``for_update`` locks it, and its audiences
-        in the order the brand listed them; None when there is no such campaign."""
+    async def locked_for_booking(self, campaign_id: uuid.UUID) -> LockedForBooking | None:
+        """The campaign, row-locked as :meth:`get` ``for_update`` locks it, its audiences
+        in the order the brand listed them, and each audience with its current version if
+        it is published; None when there is no such campaign."""
         params = {"p_id": campaign_id}
         rows = (await self.session.execute(_LOCK_CAMPAIGN_WITH_AUDIENCES, params)).all()
         if not rows:
             return None
-        return rows[0][0], [audience for _, audience in rows if audience is not None]
+        targeted = [row for row in rows if row[1] is not None]
+        return LockedForBooking(
+            rows[0][0],
+            [row[1] for row in targeted],
+            {
+                row[1].audience_id: (row[2], row[3]) if row[2] and row[3] else None
+                for row in targeted
+            },
+        )
 
     async def list_page(
         self,
@@ -359,19 +431,6 @@ class CampaignRepository:
                 table.c.campaign_id == campaign_id, table.c.week_start.in_(sorted(set(weeks)))
             )
         )
-
-    async def add_reservations(
-        self, campaign_id: uuid.UUID, held: Mapping[tuple[str, date], int]
-    ) -> None:
-        """One row per (channel, week) the campaign holds, in one executemany."""
-        if held:
-            await self.session.execute(
-                RESERVATIONS.insert(),
-                [
-                    {"campaign_id": campaign_id, "channel": c, "week_start": w, "impressions": n}
-                    for (c, w), n in held.items()
-                ],
-            )
 
     async def events(self, campaign_id: uuid.UUID) -> list[CampaignEvent]:
         query = (

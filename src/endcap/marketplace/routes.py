@@ -6,6 +6,7 @@ import uuid
 from datetime import date
 
 from litestar import Controller, Response, get, patch, post, put
+from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -22,6 +23,7 @@ from endcap.marketplace.channels import ChannelService
 from endcap.marketplace.forecast import Quoting
 from endcap.marketplace.lifecycle import Action
 from endcap.marketplace.models import CampaignStatus
+from endcap.marketplace.quote_changes import quote_cache_of
 from endcap.marketplace.schemas import (
     ApprovalItem,
     CampaignCreate,
@@ -46,15 +48,15 @@ def provide_channels(session: NamedDependency[AsyncSession]) -> ChannelService:
 
 
 def provide_quoting(
-    session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]
+    session: NamedDependency[AsyncSession], settings: NamedDependency[Settings], state: State
 ) -> Quoting:
-    return Quoting(session, settings.privacy_gate, settings.marketplace)
+    return Quoting(session, settings.privacy_gate, settings.marketplace, quote_cache_of(state))
 
 
 def provide_campaigns(
-    session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]
+    session: NamedDependency[AsyncSession], settings: NamedDependency[Settings], state: State
 ) -> CampaignService:
-    return CampaignService(session, settings)
+    return CampaignService(session, settings, quote_cache_of(state))
 
 
 def provide_approvals(

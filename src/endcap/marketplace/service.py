@@ -40,6 +40,7 @@ from endcap.marketplace.models import (
 )
 from endcap.marketplace.plan import unrun_from
 from endcap.marketplace.public import campaign_public
+from endcap.marketplace.quote_cache import QuoteCache
 from endcap.marketplace.repository import CampaignRepository
 from endcap.marketplace.schemas import (
     CampaignCreate,
@@ -50,6 +51,7 @@ from endcap.marketplace.schemas import (
 )
 from endcap.marketplace.targeting import (
     AudienceChoice,
+    Published,
     choose_audiences,
     invalid,
     required_audiences,
@@ -62,12 +64,16 @@ AUDIENCE_FIELDS = frozenset({"audience_ids", "audience_id"})
 
 
 class CampaignService:
-    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+    def __init__(
+        self, session: AsyncSession, settings: Settings, quote_cache: QuoteCache | None = None
+    ) -> None:
+        """``quote_cache``: where a draft's checks may read audiences and rates (a booking
+        reads them in its own transaction)."""
         self.session = session
         self.settings = settings
         self.campaigns = CampaignRepository(session)
         self.partners = PartnerService(session)
-        self.quoting = Quoting(session, settings.privacy_gate, settings.marketplace)
+        self.quoting = Quoting(session, settings.privacy_gate, settings.marketplace, quote_cache)
         self.channels = ChannelService(session)
         self.approvals = ApprovalService(session, settings)
 
@@ -87,7 +93,7 @@ class CampaignService:
             holdout_share=data.holdout_share
             or Decimal(str(self.settings.marketplace.default_holdout_share)),
         )
-        await self._validate(campaign, choice)
+        await self._validate(campaign, choice, cached=True)
         await self.campaigns.add(campaign)
         audiences = await self.campaigns.add_audiences(campaign.id, choice.ids)
         await self._record(campaign, principal, Action.CREATE, None)
@@ -119,7 +125,7 @@ class CampaignService:
         asked = choose_audiences(data.audience_ids, data.audience_id)
         audiences = await self.campaigns.audiences(campaign.id)
         choice = asked or AudienceChoice(tuple(a.audience_id for a in audiences))
-        await self._validate(campaign, choice)
+        await self._validate(campaign, choice, cached=True)
         if asked is not None and asked.ids != tuple(a.audience_id for a in audiences):
             audiences = await self.campaigns.set_audiences(campaign.id, asked.ids)
         self._bump(campaign)
@@ -134,13 +140,15 @@ class CampaignService:
 
         CapacityExceededError (409, with what each short week has left) takes nothing.
         """
-        found = await self.campaigns.locked_with_audiences(campaign_id)
-        campaign = self._reached(principal, campaign_id, found[0] if found else None)
-        audiences = found[1] if found else []
+        found = await self.campaigns.locked_for_booking(campaign_id)
+        campaign = self._reached(principal, campaign_id, found.campaign if found else None)
+        audiences = found.audiences if found else []
         self._check_revision(campaign, if_match, required=False)
         target = target_of(Action.BOOK, CampaignStatus(campaign.status), principal.role)
         quote = await self._validate(
-            campaign, AudienceChoice(tuple(a.audience_id for a in audiences))
+            campaign,
+            AudienceChoice(tuple(a.audience_id for a in audiences)),
+            published=found.published if found else None,
         )
         lines = [
             CampaignLine(
@@ -269,7 +277,17 @@ class CampaignService:
             raise invalid("/partner_id", "name the partner the campaign is booked for")
         return asked
 
-    async def _validate(self, campaign: Campaign, audiences: AudienceChoice) -> Quote:
+    async def _validate(
+        self,
+        campaign: Campaign,
+        audiences: AudienceChoice,
+        *,
+        cached: bool = False,
+        published: Published | None = None,
+    ) -> Quote:
+        """The campaign's quote, or InvalidRequestError (422). ``cached`` for a draft, which
+        is checked again, from what is committed then, when it is booked; ``published``:
+        the audiences as the booking's transaction read them with the campaign."""
         if len(set(campaign.skus)) != len(campaign.skus):
             raise invalid("/skus", "each promoted product may be named once")
         foreign = await self.partners.foreign_skus(campaign.partner_id, campaign.skus)
@@ -280,7 +298,9 @@ class CampaignService:
                 f"{campaign.skus[i]!r} is not a product of the partner's brands "
                 f"({len(foreign)} such product{'s' if len(foreign) > 1 else ''})",
             )
-        quote = await self.quoting.quote(_request_of(campaign, audiences))
+        quote = await self.quoting.quote(
+            _request_of(campaign, audiences), cached=cached, published=published
+        )
         if quote.plan.impressions == 0:
             raise invalid(
                 "/budget",

@@ -9,13 +9,15 @@ computed as :mod:`endcap.marketplace.reach` explains, from catalog numbers only.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.audiences.catalog import AudienceCatalog
+from endcap.audiences.models import Audience, AudienceVersion
 from endcap.audiences.schemas import CatalogEntry
 from endcap.consent.models import Purpose
 from endcap.errors import InvalidRequestError, NotFoundError
@@ -25,6 +27,13 @@ from endcap.privacy.channels import Channel, required_purpose
 from endcap.privacy.difference import overlap_singles_out
 from endcap.privacy.settings import PrivacyGateSettings
 from endcap.privacy.sizes import round_count
+
+if TYPE_CHECKING:
+    from endcap.marketplace.quote_cache import QuoteCache
+
+
+# Audiences read already, each with its current version, or None where not published.
+Published = Mapping[uuid.UUID, tuple[Audience, AudienceVersion] | None]
 
 
 def invalid(field: str, message: str) -> InvalidRequestError:
@@ -117,13 +126,26 @@ class AudienceTargeting:
         self.overlaps = OverlapRepository(session)
         self.gate = gate
 
-    async def offers(self, choice: AudienceChoice) -> list[Offer]:
-        """Each audience as the catalog offers it now; 422 at its pointer for one that is
-        unknown, not published or below the minimum (the same answer for each)."""
+    async def offers(
+        self,
+        choice: AudienceChoice,
+        cache: QuoteCache | None = None,
+        published: Published | None = None,
+    ) -> list[Offer]:
+        """Each audience as the catalog offers it now (or as ``cache`` remembers it, or from
+        ``published``, read already); 422 at its pointer for one that is unknown, not
+        published or below the minimum (the same answer for each)."""
         offers = []
         for i, audience_id in enumerate(choice.ids):
+            if cache is not None and (kept := cache.offer(audience_id)) is not None:
+                offers.append(kept)
+                continue
+            stamp = cache.stamp() if cache is not None else None
             try:
-                entry, version = await self.catalog.offer(audience_id)
+                if published is not None and audience_id in published:
+                    entry, version = self.catalog.offer_of(audience_id, published[audience_id])
+                else:
+                    entry, version = await self.catalog.offer(audience_id)
             except NotFoundError as exc:
                 raise invalid(
                     choice.pointer(i),
@@ -131,6 +153,8 @@ class AudienceTargeting:
                     "and at or above the minimum size",
                 ) from exc
             offers.append(Offer(entry, version))
+            if cache is not None:
+                cache.remember_offer(stamp, offers[-1])
         return offers
 
     async def reach(
