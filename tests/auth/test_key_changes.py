@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -16,76 +16,25 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from endcap.auth.key_changes import CHANNEL
 from endcap.auth.roles import Role
-from endcap.config import AuthSettings, DatabaseSettings
+from endcap.config import DatabaseSettings
+from endcap.db.change_feed import APPLICATION_NAME
+from tests.support.change_feed import (
+    FRESH_FOR,
+    behind_the_triggers,
+    listeners,
+    sql,
+    wait_for_listeners,
+    within_the_bound,
+)
 from tests.support.keys import make_key, make_partner
 from tests.support.server import ServerProcess, start_server
 
 pytestmark = pytest.mark.postgres
-LISTENER = "endcap-changes"  # the listening connection's application_name
 REVOKE = "UPDATE api_keys SET revoked_at = now() WHERE lookup = :lookup"
-FRESH_FOR = AuthSettings().key_cache_fresh_for  # the servers run with the defaults
-
-
-def sql(url: str, *statements: str, **params: object) -> list[tuple[object, ...]]:
-    """``statements`` in one transaction, each given the ``params`` it names; the last
-    one's rows."""
-
-    async def go() -> list[tuple[object, ...]]:
-        engine = create_async_engine(url)
-        try:
-            async with engine.begin() as connection:
-                rows: list[tuple[object, ...]] = []
-                for statement in statements:
-                    bound = text(statement)
-                    named = {k: v for k, v in params.items() if f":{k}" in statement}
-                    result = await connection.execute(bound, named)
-                    rows = [tuple(r) for r in result] if result.returns_rows else []
-                return rows
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
-
-
-def listeners(url: str) -> int:
-    rows = sql(
-        url,
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND application_name = :app",
-        app=LISTENER,
-    )
-    return int(rows[0][0])  # type: ignore[call-overload]
-
-
-def wait_for_listeners(url: str, count: int, timeout: float = 15.0) -> None:
-    """Until ``count`` processes listen, and have had time to answer a heartbeat."""
-    deadline = time.monotonic() + timeout
-    while listeners(url) != count:
-        assert time.monotonic() < deadline, f"expected {count} listening processes"
-        time.sleep(0.05)
-    time.sleep(0.3)
 
 
 def revoke_behind_the_triggers(url: str, key: str) -> None:
-    """Revoke in SQL with the triggers off for the transaction (as a replica would apply
-    it): no process hears of it. Only to show what a process serves from its cache."""
-    sql(
-        url,
-        "SET LOCAL session_replication_role = replica",
-        REVOKE,
-        lookup=key.split("_")[1],
-    )
-
-
-def within_the_bound(check: Callable[[], bool]) -> float:
-    """Seconds until ``check`` holds, failing past the bound by which every process must
-    know a committed change (a notification is usually there in milliseconds)."""
-    started = time.monotonic()
-    while not check():
-        waited = time.monotonic() - started
-        assert waited < FRESH_FOR + 0.5, f"still not true after {waited:.2f} s"
-        time.sleep(0.01)
-    return time.monotonic() - started
+    behind_the_triggers(url, REVOKE, lookup=key.split("_")[1])
 
 
 def me(server: ServerProcess, key: str) -> int:
@@ -224,7 +173,7 @@ def test_a_process_whose_listener_dropped_serves_no_cached_key(
         database_url,
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
         " WHERE datname = current_database() AND application_name = :app",
-        app=LISTENER,
+        app=APPLICATION_NAME,
     )
     # A change nobody hears of while nobody listens: the key must not be served from memory
     # once the process knows (it sees the connection end, or its heartbeats stop), nor

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -16,56 +16,27 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from endcap.audiences.models import Audience, AudienceStatus, AudienceVersion
 from endcap.auth.roles import Role
 from endcap.catalog.models import Brand, Manufacturer, Product
-from endcap.config import AuthSettings, DatabaseSettings
+from endcap.config import DatabaseSettings
 from endcap.db.session import standalone_session
 from endcap.marketplace.quote_changes import CHANNEL
 from endcap.partners.models import PartnerManufacturer
+from tests.support.change_feed import (
+    FRESH_FOR,
+    behind_the_triggers,
+    listeners,
+    sql,
+    wait_for_listeners,
+    within_the_bound,
+)
 from tests.support.keys import make_key, make_partner
 from tests.support.server import ServerProcess, start_server
 
 pytestmark = pytest.mark.postgres
-LISTENER = "endcap-changes"  # the listening connection's application_name
-FRESH_FOR = AuthSettings().key_cache_fresh_for  # the servers run with the defaults
 PRICE = "UPDATE channel_settings SET cpm = :cpm WHERE channel = 'email'"
-
-
-def sql(url: str, *statements: str, **params: object) -> None:
-    """``statements`` in one transaction, each given the ``params`` it names."""
-
-    async def go() -> None:
-        engine = create_async_engine(url)
-        try:
-            async with engine.begin() as connection:
-                for statement in statements:
-                    named = {k: v for k, v in params.items() if f":{k}" in statement}
-                    await connection.execute(text(statement), named)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(go())
-
-
-def behind_the_triggers(url: str, statement: str, **params: object) -> None:
-    """``statement`` with the triggers off for its transaction (as a replica would apply
-    it): no process hears of it. Only to show what a process serves from its cache."""
-    sql(url, "SET LOCAL session_replication_role = replica", statement, **params)
-
-
-def within_the_bound(check: Callable[[], bool]) -> float:
-    """Seconds until ``check`` holds, failing past the bound by which every process must
-    know a committed change (a notification is usually there in milliseconds)."""
-    started = time.monotonic()
-    while not check():
-        waited = time.monotonic() - started
-        assert waited < FRESH_FOR + 0.5, f"still not true after {waited:.2f} s"
-        time.sleep(0.01)
-    return time.monotonic() - started
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,25 +102,6 @@ def shop(database_settings: DatabaseSettings, database_url: str) -> Shop:
     )
 
 
-def listeners(url: str) -> int:
-    async def go() -> int:
-        engine = create_async_engine(url)
-        try:
-            async with engine.connect() as connection:
-                found = await connection.scalar(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity"
-                        " WHERE datname = current_database() AND application_name = :app"
-                    ),
-                    {"app": LISTENER},
-                )
-                return int(found or 0)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
-
-
 @pytest.fixture(scope="module")
 def two_servers(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
@@ -158,11 +110,7 @@ def two_servers(
     first = start_server(database_url, tmp_path_factory.mktemp("quotes-first"))
     second = start_server(database_url, tmp_path_factory.mktemp("quotes-second"))
     try:
-        deadline = time.monotonic() + 15
-        while listeners(database_url) != before + 2:
-            assert time.monotonic() < deadline, "expected two more listening processes"
-            time.sleep(0.05)
-        time.sleep(FRESH_FOR)  # each has had a heartbeat answered: caches serve
+        wait_for_listeners(database_url, before + 2)  # and caches serve
         yield first, second
     finally:
         first.stop()
