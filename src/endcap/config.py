@@ -6,13 +6,18 @@ Every variable carries the ``ENDCAP_`` prefix, e.g. ``ENDCAP_DATABASE_URL``.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from endcap.privacy.settings import PrivacyGateSettings
+
+# What one parallel batch statement may hold across its processes unless configured: with
+# the refresh process's few hundred MiB beside it, a 1M-profile refresh stays within 2 GiB
+# (issue 4's goal).
+BATCH_STATEMENT_MEMORY_MB: Final = 1024
 
 
 class DatabaseSettings(BaseSettings):
@@ -32,6 +37,9 @@ class DatabaseSettings(BaseSettings):
     # trait refreshes), set for that transaction only; the server default (4 MB)
     # spills those to disk.
     batch_work_mem_mb: int = Field(default=256, ge=4)
+    # What one parallel batch statement (a full refresh's spend roll-ups) may hold in all,
+    # across its parallel workers; its work_mem is cut to fit (db/parallel.py).
+    batch_statement_memory_mb: int = Field(default=BATCH_STATEMENT_MEMORY_MB, ge=16)
 
     @field_validator("url")
     @classmethod

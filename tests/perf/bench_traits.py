@@ -13,7 +13,7 @@ through ``IngestService`` as ``endcap ingest`` does (one process per file; timed
 the subject). After a ``VACUUM (ANALYZE)`` of the loaded tables (timed apart: the hint
 bits and visibility map a first reader would otherwise set), it times, in a fresh process:
 
-  refresh    ``TraitsService(session, work_mem_mb).refresh()`` in one transaction,
+  refresh    ``TraitsService(session, work_mem_mb, ...).refresh()`` in one transaction,
              committed: its own ``seconds`` per step (traits, spend, value, clusters),
              and the sub-steps inside each, timed by wrapping the repository methods and
              the value/cluster functions in that process (``src`` is not changed). The
@@ -49,11 +49,14 @@ be equal in both, exactly (decimals); a sample of profiles must have the same ro
 within 1e-9, mean basket within a cent); the BG/NBD and Gamma-Gamma parameters fitted on
 DuckDB's inputs must match Endcap's.
 
-Peak RSS is ``ru_maxrss`` of each step's own process (goal: at most 2 GiB for the refresh),
-next to its RSS after imports. ``--keep-db`` leaves the last database in place (its URL is
-printed) for ``tests.perf.bench_estimate --database URL``; drop it by hand afterwards. The
-machines are small and noisy: read the ratios, not the absolute numbers. Only 127.0.0.1 is
-contacted.
+Peak RSS is ``ru_maxrss`` of each step's own process, next to its RSS after imports. The
+refresh's PostgreSQL backend and its parallel workers hold their sorts and hash tables in
+their own memory, so the refresh also reports (memory_peaks.py, sampled every 0.1 s) the
+peak private memory of those, of its own process, and of both at one sample, per step and
+per statement: the last is what the goal (at most 2 GiB) is read against. ``--keep-db``
+leaves the last database in place (its URL is printed) for ``tests.perf.bench_estimate
+--database URL``; drop it by hand afterwards. The machines are small and noisy: read the
+ratios, not the absolute numbers. Only 127.0.0.1 is contacted.
 """
 
 from __future__ import annotations
@@ -95,6 +98,7 @@ from tests.perf.bench_ingest import (
     workdir,
 )
 from tests.perf.launcher import cpu_seconds, host_busy
+from tests.perf.memory_peaks import MemoryPeaks
 from tests.support import databases
 
 LINES_PER_PROFILE_YEAR = 30.0
@@ -117,6 +121,7 @@ class StepPhases(Phases):
     """Phases whose names may say which refresh step they ran in (``{step}``)."""
 
     step = "?"
+    statement: str | None = None  # the labelled statement running now (time_statements)
 
     def add(self, name: str, seconds: float) -> None:
         super().add(name.replace("{step}", self.step), seconds)
@@ -172,11 +177,14 @@ STATEMENTS: dict[str, tuple[str | None, ...]] = {
         "spend: key ranks (two small tables, ANALYZEd)",
         "spend: key ranks (two small tables, ANALYZEd)",
         "spend: key ranks (two small tables, ANALYZEd)",
+        *(None,) * 5,  # a parallel plan and its memory (db/parallel.py): read, then set
         "spend: per profile x catalog place (CREATE UNLOGGED TABLE AS)",
         "spend: ANALYZE the per-place table",
+        *(None,) * 5,  # the settings put back; the roll-ups' memory: read, then set
         "spend: the four roll-ups, in key order (CREATE TABLE AS)",
         "spend: SET NOT NULL on the build table",
         "spend: rows per level (count)",
+        None,  # work_mem put back
         "spend: DROP the work tables",
         None,  # maintenance_work_mem
         "spend: primary key of the build table",
@@ -212,9 +220,11 @@ def time_statements(phases: StepPhases) -> None:
         sent[phases.step] = index + 1
         label = labels[index] if index < len(labels) else f"{phases.step}: other statements"
         started = time.perf_counter()
+        phases.statement = label
         try:
             return await original(self, *args, **kwargs)
         finally:
+            phases.statement = None
             if label is not None:
                 phases.add(label, time.perf_counter() - started)
 
@@ -243,11 +253,13 @@ def instrument_refresh(phases: StepPhases) -> None:
     phases.mark(service, "assign_clusters", "clusters")
 
 
-def refresh_in_child(url: str, work_mem_mb: int) -> dict[str, Any]:
-    return asyncio.run(_refresh(url, work_mem_mb))
+def refresh_in_child(
+    url: str, work_mem_mb: int, statement_memory_mb: int | None = None
+) -> dict[str, Any]:
+    return asyncio.run(_refresh(url, work_mem_mb, statement_memory_mb))
 
 
-async def _refresh(url: str, work_mem_mb: int) -> dict[str, Any]:
+async def _refresh(url: str, work_mem_mb: int, statement_memory_mb: int | None) -> dict[str, Any]:
     from endcap.traits.service import RefreshMode, TraitsService  # noqa: PLC0415
 
     phases = StepPhases()
@@ -260,8 +272,15 @@ async def _refresh(url: str, work_mem_mb: int) -> dict[str, Any]:
         backend = int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
         backend_cpu0 = cpu_seconds(backend)
         refreshing = time.perf_counter()
-        # FULL: in AUTO mode a second refresh finds nothing changed and keeps every row.
-        report = await TraitsService(session, work_mem_mb).refresh(mode=RefreshMode.FULL)
+        with MemoryPeaks(backend, lambda: phases.statement or phases.step) as memory:
+            # FULL: in AUTO mode a second refresh finds nothing changed and keeps every row.
+            service = TraitsService(
+                session,
+                work_mem_mb,
+                statement_memory_mb=statement_memory_mb
+                or settings.database.batch_statement_memory_mb,
+            )
+            report = await service.refresh(mode=RefreshMode.FULL)
         refreshed = time.perf_counter()
         backend_cpu = cpu_seconds(backend) - backend_cpu0
     finished = time.perf_counter()
@@ -275,6 +294,7 @@ async def _refresh(url: str, work_mem_mb: int) -> dict[str, Any]:
         "host_busy": (busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1e-9),
         "rss_start_kib": rss_start,
         "peak_rss_kib": peak_rss_kib(),
+        "memory": memory.as_dict(),
         "phases": phases.as_dict(),
         "report": report.model_dump(mode="json"),
     }
@@ -832,7 +852,12 @@ def run_size(profiles: int, args: argparse.Namespace, outdir: Path) -> dict[str,
             checkpoint(url)
             temp0 = temp_bytes(url)
             done: dict[str, Any] = in_child(
-                "refresh", args.timeout, refresh_in_child, url, args.work_mem_mb
+                "refresh",
+                args.timeout,
+                refresh_in_child,
+                url,
+                args.work_mem_mb,
+                args.statement_memory_mb,
             )
             temp1 = temp_bytes(url)
             done["temp_files"], done["temp_bytes"] = temp1[0] - temp0[0], temp1[1] - temp0[1]
@@ -922,7 +947,7 @@ def print_summary(results: list[dict[str, Any]]) -> None:
         f"\n{'profiles':>10}{'lines':>12}{'refresh':>8}{'endcap traits':>14}{'spend':>8}"
         f"{'publish':>8}{'sum':>8}{'duckdb traits':>14}{'spend':>8}{'sum':>7}{'ratio':>7}"
         f"{'1-thread':>10}{'ratio':>7}"
-        f"{'value':>8}{'clusters':>9}{'RSS MiB':>9}"
+        f"{'value':>8}{'clusters':>9}{'RSS MiB':>9}{'+PG MiB':>9}"
     )
     for r in results:
         duck = r["ducks"][0]
@@ -938,12 +963,15 @@ def print_summary(results: list[dict[str, Any]]) -> None:
                 f"{sql_seconds(mine) / sql_seconds(theirs):>7.1f}{one_sum:>10.1f}"
                 f"{sql_seconds(mine) / one_sum:>7.1f}{mine['value']:>8.1f}"
                 f"{mine['clusters']:>9.1f}{mib(refresh['peak_rss_kib']):>9}"
+                f"{mib(max(refresh['memory']['both_kib'].values(), default=0)):>9}"
             )
     print(
         "seconds; ratio = Endcap (traits + spend + publish) / DuckDB (traits + spend), goal <= 3.0;"
         f" the first DuckDB column uses all cores ({results[0]['ducks'][0]['threads']} threads),"
         " '1-thread' one. Refresh 2 replaces the rows refresh 1 wrote (a steady-state refresh)."
-        " RSS: peak of the refresh process (goal <= 2,048 MiB)."
+        " RSS: peak of the refresh process (goal <= 2,048 MiB); +PG: the peak of that process's"
+        " RSS plus its PostgreSQL backend's and parallel workers' private memory, sampled together"
+        " (memory_peaks.py)."
     )
     for r in results:
         print_size(r)
@@ -1037,6 +1065,18 @@ def print_refresh(number: int, refresh: dict[str, Any]) -> None:
         print(f"      {rest:<50}{step_seconds - inside:>9.2f} s")
     if phases["missing"]:
         print(f"    (not found, so not timed: {', '.join(phases['missing'])})")
+    print_memory(refresh["memory"])
+
+
+def print_memory(memory: dict[str, dict[str, int]]) -> None:
+    """Per step (and labelled statement): peak private memory of the backend and its
+    parallel workers, of this process, and of both at one sample (MiB)."""
+    print(f"    {'memory peaks, MiB':<52}{'PostgreSQL':>11}{'workers':>8}{'process':>9}{'both':>7}")
+    for step, both in memory["both_kib"].items():
+        print(
+            f"      {step:<50}{mib(memory['backend_kib'][step]):>11}{memory['workers'][step]:>8}"
+            f"{mib(memory['process_kib'][step]):>9}{mib(both):>7}"
+        )
 
 
 def print_value_baseline(refresh: dict[str, Any], value: dict[str, Any]) -> None:
@@ -1105,6 +1145,12 @@ def main(argv: list[str] | None = None) -> None:
         help="TraitsService work_mem (default: the batch_work_mem_mb setting)",
     )
     parser.add_argument(
+        "--statement-memory-mb",
+        type=int,
+        default=None,
+        help="what one parallel statement may hold (default: batch_statement_memory_mb)",
+    )
+    parser.add_argument(
         "--duckdb-threads",
         type=int,
         nargs="+",
@@ -1120,10 +1166,16 @@ def main(argv: list[str] | None = None) -> None:
         "--timeout", type=float, default=3600.0, help="seconds any one step may take"
     )
     args = parser.parse_args(argv)
+    database = settings_for(databases.POSTGRES_ADMIN_URL).database
     if args.work_mem_mb is None:
-        args.work_mem_mb = settings_for(databases.POSTGRES_ADMIN_URL).database.batch_work_mem_mb
+        args.work_mem_mb = database.batch_work_mem_mb
+    if args.statement_memory_mb is None:
+        args.statement_memory_mb = database.batch_statement_memory_mb
     print_facts(("duckdb", "scikit-learn", "scipy"))
-    print(f"refresh work_mem: {args.work_mem_mb} MB; DuckDB threads runs: {args.duckdb_threads}")
+    print(
+        f"refresh work_mem: {args.work_mem_mb} MB, at most {args.statement_memory_mb} MB per"
+        f" parallel statement; DuckDB threads runs: {args.duckdb_threads}"
+    )
     results = []
     for profiles in args.profiles:
         with workdir(args.keep_files, f"traits-{profiles}-seed{args.seed}") as outdir:

@@ -24,6 +24,7 @@ async def run_refresh(
             session,
             settings.database.batch_work_mem_mb,
             sample_profiles=settings.audience.estimate_sample_profiles,
+            statement_memory_mb=settings.database.batch_statement_memory_mb,
         )
         mode = RefreshMode(job.params.get("mode", RefreshMode.AUTO.value))
         candidates = K_CANDIDATES if job.params.get("choose_k") else None

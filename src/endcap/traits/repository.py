@@ -31,8 +31,10 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.catalog.models import Brand, Manufacturer, Product
+from endcap.config import BATCH_STATEMENT_MEMORY_MB
 from endcap.db.base import table_of
 from endcap.db.bulk import is_postgres
+from endcap.db.parallel import parallel_plan, statement_memory
 from endcap.db.types import UTCDateTime
 from endcap.purchases.models import TransactionLine
 from endcap.traits.full_spend import (
@@ -129,8 +131,16 @@ def _roll_ups(per_sku: Table, sums: list[ColumnElement[Any]]) -> dict[str, Selec
 
 
 class TraitsRepository:
-    def __init__(self, session: AsyncSession, traits_table: Table = TRAITS) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        traits_table: Table = TRAITS,
+        statement_memory_mb: int = BATCH_STATEMENT_MEMORY_MB,
+    ) -> None:
         self.session = session
+        # What one parallel statement of a full refresh may hold in PostgreSQL, across its
+        # processes (db/parallel.py).
+        self.statement_memory_mb = statement_memory_mb
         self.spend: Table = SPEND
         self.traits_table = traits_table
 
@@ -199,11 +209,19 @@ class TraitsRepository:
         if only is None and is_postgres(self.session):
             await create_work_table(self.session, KEYS, key_ranks())
             await create_work_table(self.session, SKU_KEYS, sku_ranks())
-            await create_work_table(self.session, PER_SKU, per_sku_cents(as_of))
-            found = await create_build_table(self.session, ranked_roll_ups(PER_SKU_CENTS))
+            budget = self.statement_memory_mb
+            # Per process: the partial aggregate's sort (spend_table.py says why parallel).
+            async with (
+                parallel_plan(self.session),
+                statement_memory(self.session, budget, hashes=0, sorts=1),
+            ):
+                await create_work_table(self.session, PER_SKU, per_sku_cents(as_of))
+            # Per process: one roll-up's hash aggregate, then the sort of its rows.
+            async with statement_memory(self.session, budget, hashes=1, sorts=1):
+                found = await create_build_table(self.session, ranked_roll_ups(PER_SKU_CENTS))
             self.spend = build_table()
             await drop_work_tables(self.session)
-            await index_build_table(self.session)
+            await index_build_table(self.session, budget)
             return {level: found.get(level, 0) for level in LEVELS}
         await self.session.execute(delete(SPEND).where(*_among(SPEND.c.profile_id, only)))
         per_sku = await self._spend_per_sku(as_of, only)

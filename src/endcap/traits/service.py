@@ -26,6 +26,7 @@ from typing import Any, Final
 from sqlalchemy import BigInteger, Column, MetaData, Table, func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from endcap.config import BATCH_STATEMENT_MEMORY_MB
 from endcap.db.bulk import batch_memory, is_postgres, no_jit
 from endcap.db.types import utcnow
 from endcap.errors import NotFoundError
@@ -59,9 +60,10 @@ class TraitsService:
         session: AsyncSession,
         work_mem_mb: int = 256,
         sample_profiles: int = DEFAULT_SAMPLE_PROFILES,
+        statement_memory_mb: int = BATCH_STATEMENT_MEMORY_MB,
     ) -> None:
         self.session = session
-        self.traits = TraitsRepository(session)
+        self.traits = TraitsRepository(session, statement_memory_mb=statement_memory_mb)
         self.stale = StalenessRepository(session)
         self.labels = ClusterLabelRepository(session)
         self.work_mem_mb = work_mem_mb

@@ -27,10 +27,23 @@ before, 24.3 / 23.3 s after; in whole refreshes (load 3-5) the roll-ups took 20.
 27.7 / 35.8 s before and 18.3 / 26.0 / 25.4 s after. Of what is left, about a quarter
 is the leader writing the rows (heap and WAL, one tuple at a time: PostgreSQL 15's
 CREATE TABLE AS has no multi-row insert and no parallel writers); the table must stay
-logged. A parallel first pass (partial aggregates in the workers, forced by zero
-parallel costs) and a hash aggregate for it (hash_mem_multiplier 4) were measured too,
-and were not clearly faster at 100k (within the noise of a busy machine): the
-per-place groups are nearly as many as the lines.
+logged.
+
+The first sums run in parallel too: partial aggregates in the workers, each over its
+sorted share of the lines, merged by the leader. The planner, expecting 2.6M groups where
+there are 1.5M, plans them in one process unless parallel plans cost nothing to start and
+gather from (db/parallel.py ``parallel_plan``, for that statement only). Measured at 100k
+profiles on a quiet machine (load < 1), with JIT off as in a refresh, alternately: 4.4 /
+4.8 s in one process, 3.3 / 3.9 / 3.2 s in parallel. (On a machine busy with another
+benchmark, an earlier session found no clear difference.)
+
+Memory: every process of the roll-ups holds a hash table and a sort at once, so
+``work_mem`` is cut for them to keep the statement within its budget (db/parallel.py
+``statement_memory``; ``ENDCAP_DATABASE_BATCH_STATEMENT_MEMORY_MB``, 1 GiB by default).
+At 100k profiles, with 256 MB per node, the backend and its workers peaked at 1,476 MiB
+of private memory; with the 1 GiB budget (113 MB per node) at 1,203 MiB (each process has
+some 40 MiB of its own beyond its sorts and hashes), and the spend step took as long,
+within the noise.
 
 The fresh table's rows are written in its primary key's order, so that the key's
 build finds them sorted (PostgreSQL's sort checks for presorted input first) instead
@@ -168,10 +181,12 @@ def build_table() -> Table:
     )
 
 
-async def index_build_table(session: AsyncSession) -> None:
+async def index_build_table(session: AsyncSession, budget_mb: int) -> None:
+    """The build table's keys; their builds' memory is shared by their parallel workers, and
+    kept within ``budget_mb`` (what one statement may hold, db/parallel.py)."""
     await session.execute(
         text("SELECT set_config('maintenance_work_mem', :value, true)"),
-        {"value": f"{INDEX_MEMORY_MB}MB"},
+        {"value": f"{min(INDEX_MEMORY_MB, budget_mb)}MB"},
     )
     for statement in _INDEX:
         await session.execute(text(statement))
