@@ -78,6 +78,8 @@ from sqlalchemy import text
 
 from endcap.db import migrate
 from endcap.db.session import standalone_session
+from endcap.traits.models import COVERED
+from endcap.traits.spend_table import INDEX_MEMORY_MB
 from tests.perf.bench_ingest import (
     Phases,
     asyncpg_dsn,
@@ -415,6 +417,42 @@ def temp_bytes(url: str) -> tuple[int, int]:
         )
     )
     return int(rows[0][0]), int(rows[0][1])
+
+
+# Storing the spend rows alone, with no aggregation: a copy of the refreshed profile_spend
+# (already in its key's order) written as the refresh writes its build table, then its two
+# indexes; rolled back. What any refresh that keeps this layout pays at least.
+FLOOR_STATEMENTS: tuple[tuple[str, str], ...] = (
+    ("copy (CREATE TABLE AS)", "CREATE TABLE spend_floor AS SELECT * FROM profile_spend"),
+    (
+        "primary key",
+        "ALTER TABLE spend_floor ADD PRIMARY KEY (level, key, profile_id)"
+        f" INCLUDE ({', '.join(COVERED)})",
+    ),
+    ("profile_id index", "CREATE INDEX spend_floor_profile_id ON spend_floor (profile_id)"),
+)
+
+
+async def _storing_floor(url: str, maintenance_mb: int) -> dict[str, float]:
+    conn = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
+    seconds: dict[str, float] = {}
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        await conn.execute("SET LOCAL jit = off")
+        await conn.execute(f"SET LOCAL maintenance_work_mem = '{maintenance_mb}MB'")
+        for name, statement in FLOOR_STATEMENTS:
+            started = time.perf_counter()
+            await conn.execute(statement)
+            seconds[name] = time.perf_counter() - started
+    finally:
+        await transaction.rollback()
+        await conn.close()
+    return seconds
+
+
+def storing_floor(url: str, maintenance_mb: int) -> dict[str, float]:
+    return asyncio.run(_storing_floor(url, maintenance_mb))
 
 
 TRAIT_TOTALS = (
@@ -869,6 +907,14 @@ def run_size(profiles: int, args: argparse.Namespace, outdir: Path) -> dict[str,
                 + f"; peak RSS {mib(done['peak_rss_kib'])} MiB",
                 flush=True,
             )
+        checkpoint(url)
+        floor = storing_floor(url, min(INDEX_MEMORY_MB, args.statement_memory_mb))
+        print(
+            f"  storing the spend rows alone: {sum(floor.values()):.1f} s ("
+            + ", ".join(f"{k} {v:.1f}" for k, v in floor.items())
+            + ")",
+            flush=True,
+        )
         plans: list[dict[str, Any]] = []
         if args.explain:
             plans = in_child("explain", args.timeout, explain_in_child, url, args.work_mem_mb)
@@ -925,6 +971,7 @@ def run_size(profiles: int, args: argparse.Namespace, outdir: Path) -> dict[str,
         "loads": loads,
         "vacuum_seconds": vacuum_seconds,
         "refreshes": refreshes,
+        "floor": floor,
         "plans": plans,
         "sizes": sizes,
         "endcap_numbers": endcap_numbers,
@@ -974,7 +1021,24 @@ def print_summary(results: list[dict[str, Any]]) -> None:
         " (memory_peaks.py)."
     )
     for r in results:
+        print_floor(r)
+    for r in results:
         print_size(r)
+
+
+def print_floor(r: dict[str, Any]) -> None:
+    """What storing the spend rows alone costs, next to the ratio's goal: the floor of a
+    refresh that keeps profile_spend's layout (rows, covering key, profile_id index)."""
+    floor = sum(r["floor"].values())
+    mine = r["refreshes"][-1]["report"]["seconds"]
+    theirs = sql_seconds(r["ducks"][0]["seconds"])
+    with_rest = floor + float(mine["traits"]) + float(mine.get("publish", 0))
+    print(
+        f"{r['profiles']:,} profiles: storing the spend rows alone (copy, key, index; no"
+        f" aggregation) takes {floor:.1f} s = {floor / theirs:.1f}x DuckDB's whole aggregation;"
+        f" with the traits step and publish {with_rest:.1f} s = {with_rest / theirs:.1f}x;"
+        f" the spend step's aggregation itself {float(mine['spend']) - floor:.1f} s."
+    )
 
 
 def print_size(r: dict[str, Any]) -> None:
