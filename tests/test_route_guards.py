@@ -76,3 +76,14 @@ def test_route_needs_a_key_and_the_right_role(
         else:
             assert response.status_code == 403, f"{role} reached {method} {path}"
             assert response.json()["type"] == "urn:endcap:problem:forbidden"
+
+
+def test_options_answers_without_a_key_and_without_data(server: ServerProcess) -> None:
+    """Litestar answers OPTIONS itself (a CORS preflight sends no key): 204, an ``Allow``
+    header, no body. (Where two controllers share a path, its ``Allow`` names one's methods:
+    Litestar's, not ours.)"""
+    for path in sorted({p for _, p, _ in PROTECTED}):
+        response = httpx.request("OPTIONS", server.base_url + _concrete(path), timeout=30)
+        assert response.status_code == 204, f"OPTIONS {path}: {response.text}"
+        assert "OPTIONS" in response.headers["allow"].split(", "), path
+        assert response.content == b"", path

@@ -36,9 +36,18 @@ async def authorize(
 ) -> None:
     # Async though it awaits nothing: Litestar runs a plain function guard in a worker
     # thread, a hand-off to another thread and back on every request (profile_booking).
-    if handler.opt.get(PUBLIC):
+    if handler.opt.get(PUBLIC) or _is_litestar_options(connection, handler):
         return
     allowed = allowed_roles(handler)
     principal = connection.user
     if not isinstance(principal, Principal) or principal.role not in allowed:
         raise PermissionDeniedError("this API key's role may not use this route")
+
+
+def _is_litestar_options(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> bool:
+    """Litestar's own answer to OPTIONS (no route defines one): 204 with the ``Allow``
+    header, nothing else, so a CORS preflight needs no key. The authentication middleware
+    lets OPTIONS through unauthenticated, so there is no principal to check."""
+    return connection.scope.get("method") == "OPTIONS" and handler.handler_name == "options_handler"
