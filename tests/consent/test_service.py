@@ -10,10 +10,10 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.config import DatabaseSettings, Settings
-from endcap.consent.models import ConsentStatus, Purpose
+from endcap.consent.models import CLOCK_LEEWAY, ConsentStatus, Purpose
 from endcap.consent.schemas import ConsentRecord
 from endcap.consent.service import ConsentService
-from endcap.errors import NotFoundError
+from endcap.errors import InvalidRequestError, NotFoundError
 from endcap.identity.repository import IdentityRepository
 from tests.support.retailer import load_tiny
 
@@ -86,3 +86,46 @@ async def test_unknown_customer_or_profile_is_not_found(session: AsyncSession) -
         )
     with pytest.raises(NotFoundError):
         await ConsentService(session).state(987654321)
+
+
+async def test_a_decision_dated_in_the_future_is_refused_and_cannot_block_withdrawal(
+    session: AsyncSession, settings: Settings, tmp_path: Path
+) -> None:
+    shop = await load_tiny(session, settings, tmp_path)
+    service = ConsentService(session)
+    profile = await _profile_of(session, shop.id("c1"))
+    before = {p.purpose: p for p in (await service.state(profile)).purposes}
+
+    naive = datetime(9999, 12, 31)  # noqa: DTZ001 - no offset, as a client may send it
+    for when in (datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), naive):
+        grant = ConsentRecord(
+            customer_id=shop.id("c1"),
+            purpose=Purpose.MEASUREMENT,
+            status=ConsentStatus.GRANTED,
+            recorded_at=when,
+        )
+        with pytest.raises(InvalidRequestError, match="in the future") as refused:
+            await service.record(grant)
+        assert refused.value.extra["errors"][0]["field"] == "/recorded_at"
+
+    # Nothing was stored: a withdrawal now is the latest decision and holds.
+    await service.record(
+        ConsentRecord(
+            customer_id=shop.id("c1"), purpose=Purpose.MEASUREMENT, status=ConsentStatus.WITHDRAWN
+        )
+    )
+    after = {p.purpose: p for p in (await service.state(profile)).purposes}
+    assert before[Purpose.MEASUREMENT].granted is True
+    assert after[Purpose.MEASUREMENT].granted is False
+    # Within the clock leeway a decision is taken as sent.
+    soon = datetime.now(UTC) + CLOCK_LEEWAY / 2
+    await service.record(
+        ConsentRecord(
+            customer_id=shop.id("c1"),
+            purpose=Purpose.MEASUREMENT,
+            status=ConsentStatus.GRANTED,
+            recorded_at=soon,
+        )
+    )
+    latest = {p.purpose: p for p in (await service.state(profile)).purposes}
+    assert latest[Purpose.MEASUREMENT].granted is True

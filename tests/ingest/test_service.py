@@ -678,6 +678,19 @@ async def test_unknown_sku_customer_and_store_are_named(db: Db, tmp_path: Path) 
     ]
 
 
+async def test_a_consent_dated_in_the_future_is_named(db: Db, tmp_path: Path) -> None:
+    await seeded(db, tmp_path)
+    content = (
+        "customer_id,purpose,status,recorded_at\n"
+        "C1,email,granted,2024-01-01\nC1,email,granted,9999-12-31T23:59:59Z\n"
+    )
+    report = await rejected_and_unchanged(db, "consents", write(tmp_path / "later.csv", content))
+    assert reasons(report) == [
+        (3, "recorded_at", "in the future: date a decision when it was made (got"
+         " '9999-12-31T23:59:59Z')"),
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("entity", "content"),
     [

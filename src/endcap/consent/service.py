@@ -12,13 +12,15 @@ reach and exports read.
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.consent.models import ConsentEvent, ConsentStatus, Purpose
+from endcap.consent.models import CLOCK_LEEWAY, ConsentEvent, ConsentStatus, Purpose
 from endcap.consent.repository import ConsentRepository
 from endcap.consent.schemas import ConsentEventPublic, ConsentRecord, ConsentState, PurposeState
 from endcap.db.types import utcnow
-from endcap.errors import NotFoundError
+from endcap.errors import InvalidRequestError, NotFoundError
 from endcap.identity.repository import IdentityRepository
 
 
@@ -45,7 +47,20 @@ class ConsentService:
 
     async def record(self, data: ConsentRecord) -> ConsentEventPublic:
         """Append one event (the same event twice is kept once); reach and exports honour
-        it from the commit on. NotFoundError: unknown customer."""
+        it from the commit on. NotFoundError: unknown customer; InvalidRequestError: a
+        decision dated in the future (:data:`CLOCK_LEEWAY`)."""
+        now = utcnow()
+        decided = data.recorded_at
+        if decided is not None and decided.tzinfo is None:  # no offset: UTC, as stored
+            decided = decided.replace(tzinfo=UTC)
+        if decided is not None and decided > now + CLOCK_LEEWAY:
+            message = (
+                f"recorded_at {decided.isoformat()} is in the future (it is"
+                f" {now.isoformat(timespec='seconds')} here): a decision dated later would"
+                " outrank every decision until then; send when the shopper decided"
+            )
+            problem = {"field": "/recorded_at", "message": message}
+            raise InvalidRequestError(message, errors=[problem])
         # First, so that the record's profile and the ledger read below stay as they are.
         await self.ledger.lock()
         customer = await self.identity.customer(data.customer_id)
@@ -55,7 +70,7 @@ class ConsentService:
             customer_ref=customer.id,
             purpose=data.purpose,
             status=data.status,
-            recorded_at=data.recorded_at or utcnow(),
+            recorded_at=decided or now,
             source=data.source,
         )
         stored = await self.ledger.find(event)

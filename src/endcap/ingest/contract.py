@@ -35,6 +35,8 @@ class ColumnSpec:
     signed_if_returns: bool = False
     # Digits before the decimal point that the stored column holds (None: no limit).
     integer_digits: int | None = None
+    # A time that cannot be later than the load (beyond the consent clock leeway).
+    not_in_future: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +139,8 @@ CONSENTS = EntitySpec(
         ColumnSpec(
             "status", Kind.CHOICE, required=True, choices=tuple(s.value for s in ConsentStatus)
         ),
-        ColumnSpec("recorded_at", Kind.TIMESTAMP, required=True),
+        # The latest decision holds: one dated in the future would outrank every later one.
+        ColumnSpec("recorded_at", Kind.TIMESTAMP, required=True, not_in_future=True),
         _text("source", max_length=120),
     ),
     key=("customer_id", "purpose", "recorded_at", "status"),

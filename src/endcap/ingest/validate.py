@@ -4,11 +4,13 @@ column and reason; good values come out normalised as strings ready for staging.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from endcap.consent.models import CLOCK_LEEWAY
 from endcap.ingest.contract import ColumnSpec, EntitySpec, Kind
 
 DECIMAL = r"^[+-]?(\d+(\.\d*)?|\.\d+)$"
@@ -113,7 +115,12 @@ def _check(  # noqa: PLR0911  (one return per column kind reads best)
             problems.append((too_large, f"out of range: at most {digits} digits before the point"))
         return _nullify(filled, blank), problems
     parsed, bad = _timestamps(filled, blank)
-    return parsed, [(bad, "not an ISO-8601 date-time")]
+    problems = [(bad, "not an ISO-8601 date-time")]
+    if column.not_in_future:
+        limit = pa.scalar(datetime.now(UTC) + CLOCK_LEEWAY, parsed.type)
+        future = np.asarray(pc.fill_null(pc.greater(parsed, limit), False)) & ~bad
+        problems.append((future, "in the future: date a decision when it was made"))
+    return parsed, problems
 
 
 def _nullify(values: pa.Array, blank: np.ndarray) -> pa.Array:
