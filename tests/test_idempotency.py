@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from sqlmodel import select
 
 from endcap.client import EndcapClient
 from endcap.config import DatabaseSettings
@@ -239,3 +240,39 @@ def test_json_that_says_something_else_is_still_409(server: ServerProcess, admin
     for answer in (other_kind, extra_field):
         assert answer.status_code == 409
         assert answer.json()["type"] == "urn:endcap:problem:idempotency-key-reused"
+
+
+async def test_a_new_keys_secret_is_never_recorded_and_a_retry_gets_it_as_null(
+    server: ServerProcess, admin_key: str, database_settings: DatabaseSettings
+) -> None:
+    idem = uuid.uuid4().hex
+    headers = {"Authorization": f"Bearer {admin_key}", "Idempotency-Key": idem}
+    body = {"name": unique("reporting"), "role": "buyer"}
+
+    def create() -> httpx.Response:
+        return httpx.post(f"{server.base_url}/api/v1/keys", json=body, headers=headers, timeout=30)
+
+    first = await asyncio.to_thread(create)
+    again = await asyncio.to_thread(create)
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    secret = first.json()["key"]
+    assert isinstance(secret, str)
+    assert secret.startswith("ek_")
+    assert again.json() == {**first.json(), "key": None}  # the same key, once
+    async with standalone_session(database_settings) as session:
+        recorded = (
+            await session.exec(
+                select(IdempotentRequest).where(IdempotentRequest.idempotency_key == idem)
+            )
+        ).one()
+    assert recorded.response is not None
+    assert recorded.response["id"] == first.json()["id"]
+    assert secret not in json.dumps(recorded.response)
+    me = await asyncio.to_thread(
+        httpx.get,
+        f"{server.base_url}/api/v1/me",
+        headers={"Authorization": f"Bearer {secret}"},
+        timeout=30,
+    )
+    assert me.status_code == 200

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from endcap.auth.roles import Role
-from endcap.auth.schemas import ApiKeyCreate
+from endcap.auth.schemas import ApiKeyCreate, ApiKeyCreated
 from endcap.auth.service import ApiKeyService
 from endcap.config import DatabaseSettings, Settings, get_settings
 from endcap.db import migrate
@@ -84,7 +84,15 @@ async def _create_keys(settings: Settings) -> DemoKeys:
         brand = await keys.create(
             ApiKeyCreate(name="demo brand", role=Role.BRAND, partner_id=partner.id)
         )
-    return DemoKeys(admin=admin.key, buyer=buyer.key, brand=brand.key, partner_id=str(partner.id))
+    return DemoKeys(
+        admin=_secret(admin), buyer=_secret(buyer), brand=_secret(brand), partner_id=str(partner.id)
+    )
+
+
+def _secret(created: ApiKeyCreated) -> str:
+    if created.key is None:  # only a replayed answer to an HTTP create goes without it
+        raise RuntimeError(f"the new key {created.id} came without its secret")
+    return created.key
 
 
 def _loaded(loaded: dict[str, int], folder: Path) -> str:

@@ -16,7 +16,7 @@ from endcap.auth.roles import Role
 from endcap.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Me
 from endcap.auth.service import ApiKeyService
 from endcap.config import Settings
-from endcap.idempotency import IDEMPOTENT
+from endcap.idempotency import idempotent_hiding
 from endcap.pagination import DEFAULT_PAGE_SIZE, Limit, Page, PageRequest
 
 
@@ -32,7 +32,12 @@ class ApiKeyController(Controller):
     opt = roles(Role.RETAILER_ADMIN)
     dependencies = {"keys": Provide(provide_key_service, sync_to_thread=False)}
 
-    @post("/", summary="Create an API key; its secret is shown in this answer only", opt=IDEMPOTENT)
+    @post(
+        "/",
+        summary="Create an API key; its secret is shown in this answer only (a retry with the"
+        " same Idempotency-Key gets the key's details with the secret as null)",
+        opt=idempotent_hiding("key"),
+    )
     async def create(
         self, data: JSONBody[ApiKeyCreate], keys: NamedDependency[ApiKeyService]
     ) -> ApiKeyCreated:

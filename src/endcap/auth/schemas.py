@@ -23,9 +23,10 @@ class ApiKeyPublic(ApiKeyBase):
 
 
 class ApiKeyCreated(ApiKeyPublic):
-    """Returned once, at creation: ``key`` is never shown again and cannot be recovered."""
+    """Returned once, at creation: ``key`` is never shown again and cannot be recovered (a
+    retry with the creation's Idempotency-Key gets it as null)."""
 
-    key: str
+    key: str | None
 
 
 class Me(BaseModel):

@@ -37,7 +37,7 @@ from endcap.auth.principal import Principal
 from endcap.concurrency import etag
 from endcap.db.request_connection import RequestConnection, engine_from, request_connection_of
 from endcap.errors import ConflictError
-from endcap.idempotency import STREAMED
+from endcap.idempotency import HIDDEN_FIELDS, STREAMED
 from endcap.idempotency.fingerprint import StreamedFingerprint
 from endcap.idempotency.fingerprint import fingerprint as fingerprint_of
 from endcap.idempotency.repository import IdempotencyRepository
@@ -115,7 +115,8 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
             engine_from(scope["app"].state), body_read=False
         )
         remembered = IdempotencyRepository(shared)
-        claim = _Claim(remembered, user, idempotency_key, path)
+        hidden = tuple(handler.opt.get(HIDDEN_FIELDS, ()))
+        claim = _Claim(remembered, user, idempotency_key, path, hidden)
         if handler.opt.get(OPT) == STREAMED:
             content_type = headers.get(b"content-type", b"").decode("latin-1")
             hashing = StreamedFingerprint(
@@ -200,9 +201,15 @@ class _Claim:
     """One request's Idempotency-Key: claim it and run the route, or answer from the record."""
 
     def __init__(
-        self, remembered: IdempotencyRepository, user: Principal, key: str, path: str
+        self,
+        remembered: IdempotencyRepository,
+        user: Principal,
+        key: str,
+        path: str,
+        hidden: tuple[str, ...] = (),
     ) -> None:
         self.remembered, self.user, self.key, self.path = remembered, user, key, path
+        self.hidden = hidden
 
     async def take(self, fingerprint: str, send: Send) -> bool:
         """Claim the key for this request; when it is taken already, answer from the record
@@ -213,7 +220,7 @@ class _Claim:
         return False
 
     async def run(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-        await _Remembering(self.remembered, self.user.key_id, self.key).run(
+        await _Remembering(self.remembered, self.user.key_id, self.key, self.hidden).run(
             app, scope, receive, send
         )
 
@@ -242,7 +249,7 @@ class _Claim:
             else:
                 await _unread(read, send, limit, self.path)
             return
-        running = _Remembering(self.remembered, self.user.key_id, self.key)
+        running = _Remembering(self.remembered, self.user.key_id, self.key, self.hidden)
         state: Literal["arriving", "claimed", "taken"] = "arriving"
 
         async def hashed() -> ReceiveMessage:
@@ -280,8 +287,15 @@ class _Claim:
 class _Remembering:
     """Runs the claimed request and records its answer (2xx) or forgets the claim."""
 
-    def __init__(self, remembered: IdempotencyRepository, key_id: uuid.UUID, key: str) -> None:
+    def __init__(
+        self,
+        remembered: IdempotencyRepository,
+        key_id: uuid.UUID,
+        key: str,
+        hidden: tuple[str, ...] = (),
+    ) -> None:
         self.remembered, self.key_id, self.key = remembered, key_id, key
+        self.hidden = hidden  # the answer's fields never recorded (HIDDEN_FIELDS)
         self.status = 500
         self.start: Message | None = None
         self.out: list[bytes] = []
@@ -330,7 +344,7 @@ class _Remembering:
 
     async def settle(self) -> None:
         if 200 <= self.status < 300:
-            body = _json(b"".join(self.out))
+            body = _without(_json(b"".join(self.out)), self.hidden)
             await self.remembered.complete(self.key_id, self.key, self.status, body)
         else:
             await self.remembered.forget(self.key_id, self.key)
@@ -381,6 +395,13 @@ def _etag_of(response: Any) -> list[tuple[bytes, bytes]]:
     if isinstance(revision, int) and not isinstance(revision, bool):
         return [(b"etag", etag(revision).encode())]
     return []
+
+
+def _without(response: Any, hidden: tuple[str, ...]) -> Any:
+    """``response`` with its ``hidden`` top-level fields set to null."""
+    if not hidden or not isinstance(response, dict):
+        return response
+    return {name: None if name in hidden else value for name, value in response.items()}
 
 
 def _json(body: bytes) -> Any:
