@@ -86,11 +86,13 @@ def _validation(
         {
             "field": _field_name(item.get("key")),
             "source": item.get("source", "body"),
-            "message": item.get("message", "invalid value"),
+            "message": _message(item),
         }
         for item in (exc.extra if isinstance(exc.extra, list) else [])
         if isinstance(item, dict)
     ]
+    if any(e["message"] == NO_BODY for e in errors):
+        return _invalid_body(request, NO_BODY)
     fields = ", ".join(sorted({e["field"] for e in errors})) or "the request"
     return problem(
         request,
@@ -100,6 +102,17 @@ def _validation(
         f"invalid value for {fields}",
         extensions={"errors": errors},
     )
+
+
+NO_BODY = "the request needs a JSON body"
+
+
+def _message(item: dict[str, Any]) -> str:
+    message = str(item.get("message", "invalid value"))
+    # Litestar reports a missing value by the KeyError it caught: the quoted name alone.
+    if message == repr(item.get("key")):
+        return NO_BODY if item.get("key") == "data" else "a value is required"
+    return message
 
 
 def _field_name(key: object) -> str:
@@ -130,6 +143,14 @@ def _bad_encoding(
     request: Request[Any, Any, Any], exc: UnicodeDecodeError
 ) -> Response[dict[str, Any]]:
     return _invalid_body(request, f"the request body is not valid UTF-8 (byte {exc.start})")
+
+
+def _too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[dict[str, Any]]:
+    # msgspec gives up on a body nested deeper than Python's recursion limit (a 2 KB body of
+    # brackets will do); any other RecursionError is a fault of ours.
+    if "deserializing" in str(exc):
+        return _invalid_body(request, "the request body is nested too deeply to be read")
+    return _unexpected(request, exc)
 
 
 def _invalid_body(request: Request[Any, Any, Any], detail: str) -> Response[dict[str, Any]]:
@@ -176,6 +197,7 @@ def exception_handlers() -> ExceptionHandlersMap:
         ValidationException: _validation,
         HTTPException: _http,
         UnicodeDecodeError: _bad_encoding,
+        RecursionError: _too_deep,
         Exception: _unexpected,
     }
 

@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from endcap.consent.models import CLOCK_LEEWAY, ConsentEvent, ConsentStatus, Purpose
 from endcap.consent.repository import ConsentRepository
 from endcap.consent.schemas import ConsentEventPublic, ConsentRecord, ConsentState, PurposeState
-from endcap.db.types import utcnow
+from endcap.db.types import storable_id, utcnow
 from endcap.errors import InvalidRequestError, NotFoundError
 from endcap.identity.repository import IdentityRepository
 
@@ -80,7 +80,8 @@ class ConsentService:
         return _public(stored, customer.customer_id)
 
     async def state(self, profile_id: int) -> ConsentState:
-        customers = await self.identity.profile_customers(profile_id)
+        stored = storable_id(profile_id)
+        customers = await self.identity.profile_customers(profile_id) if stored else []
         if not customers:
             raise NotFoundError(f"no profile with id {profile_id}")
         names = {c.id: c.customer_id for c in customers}

@@ -49,6 +49,14 @@ class UTCDateTime(TypeDecorator[datetime]):
 # A 64-bit surrogate key that still auto-increments on SQLite (which only does
 # so for a column declared exactly INTEGER PRIMARY KEY).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+BIG_ID_MAX = 2**63 - 1
+
+
+def storable_id(value: int) -> bool:
+    """Whether ``value`` fits a :data:`BigId` column. One that does not names no row, and
+    the database driver refuses to send it (a 500 where the answer is 404)."""
+    return 0 < value <= BIG_ID_MAX
+
 
 # JSON that PostgreSQL can compare (jsonb), so an unchanged reload is a no-op.
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")

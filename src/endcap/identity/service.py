@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.config import IdentitySettings
+from endcap.db.types import storable_id
 from endcap.errors import InvalidRequestError, NotFoundError
 from endcap.identity.models import Customer, IdType
 from endcap.identity.normalize import InvalidIdentifierError, stored_value
@@ -55,6 +56,8 @@ class IdentityService:
         return LookupResult(shared=shared, customer_records=len(customers), profiles=views)
 
     async def profile(self, profile_id: int) -> ProfileView:
+        if not storable_id(profile_id):
+            raise NotFoundError(f"no profile with id {profile_id}")
         profile = await self.repository.profile(profile_id)
         customers = await self.repository.profile_customers(profile_id)
         if profile is None or profile.id is None:

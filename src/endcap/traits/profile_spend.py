@@ -10,6 +10,7 @@ from typing import Final
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from endcap.db.types import storable_id
 from endcap.errors import NotFoundError
 from endcap.traits.models import WINDOWS_WEEKS, ProfileSpend, ProfileTraits
 from endcap.traits.repository import TraitsRepository
@@ -23,7 +24,7 @@ async def spend_of_profile(
 ) -> list[ProfileSpendPublic]:
     """The profile's spend rows (all levels, or ``level``'s). Shares are per brand id here;
     a rule on a brand name sums the brands of that name."""
-    if await session.get(ProfileTraits, profile_id) is None:
+    if not storable_id(profile_id) or await session.get(ProfileTraits, profile_id) is None:
         raise NotFoundError(
             f"no traits for profile {profile_id} (no purchases, or not refreshed yet)"
         )

@@ -28,7 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.config import BATCH_STATEMENT_MEMORY_MB
 from endcap.db.bulk import batch_memory, is_postgres, no_jit
-from endcap.db.types import utcnow
+from endcap.db.types import storable_id, utcnow
 from endcap.errors import NotFoundError
 from endcap.traits.cluster_labels import ClusterLabelRepository
 from endcap.traits.models import ProfileTraits, TraitRefresh
@@ -234,7 +234,9 @@ class TraitsService:
         return changed
 
     async def of_profile(self, profile_id: int) -> ProfileTraitsPublic:
-        found = await self.session.get(ProfileTraits, profile_id)
+        found = None
+        if storable_id(profile_id):
+            found = await self.session.get(ProfileTraits, profile_id)
         if found is None:
             raise NotFoundError(
                 f"no traits for profile {profile_id} (no purchases, or not refreshed yet)"

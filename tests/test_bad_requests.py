@@ -1,0 +1,74 @@
+"""Bodies and ids no route can use get a problem answer naming what is wrong, never a 500."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support.server import ServerProcess
+
+PROBLEM = "application/problem+json"
+
+
+def _send(
+    server: ServerProcess, key: str, method: str, path: str, **kwargs: object
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}", **kwargs.pop("headers", {})}  # type: ignore[dict-item]
+    return httpx.request(
+        method,
+        server.base_url + path,
+        headers=headers,
+        timeout=30,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("idempotent", [False, True], ids=["plain", "with Idempotency-Key"])
+@pytest.mark.parametrize("depth", [1_000, 5_000])
+def test_a_body_nested_too_deeply_is_422(
+    server: ServerProcess, admin_key: str, depth: int, idempotent: bool
+) -> None:
+    body = b'{"name": ' + b"[" * depth + b"]" * depth + b"}"  # some 2-10 KB
+    headers = {"Content-Type": "application/json"}
+    if idempotent:
+        headers["Idempotency-Key"] = f"deep-{depth}"
+    for path in ("/api/v1/partners", "/api/v1/keys"):
+        response = _send(server, admin_key, "POST", path, content=body, headers=headers)
+
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith(PROBLEM)
+        assert "nested too deeply" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/profiles/{id}",
+        "/api/v1/profiles/{id}/consents",
+        "/api/v1/traits/profiles/{id}",
+        "/api/v1/traits/profiles/{id}/spend",
+    ],
+)
+@pytest.mark.parametrize("profile_id", [2**63, 10**23, 0])
+def test_a_profile_id_no_row_can_have_is_404(
+    server: ServerProcess, admin_key: str, path: str, profile_id: int
+) -> None:
+    response = _send(server, admin_key, "GET", path.format(id=profile_id))
+
+    assert response.status_code == 404, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert str(profile_id) in response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/partners", "/api/v1/keys"])
+def test_an_empty_body_is_named_as_missing(
+    server: ServerProcess, admin_key: str, path: str
+) -> None:
+    response = _send(
+        server, admin_key, "POST", path, content=b"", headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert "body" in problem["detail"]
+    assert all("'data'" not in e["message"] for e in problem["errors"]), problem["errors"]
