@@ -60,6 +60,14 @@ class UnavailableError(EndcapError):
     title = "Service unavailable"
 
 
+class PreconditionRequiredError(EndcapError):
+    """An update that must name the revision it read (If-Match) named none."""
+
+    status_code = 428
+    problem_type = "precondition-required"
+    title = "Precondition required"
+
+
 class PreconditionFailedError(EndcapError):
     """An update named a revision (If-Match) that is no longer the current one."""
 

@@ -17,10 +17,10 @@ from decimal import Decimal
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.auth.principal import Principal
-from endcap.concurrency import etag
+from endcap.concurrency import check_if_match
 from endcap.config import Settings
 from endcap.db.types import utcnow
-from endcap.errors import NotFoundError, PreconditionFailedError
+from endcap.errors import NotFoundError
 from endcap.marketplace.approvals import ApprovalService
 from endcap.marketplace.channels import ChannelService
 from endcap.marketplace.forecast import Quote, Quoting
@@ -311,13 +311,7 @@ class CampaignService:
 
     @staticmethod
     def _check_revision(campaign: Campaign, if_match: int | None, *, required: bool = True) -> None:
-        if (if_match is None and required) or (
-            if_match is not None and if_match != campaign.revision
-        ):
-            raise PreconditionFailedError(
-                "send If-Match with the campaign's current ETag; it has changed since",
-                current_etag=etag(campaign.revision),
-            )
+        check_if_match(campaign.revision, if_match, required=required, what="campaign")
 
     @staticmethod
     def _bump(campaign: Campaign) -> None:
