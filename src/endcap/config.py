@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 # the refresh process's few hundred MiB beside it, a 1M-profile refresh stays within 2 GiB
 # (issue 4's goal).
 BATCH_STATEMENT_MEMORY_MB: Final = 1024
+DEFAULT_CURRENCY: Final = "SEK"
 
 
 class DatabaseSettings(BaseSettings):
@@ -176,6 +177,8 @@ class MarketplaceSettings(BaseSettings):
     # (marketplace/quote_changes.py); a booking always reads them in its own transaction.
     quote_cache: bool = True
     quote_cache_max_audiences: int = Field(default=10_000, ge=1)
+    # The one currency rate cards, audience prices and budgets are in (ISO 4217).
+    currency: str = Field(default=DEFAULT_CURRENCY, pattern=r"^[A-Z]{3}$")
 
 
 class ActivationSettings(BaseSettings):

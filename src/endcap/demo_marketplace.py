@@ -32,13 +32,13 @@ DEMO_RATE_CARDS = {
 async def open_marketplace(settings: Settings, partner_id: uuid.UUID) -> str | None:
     """Price every channel and give the demo partner a manufacturer; returns its name."""
     async with standalone_session(settings.database) as session:
-        channels = ChannelService(session)
+        channels = ChannelService(session, settings.marketplace.currency)
         for channel, (cpm, weekly, per_profile) in DEMO_RATE_CARDS.items():
             await channels.configure(
                 channel,
                 ChannelSettingsIn(
                     cpm=cpm,
-                    currency="SEK",
+                    currency=settings.marketplace.currency,
                     weekly_capacity=weekly,
                     max_per_profile_week=per_profile,
                 ),

@@ -35,7 +35,7 @@ from endcap.privacy.channels import Channel
 def provide_audiences(
     session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]
 ) -> AudienceService:
-    return AudienceService(session, settings.privacy_gate)
+    return AudienceService(session, settings.privacy_gate, settings.marketplace.currency)
 
 
 def provide_catalog(
@@ -155,8 +155,11 @@ class AudienceCatalogController(Controller):
         channel: FromQuery[Channel | None] = None,
         size_band: FromQuery[str | None] = None,
         category: FromQuery[str | None] = None,
-    ) -> list[CatalogEntry]:
-        return await catalog.entries(channel=channel, band=size_band, category=category)
+        cursor: FromQuery[str | None] = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+    ) -> Page[CatalogEntry]:
+        page = PageRequest.parse(limit, cursor)
+        return await catalog.entries(page, channel=channel, band=size_band, category=category)
 
     @get("/{audience_id:uuid}", summary="One published audience")
     async def entry(

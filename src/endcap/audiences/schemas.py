@@ -12,10 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from endcap.audiences.models import AudienceKind, AudienceStatus
 from endcap.audiences.specs import LookalikeSpec, PropensitySpec
+from endcap.json_types import JSON_BOOLEAN
+from endcap.money import Currency, PremiumCpm
 from endcap.privacy.channels import Channel
-
-Cpm = Annotated[Decimal, Field(gt=0, le=10_000, max_digits=10, decimal_places=2)]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217, e.g. SEK")]
 
 
 class AudienceCreate(BaseModel):
@@ -25,8 +24,8 @@ class AudienceCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
-    cpm: Cpm | None = None
-    currency: Currency = "SEK"
+    cpm: PremiumCpm | None = None
+    currency: Currency | None = Field(default=None, description="the retailer's when left out")
     rule: dict[str, Any] | None = None
     propensity: PropensitySpec | None = None
     lookalike: LookalikeSpec | None = None
@@ -53,7 +52,7 @@ class AudienceUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
     rule: dict[str, Any] | None = None
-    cpm: Cpm | None = None
+    cpm: PremiumCpm | None = None
     currency: Currency | None = None
 
 
@@ -62,7 +61,7 @@ class RuleEstimate(BaseModel):
 
     rule: dict[str, Any]
     # Count every profile instead of the estimate sample (slower on large retailers).
-    exact: bool = False
+    exact: Annotated[bool, JSON_BOOLEAN] = False
 
 
 class SizeEstimate(BaseModel):

@@ -26,6 +26,7 @@ from endcap.audiences.schemas import (
 )
 from endcap.audiences.sensitivity import sensitive_uses
 from endcap.concurrency import check_if_match, etag
+from endcap.config import DEFAULT_CURRENCY
 from endcap.db.types import utcnow
 from endcap.errors import (
     ConflictError,
@@ -35,6 +36,7 @@ from endcap.errors import (
 )
 from endcap.jobs.schemas import JobPublic
 from endcap.jobs.service import JobService
+from endcap.money import retailer_priced
 from endcap.pagination import Page, PageRequest, next_cursor
 from endcap.privacy.channels import CHANNEL_PURPOSE
 from endcap.privacy.difference import MemberSet, could_be_near_duplicates, ensure_not_near_duplicate
@@ -65,8 +67,11 @@ class RefreshAsked:
 
 
 class AudienceService:
-    def __init__(self, session: AsyncSession, gate: PrivacyGateSettings) -> None:
+    def __init__(
+        self, session: AsyncSession, gate: PrivacyGateSettings, currency: str = DEFAULT_CURRENCY
+    ) -> None:
         self.session = session
+        self.currency = currency  # the retailer's: every price is in it
         self.audiences = MembershipRepository(session)
         self.gate = gate
         self.sensitive = SensitiveCategories.from_settings(gate)
@@ -107,7 +112,7 @@ class AudienceService:
             description=data.description,
             kind=data.kind,
             cpm=data.cpm,
-            currency=data.currency,
+            currency=retailer_priced(data.currency, self.currency, "/currency"),
         )
         seed = None
         if data.rule is not None:
@@ -161,7 +166,7 @@ class AudienceService:
         if data.cpm is not None:
             audience.cpm = data.cpm
         if data.currency is not None:
-            audience.currency = data.currency
+            audience.currency = retailer_priced(data.currency, self.currency, "/currency")
         return await self._changed(audience)
 
     async def queue_refresh(

@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from endcap.config import DEFAULT_CURRENCY
 from endcap.db.types import utcnow
 from endcap.errors import ConflictError, InvalidRequestError
 from endcap.marketplace.models import ChannelSettings
@@ -32,6 +33,7 @@ from endcap.marketplace.schemas import (
     ChannelWeekPublic,
     RateCard,
 )
+from endcap.money import retailer_priced
 from endcap.privacy.channels import Channel
 from endcap.privacy.sizes import coarse_left
 
@@ -45,7 +47,8 @@ class CapacityExceededError(ConflictError):
 
 
 class ChannelService:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, currency: str = DEFAULT_CURRENCY) -> None:
+        self.currency = currency  # the retailer's: every rate card is in it
         self.channels = ChannelRepository(session)
         self.campaigns = CampaignRepository(session)
 
@@ -56,7 +59,7 @@ class ChannelService:
             ChannelSettings(
                 channel=channel.value,
                 cpm=data.cpm,
-                currency=data.currency,
+                currency=retailer_priced(data.currency, self.currency, "/currency"),
                 weekly_capacity=data.weekly_capacity,
                 max_per_profile_week=data.max_per_profile_week,
                 endpoint_url=str(data.endpoint_url) if data.endpoint_url else None,

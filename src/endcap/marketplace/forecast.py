@@ -182,9 +182,19 @@ class Quoting:
         request: ForecastRequest, settings: dict[Channel, ChannelRate], offers: list[Offer]
     ) -> str:
         priced = {o.entry.price.currency for o in offers if o.entry.price}
-        currencies = {s.currency for s in settings.values()} | priced
+        rates = {s.currency for s in settings.values()}
+        currencies = rates | priced
         if len(currencies) != 1:
-            raise invalid("/channels", f"these are priced in different currencies: {currencies}")
+            apart = [
+                f"audience {o.entry.name!r} in {o.entry.price.currency}"
+                for o in offers
+                if o.entry.price and {o.entry.price.currency} != rates
+            ]
+            raise invalid(
+                "/channels",
+                f"priced in more than one currency: the rate cards in {', '.join(sorted(rates))}"
+                + "".join(f", {what}" for what in apart),
+            )
         (currency,) = currencies
         if request.currency is not None and request.currency != currency:
             raise invalid(

@@ -43,8 +43,10 @@ from endcap.pagination import DEFAULT_PAGE_SIZE, Limit, Page, PageRequest
 from endcap.privacy.channels import Channel
 
 
-def provide_channels(session: NamedDependency[AsyncSession]) -> ChannelService:
-    return ChannelService(session)
+def provide_channels(
+    session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]
+) -> ChannelService:
+    return ChannelService(session, settings.marketplace.currency)
 
 
 def provide_quoting(

@@ -18,15 +18,15 @@ from typing import Annotated
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from endcap.json_types import JSON_INTEGER
 from endcap.marketplace.models import CampaignStatus
+from endcap.money import Currency, Money, RateCpm, Share
 from endcap.privacy.channels import Channel
 
-Money = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
-Cpm = Annotated[Decimal, Field(ge=0, le=10_000, max_digits=10, decimal_places=2)]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217, e.g. SEK")]
-Share = Annotated[Decimal, Field(gt=0, lt=1, max_digits=4, decimal_places=3)]
-AttributionDays = Annotated[int, Field(ge=1, le=30)]
-FrequencyCap = Annotated[int, Field(ge=1, le=100, description="contacts per shopper per week")]
+AttributionDays = Annotated[int, JSON_INTEGER, Field(ge=1, le=30)]
+FrequencyCap = Annotated[
+    int, JSON_INTEGER, Field(ge=1, le=100, description="contacts per shopper per week")
+]
 Channels = Annotated[list[Channel], Field(min_length=1, max_length=len(Channel))]
 # Each more audience adds pairwise overlaps to a forecast (n(n-1)/2 of them) and to the
 # error of its union estimate for three or more (marketplace/reach.py); ten covers the
@@ -51,7 +51,7 @@ class ChannelSettingsIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cpm: Cpm
+    cpm: RateCpm
     currency: Currency
     weekly_capacity: int = Field(ge=0, le=10**12, description="impressions per ISO week")
     max_per_profile_week: int = Field(
