@@ -72,3 +72,32 @@ def test_an_empty_body_is_named_as_missing(
     problem = response.json()
     assert "body" in problem["detail"]
     assert all("'data'" not in e["message"] for e in problem["errors"]), problem["errors"]
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [(b"", "application/json"), (b'{"stores": []}', "application/json"), (b"", None)],
+)
+def test_an_upload_without_a_file_says_how_to_send_one(
+    server: ServerProcess, admin_key: str, content: bytes, content_type: str | None
+) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = _send(
+        server, admin_key, "POST", "/api/v1/ingest/stores", content=content, headers=headers
+    )
+
+    assert response.status_code == 422, response.text
+    assert "multipart/form-data" in response.json()["errors"][0]["message"], response.text
+
+
+@pytest.mark.parametrize("exact", ["yes", 1, "true"])
+def test_an_estimate_flag_must_be_a_json_boolean(
+    server: ServerProcess, admin_key: str, exact: object
+) -> None:
+    rule = {"trait": "baskets_52w", "op": ">=", "value": 1}
+    response = _send(
+        server, admin_key, "POST", "/api/v1/audiences/estimate", json={"rule": rule, "exact": exact}
+    )
+
+    assert response.status_code == 422, response.text
+    assert any(e["field"] == "exact" for e in response.json()["errors"]), response.text

@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
@@ -97,6 +98,22 @@ def next_cursor(rows: list[Any], page: PageRequest) -> tuple[list[Any], str | No
     kept = rows[: page.limit]
     last = kept[-1]
     return kept, Cursor(last.created_at, last.id).encode()
+
+
+def paged_in_memory(
+    rows: Iterable[T], key: Callable[[T], tuple[datetime, uuid.UUID]], page: PageRequest
+) -> tuple[list[T], str | None]:
+    """:func:`keyset` and :func:`next_cursor` over rows already read: for a list filtered
+    in Python (whose rows are few), ordered and resumed by ``key`` (created_at, id)."""
+    ordered = sorted(rows, key=key)
+    if page.cursor is not None:
+        after = (page.cursor.created_at, page.cursor.id)
+        ordered = [row for row in ordered if key(row) > after]
+    if len(ordered) <= page.limit:
+        return ordered, None
+    kept = ordered[: page.limit]
+    created_at, ident = key(kept[-1])
+    return kept, Cursor(created_at, ident).encode()
 
 
 def encode_key(value: str) -> str:

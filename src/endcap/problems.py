@@ -105,6 +105,7 @@ def _validation(
 
 
 NO_BODY = "the request needs a JSON body"
+NO_FILE = "send the file as multipart/form-data, in the field 'data' (curl -F data=@file.csv)"
 
 
 def _message(item: dict[str, Any]) -> str:
@@ -112,6 +113,9 @@ def _message(item: dict[str, Any]) -> str:
     # Litestar reports a missing value by the KeyError it caught: the quoted name alone.
     if message == repr(item.get("key")):
         return NO_BODY if item.get("key") == "data" else "a value is required"
+    # ... and an upload route's body that holds no file by the type it could not convert.
+    if message.startswith("Unsupported type: ") and item.get("key") == "data":
+        return NO_FILE
     return message
 
 

@@ -46,8 +46,7 @@ def _refresh_jobs(admin: EndcapClient) -> list[dict[str, Any]]:
 
 
 def _in_catalog(brand: EndcapClient, audience_id: uuid.UUID) -> bool:
-    entries = brand.request("GET", "/api/v1/catalog/audiences").json()
-    return str(audience_id) in {e["id"] for e in entries}
+    return audience_id in {e.id for e in brand.audience_catalog()}
 
 
 @pytest.fixture

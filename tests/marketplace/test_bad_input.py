@@ -3,6 +3,7 @@ and nothing is stored or taken: the brand's campaign list and the capacity stay 
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -32,6 +33,8 @@ CASES: list[tuple[str, dict[str, Any], int, str]] = [
     ("cap above the channel limit", {"frequency_cap": 5}, 422, "/frequency_cap"),
     ("holdout of 1%", {"holdout_share": "0.01"}, 422, "/holdout_share"),
     ("attribution of 45 days", {"post_click_days": 45}, 422, "post_click_days"),
+    ("a cap of true", {"frequency_cap": True}, 422, "frequency_cap"),
+    ("a cap as text", {"frequency_cap": "2"}, 422, "frequency_cap"),
     ("an unknown field", {"discount_code": "FREE"}, 422, "discount_code"),
     ("a sku nobody makes", {"skus": ["no-such-sku"]}, 422, "/skus/0"),
     ("the same sku twice", {"skus": ["x", "x"]}, 422, "/skus"),
@@ -82,7 +85,9 @@ def test_an_unpublished_audience_cannot_be_booked(market: Market) -> None:
     assert _fields(refused.value.problem) == {"/audience_id"}
 
 
-def test_a_stale_etag_is_412_and_changes_nothing(market: Market) -> None:
+def test_a_stale_etag_is_412_a_missing_one_428_and_neither_changes_anything(
+    market: Market,
+) -> None:
     with market.client(market.a.key) as brand:
         draft = brand.create_campaign(**campaign_body(market, market.a))
         renamed = brand.update_campaign(draft.id, draft.revision, name="Renamed")
@@ -93,7 +98,9 @@ def test_a_stale_etag_is_412_and_changes_nothing(market: Market) -> None:
         now = brand.campaign(draft.id)
     assert renamed.revision == draft.revision + 1
     assert stale.value.status == 412
-    assert missing.value.status == 412
+    assert missing.value.status == 428
+    assert missing.value.problem["type"] == "urn:endcap:problem:precondition-required"
+    assert missing.value.problem["current_etag"] == f'"{renamed.revision}"'
     assert stale.value.problem["current_etag"] == f'"{renamed.revision}"'
     assert now.name == "Renamed"
 
@@ -219,7 +226,11 @@ def test_a_budget_that_buys_nothing_is_refused(market: Market) -> None:
     assert _fields(refused.value.problem) == {"/budget"}
 
 
-@pytest.mark.parametrize("header", ['"\u00b2"', '"abc"', '"' + "9" * 5000 + '"', "*"])
+# A weak tag never matches (If-Match compares strongly, RFC 9110 13.1.1), not even the
+# current revision's ("{current}").
+@pytest.mark.parametrize(
+    "header", ['"\u00b2"', '"abc"', '"' + "9" * 5000 + '"', 'W/"{current}"', "{current}"]
+)
 def test_an_etag_that_is_not_ours_is_412(market: Market, header: str) -> None:
     with market.client(market.a.key) as brand:
         draft = brand.create_campaign(**campaign_body(market, market.a))
@@ -228,12 +239,46 @@ def test_an_etag_that_is_not_ours_is_412(market: Market, header: str) -> None:
                 "PATCH",
                 f"/api/v1/campaigns/{draft.id}",
                 json={"name": "x"},
-                headers={"If-Match": header.encode()},
+                headers={"If-Match": header.replace("{current}", str(draft.revision)).encode()},
             )
+        unchanged = brand.campaign(draft.id)
     assert refused.value.status == 412
+    assert unchanged.revision == draft.revision
+
+
+def test_if_match_star_matches_the_current_revision(market: Market) -> None:
+    with market.client(market.a.key) as brand:
+        draft = brand.create_campaign(**campaign_body(market, market.a))
+        url = f"/api/v1/campaigns/{draft.id}"
+        brand.request("PATCH", url, json={"name": "Any"}, headers={"If-Match": "*"})
+        now = brand.campaign(draft.id)
+    assert (now.name, now.revision) == ("Any", draft.revision + 1)
 
 
 def test_the_smallest_holdout_policy_allows_is_accepted(market: Market) -> None:
     with market.client(market.a.key) as brand:
         draft = brand.create_campaign(**campaign_body(market, market.a, holdout_share="0.02"))
     assert draft.holdout_share == Decimal("0.02")
+
+
+def test_money_and_shares_read_back_as_stored_from_the_first_answer(market: Market) -> None:
+    body = campaign_body(market, market.a, budget="1234.5", holdout_share="0.1")
+    body = json.loads(json.dumps(body, default=str))  # dates and ids as the wire has them
+    with market.client(market.a.key) as brand:
+        created = brand.request("POST", "/api/v1/campaigns", json=body).json()
+        read = brand.request("GET", f"/api/v1/campaigns/{created['id']}").json()
+    assert (created["budget"], created["holdout_share"]) == ("1234.50", "0.100")
+    assert (read["budget"], read["holdout_share"]) == ("1234.50", "0.100")
+
+
+def test_a_rate_card_in_another_currency_is_refused_and_the_old_one_kept(market: Market) -> None:
+    with market.client(market.admin_key) as admin:
+        before = admin.request("GET", "/api/v1/channels").json()
+        with pytest.raises(EndcapAPIError) as refused:
+            admin.configure_channel(
+                "email", cpm="25.00", currency="EUR", weekly_capacity=10, max_per_profile_week=1
+            )
+        after = admin.request("GET", "/api/v1/channels").json()
+    assert refused.value.status == 422
+    assert _fields(refused.value.problem) == {"/currency"}
+    assert after == before

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
+from endcap.client import EndcapAPIError
 from tests.audiences.http import create, refresh
 from tests.marketplace.conftest import Market
 
@@ -30,3 +33,23 @@ def test_the_catalog_filters_by_category_channel_and_band(market: Market) -> Non
     assert nowhere == []
     assert small == []  # a 2,000-shopper retailer has no audience of 100k or more
     assert all(e.size % 100 == 0 for e in everything)
+
+
+def test_the_catalog_comes_a_page_at_a_time_in_creation_order(market: Market) -> None:
+    with market.client(market.a.key) as brand:
+        everything = [e.id for e in brand.audience_catalog()]
+        walked, cursor, pages = [], None, 0
+        while True:
+            page = brand.audience_catalog_page(limit=1, cursor=cursor)
+            assert len(page.items) <= 1
+            walked += [e.id for e in page.items]
+            pages += 1
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        with pytest.raises(EndcapAPIError) as malformed:
+            brand.audience_catalog_page(cursor="not-a-cursor")
+    assert len(everything) >= 1
+    assert walked == everything  # each once, the same order
+    assert pages == len(everything)
+    assert malformed.value.status == 422

@@ -88,7 +88,9 @@ def test_no_list_shows_another_partners_rows(market: Market, a_ids: dict[str, uu
         campaigns = b.campaigns(limit=200).items
         asked_for_a = b.campaigns(limit=200, partner_id=market.a.partner_id).items
         partners = b.list_partners().items
-        catalog = b.request("GET", "/api/v1/catalog/audiences").json()
+        catalog = b.request("GET", "/api/v1/catalog/audiences", params={"limit": 500}).json()
+        assert catalog["next_cursor"] is None
+        catalog = catalog["items"]
     assert own.id in {c.id for c in campaigns}
     assert all(c.partner_id == market.b.partner_id for c in campaigns + asked_for_a)
     assert a_ids["campaign_id"] not in {c.id for c in campaigns + asked_for_a}

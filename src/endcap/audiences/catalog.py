@@ -19,6 +19,7 @@ from endcap.audiences.membership import MembershipRepository
 from endcap.audiences.models import Audience, AudienceKind, AudienceVersion
 from endcap.audiences.schemas import CatalogEntry, ChannelReach, Overlap, Price
 from endcap.errors import NotFoundError
+from endcap.pagination import Page, PageRequest, paged_in_memory
 from endcap.privacy.channels import Channel
 from endcap.privacy.difference import overlap_singles_out
 from endcap.privacy.settings import PrivacyGateSettings
@@ -35,14 +36,16 @@ class AudienceCatalog:
 
     async def entries(
         self,
+        page: PageRequest,
         *,
         channel: Channel | None = None,
         band: str | None = None,
         category: str | None = None,
-    ) -> list[CatalogEntry]:
+    ) -> Page[CatalogEntry]:
         """Published audiences, optionally only those reaching ``channel``, in size ``band``,
-        or about ``category`` (a category its rule, target or features name; any case)."""
-        entries = []
+        or about ``category`` (a category its rule, target or features name; any case); in
+        the order they were created, a page at a time."""
+        entries: list[tuple[Audience, CatalogEntry]] = []
         for audience, version in await self.audiences.published_versions():
             entry = self._entry(audience, version)
             if entry is None:
@@ -55,8 +58,9 @@ class AudienceCatalog:
                 c.casefold() for c in entry.categories
             }:
                 continue
-            entries.append(entry)
-        return entries
+            entries.append((audience, entry))
+        kept, cursor = paged_in_memory(entries, lambda pair: (pair[0].created_at, pair[0].id), page)
+        return Page[CatalogEntry](items=[entry for _, entry in kept], next_cursor=cursor)
 
     async def entry(self, audience_id: uuid.UUID) -> CatalogEntry:
         """NotFoundError for anything not published, exactly as for an unknown id."""

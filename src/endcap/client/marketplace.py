@@ -19,7 +19,7 @@ from endcap.marketplace.schemas import (
     Forecast,
     RateCard,
 )
-from endcap.pagination import Page
+from endcap.pagination import MAX_PAGE_SIZE, Page
 from endcap.partners.schemas import PartnerBrand
 
 
@@ -63,8 +63,20 @@ class MarketplaceCalls(Transport):
     # -- the marketplace ----------------------------------------------------------------------
 
     def audience_catalog(self, **filters: Any) -> list[CatalogEntry]:
-        """Published audiences: ``channel=``, ``size_band=`` (rounded numbers only)."""
-        return self._list("/api/v1/catalog/audiences", CatalogEntry, **filters)
+        """Every published audience: ``channel=``, ``size_band=``, ``category=`` (rounded
+        numbers only), following the cursors page by page."""
+        entries: list[CatalogEntry] = []
+        cursor: str | None = None
+        while True:
+            page = self.audience_catalog_page(**filters, cursor=cursor, limit=MAX_PAGE_SIZE)
+            entries.extend(page.items)
+            if page.next_cursor is None:
+                return entries
+            cursor = page.next_cursor
+
+    def audience_catalog_page(self, **filters: Any) -> Page[CatalogEntry]:
+        """One page of the catalog: the filters, ``cursor=``, ``limit=``."""
+        return self._get("/api/v1/catalog/audiences", Page[CatalogEntry], **filters)
 
     def catalog_audience(self, audience_id: uuid.UUID) -> CatalogEntry:
         """One published audience as the catalog lists it."""
