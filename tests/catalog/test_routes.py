@@ -53,3 +53,23 @@ def test_products_page_by_sku_and_filter_for_every_role(
         (f"Cat {tag} 1", 2),
         (f"Cat {tag} 2", 2),
     ]
+
+
+def test_stores_page_by_store_id(admin: EndcapClient, brand: EndcapClient, tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:6]
+    path = tmp_path / "stores.csv"
+    path.write_text("store_id\n" + "".join(f"{tag}-{i:02d}\n" for i in range(5)), encoding="utf-8")
+    assert admin.wait(admin.upload("stores", path).id).status == "succeeded"
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = brand.stores(limit=2, cursor=cursor)
+        assert len(page.items) <= 2
+        seen.extend(s.store_id for s in page.items)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    ours = [s for s in seen if s.startswith(tag)]
+    assert ours == [f"{tag}-{i:02d}" for i in range(5)]
+    assert len(seen) == len(set(seen))

@@ -56,5 +56,10 @@ class CatalogRepository:
         )
         return list((await self.session.exec(query)).all())
 
-    async def stores(self) -> list[Store]:
-        return list((await self.session.exec(select(Store).order_by(col(Store.store_id)))).all())
+    async def stores(self, *, after: str | None, limit: int) -> list[Store]:
+        """Up to ``limit`` + 1 stores after the store id ``after``, by store id (the extra
+        one says whether there are more)."""
+        query = select(Store).order_by(col(Store.store_id)).limit(limit + 1)
+        if after is not None:
+            query = query.where(col(Store.store_id) > after)
+        return list((await self.session.exec(query)).all())

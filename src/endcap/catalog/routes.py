@@ -11,7 +11,7 @@ from endcap.auth.guards import roles
 from endcap.auth.roles import Role
 from endcap.catalog.schemas import CategoryNode, ProductPage, StorePublic
 from endcap.catalog.service import CatalogService
-from endcap.pagination import DEFAULT_PAGE_SIZE, Limit
+from endcap.pagination import DEFAULT_PAGE_SIZE, Limit, Page
 
 
 def provide_catalog(session: NamedDependency[AsyncSession]) -> CatalogService:
@@ -42,6 +42,11 @@ class CatalogController(Controller):
     async def categories(self, catalog: NamedDependency[CatalogService]) -> list[CategoryNode]:
         return await catalog.categories()
 
-    @get("/stores", summary="Stores")
-    async def stores(self, catalog: NamedDependency[CatalogService]) -> list[StorePublic]:
-        return await catalog.stores()
+    @get("/stores", summary="Stores, by store id")
+    async def stores(
+        self,
+        catalog: NamedDependency[CatalogService],
+        cursor: FromQuery[str | None] = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+    ) -> Page[StorePublic]:
+        return await catalog.stores(cursor=cursor, limit=limit)

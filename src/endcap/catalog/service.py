@@ -6,7 +6,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.catalog.repository import CatalogRepository
 from endcap.catalog.schemas import CategoryNode, ProductPage, ProductPublic, StorePublic
-from endcap.pagination import decode_key, encode_key
+from endcap.pagination import Page, decode_key, encode_key
 
 
 class CatalogService:
@@ -58,7 +58,10 @@ class CatalogService:
             for d, c, s, n in await self.catalog.categories()
         ]
 
-    async def stores(self) -> list[StorePublic]:
-        return [
-            StorePublic.model_validate(s, from_attributes=True) for s in await self.catalog.stores()
-        ]
+    async def stores(self, *, cursor: str | None, limit: int) -> Page[StorePublic]:
+        rows = await self.catalog.stores(after=decode_key(cursor), limit=limit)
+        items = [StorePublic.model_validate(s, from_attributes=True) for s in rows[:limit]]
+        more = len(rows) > limit
+        return Page[StorePublic](
+            items=items, next_cursor=encode_key(items[-1].store_id) if more and items else None
+        )

@@ -8,7 +8,7 @@ from typing import Any
 
 from endcap.activation.schemas import ActivationPublic
 from endcap.audiences.schemas import CatalogEntry, Overlap
-from endcap.catalog.schemas import CategoryNode, ProductPage
+from endcap.catalog.schemas import CategoryNode, ProductPage, StorePublic
 from endcap.client.transport import Transport, jsonable
 from endcap.marketplace.schemas import (
     ApprovalItem,
@@ -30,6 +30,10 @@ class MarketplaceCalls(Transport):
 
     def products(self, **filters: Any) -> ProductPage:
         return self._get("/api/v1/catalog/products", ProductPage, **filters)
+
+    def stores(self, **page: Any) -> Page[StorePublic]:
+        """One page of stores, by store id: ``cursor=``, ``limit=``."""
+        return self._get("/api/v1/catalog/stores", Page[StorePublic], **page)
 
     def categories(self) -> list[CategoryNode]:
         return [
