@@ -92,6 +92,7 @@ def test_no_list_shows_another_partners_rows(market: Market, a_ids: dict[str, uu
         assert catalog["next_cursor"] is None
         catalog = catalog["items"]
     assert own.id in {c.id for c in campaigns}
+    assert asked_for_a == []  # filtered within its own, as the retailer's list would be
     assert all(c.partner_id == market.b.partner_id for c in campaigns + asked_for_a)
     assert a_ids["campaign_id"] not in {c.id for c in campaigns + asked_for_a}
     assert [p.id for p in partners] == [market.b.partner_id]

@@ -221,8 +221,13 @@ class CampaignService:
         status: CampaignStatus | None = None,
         partner_id: uuid.UUID | None = None,
     ) -> Page[CampaignPublic]:
-        """A brand's list holds its own campaigns only, whatever ``partner_id`` it passes."""
-        only = principal.partner_id if principal.is_brand else partner_id
+        """A brand's list holds its own campaigns only: ``partner_id`` filters within them,
+        so another partner's id finds nothing, as it would for the retailer."""
+        only = partner_id
+        if principal.is_brand:
+            if partner_id is not None and partner_id != principal.partner_id:
+                return Page[CampaignPublic](items=[], next_cursor=None)
+            only = principal.partner_id
         rows, cursor = next_cursor(
             await self.campaigns.list_page(page, partner_id=only, status=status), page
         )
