@@ -34,8 +34,10 @@ sorted share of the lines, merged by the leader. The planner, expecting 2.6M gro
 there are 1.5M, plans them in one process unless parallel plans cost nothing to start and
 gather from (db/parallel.py ``parallel_plan``, for that statement only). Measured at 100k
 profiles on a quiet machine (load < 1), with JIT off as in a refresh, alternately: 4.4 /
-4.8 s in one process, 3.3 / 3.9 / 3.2 s in parallel. (On a machine busy with another
-benchmark, an earlier session found no clear difference.)
+4.8 s in one process, 3.3 / 3.9 / 3.2 s in parallel; at 1M profiles, in whole refreshes
+alternated with the code before on the same database (load < 2), 61.5 / 55.4 s before,
+31.9 / 29.8 s after. (On a machine busy with another benchmark, an earlier session found no
+clear difference at 100k.)
 
 Memory: every process of the roll-ups holds a hash table and a sort at once, so
 ``work_mem`` is cut for them to keep the statement within its budget (db/parallel.py
@@ -43,7 +45,13 @@ Memory: every process of the roll-ups holds a hash table and a sort at once, so
 At 100k profiles, with 256 MB per node, the backend and its workers peaked at 1,476 MiB
 of private memory; with the 1 GiB budget (113 MB per node) at 1,203 MiB (each process has
 some 40 MiB of its own beyond its sorts and hashes), and the spend step took as long,
-within the noise.
+within the noise. At 1M profiles (the same alternated refreshes): 2,738 / 2,746 MiB before,
+1,500 / 1,498 MiB after, with the refresh process's 255 MiB beside them 1,755 MiB in all
+(the 2 GiB goal); the roll-ups took 143.4 / 124.7 s before and 117.4 / 110.4 s after, so
+the smaller hash tables, spilling more, cost nothing measurable. A sort-based plan for the
+roll-ups (GROUP BY rank first, hash aggregates off: each level's partial aggregates sorted
+in the workers, then a Merge Append, no final sort) was measured too: 10.2 s against 9.0
+at 100k, 105.6 s against 112.7 at 1M; not kept.
 
 The fresh table's rows are written in its primary key's order, so that the key's
 build finds them sorted (PostgreSQL's sort checks for presorted input first) instead
