@@ -101,3 +101,21 @@ def test_an_estimate_flag_must_be_a_json_boolean(
 
     assert response.status_code == 422, response.text
     assert any(e["field"] == "exact" for e in response.json()["errors"]), response.text
+
+
+@pytest.mark.parametrize("content", [b'{"name": "ab\xff"}', b"\xff\xfe{}", b'{"name": "\xc3"}'])
+def test_a_body_that_is_not_utf8_is_422(
+    server: ServerProcess, admin_key: str, content: bytes
+) -> None:
+    response = _send(
+        server,
+        admin_key,
+        "POST",
+        "/api/v1/partners",
+        content=content,
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert "UTF-8" in response.json()["detail"] or "JSON" in response.json()["detail"]

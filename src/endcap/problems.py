@@ -146,7 +146,9 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
 def _bad_encoding(
     request: Request[Any, Any, Any], exc: UnicodeDecodeError
 ) -> Response[dict[str, Any]]:
-    return _invalid_body(request, f"the request body is not valid UTF-8 (byte {exc.start})")
+    # No byte position: the decoder reports it within the JSON string it was reading, not
+    # within the body, and a wrong position misleads more than none.
+    return _invalid_body(request, "the request body is not valid UTF-8")
 
 
 def _too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[dict[str, Any]]:
