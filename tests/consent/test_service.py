@@ -10,9 +10,10 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.config import DatabaseSettings, Settings
-from endcap.consent.models import CLOCK_LEEWAY, ConsentStatus, Purpose
+from endcap.consent.models import ConsentStatus, Purpose
 from endcap.consent.schemas import ConsentRecord
 from endcap.consent.service import ConsentService
+from endcap.db.types import CLOCK_LEEWAY
 from endcap.errors import InvalidRequestError, NotFoundError
 from endcap.identity.repository import IdentityRepository
 from tests.support.retailer import load_tiny

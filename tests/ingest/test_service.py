@@ -686,8 +686,22 @@ async def test_a_consent_dated_in_the_future_is_named(db: Db, tmp_path: Path) ->
     )
     report = await rejected_and_unchanged(db, "consents", write(tmp_path / "later.csv", content))
     assert reasons(report) == [
-        (3, "recorded_at", "in the future: date a decision when it was made (got"
+        (3, "recorded_at", "in the future (later than the time of the load) (got"
          " '9999-12-31T23:59:59Z')"),
+    ]  # fmt: skip
+
+
+async def test_a_purchase_dated_in_the_future_is_named(db: Db, tmp_path: Path) -> None:
+    # Traits are as of the latest purchase: one line in 2999 would move every profile there.
+    await seeded(db, tmp_path)
+    content = TX_HEADER + (
+        "T7,1,2024-03-05T10:00:00Z,SKU1,1,10,C1,S1\nT7,2,2999-01-01T00:00:00Z,SKU1,1,10,C1,S1\n"
+    )
+    path = write(tmp_path / "later.csv", content)
+    report = await rejected_and_unchanged(db, "transactions", path)
+    assert reasons(report) == [
+        (3, "occurred_at", "in the future (later than the time of the load) (got"
+         " '2999-01-01T00:00:00Z')"),
     ]  # fmt: skip
 
 

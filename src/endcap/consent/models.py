@@ -7,19 +7,13 @@ whole ledger (endcap.consent.state keeps it in step).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
-from typing import Final
 
 from sqlalchemy import Column, ForeignKey, PrimaryKeyConstraint, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from endcap.db.types import BigId, UTCDateTime, utcnow
-
-# How far ahead of this server's clock a decision's time may be (the consent tool's clock
-# may run a little fast). Later is refused: the latest event decides, so a grant dated in
-# the future would outrank every withdrawal made before that date.
-CLOCK_LEEWAY: Final = timedelta(minutes=5)
 
 
 class Purpose(StrEnum):

@@ -16,10 +16,10 @@ from datetime import UTC
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.consent.models import CLOCK_LEEWAY, ConsentEvent, ConsentStatus, Purpose
+from endcap.consent.models import ConsentEvent, ConsentStatus, Purpose
 from endcap.consent.repository import ConsentRepository
 from endcap.consent.schemas import ConsentEventPublic, ConsentRecord, ConsentState, PurposeState
-from endcap.db.types import storable_id, utcnow
+from endcap.db.types import CLOCK_LEEWAY, storable_id, utcnow
 from endcap.errors import InvalidRequestError, NotFoundError
 from endcap.identity.repository import IdentityRepository
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer
@@ -13,6 +13,13 @@ from sqlalchemy.types import TypeDecorator
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# How far ahead of this server's clock a recorded time may be (the sender's clock may run a
+# little fast). Later is refused: a consent decision dated in the future would outrank
+# every later one (the latest decides), and a purchase dated in the future would move every
+# profile's traits to that date (a refresh is as of the latest purchase).
+CLOCK_LEEWAY = timedelta(minutes=5)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -35,7 +35,7 @@ class ColumnSpec:
     signed_if_returns: bool = False
     # Digits before the decimal point that the stored column holds (None: no limit).
     integer_digits: int | None = None
-    # A time that cannot be later than the load (beyond the consent clock leeway).
+    # A time that cannot be later than the load (beyond db.types.CLOCK_LEEWAY).
     not_in_future: bool = False
 
 
@@ -112,7 +112,8 @@ TRANSACTIONS = EntitySpec(
     "transactions",
     (
         _text("transaction_id", required=True, max_length=64),
-        ColumnSpec("occurred_at", Kind.TIMESTAMP, required=True),
+        # Traits are as of the latest purchase: one in the future would move every profile.
+        ColumnSpec("occurred_at", Kind.TIMESTAMP, required=True, not_in_future=True),
         _text("sku", required=True, max_length=64),
         # numeric(12, 3) and numeric(14, 2) in the transactions table.
         ColumnSpec(

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from endcap.consent.models import CLOCK_LEEWAY
+from endcap.db.types import CLOCK_LEEWAY
 from endcap.ingest.contract import ColumnSpec, EntitySpec, Kind
 
 DECIMAL = r"^[+-]?(\d+(\.\d*)?|\.\d+)$"
@@ -119,7 +119,7 @@ def _check(  # noqa: PLR0911  (one return per column kind reads best)
     if column.not_in_future:
         limit = pa.scalar(datetime.now(UTC) + CLOCK_LEEWAY, parsed.type)
         future = np.asarray(pc.fill_null(pc.greater(parsed, limit), False)) & ~bad
-        problems.append((future, "in the future: date a decision when it was made"))
+        problems.append((future, "in the future (later than the time of the load)"))
     return parsed, problems
 
 
