@@ -91,13 +91,16 @@ def keyset(
     return stmt.order_by(created_at, ident).limit(page.limit + 1)
 
 
-def next_cursor(rows: list[Any], page: PageRequest) -> tuple[list[Any], str | None]:
-    """Split the extra row off and make the cursor that resumes after the last kept row."""
+def next_cursor(
+    rows: list[Any], page: PageRequest, ordered_by: str = "created_at"
+) -> tuple[list[Any], str | None]:
+    """Split the extra row off and make the cursor that resumes after the last kept row;
+    ``ordered_by``: the time column :func:`keyset` ordered by (with ``id``)."""
     if len(rows) <= page.limit:
         return rows, None
     kept = rows[: page.limit]
     last = kept[-1]
-    return kept, Cursor(last.created_at, last.id).encode()
+    return kept, Cursor(getattr(last, ordered_by), last.id).encode()
 
 
 def paged_in_memory(

@@ -212,3 +212,24 @@ def test_brand_cannot_reach_customer_level_data(brand: EndcapClient) -> None:
         with pytest.raises(EndcapAPIError) as refused:
             call()
         assert refused.value.status == 403
+
+
+def test_ingest_runs_page_in_the_order_they_started(admin: EndcapClient, tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:6]
+    for i in range(3):
+        path = _write(tmp_path, f"stores{i}.csv", f"store_id\n{tag}-{i}\n")
+        assert admin.wait(admin.upload("stores", path).id).status == "succeeded"
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"entity": "stores", "limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = admin.request("GET", "/api/v1/ingest/runs", params=params).json()
+        assert len(page["items"]) <= 1
+        seen += [run["id"] for run in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) >= 3
+    started = [admin.ingest_run(uuid.UUID(run)).started_at for run in seen]
+    assert started == sorted(started)

@@ -24,5 +24,6 @@ class IngestReports:
         return report_of(found)
 
     async def list(self, page: PageRequest, entity: str | None) -> Page[IngestReport]:
-        rows, cursor = next_cursor(await self.runs.list_page(page, entity), page)
+        # Runs are ordered by when they started (IngestRepository.list_page).
+        rows, cursor = next_cursor(await self.runs.list_page(page, entity), page, "started_at")
         return Page[IngestReport](items=[report_of(r) for r in rows], next_cursor=cursor)
