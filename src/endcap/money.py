@@ -20,6 +20,11 @@ def _places(places: int) -> AfterValidator:
     return AfterValidator(lambda value: value.quantize(step))
 
 
+def share_setting(value: float) -> Decimal:
+    """A share from the settings (a float) as :data:`Share` reads one: ``0.1`` -> ``0.100``."""
+    return Decimal(str(value)).quantize(Decimal("0.001"))
+
+
 # A budget: numeric(14, 2).
 Money = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2), _places(2)]
 # A channel's CPM on the rate card (0 allowed), and an audience's premium on it (not 0).

@@ -269,6 +269,13 @@ def test_money_and_shares_read_back_as_stored_from_the_first_answer(market: Mark
         read = brand.request("GET", f"/api/v1/campaigns/{created['id']}").json()
     assert (created["budget"], created["holdout_share"]) == ("1234.50", "0.100")
     assert (read["budget"], read["holdout_share"]) == ("1234.50", "0.100")
+    # The default holdout (a setting) reads the same from the first answer on.
+    body = campaign_body(market, market.a)
+    body = json.loads(json.dumps(body, default=str))
+    with market.client(market.a.key) as brand:
+        default = brand.request("POST", "/api/v1/campaigns", json=body).json()
+        forecast = brand.request("POST", "/api/v1/forecasts", json=_forecast_of(body)).json()
+    assert default["holdout_share"] == forecast["holdout_share"] == "0.100"
 
 
 def test_a_rate_card_in_another_currency_is_refused_and_the_old_one_kept(market: Market) -> None:
@@ -282,3 +289,8 @@ def test_a_rate_card_in_another_currency_is_refused_and_the_old_one_kept(market:
     assert refused.value.status == 422
     assert _fields(refused.value.problem) == {"/currency"}
     assert after == before
+
+
+def _forecast_of(body: dict[str, Any]) -> dict[str, Any]:
+    fields = ("audience_id", "channels", "starts_on", "ends_on", "budget", "currency")
+    return {k: body[k] for k in fields if k in body} | {"frequency_cap": body["frequency_cap"]}

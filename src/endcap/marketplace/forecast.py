@@ -33,6 +33,7 @@ from endcap.marketplace.targeting import (
     premium_of,
     required_audiences,
 )
+from endcap.money import share_setting
 from endcap.privacy.channels import Channel
 from endcap.privacy.settings import PrivacyGateSettings
 
@@ -167,7 +168,7 @@ class Quoting:
             )
 
     def _holdout_share(self, asked: Decimal | None) -> Decimal:
-        share = asked if asked is not None else Decimal(str(self.market.default_holdout_share))
+        share = asked if asked is not None else share_setting(self.market.default_holdout_share)
         low = Decimal(str(self.market.min_holdout_share))
         high = Decimal(str(self.market.max_holdout_share))
         if not low <= share <= high:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import builtins
 import uuid
 from datetime import date
-from decimal import Decimal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -56,6 +55,7 @@ from endcap.marketplace.targeting import (
     invalid,
     required_audiences,
 )
+from endcap.money import share_setting
 from endcap.pagination import Page, PageRequest, next_cursor
 from endcap.partners.service import PartnerService
 
@@ -91,7 +91,7 @@ class CampaignService:
             channels=[c.value for c in data.channels],
             creative=data.creative.model_dump(mode="json") if data.creative else {},
             holdout_share=data.holdout_share
-            or Decimal(str(self.settings.marketplace.default_holdout_share)),
+            or share_setting(self.settings.marketplace.default_holdout_share),
         )
         await self._validate(campaign, choice, cached=True)
         await self.campaigns.add(campaign)
