@@ -119,18 +119,30 @@ def paged_in_memory(
     return kept, Cursor(created_at, ident).encode()
 
 
+# Marks a key cursor as one this API made: any text decodes from base64, so without it a
+# garbage cursor would quietly start the list somewhere.
+_KEY_MARK = "key:"
+
+
 def encode_key(value: str) -> str:
     """A cursor for lists ordered by one natural text key (e.g. a SKU)."""
-    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode((_KEY_MARK + value).encode()).decode().rstrip("=")
 
 
 def decode_key(token: str | None) -> str | None:
     if not token:
         return None
     try:
-        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidRequestError(
-            "cursor is not one this API returned",
-            errors=[{"field": "cursor", "message": "malformed cursor"}],
-        ) from exc
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise _malformed() from exc
+    if not text.startswith(_KEY_MARK):
+        raise _malformed()
+    return text[len(_KEY_MARK) :]
+
+
+def _malformed() -> InvalidRequestError:
+    return InvalidRequestError(
+        "cursor is not one this API returned",
+        errors=[{"field": "cursor", "message": "malformed cursor"}],
+    )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from endcap.client import EndcapClient
+import pytest
+
+from endcap.client import EndcapAPIError, EndcapClient
 
 
 def _products(folder: Path, tag: str, count: int) -> Path:
@@ -73,3 +75,12 @@ def test_stores_page_by_store_id(admin: EndcapClient, brand: EndcapClient, tmp_p
     ours = [s for s in seen if s.startswith(tag)]
     assert ours == [f"{tag}-{i:02d}" for i in range(5)]
     assert len(seen) == len(set(seen))
+
+
+@pytest.mark.parametrize("cursor", ["e30", "zzz", "not a cursor", "%%%"])
+def test_a_cursor_this_api_did_not_make_is_422(brand: EndcapClient, cursor: str) -> None:
+    for list_page in (brand.products, brand.stores):
+        with pytest.raises(EndcapAPIError) as refused:
+            list_page(limit=1, cursor=cursor)
+        assert refused.value.status == 422
+        assert "cursor" in refused.value.detail
