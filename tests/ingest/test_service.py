@@ -361,6 +361,17 @@ async def test_the_same_rows_in_another_format_change_nothing(db: Db, tmp_path: 
     assert await db.snapshot(*DATA_TABLES) == before
 
 
+async def test_an_ndjson_column_null_in_every_row_is_checked_like_any_other(
+    db: Db, tmp_path: Path
+) -> None:
+    # Arrow types an all-null column "null"; it must still be text to the checks.
+    required = write_ndjson(tmp_path / "none.ndjson", [{"customer_id": None}])
+    report = await rejected_and_unchanged(db, "customers", required)
+    assert reasons(report) == [(1, "customer_id", "a value is required")]
+    optional = write_ndjson(tmp_path / "stores.ndjson", [{"store_id": "S44", "name": None}])
+    assert (await db.load("stores", optional)).rows_inserted == 1
+
+
 async def test_parquet_and_ndjson_extra_columns_become_attributes(db: Db, tmp_path: Path) -> None:
     parquet = write_parquet(
         tmp_path / "customers.parquet",

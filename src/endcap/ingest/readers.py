@@ -344,8 +344,14 @@ def _ndjson_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
                 )
             lines.append(number)
             if len(lines) >= chunk_rows:
-                yield Chunk(pa.table(values), np.asarray(lines, dtype=np.int64))
+                yield Chunk(_strings(values), np.asarray(lines, dtype=np.int64))
                 values = {name: [] for name in values}
                 lines = []
     if lines:
-        yield Chunk(pa.table(values), np.asarray(lines, dtype=np.int64))
+        yield Chunk(_strings(values), np.asarray(lines, dtype=np.int64))
+
+
+def _strings(values: dict[str, list[str | None]]) -> pa.Table:
+    """String columns, even one that is null in every row of the chunk (Arrow would type it
+    null, and validation's string functions have no kernel for that)."""
+    return pa.table({name: pa.array(column, type=pa.string()) for name, column in values.items()})
