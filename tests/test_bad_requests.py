@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -87,7 +89,31 @@ def test_an_upload_without_a_file_says_how_to_send_one(
     )
 
     assert response.status_code == 422, response.text
-    assert "multipart/form-data" in response.json()["errors"][0]["message"], response.text
+    assert "multipart/form-data" in response.json()["detail"], response.text
+    assert "'data'" in response.json()["detail"], response.text
+
+
+@pytest.mark.parametrize(
+    ("files", "said"),
+    [
+        ([("data", ("a.csv", b"store_id\nS75\n")), ("data", ("b.csv", b"store_id\nS76\n"))], "2"),
+        ([("data", ("a.csv", b"store_id\nS75\n")), ("b", ("b.csv", b"store_id\nS76\n"))], "b"),
+        ([("a", ("a.csv", b"store_id\nS75\n"))], "'data'"),
+    ],
+    ids=["two files in data", "a second field", "the wrong field"],
+)
+def test_an_upload_is_one_file_in_data_and_nothing_else(
+    server: ServerProcess, admin_key: str, files: list[Any], said: str
+) -> None:
+    response = httpx.post(
+        f"{server.base_url}/api/v1/ingest/stores",
+        files=files,
+        headers={"Authorization": f"Bearer {admin_key}"},
+        timeout=30,
+    )
+
+    assert response.status_code == 422, response.text
+    assert said in response.json()["detail"], response.text
 
 
 @pytest.mark.parametrize("exact", ["yes", 1, "true"])

@@ -105,7 +105,10 @@ def _validation(
 
 
 NO_BODY = "the request needs a JSON body"
-NO_FILE = "send the file as multipart/form-data, in the field 'data' (curl -F data=@file.csv)"
+NOT_A_FORM = (
+    "the request body is not multipart/form-data: an upload sends its file in the form field"
+    " 'data' (curl -F data=@file.csv)"
+)
 
 
 def _message(item: dict[str, Any]) -> str:
@@ -113,9 +116,6 @@ def _message(item: dict[str, Any]) -> str:
     # Litestar reports a missing value by the KeyError it caught: the quoted name alone.
     if message == repr(item.get("key")):
         return NO_BODY if item.get("key") == "data" else "a value is required"
-    # ... and an upload route's body that holds no file by the type it could not convert.
-    if message.startswith("Unsupported type: ") and item.get("key") == "data":
-        return NO_FILE
     return message
 
 
@@ -130,11 +130,11 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
     if type(exc) is ClientException:
         # Litestar raises a bare ClientException when the body cannot be decoded
         # at all (malformed JSON); that is a payload problem like any other.
-        detail = (
-            "the request body is not valid JSON"
-            if "JSON" in exc.detail or "decode" in exc.detail.lower()
-            else exc.detail
-        )
+        detail = exc.detail
+        if "JSON" in detail or "decode" in detail.lower():
+            detail = "the request body is not valid JSON"
+        elif "multipart" in detail:  # only uploads take a form
+            detail = NOT_A_FORM
         return _invalid_body(request, detail)
     slug, title = _TITLES.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, get, post
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
@@ -23,12 +22,13 @@ from endcap.ingest.readers import UnreadableFileError, format_of
 from endcap.ingest.reports import IngestReports
 from endcap.ingest.schemas import IngestReport
 from endcap.ingest.service import entity_spec
-from endcap.ingest.uploads import spool
+from endcap.ingest.uploads import spool, the_file
 from endcap.jobs.schemas import JobPublic
 from endcap.jobs.service import JobService
 from endcap.pagination import DEFAULT_PAGE_SIZE, Limit, Page, PageRequest
 
-Upload = Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)]
+# The whole form: the route checks it holds one file and nothing else (uploads.the_file).
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 
 
 def provide_jobs(session: NamedDependency[AsyncSession]) -> JobService:
@@ -51,20 +51,23 @@ class IngestController(Controller):
     async def upload(
         self,
         entity: FromPath[str],
-        data: Upload,
+        data: Form,
         jobs: NamedDependency[JobService],
         settings: NamedDependency[Settings],
         principal: NamedDependency[Principal],
     ) -> JobPublic:
         entity_spec(entity)
-        name = data.filename or "upload"
+        upload = the_file(data)
+        name = upload.filename or "upload"
         try:
             format_of(name)
         except UnreadableFileError as exc:
             raise InvalidRequestError(
                 exc.reason, errors=[{"field": "file", "message": exc.reason}]
             ) from exc
-        path = await spool(data, Path(settings.ingest.spool_dir), settings.ingest.max_upload_bytes)
+        path = await spool(
+            upload, Path(settings.ingest.spool_dir), settings.ingest.max_upload_bytes
+        )
         params = {"entity": entity, "path": str(path), "source_name": name}
         return await jobs.enqueue("ingest", params, principal.key_id)
 

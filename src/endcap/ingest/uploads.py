@@ -1,14 +1,16 @@
-"""Spooling an uploaded file to disk in bounded memory, refusing it past the size cap."""
+"""The one file of an upload, and spooling it to disk in bounded memory, refusing it past
+the size cap."""
 
 from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any, NoReturn
 
 import anyio
 from litestar.datastructures import UploadFile
 
-from endcap.errors import EndcapError
+from endcap.errors import EndcapError, InvalidRequestError
 
 COPY_BLOCK = 1024 * 1024
 
@@ -17,6 +19,28 @@ class UploadTooLargeError(EndcapError):
     status_code = 413
     problem_type = "payload-too-large"
     title = "Payload too large"
+
+
+FIELD = "data"  # the multipart field that carries the file (curl -F data=@file.csv)
+HOW = f"send the file as multipart/form-data, in the field '{FIELD}' (curl -F {FIELD}=@file.csv)"
+
+
+def the_file(form: dict[str, Any]) -> UploadFile:
+    """The upload's one file; InvalidRequestError when the form holds none, several, or
+    anything beside it (nothing in a form is silently dropped)."""
+    found = form.get(FIELD)
+    if isinstance(found, list) and found:
+        _refuse(f"one file per upload: '{FIELD}' holds {len(found)}; {HOW}")
+    if not isinstance(found, UploadFile):
+        _refuse(HOW)
+    others = sorted(set(form) - {FIELD})
+    if others:
+        _refuse(f"a form field beside '{FIELD}' would be ignored: {', '.join(others)}; {HOW}")
+    return found
+
+
+def _refuse(message: str) -> NoReturn:
+    raise InvalidRequestError(message, errors=[{"field": FIELD, "message": message}])
 
 
 async def spool(upload: UploadFile, folder: Path, max_bytes: int) -> Path:
