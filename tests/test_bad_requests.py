@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -145,3 +146,51 @@ def test_a_body_that_is_not_utf8_is_422(
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith(PROBLEM)
     assert "UTF-8" in response.json()["detail"] or "JSON" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("content", [b"", b"{}"])
+def test_an_unknown_campaign_action_is_named_whatever_the_body(
+    server: ServerProcess, admin_key: str, content: bytes
+) -> None:
+    response = _send(
+        server,
+        admin_key,
+        "POST",
+        f"/api/v1/campaigns/{uuid.uuid4()}/actions/submit",
+        content=content,
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["action"], response.text
+    assert "approve" in response.json()["errors"][0]["message"], response.text
+
+
+def test_a_blank_body_is_not_valid_json(server: ServerProcess, admin_key: str) -> None:
+    response = _send(
+        server,
+        admin_key,
+        "POST",
+        "/api/v1/partners",
+        content=b"   ",
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == "the request body is not valid JSON", response.text
+
+
+@pytest.mark.parametrize("headers", [{}, {"Content-Type": "application/json"}])
+def test_an_action_needs_no_body(
+    server: ServerProcess, admin_key: str, headers: dict[str, str]
+) -> None:
+    response = _send(
+        server,
+        admin_key,
+        "POST",
+        f"/api/v1/campaigns/{uuid.uuid4()}/actions/approve",
+        content=b"",
+        headers=headers,
+    )
+
+    assert response.status_code == 404, response.text  # the campaign, not the body

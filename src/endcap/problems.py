@@ -105,6 +105,8 @@ def _validation(
 
 
 NO_BODY = "the request needs a JSON body"
+# How msgspec says a body is not JSON, in the ClientException Litestar raises.
+_UNREADABLE_JSON = ("Input data was truncated", "JSON is malformed")
 NOT_A_FORM = (
     "the request body is not multipart/form-data: an upload sends its file in the form field"
     " 'data' (curl -F data=@file.csv)"
@@ -131,7 +133,7 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
         # Litestar raises a bare ClientException when the body cannot be decoded
         # at all (malformed JSON); that is a payload problem like any other.
         detail = exc.detail
-        if "JSON" in detail or "decode" in detail.lower():
+        if "JSON" in detail or "decode" in detail.lower() or detail.startswith(_UNREADABLE_JSON):
             detail = "the request body is not valid JSON"
         elif "multipart" in detail:  # only uploads take a form
             detail = NOT_A_FORM

@@ -17,7 +17,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from endcap.auth.roles import Role
-from endcap.errors import ConflictError, PermissionDeniedError
+from endcap.errors import ConflictError, InvalidRequestError, PermissionDeniedError
 from endcap.marketplace.models import CampaignStatus as S
 
 
@@ -90,3 +90,12 @@ def target_of(action: Action, current: S, role: Role) -> S:
             allowed=allowed,
         )
     return move.target
+
+
+def parse_action(name: str) -> Action:
+    """The move ``name`` asks for; InvalidRequestError naming the moves there are."""
+    found = next((action for action in MOVES if action.value == name), None)
+    if found is None:
+        message = f"no action {name!r}: one of {', '.join(a.value for a in MOVES)}"
+        raise InvalidRequestError(message, errors=[{"field": "action", "message": message}])
+    return found

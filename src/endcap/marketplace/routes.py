@@ -21,7 +21,7 @@ from endcap.idempotency import IDEMPOTENT
 from endcap.marketplace.approvals import ApprovalService
 from endcap.marketplace.channels import ChannelService
 from endcap.marketplace.forecast import Quoting
-from endcap.marketplace.lifecycle import Action
+from endcap.marketplace.lifecycle import parse_action
 from endcap.marketplace.models import CampaignStatus
 from endcap.marketplace.quote_changes import quote_cache_of
 from endcap.marketplace.schemas import (
@@ -204,7 +204,7 @@ class CampaignController(Controller):
     async def act(
         self,
         campaign_id: FromPath[uuid.UUID],
-        action: FromPath[Action],
+        action: FromPath[str],
         campaigns: NamedDependency[CampaignService],
         principal: NamedDependency[Principal],
         data: JSONBody[Transition | None] = None,
@@ -212,7 +212,7 @@ class CampaignController(Controller):
     ) -> Response[CampaignPublic]:
         reason, revision = (data.reason if data else None), parse_if_match(if_match)
         moved = await campaigns.transition(
-            principal, campaign_id, action, reason=reason, if_match=revision
+            principal, campaign_id, parse_action(action), reason=reason, if_match=revision
         )
         return tagged(moved)
 
