@@ -17,7 +17,8 @@ from endcap.errors import InvalidRequestError
 
 def _places(places: int) -> AfterValidator:
     step = Decimal(1).scaleb(-places)
-    return AfterValidator(lambda value: value.quantize(step))
+    # + 0: "-0" is zero, and reads back as "0.00", never "-0.00".
+    return AfterValidator(lambda value: value.quantize(step) + 0)
 
 
 def share_setting(value: float) -> Decimal:

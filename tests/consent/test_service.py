@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -130,3 +130,20 @@ async def test_a_decision_dated_in_the_future_is_refused_and_cannot_block_withdr
     )
     latest = {p.purpose: p for p in (await service.state(profile)).purposes}
     assert latest[Purpose.MEASUREMENT].granted is True
+
+
+async def test_a_decision_with_an_offset_is_answered_in_utc(
+    session: AsyncSession, settings: Settings, tmp_path: Path
+) -> None:
+    shop = await load_tiny(session, settings, tmp_path)
+    stockholm = timezone(timedelta(hours=1))
+    recorded = await ConsentService(session).record(
+        ConsentRecord(
+            customer_id=shop.id("c1"),
+            purpose=Purpose.EMAIL,
+            status=ConsentStatus.GRANTED,
+            recorded_at=datetime(2026, 3, 1, 5, 0, tzinfo=stockholm),
+        )
+    )
+    assert recorded.recorded_at == datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
+    assert recorded.recorded_at.utcoffset() == timedelta(0)

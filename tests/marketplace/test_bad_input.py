@@ -294,3 +294,26 @@ def test_a_rate_card_in_another_currency_is_refused_and_the_old_one_kept(market:
 def _forecast_of(body: dict[str, Any]) -> dict[str, Any]:
     fields = ("audience_id", "channels", "starts_on", "ends_on", "budget", "currency")
     return {k: body[k] for k in fields if k in body} | {"frequency_cap": body["frequency_cap"]}
+
+
+def test_a_negative_zero_price_reads_back_as_zero(market: Market) -> None:
+    with market.client(market.admin_key) as admin:
+        before = {c["channel"]: c for c in admin.request("GET", "/api/v1/channels").json()}
+        channel = before["email"]
+        saved = admin.configure_channel(
+            "email",
+            cpm="-0",
+            currency=channel["currency"],
+            weekly_capacity=channel["weekly_capacity"],
+            max_per_profile_week=channel["max_per_profile_week"],
+        )
+        shown = {c["channel"]: c for c in admin.request("GET", "/api/v1/channels").json()}
+        admin.configure_channel(
+            "email",
+            cpm=channel["cpm"],
+            currency=channel["currency"],
+            weekly_capacity=channel["weekly_capacity"],
+            max_per_profile_week=channel["max_per_profile_week"],
+        )
+    assert str(saved.cpm) == "0.00"
+    assert shown["email"]["cpm"] == "0.00"

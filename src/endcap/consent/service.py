@@ -51,8 +51,10 @@ class ConsentService:
         decision dated in the future (:data:`CLOCK_LEEWAY`)."""
         now = utcnow()
         decided = data.recorded_at
-        if decided is not None and decided.tzinfo is None:  # no offset: UTC, as stored
-            decided = decided.replace(tzinfo=UTC)
+        if decided is not None:  # no offset: UTC, as stored; any other shown in UTC, as read
+            decided = (
+                decided.replace(tzinfo=UTC) if decided.tzinfo is None else decided.astimezone(UTC)
+            )
         if decided is not None and decided > now + CLOCK_LEEWAY:
             message = (
                 f"recorded_at {decided.isoformat()} is in the future (it is"
