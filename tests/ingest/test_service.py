@@ -361,6 +361,12 @@ async def test_the_same_rows_in_another_format_change_nothing(db: Db, tmp_path: 
     assert await db.snapshot(*DATA_TABLES) == before
 
 
+async def test_a_column_without_a_name_is_refused(db: Db, tmp_path: Path) -> None:
+    path = write(tmp_path / "customers.csv", "customer_id,,age_band\nC9,x,35-44\n")
+    report = await rejected_and_unchanged(db, "customers", path)
+    assert reasons(report) == [(1, "file", "a column has no name: name every column")]
+
+
 async def test_an_ndjson_column_null_in_every_row_is_checked_like_any_other(
     db: Db, tmp_path: Path
 ) -> None:

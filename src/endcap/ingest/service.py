@@ -151,6 +151,9 @@ class IngestService:
 
     def _check_columns(self, spec: EntitySpec, source: Source) -> None:
         line = 1 if source.file_format == "csv" else None
+        if any(not name.strip() for name in source.columns):
+            # It would become an attribute named "" (or " "), which nothing can address.
+            raise UnreadableFileError("a column has no name: name every column", line=line)
         missing = [name for name in spec.required if name not in source.columns]
         if missing:
             raise UnreadableFileError(
