@@ -361,6 +361,15 @@ async def test_the_same_rows_in_another_format_change_nothing(db: Db, tmp_path: 
     assert await db.snapshot(*DATA_TABLES) == before
 
 
+async def test_a_nul_character_in_a_value_is_named(db: Db, tmp_path: Path) -> None:
+    # PostgreSQL's text cannot hold one: the load would fail as a whole, unexplained.
+    path = tmp_path / "stores.csv"
+    path.write_bytes(b"store_id,name,format\nS90,Fine,big\nS91,a\x00b,big\nS92,Ok,x\x00\n")
+    report = await rejected_and_unchanged(db, "stores", path)
+    assert [(line, column) for line, column, _ in reasons(report)] == [(3, "name"), (4, "format")]
+    assert all("NUL" in reason for _, _, reason in reasons(report))
+
+
 async def test_a_column_without_a_name_is_refused(db: Db, tmp_path: Path) -> None:
     path = write(tmp_path / "customers.csv", "customer_id,,age_band\nC9,x,35-44\n")
     report = await rejected_and_unchanged(db, "customers", path)

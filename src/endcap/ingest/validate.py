@@ -52,12 +52,27 @@ def check_chunk(
             continue
         raw = pc.utf8_trim_whitespace(table.column(column.name).combine_chunks())
         value, problems = _check(column, raw, allow_returns=allow_returns)
+        problems = [*problems, (_has_nul(raw), NUL_REASON)]
         columns[column.name] = value
         for bad, reason in problems:
             if bad.any():
                 ok &= ~bad
                 rejections.extend(_rejections(lines, bad, column.name, reason, raw))
+    for name in set(table.column_names) - {c.name for c in spec.columns}:  # attributes
+        raw = table.column(name).combine_chunks()
+        bad = _has_nul(raw)
+        if bad.any():
+            ok &= ~bad
+            rejections.extend(_rejections(lines, bad, name, NUL_REASON, raw))
     return Checked(columns, ok, rejections)
+
+
+# PostgreSQL's text cannot hold U+0000: one would fail the whole load at the COPY.
+NUL_REASON = "contains a NUL character, which text cannot hold"
+
+
+def _has_nul(raw: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(pc.match_substring(raw, "\x00"), False), dtype=bool)
 
 
 def _rejections(
