@@ -278,35 +278,6 @@ def test_a_published_audience_cannot_be_refreshed_into_a_minus_one(
     assert brand.request("GET", f"/api/v1/catalog/audiences/{b.id}").json() == entry_before
 
 
-def test_a_published_audience_cannot_be_refreshed_below_the_minimum(
-    admin: EndcapClient, brand: EndcapClient, retailer: dict[str, Any]
-) -> None:
-    codes = _buyer_codes(admin, retailer, skip=450, n=60)
-    c = _publish(admin, _without(codes))  # 60 from all buyers, 120+ from the others here
-    assert c.current is not None
-    entry_before = brand.request("GET", f"/api/v1/catalog/audiences/{c.id}").json()
-
-    # Its rule narrowed to one shopper: the new version would be below the minimum on
-    # every channel, so the refresh fails and brands keep the version they saw.
-    one = {"and": [BUYERS, {"attribute": "postal_code", "op": "=", "value": codes[0]}]}
-    changed = admin.request(
-        "PATCH", f"/api/v1/audiences/{c.id}", json={"rule": one},
-        headers={"If-Match": f'"{c.revision}"'},
-    )  # fmt: skip
-    assert changed.status_code == 200
-    job = admin.request("POST", f"/api/v1/audiences/{c.id}/refresh").json()
-    done = admin.wait(job["id"], timeout=300)
-
-    assert done.status == "failed"
-    assert done.error is not None
-    assert "below the minimum of 1000 profiles" in done.error
-    assert "the catalog keeps version 1" in done.error
-    after = AudiencePublic.model_validate(admin.request("GET", f"/api/v1/audiences/{c.id}").json())
-    assert after.current is not None
-    assert (after.current.version, after.current.size) == (1, c.current.size)
-    assert brand.request("GET", f"/api/v1/catalog/audiences/{c.id}").json() == entry_before
-
-
 def test_an_overlap_showing_a_few_shoppers_on_one_side_is_withheld(
     admin: EndcapClient, brand: EndcapClient, retailer: dict[str, Any]
 ) -> None:

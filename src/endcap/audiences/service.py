@@ -42,7 +42,7 @@ from endcap.privacy.channels import CHANNEL_PURPOSE
 from endcap.privacy.difference import MemberSet, could_be_near_duplicates, ensure_not_near_duplicate
 from endcap.privacy.sensitive import SensitiveCategories, SensitiveMatch
 from endcap.privacy.settings import PrivacyGateSettings
-from endcap.privacy.sizes import AudienceTooSmallError, ensure_minimum_size
+from endcap.privacy.sizes import ensure_minimum_size
 
 REFRESH_JOB = "audience_refresh"
 # The steps a refresh reports its progress in (AudienceService.refresh).
@@ -231,22 +231,12 @@ class AudienceService:
         progress(3, REFRESH_STEPS)
         if audience.status == AudienceStatus.PUBLISHED:
             # Brands see the new version as soon as it is current: it passes the same
-            # checks as a publication (the minimum size on its best channel, then the
-            # difference check), or the refresh fails and the catalog keeps the old.
-            keeps = f"the catalog keeps version {audience.current_version}"
-            try:
-                ensure_minimum_size(max(reach.values(), default=0), minimum=self.gate.min_audience)
-            except AudienceTooSmallError as small:
-                raise AudienceTooSmallError(
-                    f"version {version} of this published audience is below the minimum of"
-                    f" {self.gate.min_audience} profiles on every channel ({keeps}); unpublish it"
-                    " to let it shrink",
-                    minimum=self.gate.min_audience,
-                ) from small
+            # check as a publication, or the refresh fails and the catalog keeps the old.
             await self._ensure_apart(
                 audience.id,
                 await self.audiences.member_ids(audience.id, version),
-                f"version {version} of this published audience ({keeps})",
+                f"version {version} of this published audience (the catalog keeps version"
+                f" {audience.current_version})",
             )
         await self.audiences.add_version(
             AudienceVersion(
