@@ -172,6 +172,13 @@ def test_a_refresh_below_the_minimum_after_publishing_makes_the_audience_unbooka
     before = booked(market, body)
     with market.client(market.admin_key) as admin:
         shrunk = narrow(admin, audience, tiers("platinum"))
+        jobs = admin.request("GET", "/api/v1/jobs", params={"limit": 500}).json()["items"]
+    told = [
+        j for j in jobs if (j["result"] or {}).get("audience", {}).get("id") == str(audience.id)
+    ]
+    # The last refresh says what the retailer must know: published still, not for brands.
+    assert f"below the minimum of {MIN_AUDIENCE} on every channel" in told[-1]["message"]
+    assert "below the minimum" not in told[0]["message"]
     assert shrunk.status == "published"
     assert shrunk.current is not None
     assert 0 < shrunk.current.size < MIN_AUDIENCE

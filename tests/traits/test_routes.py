@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,8 +21,11 @@ def _write(folder: Path, name: str, body: str) -> Path:
 
 def test_refresh_job_then_read_a_profiles_traits(admin: EndcapClient, tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:6]
-    # Dated far ahead so that this shopper's last basket is the refresh's as_of,
-    # whatever else the shared test database holds.
+    # Dated a minute ahead (within the clock leeway; later is refused) so that this
+    # shopper's last basket is the refresh's as_of, whatever else the shared test database
+    # holds.
+    last = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+    first = last - timedelta(days=7)
     files = {
         "products": _write(
             tmp_path,
@@ -38,8 +42,8 @@ def test_refresh_job_then_read_a_profiles_traits(admin: EndcapClient, tmp_path: 
             tmp_path,
             "transactions.csv",
             "transaction_id,occurred_at,sku,quantity,sales_value,customer_id,channel\n"
-            f"{tag}-t1,2099-01-01T00:00:00Z,{tag}-1,1,12.50,{tag}-c,online\n"
-            f"{tag}-t2,2099-01-08T00:00:00Z,{tag}-1,2,25.00,{tag}-c,store\n",
+            f"{tag}-t1,{first.isoformat()},{tag}-1,1,12.50,{tag}-c,online\n"
+            f"{tag}-t2,{last.isoformat()},{tag}-1,2,25.00,{tag}-c,store\n",
         ),
     }
     for entity, path in files.items():
@@ -50,13 +54,13 @@ def test_refresh_job_then_read_a_profiles_traits(admin: EndcapClient, tmp_path: 
 
     assert done.status == "succeeded", done.error
     assert done.result is not None
-    assert done.result["report"]["as_of"].startswith("2099-01-08")
+    assert datetime.fromisoformat(done.result["report"]["as_of"]) == last
     profile_id = admin.lookup("loyalty_card", f"L{tag}").profiles[0].profile_id
     traits = admin.request("GET", f"/api/v1/traits/profiles/{profile_id}").json()
     assert traits["baskets_52w"] == 2
     assert Decimal(traits["spend_52w"]) == Decimal("37.50")
     assert traits["online_share"] == pytest.approx(12.5 / 37.5)
-    assert traits["last_purchase_at"].startswith("2099-01-08")
+    assert datetime.fromisoformat(traits["last_purchase_at"]) == last
 
 
 def test_unknown_profile_traits_are_404_and_brands_are_refused(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from endcap.audiences.models import AudienceStatus
+from endcap.audiences.schemas import AudiencePublic
 from endcap.audiences.service import REFRESH_JOB, REFRESH_STEPS, AudienceService, RefreshAsked
 from endcap.config import Settings
 from endcap.db.engine import SessionFactory
@@ -26,5 +28,17 @@ async def run_refresh(
     return {
         "audience": audience.model_dump(mode="json"),
         "progress_done": REFRESH_STEPS,
-        "message": f"{size} members",
+        "message": f"{size} members" + _unbookable(audience, settings.privacy_gate.min_audience),
     }
+
+
+def _unbookable(audience: AudiencePublic, minimum: int) -> str:
+    """What the retailer must know of a published audience that shrank below the minimum:
+    it stays published, but brands neither see nor book it (catalog.py) until it grows."""
+    reach = audience.current.reach if audience.current else {}
+    if audience.status != AudienceStatus.PUBLISHED or max(reach.values(), default=0) >= minimum:
+        return ""
+    return (
+        f"; below the minimum of {minimum} on every channel, so brands neither see nor book"
+        " it until it grows again (unpublish it to take it out for good)"
+    )
