@@ -566,7 +566,22 @@ async def test_a_wrong_type_names_the_line_and_column(db: Db, tmp_path: Path) ->
         (4, "line_no", "must be a whole number (got 'x')"),
         (4, "sales_value", "must be a number (got '12,50')"),
     ]
-    assert (report.rows_read, report.rows_rejected) == (3, 3)
+    assert (report.rows_read, report.rows_rejected) == (3, 2)  # rows, not reasons
+
+
+async def test_a_row_with_several_unknowns_is_one_rejected_row(db: Db, tmp_path: Path) -> None:
+    await seeded(db, tmp_path)
+    content = TX_HEADER + (
+        "T8,1,2024-03-05T10:00:00Z,SKU1,1,10,C1,S1\n"
+        "T8,2,2024-03-05T10:00:00Z,NOSKU,1,10,NOBODY,NOSTORE\n"
+        "T8,1,2024-03-05T10:00:00Z,SKU1,1,10,NOBODY,S1\n"  # a repeat and an unknown
+    )
+    report = await rejected_and_unchanged(db, "transactions", write(tmp_path / "refs.csv", content))
+    assert sorted((line, column) for line, column, _ in reasons(report)) == [
+        (3, "customer_id"), (3, "sku"), (3, "store_id"),
+        (4, "customer_id"), (4, "transaction_id+line_ref"),
+    ]  # fmt: skip
+    assert (report.rows_read, report.rows_rejected) == (3, 2)
 
 
 async def test_a_bad_choice_and_a_bad_boolean_are_named(db: Db, tmp_path: Path) -> None:

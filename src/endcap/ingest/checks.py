@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, Table, and_, func, select
+from sqlalchemy import ColumnElement, Select, Table, and_, func, select, union
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.catalog.models import Product, Store
@@ -39,17 +39,7 @@ async def duplicates(
     session: AsyncSession, stage: Table, key: tuple[str, ...], cap: int
 ) -> tuple[int, list[Rejection]]:
     """Rows whose key repeats an earlier row of the same file; each names the first line."""
-    keys = [stage.c[name] for name in key]
-    first = (
-        select(*keys, func.min(stage.c.line).label("first_line"))
-        .group_by(*keys)
-        .having(func.count() > 1)
-        .subquery()
-    )
-    joined = and_(
-        *(stage.c[name] == first.c[name] for name in key), stage.c.line > first.c.first_line
-    )
-    found = select(stage.c.line, first.c.first_line).join(first, joined)
+    found = _repeats(stage, key)
     total = await _count(session, found)
     if total == 0:
         return 0, []
@@ -60,18 +50,51 @@ async def duplicates(
     ]
 
 
+def _repeats(stage: Table, key: tuple[str, ...]) -> Select[tuple[int, int]]:
+    """(line, first line) of each row whose key an earlier row of the file has."""
+    keys = [stage.c[name] for name in key]
+    first = (
+        select(*keys, func.min(stage.c.line).label("first_line"))
+        .group_by(*keys)
+        .having(func.count() > 1)
+        .subquery()
+    )
+    joined = and_(
+        *(stage.c[name] == first.c[name] for name in key), stage.c.line > first.c.first_line
+    )
+    return select(stage.c.line, first.c.first_line).join(first, joined)
+
+
+def _missing(stage: Table, ref: Reference) -> Select[tuple[int, str]]:
+    """(line, value) of each row whose ``ref`` names nothing known."""
+    column = stage.c[ref.column]
+    return (
+        select(stage.c.line, column)
+        .outerjoin(ref.target.table, ref.target == column)
+        .where(column.is_not(None), ref.target.is_(None))
+    )
+
+
+async def rejected_rows(
+    session: AsyncSession, stage: Table, entity: str, key: tuple[str, ...]
+) -> int:
+    """How many rows the set-based checks reject: a line that repeats a key and names an
+    unknown customer (or several unknowns) is one row."""
+    line = stage.c.line
+    lines = [_repeats(stage, key).with_only_columns(line)]
+    lines += [_missing(stage, ref).with_only_columns(line) for ref in REFERENCES.get(entity, ())]
+    found = union(*lines).subquery()
+    result = await session.execute(select(func.count()).select_from(found))
+    return int(result.scalar_one())
+
+
 async def unknown_references(
     session: AsyncSession, stage: Table, entity: str, cap: int
 ) -> tuple[int, list[Rejection]]:
     total = 0
     rejections: list[Rejection] = []
     for ref in REFERENCES.get(entity, ()):
-        column = stage.c[ref.column]
-        missing = (
-            select(stage.c.line, column)
-            .outerjoin(ref.target.table, ref.target == column)
-            .where(column.is_not(None), ref.target.is_(None))
-        )
+        missing = _missing(stage, ref)
         count = await _count(session, missing)
         if count:
             total += count

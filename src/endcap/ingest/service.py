@@ -41,12 +41,17 @@ FOLLOWS_PROFILES = {"transactions"}
 
 @dataclass(slots=True)
 class Rejections:
+    """What a load rejects: ``total`` rows (a row with three bad values is one), and the
+    first ``cap`` reasons (a row may give several)."""
+
     cap: int
     total: int = 0
     kept: list[Rejection] = field(default_factory=list)
 
-    def add(self, found: list[Rejection], total: int | None = None) -> None:
-        self.total += len(found) if total is None else total
+    def add(self, found: list[Rejection], rows: int | None = None) -> None:
+        """``found``: reasons; ``rows``: how many rows they reject (by default, their
+        distinct lines)."""
+        self.total += len({r.line for r in found}) if rows is None else rows
         room = self.cap - len(self.kept)
         if room > 0:
             self.kept.extend(found[:room])
@@ -111,9 +116,14 @@ class IngestService:
             await self._stage(spec, source, stage, run, rejections, progress)
             if rejections.total == 0:
                 await stage.analyze()
+                found = []
                 for check in (self._duplicates, self._references):
-                    total, found = await check(spec, stage)
-                    rejections.add(found, total)
+                    _, reasons = await check(spec, stage)
+                    found += reasons
+                if found:
+                    table = stage.table
+                    rows = await checks.rejected_rows(self.session, table, spec.name, spec.key)
+                    rejections.add(found, rows)
             if rejections.total == 0:
                 if entity in FOLLOWS_PROFILES:
                     # Lines take their customer's profile: not while key chains are re-resolved.
