@@ -86,6 +86,30 @@ async def test_a_draft_campaign_is_not_activated(
     assert listed["items"] == []
 
 
+async def test_an_admin_may_activate_some_of_the_campaigns_channels_only(
+    sessions: SessionFactory, admin: EndcapClient
+) -> None:
+    shop = await build_shop(
+        sessions, shoppers=20, channels=(Channel.INSTORE_SCREEN, Channel.ONSITE_DISPLAY)
+    )
+    for channel in (Channel.INSTORE_SCREEN, Channel.ONSITE_DISPLAY):
+        await set_endpoint(sessions, channel, None)
+    path = f"/api/v1/campaigns/{shop.campaign.id}/activations"
+
+    [one] = admin.activate(shop.campaign.id, channels=["instore_screen"])
+    with pytest.raises(EndcapAPIError) as elsewhere:
+        admin.activate(shop.campaign.id, channels=["email"])
+    with pytest.raises(EndcapAPIError) as unknown_field:
+        admin.request("POST", path, json={"channel": "email"})
+    admin.wait(one.job_id, timeout=60)
+    listed = admin.request("GET", path).json()["items"]
+
+    assert one.channel == "instore_screen"
+    assert [a["channel"] for a in listed] == ["instore_screen"]
+    assert (elsewhere.value.status, unknown_field.value.status) == (422, 422)
+    assert elsewhere.value.problem["errors"][0]["field"] == "/channels/0"
+
+
 async def test_a_brand_reads_rounded_counts_of_its_own_campaigns_only(
     sessions: SessionFactory,
     admin: EndcapClient,

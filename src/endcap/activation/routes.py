@@ -7,10 +7,10 @@ import uuid
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.activation.schemas import ActivationPublic
+from endcap.activation.schemas import ActivationPublic, ActivationRequest
 from endcap.activation.service import ActivationService
 from endcap.auth.guards import roles
 from endcap.auth.principal import Principal
@@ -34,7 +34,8 @@ class ActivationController(Controller):
     @post(
         "/campaigns/{campaign_id:uuid}/activations",
         status_code=202,
-        summary="Export the campaign's treatment group to each of its channels (jobs)",
+        summary="Export the campaign's treatment group to each of its channels, or to those"
+        " the body names (jobs)",
         opt={**roles(Role.RETAILER_ADMIN), **IDEMPOTENT},
     )
     async def enqueue(
@@ -42,8 +43,10 @@ class ActivationController(Controller):
         campaign_id: FromPath[uuid.UUID],
         activations: NamedDependency[ActivationService],
         principal: NamedDependency[Principal],
+        data: JSONBody[ActivationRequest | None] = None,
     ) -> list[ActivationPublic]:
-        return await activations.enqueue_campaign(campaign_id, principal.key_id)
+        channels = [c.value for c in data.channels] if data else None
+        return await activations.enqueue_campaign(campaign_id, principal.key_id, channels)
 
     @get(
         "/campaigns/{campaign_id:uuid}/activations",

@@ -5,9 +5,18 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from endcap.activation.models import ActivationStatus
+from endcap.privacy.channels import Channel
+
+
+class ActivationRequest(BaseModel):
+    """Which of the campaign's channels to export to (all of them when the body is left out)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channels: list[Channel] = Field(min_length=1, max_length=len(Channel))
 
 
 class ActivationPublic(BaseModel):

@@ -19,7 +19,7 @@ from endcap.activation.repository import ActivationRepository
 from endcap.activation.schemas import ActivationPublic
 from endcap.auth.principal import Principal
 from endcap.config import Settings
-from endcap.errors import ConflictError, NotFoundError
+from endcap.errors import ConflictError, InvalidRequestError, NotFoundError
 from endcap.jobs.service import JobService
 from endcap.marketplace.models import Campaign, CampaignStatus
 from endcap.pagination import DEFAULT_PAGE_SIZE, Page, PageRequest, next_cursor
@@ -56,22 +56,33 @@ class ActivationService:
     # -- enqueueing ----------------------------------------------------------------------------
 
     async def enqueue(
-        self, campaign: Campaign, created_by: uuid.UUID | None
+        self,
+        campaign: Campaign,
+        created_by: uuid.UUID | None,
+        channels: Sequence[str] | None = None,
     ) -> list[ActivationPublic]:
-        """One queued activation and one "activation_export" job per campaign channel.
+        """One queued activation and one "activation_export" job per campaign channel (or
+        per one of ``channels``, which must be the campaign's: InvalidRequestError).
 
         Raises ConflictError (naming the status) unless the campaign is approved,
-        scheduled or live, and when one of its channels already has an
+        scheduled or live, and when one of those channels already has an
         activation queued or running. Only flushes: the caller commits.
         """
         ensure_activatable(campaign)
-        busy = await self.activations.unfinished_channels(campaign.id) & set(campaign.channels)
+        chosen = list(campaign.channels) if channels is None else list(dict.fromkeys(channels))
+        for i, name in enumerate(chosen):
+            if name not in campaign.channels:
+                message = f"the campaign does not run on {name} ({', '.join(campaign.channels)})"
+                raise InvalidRequestError(
+                    message, errors=[{"field": f"/channels/{i}", "message": message}]
+                )
+        busy = await self.activations.unfinished_channels(campaign.id) & set(chosen)
         if busy:
             raise ConflictError(
                 f"campaign {campaign.id} already has an activation queued or running for "
                 + ", ".join(sorted(busy))
             )
-        return await self._queue(campaign, campaign.channels, created_by)
+        return await self._queue(campaign, chosen, created_by)
 
     async def resumed(
         self, campaign: Campaign, created_by: uuid.UUID | None
@@ -105,13 +116,16 @@ class ActivationService:
         return [public(a, self.settings, exact=True) for a in created]
 
     async def enqueue_campaign(
-        self, campaign_id: uuid.UUID, created_by: uuid.UUID | None
+        self,
+        campaign_id: uuid.UUID,
+        created_by: uuid.UUID | None,
+        channels: Sequence[str] | None = None,
     ) -> list[ActivationPublic]:
         """:meth:`enqueue` by id; NotFoundError for an unknown campaign."""
         campaign = await self.activations.campaign(campaign_id, for_update=True)
         if campaign is None:
             raise NotFoundError(f"no campaign with id {campaign_id}")
-        return await self.enqueue(campaign, created_by)
+        return await self.enqueue(campaign, created_by, channels)
 
     # -- reading -------------------------------------------------------------------------------
 

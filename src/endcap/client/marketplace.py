@@ -164,11 +164,15 @@ class MarketplaceCalls(Transport):
     def activation(self, activation_id: uuid.UUID) -> ActivationPublic:
         return self._get(f"/api/v1/activations/{activation_id}", ActivationPublic)
 
-    def activate(self, campaign_id: uuid.UUID) -> list[ActivationPublic]:
-        """Retailer admin: export the treatment group again (consent is re-read)."""
+    def activate(
+        self, campaign_id: uuid.UUID, channels: list[str] | None = None
+    ) -> list[ActivationPublic]:
+        """Retailer admin: export the treatment group again (consent is re-read), to every
+        channel of the campaign or to ``channels``."""
         response = self.request(
             "POST",
             f"/api/v1/campaigns/{campaign_id}/activations",
             headers={"Idempotency-Key": str(uuid.uuid4())},
+            json={"channels": channels} if channels is not None else None,
         )
         return [ActivationPublic.model_validate(a) for a in response.json()]
