@@ -15,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from endcap import __version__
 from endcap.activation.routes import ActivationController
+from endcap.allow import complete_allow
 from endcap.audiences.routes import AudienceCatalogController, AudienceController
 from endcap.auth.dependencies import provide_principal
 from endcap.auth.guards import authorize
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             idempotency_middleware,  # after authentication: keys belong to the caller's API key
         ],
         guards=[authorize],
+        before_send=[complete_allow],
         exception_handlers=exception_handlers(),
         openapi_config=_openapi(),
         debug=settings.server.debug,

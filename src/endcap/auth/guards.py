@@ -13,6 +13,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
+from endcap.allow import OPTIONS_HANDLER
 from endcap.auth.middleware import PUBLIC
 from endcap.auth.principal import Principal
 from endcap.auth.roles import Role
@@ -50,4 +51,4 @@ def _is_litestar_options(
     """Litestar's own answer to OPTIONS (no route defines one): 204 with the ``Allow``
     header, nothing else, so a CORS preflight needs no key. The authentication middleware
     lets OPTIONS through unauthenticated, so there is no principal to check."""
-    return connection.scope.get("method") == "OPTIONS" and handler.handler_name == "options_handler"
+    return connection.scope.get("method") == "OPTIONS" and handler.handler_name == OPTIONS_HANDLER
