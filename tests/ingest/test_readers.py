@@ -196,3 +196,9 @@ def test_a_windows_csv_with_crlf_lines_reads_like_any_other(tmp_path: Path) -> N
     assert rows == [{"a": "1", "b": "x"}, {"a": "2", "b": "y"}, {"a": "4", "b": "z"}]
     assert lines == [2, 4, 6]
     assert broken == [(5, "has 1 of 2 columns (file cut off?)")]
+
+
+def test_a_row_longer_than_the_read_block_is_named_as_such(tmp_path: Path) -> None:
+    path = write(tmp_path / "long.csv", "a,b\nx," + "y" * 5000 + "\nz,w\n")
+    with pytest.raises(UnreadableFileError, match="a row is longer than 1,024 bytes"):
+        read(path, chunk_bytes=1024)

@@ -155,6 +155,11 @@ def _csv_chunks(source: Source, chunk_bytes: int) -> Iterator[Chunk]:
             raise UnreadableFileError(
                 "the file is not valid UTF-8", line=_first_bad_utf8_line(source.path)
             ) from exc
+        if "straddl" in str(exc):  # Arrow: one row is larger than the block it reads
+            raise UnreadableFileError(
+                f"a row is longer than {chunk_bytes:,} bytes (ENDCAP_INGEST_CHUNK_BYTES): no"
+                " row of the contract is that long; is a quote left open?"
+            ) from exc
         raise UnreadableFileError(f"the CSV cannot be parsed ({exc})") from exc
     walk.finish()
     last_line_is_a_row = walk.last_row_line and walk.last_row_line >= walk.last_broken_line
