@@ -26,6 +26,13 @@ def _send(
     )
 
 
+def _post_raw(server: ServerProcess, key: str, path: str, content: bytes) -> httpx.Response:
+    """``content`` sent as it is, labelled JSON."""
+    return _send(
+        server, key, "POST", path, content=content, headers={"Content-Type": "application/json"}
+    )
+
+
 @pytest.mark.parametrize("idempotent", [False, True], ids=["plain", "with Idempotency-Key"])
 @pytest.mark.parametrize("depth", [1_000, 5_000])
 def test_a_body_nested_too_deeply_is_422(
@@ -67,9 +74,7 @@ def test_a_profile_id_no_row_can_have_is_404(
 def test_an_empty_body_is_named_as_missing(
     server: ServerProcess, admin_key: str, path: str
 ) -> None:
-    response = _send(
-        server, admin_key, "POST", path, content=b"", headers={"Content-Type": "application/json"}
-    )
+    response = _post_raw(server, admin_key, path, b"")
 
     assert response.status_code == 422, response.text
     problem = response.json()
@@ -134,14 +139,7 @@ def test_an_estimate_flag_must_be_a_json_boolean(
 def test_a_body_that_is_not_utf8_is_422(
     server: ServerProcess, admin_key: str, content: bytes
 ) -> None:
-    response = _send(
-        server,
-        admin_key,
-        "POST",
-        "/api/v1/partners",
-        content=content,
-        headers={"Content-Type": "application/json"},
-    )
+    response = _post_raw(server, admin_key, "/api/v1/partners", content)
 
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith(PROBLEM)
@@ -152,14 +150,8 @@ def test_a_body_that_is_not_utf8_is_422(
 def test_an_unknown_campaign_action_is_named_whatever_the_body(
     server: ServerProcess, admin_key: str, content: bytes
 ) -> None:
-    response = _send(
-        server,
-        admin_key,
-        "POST",
-        f"/api/v1/campaigns/{uuid.uuid4()}/actions/submit",
-        content=content,
-        headers={"Content-Type": "application/json"},
-    )
+    path = f"/api/v1/campaigns/{uuid.uuid4()}/actions/submit"
+    response = _post_raw(server, admin_key, path, content)
 
     assert response.status_code == 422, response.text
     assert [e["field"] for e in response.json()["errors"]] == ["action"], response.text
@@ -167,14 +159,7 @@ def test_an_unknown_campaign_action_is_named_whatever_the_body(
 
 
 def test_a_blank_body_is_not_valid_json(server: ServerProcess, admin_key: str) -> None:
-    response = _send(
-        server,
-        admin_key,
-        "POST",
-        "/api/v1/partners",
-        content=b"   ",
-        headers={"Content-Type": "application/json"},
-    )
+    response = _post_raw(server, admin_key, "/api/v1/partners", b"   ")
 
     assert response.status_code == 422, response.text
     assert response.json()["detail"] == "the request body is not valid JSON", response.text
