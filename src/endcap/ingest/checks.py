@@ -37,16 +37,14 @@ REFERENCES: dict[str, tuple[Reference, ...]] = {
 
 async def duplicates(
     session: AsyncSession, stage: Table, key: tuple[str, ...], cap: int
-) -> tuple[int, list[Rejection]]:
-    """Rows whose key repeats an earlier row of the same file; each names the first line."""
-    found = _repeats(stage, key)
-    total = await _count(session, found)
-    if total == 0:
-        return 0, []
-    rows = (await session.execute(found.order_by(stage.c.line).limit(cap))).all()
+) -> list[Rejection]:
+    """The first ``cap`` rows whose key repeats an earlier row of the same file; each names
+    the first line (:func:`rejected_rows` counts them all)."""
+    found = _repeats(stage, key).order_by(stage.c.line).limit(cap)
     column = "+".join(key)
-    return total, [
-        Rejection(int(line), column, f"duplicate of line {first_line}") for line, first_line in rows
+    return [
+        Rejection(int(line), column, f"duplicate of line {first_line}")
+        for line, first_line in (await session.execute(found)).all()
     ]
 
 
@@ -90,23 +88,14 @@ async def rejected_rows(
 
 async def unknown_references(
     session: AsyncSession, stage: Table, entity: str, cap: int
-) -> tuple[int, list[Rejection]]:
-    total = 0
+) -> list[Rejection]:
+    """Per reference, the first ``cap`` rows naming nothing known (:func:`rejected_rows`
+    counts them all)."""
     rejections: list[Rejection] = []
     for ref in REFERENCES.get(entity, ()):
-        missing = _missing(stage, ref)
-        count = await _count(session, missing)
-        if count:
-            total += count
-            rows = (await session.execute(missing.order_by(stage.c.line).limit(cap))).all()
-            rejections.extend(
-                Rejection(int(line), ref.column, f"{ref.reason} {value!r}") for line, value in rows
-            )
-    return total, rejections
-
-
-async def _count(
-    session: AsyncSession, query: Select[tuple[int, str]] | Select[tuple[int, int]]
-) -> int:
-    result = await session.execute(select(func.count()).select_from(query.subquery()))
-    return int(result.scalar_one())
+        missing = _missing(stage, ref).order_by(stage.c.line).limit(cap)
+        rejections.extend(
+            Rejection(int(line), ref.column, f"{ref.reason} {value!r}")
+            for line, value in (await session.execute(missing)).all()
+        )
+    return rejections

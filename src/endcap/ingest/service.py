@@ -116,10 +116,7 @@ class IngestService:
             await self._stage(spec, source, stage, run, rejections, progress)
             if rejections.total == 0:
                 await stage.analyze()
-                found = []
-                for check in (self._duplicates, self._references):
-                    _, reasons = await check(spec, stage)
-                    found += reasons
+                found = await self._set_checks(spec, stage)
                 if found:
                     table = stage.table
                     rows = await checks.rejected_rows(self.session, table, spec.name, spec.key)
@@ -212,19 +209,12 @@ class IngestService:
         rejections.add([Rejection(b.line or 0, "row", b.reason) for b in source.broken])
         run.rows_read += len(source.broken)
 
-    async def _duplicates(
-        self, spec: EntitySpec, stage: StagingArea
-    ) -> tuple[int, list[Rejection]]:
-        return await checks.duplicates(
-            self.session, stage.table, spec.key, self.settings.ingest.rejection_cap
-        )
-
-    async def _references(
-        self, spec: EntitySpec, stage: StagingArea
-    ) -> tuple[int, list[Rejection]]:
-        return await checks.unknown_references(
-            self.session, stage.table, spec.name, self.settings.ingest.rejection_cap
-        )
+    async def _set_checks(self, spec: EntitySpec, stage: StagingArea) -> list[Rejection]:
+        """The first reasons of the set-based checks: repeated keys, unknown references."""
+        cap = self.settings.ingest.rejection_cap
+        repeated = await checks.duplicates(self.session, stage.table, spec.key, cap)
+        unknown = await checks.unknown_references(self.session, stage.table, spec.name, cap)
+        return repeated + unknown
 
 
 def report_of(run: IngestRun, resolution: dict[str, Any] | None = None) -> IngestReport:
