@@ -129,6 +129,14 @@ def encode_key(value: str) -> str:
     return base64.urlsafe_b64encode((_KEY_MARK + value).encode()).decode().rstrip("=")
 
 
+def next_key(items: list[Any], read: int, limit: int, key: str) -> str | None:
+    """The cursor after ``items`` (a page of ``limit`` from ``read`` rows fetched, one
+    extra when there are more) for a list ordered by the text attribute ``key``."""
+    if read <= limit or not items:
+        return None
+    return encode_key(str(getattr(items[-1], key)))
+
+
 def decode_key(token: str | None) -> str | None:
     if not token:
         return None

@@ -6,7 +6,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.catalog.repository import CatalogRepository
 from endcap.catalog.schemas import CategoryNode, ProductPage, ProductPublic, StorePublic
-from endcap.pagination import Page, decode_key, encode_key
+from endcap.pagination import Page, decode_key, next_key
 
 
 class CatalogService:
@@ -43,10 +43,7 @@ class CatalogService:
             )
             for p, brand_name, maker in rows[:limit]
         ]
-        more = len(rows) > limit
-        return ProductPage(
-            items=items, next_cursor=encode_key(items[-1].sku) if more and items else None
-        )
+        return ProductPage(items=items, next_cursor=next_key(items, len(rows), limit, "sku"))
 
     async def placements(self, skus: list[str]) -> dict[str, tuple[str, str]]:
         """Where each known SKU sits: (department, category); unknown SKUs are left out."""
@@ -61,7 +58,6 @@ class CatalogService:
     async def stores(self, *, cursor: str | None, limit: int) -> Page[StorePublic]:
         rows = await self.catalog.stores(after=decode_key(cursor), limit=limit)
         items = [StorePublic.model_validate(s, from_attributes=True) for s in rows[:limit]]
-        more = len(rows) > limit
         return Page[StorePublic](
-            items=items, next_cursor=encode_key(items[-1].store_id) if more and items else None
+            items=items, next_cursor=next_key(items, len(rows), limit, "store_id")
         )
