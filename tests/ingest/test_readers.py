@@ -113,14 +113,33 @@ def _broken_lines(content: str) -> list[int]:
         ('S9,"Nine ""the"" harbo', True),
         ('S9,"Nine ""the"" harbour"', False),
         ('S9,TV 55" wide', False),  # a bare inch mark inside an unquoted value
-        ('S9,"Nine, the harbo\n', False),  # ends with a newline: not cut mid-line
+        # Arrow keeps an open value to the end of the file, newlines and all.
+        ('S9,"Nine, the harbo\n', True),
+        ('S9,"Nine, the harbo\r\n', True),
+        ('S9,"Nine\nthe harbo', True),
+        ('S9,"Nine\nthe harbo\n', True),
+        ('S9,"Nine\nthe ""harbour""\n', True),
         ("S9,Nine", False),
+        ("S9,Nine\n", False),
+        ('S9,"Nine\nthe harbour"', False),
+        ('S9,"Nine\nthe harbour"\n', False),
+        ('S9,"Nine""\nthe ""harbour"""\n', False),
     ],
 )
 def test_a_file_cut_inside_a_quoted_value_is_noticed(tmp_path: Path, tail: str, cut: bool) -> None:
     _, _, _, broken, _ = read(write(tmp_path / "a.csv", "store_id,name\nS8,Eight\n" + tail))
     expected = [(3, "ends inside a quoted value (file cut off?)")] if cut else []
     assert broken == expected
+
+
+def test_a_cut_value_is_found_after_values_spanning_lines(tmp_path: Path) -> None:
+    """The last row's first line is found by counting the file's lines: earlier values
+    spanning lines must not shift it."""
+    content = 'store_id,name\nS7,"Seven\nby the\nsea"\nS8,Eight\nS9,"Nine\nthe harbo\n'
+    _, rows, lines, broken, _ = read(write(tmp_path / "a.csv", content))
+    assert lines == [2, 5, 6]
+    assert broken == [(6, "ends inside a quoted value (file cut off?)")]
+    assert rows[2] == {"store_id": "S9", "name": "Nine\nthe harbo\n"}
 
 
 def test_a_non_utf8_csv_names_its_first_bad_line(tmp_path: Path) -> None:

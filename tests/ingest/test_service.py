@@ -835,9 +835,12 @@ async def test_a_file_cut_off_mid_line_is_rejected(db: Db, tmp_path: Path) -> No
     assert report.rows_read == 2
 
 
-async def test_a_file_cut_off_inside_a_quoted_value_is_rejected(db: Db, tmp_path: Path) -> None:
+@pytest.mark.parametrize("cut", ['"Nine, the harbo', '"Nine, the harbo\n', '"Nine\nthe harbo\n'])
+async def test_a_file_cut_off_inside_a_quoted_value_is_rejected(
+    db: Db, tmp_path: Path, cut: str
+) -> None:
     await seeded(db, tmp_path)
-    content = 'store_id,name\nS8,"Eight"\nS9,"Nine, the harbo'
+    content = 'store_id,name\nS8,"Eight"\nS9,' + cut
     report = await rejected_and_unchanged(db, "stores", write(tmp_path / "cut.csv", content))
     assert reasons(report) == [(3, "row", "ends inside a quoted value (file cut off?)")]
 

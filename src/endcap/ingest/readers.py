@@ -163,7 +163,9 @@ def _csv_chunks(source: Source, chunk_bytes: int) -> Iterator[Chunk]:
         raise UnreadableFileError(f"the CSV cannot be parsed ({exc})") from exc
     walk.finish()
     last_line_is_a_row = walk.last_row_line and walk.last_row_line >= walk.last_broken_line
-    if last_line_is_a_row and _ends_inside_quotes(source.path):
+    if last_line_is_a_row and _ends_inside_quotes(
+        source.path, walk.last_row_line, walk.last_row_newlines
+    ):
         source.broken.append(
             BrokenRow(walk.last_row_line, "ends inside a quoted value (file cut off?)")
         )
@@ -177,6 +179,7 @@ class _Walk:
         self.row = 2  # the CSV row number of the next row (the header is row 1)
         self.line = 2  # and the file line it starts on
         self.last_row_line = 0
+        self.last_row_newlines = 0  # inside the last row's quoted values
         self.last_broken_line = 0
 
     def _step_over_broken(self) -> None:
@@ -204,6 +207,7 @@ class _Walk:
                 self.line += 1 + int(newlines[index])
         if count:
             self.last_row_line = int(lines[-1])
+            self.last_row_newlines = int(newlines[-1])
         return lines
 
     def finish(self) -> None:
@@ -239,28 +243,61 @@ def _blank_rows(table: pa.Table) -> np.ndarray:
     return blank
 
 
-def _ends_inside_quotes(path: Path) -> bool:
-    """Whether the file stops inside a quoted value of its last line (a file cut off)."""
-    size = path.stat().st_size
+def _ends_inside_quotes(path: Path, last_row_line: int, last_row_newlines: int) -> bool:
+    """Whether the file stops inside a quoted value of its last row (a file cut off).
+
+    Arrow reads such a value to the end of the file and keeps the row. The last row
+    starts on ``last_row_line``; its quoted values hold ``last_row_newlines`` newlines
+    (one at least if the cut value took the file's final newline)."""
+    if last_row_newlines == 0:
+        # One line, the file's last: cut off only if no newline ends the file.
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            handle.seek(max(size - _TAIL_BYTES, 0))
+            tail = handle.read()
+        if tail.endswith((b"\n", b"\r")):
+            return False
+        return _open_at_end(tail.rsplit(b"\n", 1)[-1])
+    # Rare (a last value with a newline inside): find where the last row starts by
+    # counting lines; the row itself is shorter than a read block.
+    return _open_at_end(_from_line(path, last_row_line))
+
+
+_TAIL_BYTES = 64 * 1024
+
+
+def _from_line(path: Path, line: int) -> bytes:
+    """The file's bytes from the start of ``line`` (1-based) to its end."""
+    seen, offset = 0, 0
     with path.open("rb") as handle:
-        handle.seek(max(size - 64 * 1024, 0))
-        tail = handle.read()
-    if tail.endswith((b"\n", b"\r")):
-        return False
-    last = tail.rsplit(b"\n", 1)[-1]
+        while block := handle.read(1 << 20):
+            found = block.count(b"\n")
+            if seen + found >= line - 1:
+                at = -1
+                for _ in range(line - 1 - seen):
+                    at = block.index(b"\n", at + 1)
+                handle.seek(offset + at + 1)
+                return handle.read()
+            seen += found
+            offset += len(block)
+    return b""
+
+
+def _open_at_end(row: bytes) -> bool:
+    """Whether ``row``, read from a row's start, ends inside a quoted value."""
     quoted, field_start = False, True
     index = 0
-    while index < len(last):
-        char = last[index : index + 1]
+    while index < len(row):
+        char = row[index : index + 1]
         if quoted:
             if char == b'"':
-                if last[index + 1 : index + 2] == b'"':
+                if row[index + 1 : index + 2] == b'"':
                     index += 1  # an escaped quote
                 else:
                     quoted = False
         elif char == b'"' and field_start:
             quoted = True
-        field_start = char == b"," and not quoted
+        field_start = char in (b",", b"\n") and not quoted
         index += 1
     return quoted
 
