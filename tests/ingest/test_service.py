@@ -845,6 +845,17 @@ async def test_a_file_cut_off_inside_a_quoted_value_is_rejected(
     assert reasons(report) == [(3, "row", "ends inside a quoted value (file cut off?)")]
 
 
+async def test_a_quote_left_open_mid_file_names_the_lines_it_swallowed(
+    db: Db, tmp_path: Path
+) -> None:
+    """Arrow reads on from an open quote to the file's end: the rows after it vanish into
+    one broken row, which names how many lines it took, and nothing loads."""
+    await seeded(db, tmp_path)
+    content = 'store_id,name\n"S8,Eight\nS9,Nine\nS10,Ten\n'
+    report = await rejected_and_unchanged(db, "stores", write(tmp_path / "open.csv", content))
+    assert reasons(report) == [(2, "row", "has 1 of 2 columns, over 3 lines (a quote left open?)")]
+
+
 async def test_an_ndjson_file_cut_off_mid_line_is_rejected(db: Db, tmp_path: Path) -> None:
     await seeded(db, tmp_path)
     content = '{"store_id": "S8", "name": "Eight"}\n{"store_id": "S9", "na'

@@ -113,12 +113,9 @@ def _csv_chunks(source: Source, chunk_bytes: int) -> Iterator[Chunk]:
     broken: dict[int, tuple[BrokenRow, int]] = {}
 
     def on_broken_row(row: pacsv.InvalidRow) -> str:
-        found = BrokenRow(
-            row.number,
-            f"has {row.actual_columns} of {row.expected_columns} columns"
-            + (" (file cut off?)" if row.actual_columns < row.expected_columns else ""),
-        )
-        broken[row.number] = (found, row.text.count("\n"))
+        newlines = row.text.count("\n")
+        found = BrokenRow(row.number, _broken_reason(row, newlines))
+        broken[row.number] = (found, newlines)
         source.broken.append(found)
         return "skip"
 
@@ -169,6 +166,17 @@ def _csv_chunks(source: Source, chunk_bytes: int) -> Iterator[Chunk]:
         source.broken.append(
             BrokenRow(walk.last_row_line, "ends inside a quoted value (file cut off?)")
         )
+
+
+def _broken_reason(row: pacsv.InvalidRow, newlines: int) -> str:
+    reason = f"has {row.actual_columns} of {row.expected_columns} columns"
+    if newlines:
+        # A quote opened and never closed takes the lines after it into its value: the
+        # row (and every line it swallowed) is named, not just "cut off".
+        return f"{reason}, over {newlines + 1:,} lines (a quote left open?)"
+    if row.actual_columns < row.expected_columns:
+        return f"{reason} (file cut off?)"
+    return reason
 
 
 class _Walk:
