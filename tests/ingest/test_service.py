@@ -719,6 +719,34 @@ async def test_unknown_sku_customer_and_store_are_named(db: Db, tmp_path: Path) 
     ]
 
 
+async def test_one_report_names_bad_values_broken_rows_and_set_faults_together(
+    db: Db, tmp_path: Path
+) -> None:
+    """The rows that pass their own checks are still checked as a set when other rows
+    failed: a bad date, a cut row, an unknown sku and a repeated line all in one report,
+    each row counted once, so the file is fixed in one round."""
+    await seeded(db, tmp_path)
+    content = TX_HEADER + (
+        "T9,1,2024-03-06,SKU1,1,10,C1,S1\n"
+        "T9,2,not-a-date,SKU1,1,10,C1,S1\n"
+        "T9,3,2024-03-06,NOPE,1,10,C1,S1\n"
+        "T9,1,2024-03-06,SKU2,1,10,C1,S1\n"
+        "T9,5,2024-03-06,NOPE,1,10,C99,S1\n"
+        "T9,6,2024-03-06\n"
+    )
+    report = await rejected_and_unchanged(db, "transactions", write(tmp_path / "all.csv", content))
+    assert [(line, column) for line, column, _ in reasons(report)] == [
+        (3, "occurred_at"),
+        (4, "sku"),
+        (5, "transaction_id+line_ref"),
+        (6, "customer_id"),
+        (6, "sku"),
+        (7, "row"),
+    ]
+    assert report.rows_read == 6
+    assert report.rows_rejected == 5
+
+
 async def test_a_consent_dated_in_the_future_is_named(db: Db, tmp_path: Path) -> None:
     await seeded(db, tmp_path)
     content = (

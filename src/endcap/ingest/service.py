@@ -114,13 +114,14 @@ class IngestService:
             self._check_columns(spec, source)
             await stage.create()
             await self._stage(spec, source, stage, run, rejections, progress)
-            if rejections.total == 0:
-                await stage.analyze()
-                found = await self._set_checks(spec, stage)
-                if found:
-                    table = stage.table
-                    rows = await checks.rejected_rows(self.session, table, spec.name, spec.key)
-                    rejections.add(found, rows)
+            # Also when rows were rejected already: the rows that passed are checked as a
+            # set too, so one report names every kind of fault (no second round of fixes).
+            await stage.analyze()
+            found = await self._set_checks(spec, stage)
+            if found:
+                table = stage.table
+                rows = await checks.rejected_rows(self.session, table, spec.name, spec.key)
+                rejections.add(found, rows)
             if rejections.total == 0:
                 if entity in FOLLOWS_PROFILES:
                     # Lines take their customer's profile: not while key chains are re-resolved.
@@ -197,9 +198,8 @@ class IngestService:
             )
             staged = prepare(spec, chunk.table, checked, chunk.lines, self.settings.identity)
             rejections.add(staged.rejections)
-            if rejections.total == 0:
-                # Once the file is known bad, only the checking goes on (for the report).
-                await stage.add(staged.table)
+            # The rows that passed are staged even in a bad file, for the set-based checks.
+            await stage.add(staged.table)
             if progress is not None:
                 if estimate is None and chunk.table.num_rows:
                     estimate = max(
