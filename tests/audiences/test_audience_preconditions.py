@@ -19,6 +19,7 @@ import pytest
 from endcap.audiences.schemas import AudiencePublic, AudienceUpdate
 from endcap.audiences.service import AudienceService, RefreshAsked
 from endcap.client import EndcapAPIError, EndcapClient
+from endcap.concurrency import IfMatchTags
 from endcap.config import DatabaseSettings
 from endcap.db.engine import create_engine, create_session_factory
 from endcap.errors import PreconditionFailedError
@@ -202,7 +203,9 @@ async def test_a_refresh_fails_naming_why_when_its_rule_changed_before_it_ran(
         async with create_session_factory(engine)() as editing:
             service = AudienceService(editing, PrivacyGateSettings())
             await service.update(
-                draft.id, AudienceUpdate.model_validate(change), if_match=draft.revision
+                draft.id,
+                AudienceUpdate.model_validate(change),
+                if_match=IfMatchTags.exactly(draft.revision),
             )
             job = await asyncio.to_thread(admin.refresh_audience, draft.id, revision=draft.revision)
             await asyncio.to_thread(_until_running, admin, job.id)
@@ -238,7 +241,7 @@ async def test_a_refresh_asked_before_a_rule_change_computes_nothing_after_it(
     try:
         async with sessions() as asking:
             queued = await AudienceService(asking, PrivacyGateSettings()).queue_refresh(
-                draft.id, if_match=draft.revision, requested_by=None
+                draft.id, if_match=IfMatchTags.exactly(draft.revision), requested_by=None
             )
             job = await asking.get(Job, queued.id)
             assert job is not None

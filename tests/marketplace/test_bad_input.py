@@ -255,6 +255,34 @@ def test_if_match_star_matches_the_current_revision(market: Market) -> None:
     assert (now.name, now.revision) == ("Any", draft.revision + 1)
 
 
+@pytest.mark.parametrize(
+    ("header", "applies"),
+    [
+        ('"{stale}", "{current}"', True),
+        ('"{current}","{stale}"', True),
+        ('W/"{current}", "{current}"', True),
+        ('"{stale}", W/"{current}"', False),
+        ('"{stale}", "abc"', False),
+    ],
+)
+def test_if_match_may_list_several_tags(market: Market, header: str, applies: bool) -> None:
+    """RFC 9110 13.1.1: If-Match is a list, and matches when any strong tag in it is the
+    current one."""
+    with market.client(market.a.key) as brand:
+        draft = brand.create_campaign(**campaign_body(market, market.a))
+        url = f"/api/v1/campaigns/{draft.id}"
+        tags = header.format(current=draft.revision, stale=draft.revision + 7)
+        try:
+            status = brand.request(
+                "PATCH", url, json={"name": "Listed"}, headers={"If-Match": tags}
+            ).status_code
+        except EndcapAPIError as refused:
+            status = refused.status
+        now = brand.campaign(draft.id)
+    assert status == (200 if applies else 412)
+    assert now.revision == draft.revision + (1 if applies else 0)
+
+
 def test_the_smallest_holdout_policy_allows_is_accepted(market: Market) -> None:
     with market.client(market.a.key) as brand:
         draft = brand.create_campaign(**campaign_body(market, market.a, holdout_share="0.02"))

@@ -25,7 +25,7 @@ from endcap.audiences.schemas import (
     AudienceVersionPublic,
 )
 from endcap.audiences.sensitivity import sensitive_uses
-from endcap.concurrency import check_if_match, etag
+from endcap.concurrency import IfMatchTags, check_if_match, etag
 from endcap.config import DEFAULT_CURRENCY
 from endcap.db.types import utcnow
 from endcap.errors import (
@@ -147,7 +147,7 @@ class AudienceService:
         return Page[AudiencePublic](items=[await self._public(a) for a in rows], next_cursor=cursor)
 
     async def update(
-        self, audience_id: uuid.UUID, data: AudienceUpdate, *, if_match: int | None
+        self, audience_id: uuid.UUID, data: AudienceUpdate, *, if_match: IfMatchTags | None
     ) -> AudiencePublic:
         """PreconditionFailedError (412) unless ``if_match`` is the current revision."""
         audience = await self._live(audience_id, for_update=True)
@@ -170,7 +170,11 @@ class AudienceService:
         return await self._changed(audience)
 
     async def queue_refresh(
-        self, audience_id: uuid.UUID, *, if_match: int | None, requested_by: uuid.UUID | None
+        self,
+        audience_id: uuid.UUID,
+        *,
+        if_match: IfMatchTags | None,
+        requested_by: uuid.UUID | None,
     ) -> JobPublic:
         """Queue a refresh (the "audience_refresh" job). NotFoundError, ConflictError for a
         deleted audience and PreconditionFailedError for a stale ``if_match`` now, not later
@@ -249,7 +253,7 @@ class AudienceService:
         return refreshed
 
     async def publish(
-        self, audience_id: uuid.UUID, *, if_match: int | None = None
+        self, audience_id: uuid.UUID, *, if_match: IfMatchTags | None = None
     ) -> AudiencePublic:
         """Into the brand catalog, if a channel reaches the minimum and no published
         audience differs from it by fewer than k shoppers. PreconditionFailedError when
@@ -285,7 +289,7 @@ class AudienceService:
         ensure_not_near_duplicate(members, visible, k=k, described_as=described_as)
 
     async def delete(
-        self, audience_id: uuid.UUID, *, if_match: int | None = None
+        self, audience_id: uuid.UUID, *, if_match: IfMatchTags | None = None
     ) -> AudiencePublic:
         """Out of the catalog for good; member versions stay for bookings that pinned them.
         PreconditionFailedError when ``if_match`` is given and stale."""

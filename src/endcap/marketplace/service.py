@@ -16,7 +16,7 @@ from datetime import date
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.auth.principal import Principal
-from endcap.concurrency import check_if_match
+from endcap.concurrency import IfMatchTags, check_if_match
 from endcap.config import Settings
 from endcap.db.types import utcnow
 from endcap.errors import NotFoundError
@@ -104,7 +104,7 @@ class CampaignService:
         principal: Principal,
         campaign_id: uuid.UUID,
         data: CampaignUpdate,
-        if_match: int | None,
+        if_match: IfMatchTags | None,
     ) -> CampaignPublic:
         """Change a draft. PreconditionFailedError (412) unless If-Match names the current
         revision; IllegalTransitionError (409) once it is booked."""
@@ -133,7 +133,7 @@ class CampaignService:
         return campaign_public(campaign, audiences, [])
 
     async def book(
-        self, principal: Principal, campaign_id: uuid.UUID, if_match: int | None = None
+        self, principal: Principal, campaign_id: uuid.UUID, if_match: IfMatchTags | None = None
     ) -> CampaignPublic:
         """Submit a draft for approval: pin every audience's version, price it and take
         capacity.
@@ -179,7 +179,7 @@ class CampaignService:
         action: Action,
         *,
         reason: str | None = None,
-        if_match: int | None = None,
+        if_match: IfMatchTags | None = None,
     ) -> CampaignPublic:
         """Move a campaign on (approve, reject, schedule, start, pause, resume, complete, cancel).
 
@@ -315,7 +315,9 @@ class CampaignService:
         return quote
 
     @staticmethod
-    def _check_revision(campaign: Campaign, if_match: int | None, *, required: bool = True) -> None:
+    def _check_revision(
+        campaign: Campaign, if_match: IfMatchTags | None, *, required: bool = True
+    ) -> None:
         check_if_match(campaign.revision, if_match, required=required, what="campaign")
 
     @staticmethod
