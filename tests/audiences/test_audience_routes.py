@@ -322,3 +322,46 @@ async def test_two_publications_at_once_cannot_both_pass_the_difference_check(
                 await asyncio.wait_for(race, 10)
     finally:
         await engine.dispose()
+
+
+def test_a_minus_one_stays_refused_after_the_audience_it_shadows_is_deleted(
+    admin: EndcapClient, brand: EndcapClient, retailer: dict[str, Any]
+) -> None:
+    """Brands keep what they saw of A when A is deleted: "A minus one" is still refused."""
+    codes = _buyer_codes(admin, retailer, skip=303, n=61)
+    a = _publish(admin, _without(codes[1:]))
+    minus_one = refresh(admin, create_rule(admin, _without(codes)).id)
+    deleted = admin.request("DELETE", f"/api/v1/audiences/{a.id}")
+    assert deleted.json()["status"] == "deleted"
+
+    with pytest.raises(EndcapAPIError) as refused:
+        admin.request("POST", f"/api/v1/audiences/{minus_one.id}/publish")
+
+    assert refused.value.status == 409
+    assert refused.value.type == "urn:endcap:problem:audience-too-similar"
+    assert str(a.id) in refused.value.detail
+    assert minus_one.id not in {e.id for e in brand.audience_catalog()}
+
+
+def test_a_minus_one_stays_refused_after_the_shadowing_audience_changes(
+    admin: EndcapClient, brand: EndcapClient, retailer: dict[str, Any]
+) -> None:
+    """B ("C minus one") was published first; B's rule then changes far from C. Brands saw
+    B's first version, so C (B plus one shopper) is still refused."""
+    codes = _buyer_codes(admin, retailer, skip=364, n=122)
+    b = _publish(admin, _without(codes[:61]))
+    c = refresh(admin, create_rule(admin, _without(codes[:60])).id)
+    changed = admin.request(
+        "PATCH", f"/api/v1/audiences/{b.id}", json={"rule": _without(codes[:60] + codes[61:])},
+        headers={"If-Match": f'"{b.revision}"'},
+    )  # fmt: skip
+    assert changed.status_code == 200
+    moved = admin.wait(admin.request("POST", f"/api/v1/audiences/{b.id}/refresh").json()["id"])
+    assert moved.status == "succeeded"  # its own earlier version is not compared
+
+    with pytest.raises(EndcapAPIError) as refused:
+        admin.request("POST", f"/api/v1/audiences/{c.id}/publish")
+
+    assert refused.value.status == 409
+    assert str(b.id) in refused.value.detail
+    assert c.id not in {e.id for e in brand.audience_catalog()}

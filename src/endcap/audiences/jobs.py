@@ -40,5 +40,5 @@ def _unbookable(audience: AudiencePublic, minimum: int) -> str:
         return ""
     return (
         f"; below the minimum of {minimum} on every channel, so brands neither see nor book"
-        " it until it grows again (unpublish it to take it out for good)"
+        " it until it grows again (delete it to take it out for good)"
     )

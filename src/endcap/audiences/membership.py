@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, and_, bindparam, func, insert, literal, select
+from sqlalchemy import Select, and_, bindparam, func, insert, literal, select, update
 from sqlmodel import col
 from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,6 +17,7 @@ from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
 from endcap.db.bulk import insert_keyed_ids
 from endcap.db.locks import hold_lock, take_sqlite_write_lock
+from endcap.db.types import utcnow
 from endcap.pagination import PageRequest, keyset
 
 MEMBERS = table_of(AudienceMember)
@@ -98,6 +99,23 @@ class MembershipRepository:
             return list((await self.session.exec(_PUBLISHED)).all())
         found = await self.session.exec(_ONE_PUBLISHED, params={"p_audience": audience_id})
         return list(found.all())
+
+    async def released_versions(self) -> list[tuple[uuid.UUID, int, int]]:
+        """(audience, version, size) of every version brands have been shown, whatever its
+        audience is now (deleted, changed, refreshed since): what the difference check
+        compares a new release with."""
+        v = table_of(AudienceVersion).c
+        query = select(v.audience_id, v.version, v.size).where(v.released_at.is_not(None))
+        return [(a, int(n), int(size)) for a, n, size in (await self.session.execute(query)).all()]
+
+    async def release(self, audience_id: uuid.UUID, version: int) -> None:
+        """Mark ``version`` as shown to brands (its first showing is kept)."""
+        v = table_of(AudienceVersion).c
+        await self.session.execute(
+            update(table_of(AudienceVersion))
+            .where(v.audience_id == audience_id, v.version == version, v.released_at.is_(None))
+            .values(released_at=utcnow())
+        )
 
     async def version(self, audience_id: uuid.UUID, version: int) -> AudienceVersion | None:
         return await self.session.get(AudienceVersion, (audience_id, version))

@@ -84,6 +84,11 @@ class AudienceVersion(SQLModel, table=True):
     refreshed_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
+    # When brands were first shown this version (current while its audience was published);
+    # the difference check compares new releases with every released version, for good.
+    released_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
     # How a model audience's model did on data it was not fitted on (retailer-side only).
     report: dict[str, Any] | None = Field(
         default=None, sa_column=Column(JsonDocument, nullable=True)

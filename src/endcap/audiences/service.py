@@ -242,9 +242,15 @@ class AudienceService:
                 f"version {version} of this published audience (the catalog keeps version"
                 f" {audience.current_version})",
             )
+        published = audience.status == AudienceStatus.PUBLISHED
         await self.audiences.add_version(
             AudienceVersion(
-                audience_id=audience.id, version=version, size=size, reach=reach, report=report
+                audience_id=audience.id,
+                version=version,
+                size=size,
+                reach=reach,
+                report=report,
+                released_at=utcnow() if published else None,  # brands see it from the commit
             )
         )
         audience.current_version = version
@@ -268,23 +274,30 @@ class AudienceService:
         members = await self.audiences.member_ids(audience.id, audience.current_version)
         await self._ensure_apart(audience.id, members, "this audience")
         audience.status = AudienceStatus.PUBLISHED
+        await self.audiences.release(audience.id, audience.current_version)
         return await self._changed(audience)
 
     async def _ensure_apart(
         self, audience_id: uuid.UUID, members: MemberSet, described_as: str
     ) -> None:
-        """The difference check of ``members`` against every other published audience's
-        current version; TooSimilarAudienceError names the first too close. Holds the
-        publication lock to the commit, so that two releases checked at once (two
-        publications, or a publication and a refresh) cannot each pass against the
-        other's old state."""
+        """The difference check of ``members`` against every version of another audience
+        that brands have been shown (released_at): what a brand saw stays known to it after
+        that audience is deleted or its rule changes, so "A minus one shopper" stays refused
+        then too. TooSimilarAudienceError names the first too close.
+
+        The audience's own earlier versions are not compared: an audience's members drift
+        by a few shoppers from one refresh to the next, and refusing that drift would stop
+        every refresh of a steady audience; what brands read of one audience over time is
+        rounded (privacy/sizes.py). Holds the publication lock to the commit, so that two
+        releases checked at once (two publications, or a publication and a refresh) cannot
+        each pass against the other's old state."""
         await self.audiences.lock_publication()
         k = self.gate.k_threshold
         visible = [
-            (str(other.id), await self.audiences.member_ids(other.id, version.version))
-            for other, version in await self.audiences.published_versions()
+            (str(other), await self.audiences.member_ids(other, version))
+            for other, version, size in await self.audiences.released_versions()
             # Sets whose sizes differ by k or more cannot be near: not even loaded.
-            if other.id != audience_id and could_be_near_duplicates(len(members), version.size, k=k)
+            if other != audience_id and could_be_near_duplicates(len(members), size, k=k)
         ]
         ensure_not_near_duplicate(members, visible, k=k, described_as=described_as)
 

@@ -4,7 +4,9 @@ If a brand can see audience A and also "A minus one shopper", every number
 about the pair (reach, sales, exposures) differs by exactly that shopper. So a
 new release (an audience, or a report row's set of profiles) is refused when
 its symmetric difference with any set already visible to the same brand is
-non-zero but smaller than ``k``.
+non-zero but smaller than ``k``. "Visible" means ever shown: a brand keeps what it
+saw after that audience is deleted or changed (audiences/service.py compares with
+every released version).
 
 An identical member set is allowed: it is the same release again, and every
 aggregate over it is one the brand already has. The check is pairwise, as the

@@ -1,0 +1,114 @@
+"""Migration 0023 marks as released (shown to brands) the current version of each published
+audience and every version a campaign pinned; nothing else. Each test migrates a database
+of its own."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from sqlalchemy import Uuid, bindparam
+
+from endcap.db import migrate
+from tests.support.migrations import database_at
+from tests.support.migrations import run as run_statement
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+IDS = ("partner", "audience", "campaign")
+
+
+@pytest.fixture
+def url_at_0022(backend: str, tmp_path: Path) -> Iterator[str]:
+    with database_at(backend, tmp_path, "0022") as url:
+        yield url
+
+
+def run(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    typed = [bindparam(name, type_=Uuid()) for name in IDS if name in params]
+    return run_statement(url, sql, typed, **params)
+
+
+def audience(url: str, status: str, current: int, versions: int) -> uuid.UUID:
+    found = uuid.uuid4()
+    run(
+        url,
+        "INSERT INTO audiences (id, name, description, kind, status, currency, revision,"
+        " current_version, created_at, updated_at)"
+        " VALUES (:audience, :name, '', 'rule', :status, 'SEK', 1, :current, :at, :at)",
+        audience=found,
+        name=f"A {found.hex[:8]}",
+        status=status,
+        current=current,
+        at=AT,
+    )
+    for version in range(1, versions + 1):
+        run(
+            url,
+            "INSERT INTO audience_versions (audience_id, version, size, reach, refreshed_at)"
+            " VALUES (:audience, :version, 1000, '{}', :at)",
+            audience=found,
+            version=version,
+            at=AT,
+        )
+    return found
+
+
+def pin(url: str, audience_id: uuid.UUID, version: int) -> None:
+    partner, campaign = uuid.uuid4(), uuid.uuid4()
+    run(
+        url,
+        "INSERT INTO partners (id, name, kind, created_at)"
+        " VALUES (:partner, :name, 'manufacturer', :at)",
+        partner=partner,
+        name=f"P {partner.hex[:8]}",
+        at=AT,
+    )
+    run(
+        url,
+        "INSERT INTO campaigns (id, partner_id, name, channels, skus, creative, starts_on,"
+        " ends_on, budget, currency, frequency_cap, holdout_share, post_click_days,"
+        " post_view_days, status, revision, created_at, updated_at) VALUES (:campaign,"
+        " :partner, :name, '[\"email\"]', '[]', '{}', '2026-07-06', '2026-07-19', 100, 'SEK',"
+        " 1, 0.1, 14, 1, 'submitted', 1, :at, :at)",
+        campaign=campaign,
+        partner=partner,
+        name=f"C {campaign.hex[:8]}",
+        at=AT,
+    )
+    run(
+        url,
+        "INSERT INTO campaign_audiences (campaign_id, position, audience_id, audience_version)"
+        " VALUES (:campaign, 0, :audience, :version)",
+        campaign=campaign,
+        audience=audience_id,
+        version=version,
+    )
+
+
+def released(url: str) -> set[tuple[str, int]]:
+    rows = run(
+        url, "SELECT audience_id, version FROM audience_versions WHERE released_at IS NOT NULL"
+    )
+    return {(uuid.UUID(str(a)).hex, int(v)) for a, v in rows}
+
+
+def test_published_current_versions_and_pinned_versions_are_released(url_at_0022: str) -> None:
+    published = audience(url_at_0022, "published", current=2, versions=2)
+    deleted_pinned = audience(url_at_0022, "deleted", current=3, versions=3)
+    pin(url_at_0022, deleted_pinned, 2)
+    draft = audience(url_at_0022, "draft", current=1, versions=1)
+    deleted = audience(url_at_0022, "deleted", current=1, versions=1)
+
+    migrate.upgrade(url_at_0022, "0023")
+
+    assert released(url_at_0022) == {(published.hex, 2), (deleted_pinned.hex, 2)}
+    assert draft.hex not in {a for a, _ in released(url_at_0022)}
+    assert deleted.hex not in {a for a, _ in released(url_at_0022)}
+    command.downgrade(migrate.alembic_config(url_at_0022), "0022")  # and back
+    rows = run(url_at_0022, "SELECT * FROM audience_versions")
+    assert (len(rows), len(rows[0])) == (7, 6)  # every version kept, released_at gone
