@@ -52,8 +52,9 @@ def test_the_classic_attack_audience_a_and_a_minus_one_shopper_is_refused(
     assert error.conflicts_with == "spring-snackers"
     assert error.extra == {"conflicts_with": "spring-snackers"}
     assert error.detail == (
-        "this audience is too similar to audience spring-snackers, which the brand can already "
-        "see: two visible audiences must differ by at least 50 profiles"
+        "this audience is too similar to audience spring-snackers, which brands have been shown"
+        " (deleted or changed since, they keep what they saw): audiences shown to brands must"
+        " differ by at least 50 profiles"
     )
     # Nothing in what the brand reads says by how many: not 1, not 4,999 or 5,000.
     assert not re.search(r"\b(1|4,?999|5,?000)\b", error.detail)

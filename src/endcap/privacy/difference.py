@@ -41,7 +41,7 @@ ReleaseId = TypeVar("ReleaseId", bound=Hashable)
 
 
 class TooSimilarAudienceError(ConflictError):
-    """The release differs from one the brand can already see by fewer than ``k`` profiles.
+    """The release differs from one brands have been shown by fewer than ``k`` profiles.
 
     A 409: the request is well formed; it is what the brand already has that
     blocks it. The message names the visible audience (the brand knows it) and
@@ -53,8 +53,9 @@ class TooSimilarAudienceError(ConflictError):
 
     def __init__(self, conflicts_with: Hashable, *, k: int, release: str = "this audience") -> None:
         super().__init__(
-            f"{release} is too similar to audience {conflicts_with}, which the brand "
-            f"can already see: two visible audiences must differ by at least {k} profiles",
+            f"{release} is too similar to audience {conflicts_with}, which brands have "
+            f"been shown (deleted or changed since, they keep what they saw): audiences "
+            f"shown to brands must differ by at least {k} profiles",
             conflicts_with=conflicts_with,
         )
         self.conflicts_with = conflicts_with
