@@ -191,6 +191,16 @@ def test_a_refresh_below_the_minimum_after_publishing_makes_the_audience_unbooka
         with pytest.raises(EndcapAPIError) as another:
             brand.create_campaign(**body)
         still = brand.campaign(draft.id)
+        # Hidden from the catalog is hidden everywhere: its overlaps answer 404 too, as
+        # for an unknown id (they gave its members' count, rounded).
+        catalog = "/api/v1/catalog/audiences"
+        hidden = [
+            status_of(brand, f"{catalog}/{audience.id}"),
+            status_of(brand, f"{catalog}/{audience.id}/overlap/{audience.id}"),
+            *(status_of(brand, f"{catalog}/{other}/overlap/{audience.id}") for other in listed),
+        ]
+    assert listed
+    assert hidden == [404] * (2 + len(listed))
     assert audience.id not in listed
     assert_refused(forecast.value, "/audience_id", f"no bookable audience with id {audience.id}")
     assert_refused(another.value, "/audience_id", NOT_BOOKABLE)
@@ -237,3 +247,10 @@ def test_an_unpublished_or_deleted_audience_is_neither_forecast_nor_booked(
     )
     assert (still.status, still.booked_impressions) == ("draft", None)
     assert booked(market, body) == before
+
+
+def status_of(client: EndcapClient, path: str) -> int:
+    try:
+        return client.request("GET", path).status_code
+    except EndcapAPIError as refused:
+        return refused.status

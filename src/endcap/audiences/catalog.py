@@ -63,10 +63,8 @@ class AudienceCatalog:
         return Page[CatalogEntry](items=[entry for _, entry in kept], next_cursor=cursor)
 
     async def entry(self, audience_id: uuid.UUID) -> CatalogEntry:
-        """NotFoundError for anything not published, exactly as for an unknown id."""
-        entry = self._entry(*await self._published(audience_id))
-        if entry is None:
-            raise NotFoundError(f"no audience with id {audience_id}")
+        """NotFoundError for anything not in the catalog, exactly as for an unknown id."""
+        _, entry = await self._listed(audience_id)
         return entry
 
     async def offer(self, audience_id: uuid.UUID) -> tuple[CatalogEntry, int]:
@@ -88,13 +86,23 @@ class AudienceCatalog:
 
     async def overlap(self, first: uuid.UUID, second: uuid.UUID) -> Overlap:
         """Shoppers in both, rounded; withheld when it would show a few shoppers in one
-        and not the other (privacy/difference.py)."""
-        (_, a), (_, b) = await self._published(first), await self._published(second)
+        and not the other (privacy/difference.py). NotFoundError, as :meth:`entry`, unless
+        both are in the catalog: a published audience that no channel reaches the minimum
+        of is hidden there, so its overlaps are too."""
+        (a, _), (b, _) = await self._listed(first), await self._listed(second)
         exact = await self.audiences.overlap((a.audience_id, a.version), (b.audience_id, b.version))
         if overlap_singles_out(a.size - exact, b.size - exact, k=self.gate.k_threshold):
             return Overlap(overlap=None, label=WITHHELD)
         shown = round_count(exact, to=self.gate.round_to, minimum=self.gate.min_audience)
         return Overlap(overlap=shown.value, label=shown.label)
+
+    async def _listed(self, audience_id: uuid.UUID) -> tuple[AudienceVersion, CatalogEntry]:
+        """The current version and the catalog entry of an audience brands can see."""
+        audience, version = await self._published(audience_id)
+        entry = self._entry(audience, version)
+        if entry is None:
+            raise NotFoundError(f"no audience with id {audience_id}")
+        return version, entry
 
     async def _published(self, audience_id: uuid.UUID) -> tuple[Audience, AudienceVersion]:
         found = await self.audiences.published_versions(audience_id)
