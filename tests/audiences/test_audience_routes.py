@@ -365,3 +365,28 @@ def test_a_minus_one_stays_refused_after_the_shadowing_audience_changes(
     assert refused.value.status == 409
     assert str(b.id) in refused.value.detail
     assert c.id not in {e.id for e in brand.audience_catalog()}
+
+
+def test_a_deleted_audience_reads_as_deleted_and_leaves_its_name_free(
+    admin: EndcapClient,
+) -> None:
+    first = create_rule(admin, BIG)
+    admin.request("DELETE", f"/api/v1/audiences/{first.id}")
+
+    read = admin.audience(first.id)  # campaigns may have pinned it: it can still be read
+    again = create_rule(admin, BIG, name=first.name)
+    listed = admin.request("GET", "/api/v1/audiences", params={"limit": 500}).json()["items"]
+    deleted = admin.request(
+        "GET", "/api/v1/audiences", params={"status": "deleted", "limit": 500}
+    ).json()["items"]
+    with pytest.raises(EndcapAPIError) as taken:
+        create_rule(admin, BIG, name=first.name)
+
+    assert (read.id, read.status) == (first.id, "deleted")
+    assert (again.name, again.status) == (first.name, "draft")
+    assert again.id != first.id
+    assert str(first.id) not in {a["id"] for a in listed}
+    assert str(again.id) in {a["id"] for a in listed}
+    assert str(first.id) in {a["id"] for a in deleted}
+    assert {a["status"] for a in deleted} == {"deleted"}
+    assert taken.value.status == 409  # the live one holds the name

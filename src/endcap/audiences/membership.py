@@ -65,9 +65,11 @@ class MembershipRepository:
         return found.first()
 
     async def by_name(self, name: str) -> Audience | None:
-        return (
-            await self.session.exec(model_select(Audience).where(col(Audience.name) == name))
-        ).first()
+        """The audience (not deleted) of that name: a deleted one leaves its name free."""
+        named = model_select(Audience).where(
+            col(Audience.name) == name, col(Audience.status) != AudienceStatus.DELETED
+        )
+        return (await self.session.exec(named)).first()
 
     async def add(self, audience: Audience) -> Audience:
         self.session.add(audience)
@@ -75,8 +77,11 @@ class MembershipRepository:
         return audience
 
     async def list_page(self, page: PageRequest, status: AudienceStatus | None) -> list[Audience]:
-        stmt = model_select(Audience).where(col(Audience.status) != AudienceStatus.DELETED)
-        if status is not None:
+        """Audiences of ``status``; without one, all but the deleted."""
+        stmt = model_select(Audience)
+        if status is None:
+            stmt = stmt.where(col(Audience.status) != AudienceStatus.DELETED)
+        else:
             stmt = stmt.where(col(Audience.status) == status)
         stmt = keyset(stmt, col(Audience.created_at), col(Audience.id), page)
         return list((await self.session.exec(stmt)).all())

@@ -18,7 +18,17 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Integer, Numeric, PrimaryKeyConstraint, String, Text
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from endcap.db.types import BigId, JsonDocument, UTCDateTime, utcnow
@@ -38,9 +48,19 @@ class AudienceKind(StrEnum):
 
 class Audience(SQLModel, table=True):
     __tablename__ = "audiences"
+    __table_args__ = (
+        # A name names one live audience; a deleted one leaves its name free (migration 0024).
+        Index(
+            None,
+            "name",
+            unique=True,
+            postgresql_where=text("status <> 'deleted'"),
+            sqlite_where=text("status <> 'deleted'"),
+        ),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    name: str = Field(sa_column=Column(String(200), nullable=False, unique=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
     description: str = Field(default="", sa_column=Column(Text, nullable=False))
     kind: AudienceKind = Field(
         default=AudienceKind.RULE,

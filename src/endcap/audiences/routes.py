@@ -71,7 +71,7 @@ class AudienceController(Controller):
     ) -> Response[AudiencePublic]:
         return tagged(await audiences.create(data), 201)
 
-    @get("/", summary="Audiences (not deleted)")
+    @get("/", summary="Audiences of a status (?status=deleted too); by default all but deleted")
     async def list_audiences(
         self,
         audiences: NamedDependency[AudienceService],

@@ -140,7 +140,12 @@ class AudienceService:
         return await self._public(audience)
 
     async def get(self, audience_id: uuid.UUID) -> AudiencePublic:
-        return await self._public(await self._live(audience_id))
+        """The audience, a deleted one too (its status says so: campaigns may have pinned
+        its versions); NotFoundError for an unknown id."""
+        audience = await self.audiences.get(audience_id)
+        if audience is None:
+            raise NotFoundError(f"no audience with id {audience_id}")
+        return await self._public(audience)
 
     async def list(self, page: PageRequest, status: AudienceStatus | None) -> Page[AudiencePublic]:
         rows, cursor = next_cursor(await self.audiences.list_page(page, status), page)
