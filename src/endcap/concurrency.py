@@ -62,7 +62,8 @@ def parse_if_match(header: str | None) -> IfMatchTags | None:
     for tag in header.split(","):
         value = tag.strip()
         value = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else ""
-        if value.isascii() and value.isdigit() and len(value) <= 9:
+        # Strong comparison is character by character: "06" is not the tag "6".
+        if value.isascii() and value.isdigit() and len(value) <= 9 and value == str(int(value)):
             revisions.add(int(value))
     return IfMatchTags(frozenset(revisions))
 

@@ -229,7 +229,8 @@ def test_a_budget_that_buys_nothing_is_refused(market: Market) -> None:
 # A weak tag never matches (If-Match compares strongly, RFC 9110 13.1.1), not even the
 # current revision's ("{current}").
 @pytest.mark.parametrize(
-    "header", ['"\u00b2"', '"abc"', '"' + "9" * 5000 + '"', 'W/"{current}"', "{current}"]
+    "header",
+    ['"\u00b2"', '"abc"', '"' + "9" * 5000 + '"', 'W/"{current}"', "{current}", '"0{current}"'],
 )
 def test_an_etag_that_is_not_ours_is_412(market: Market, header: str) -> None:
     with market.client(market.a.key) as brand:
