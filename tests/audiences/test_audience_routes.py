@@ -241,7 +241,7 @@ def _buyer_codes(admin: EndcapClient, retailer: dict[str, Any], skip: int, n: in
 def _publish(admin: EndcapClient, rule: dict[str, Any]) -> AudiencePublic:
     audience = refresh(admin, create_rule(admin, rule).id)
     published = admin.request("POST", f"/api/v1/audiences/{audience.id}/publish").json()
-    assert published["status"] == "published"
+    assert (published["status"], published["in_catalog"]) == ("published", True)
     return AudiencePublic.model_validate(published)
 
 
@@ -382,7 +382,8 @@ def test_a_deleted_audience_reads_as_deleted_and_leaves_its_name_free(
     with pytest.raises(EndcapAPIError) as taken:
         create_rule(admin, BIG, name=first.name)
 
-    assert (read.id, read.status) == (first.id, "deleted")
+    assert (read.id, read.status, read.in_catalog) == (first.id, "deleted", False)
+    assert again.in_catalog is False  # a draft
     assert (again.name, again.status) == (first.name, "draft")
     assert again.id != first.id
     assert str(first.id) not in {a["id"] for a in listed}

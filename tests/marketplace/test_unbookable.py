@@ -179,7 +179,8 @@ def test_a_refresh_below_the_minimum_after_publishing_makes_the_audience_unbooka
     # The last refresh says what the retailer must know: published still, not for brands.
     assert f"below the minimum of {MIN_AUDIENCE} on every channel" in told[-1]["message"]
     assert "below the minimum" not in told[0]["message"]
-    assert shrunk.status == "published"
+    assert (shrunk.status, shrunk.in_catalog) == ("published", False)
+    assert audience.in_catalog  # before the refresh
     assert shrunk.current is not None
     assert 0 < shrunk.current.size < MIN_AUDIENCE
     with market.client(market.a.key) as brand:

@@ -111,29 +111,35 @@ class AudienceCatalog:
         return found[0]
 
     def _entry(self, audience: Audience, version: AudienceVersion) -> CatalogEntry | None:
-        size = round_count(version.size, to=self.gate.round_to, minimum=self.gate.min_audience)
-        channels = [
-            ChannelReach(channel=Channel(name), reach=shown.value)
-            for name, reach in sorted(version.reach.items())
-            if (
-                shown := round_count(reach, to=self.gate.round_to, minimum=self.gate.min_audience)
-            ).value
-            is not None
-        ]
-        band = size_band(version.size, self.gate.round_to, minimum=self.gate.min_audience)
-        if size.value is None or band is None or not channels:
-            return None
-        return CatalogEntry(
-            id=audience.id,
-            name=audience.name,
-            description=audience.description,
-            kind=AudienceKind(audience.kind),
-            price=Price(cpm=audience.cpm, currency=audience.currency) if audience.cpm else None,
-            size=size.value,
-            size_band=band.value,
-            channels=channels,
-            categories=sorted(set(named_categories(audience.rule, audience.spec))),
-        )
+        return catalog_entry(audience, version, self.gate)
+
+
+def catalog_entry(
+    audience: Audience, version: AudienceVersion, gate: PrivacyGateSettings
+) -> CatalogEntry | None:
+    """What brands see of a published audience at ``version``; None when no channel reaches
+    the minimum (the audience is then hidden from them, though still published)."""
+    size = round_count(version.size, to=gate.round_to, minimum=gate.min_audience)
+    channels = [
+        ChannelReach(channel=Channel(name), reach=shown.value)
+        for name, reach in sorted(version.reach.items())
+        if (shown := round_count(reach, to=gate.round_to, minimum=gate.min_audience)).value
+        is not None
+    ]
+    band = size_band(version.size, gate.round_to, minimum=gate.min_audience)
+    if size.value is None or band is None or not channels:
+        return None
+    return CatalogEntry(
+        id=audience.id,
+        name=audience.name,
+        description=audience.description,
+        kind=AudienceKind(audience.kind),
+        price=Price(cpm=audience.cpm, currency=audience.currency) if audience.cpm else None,
+        size=size.value,
+        size_band=band.value,
+        channels=channels,
+        categories=sorted(set(named_categories(audience.rule, audience.spec))),
+    )
 
 
 def named_categories(*documents: Any) -> Iterator[str]:

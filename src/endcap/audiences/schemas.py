@@ -99,6 +99,9 @@ class AudiencePublic(BaseModel):
     status: AudienceStatus
     revision: int
     current: AudienceVersionPublic | None
+    # Whether brands see (and can book) it now: published, and a channel reaches the
+    # minimum. A published audience refreshed below the minimum is hidden until it grows.
+    in_catalog: bool = False
     created_at: datetime
     updated_at: datetime
 

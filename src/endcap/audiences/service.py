@@ -14,6 +14,7 @@ import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from endcap.audiences.catalog import catalog_entry
 from endcap.audiences.estimate import Estimate, estimate_rule, members_query
 from endcap.audiences.membership import MembershipRepository
 from endcap.audiences.modelled import ModelledAudiences
@@ -344,11 +345,15 @@ class AudienceService:
             raise ConflictError(f"an audience named {name!r} already exists")
 
     async def _public(self, audience: Audience) -> AudiencePublic:
-        current = None
+        current, in_catalog = None, False
         if audience.current_version is not None:
             version = await self.audiences.version(audience.id, audience.current_version)
             if version is not None:
                 current = AudienceVersionPublic.model_validate(version, from_attributes=True)
+                in_catalog = (
+                    audience.status == AudienceStatus.PUBLISHED
+                    and catalog_entry(audience, version, self.gate) is not None
+                )
         return AudiencePublic(
             id=audience.id,
             name=audience.name,
@@ -361,6 +366,7 @@ class AudienceService:
             status=AudienceStatus(audience.status),
             revision=audience.revision,
             current=current,
+            in_catalog=in_catalog,
             created_at=audience.created_at,
             updated_at=audience.updated_at,
         )
