@@ -26,12 +26,17 @@ def test_the_catalog_filters_by_category_channel_and_band(market: Market) -> Non
         by_channel = brand.audience_catalog(channel="email")
         nowhere = brand.audience_catalog(category="No Such Category")
         small = brand.audience_catalog(size_band="100k-1m")
+        with pytest.raises(EndcapAPIError) as unknown_band:
+            brand.audience_catalog(size_band="nope")
     assert [e.id for e in about] == [audience.id]
     assert about[0].categories == [name]
     assert {market.audience_id, audience.id} <= {e.id for e in everything}
     assert all("email" in {c.channel for c in e.channels} for e in by_channel)
     assert nowhere == []
     assert small == []  # a 2,000-shopper retailer has no audience of 100k or more
+    # A band that does not exist is named, not answered with an empty list.
+    assert unknown_band.value.status == 422
+    assert "size_band" in str(unknown_band.value.problem)
     assert all(e.size % 100 == 0 for e in everything)
 
 

@@ -23,7 +23,7 @@ from endcap.pagination import Page, PageRequest, paged_in_memory
 from endcap.privacy.channels import Channel
 from endcap.privacy.difference import overlap_singles_out
 from endcap.privacy.settings import PrivacyGateSettings
-from endcap.privacy.sizes import round_count, size_band
+from endcap.privacy.sizes import SizeBand, round_count, size_band
 
 # The label of an overlap withheld by the difference rule (no number, not even a band).
 WITHHELD = "withheld"
@@ -39,7 +39,7 @@ class AudienceCatalog:
         page: PageRequest,
         *,
         channel: Channel | None = None,
-        band: str | None = None,
+        band: SizeBand | None = None,
         category: str | None = None,
     ) -> Page[CatalogEntry]:
         """Published audiences, optionally only those reaching ``channel``, in size ``band``,

@@ -30,6 +30,7 @@ from endcap.idempotency import IDEMPOTENT
 from endcap.jobs.schemas import JobPublic
 from endcap.pagination import DEFAULT_PAGE_SIZE, Limit, Page, PageRequest
 from endcap.privacy.channels import Channel
+from endcap.privacy.sizes import SizeBand
 
 
 def provide_audiences(
@@ -153,7 +154,7 @@ class AudienceCatalogController(Controller):
         self,
         catalog: NamedDependency[AudienceCatalog],
         channel: FromQuery[Channel | None] = None,
-        size_band: FromQuery[str | None] = None,
+        size_band: FromQuery[SizeBand | None] = None,
         category: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: Limit = DEFAULT_PAGE_SIZE,
