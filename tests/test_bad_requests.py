@@ -179,3 +179,28 @@ def test_an_action_needs_no_body(
     )
 
     assert response.status_code == 404, response.text  # the campaign, not the body
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["limit=1&limit=2", "level=brand&level=category", "cursor=a&limit=5&cursor=b", "x=&x="],
+)
+def test_a_query_parameter_given_twice_is_422(
+    server: ServerProcess, admin_key: str, query: str
+) -> None:
+    """Litestar kept the last of a repeated parameter: ?limit=1&limit=2 answered two."""
+    response = _send(server, admin_key, "GET", f"/api/v1/catalog/products?{query}")
+    name = query.split("=", maxsplit=1)[0]
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert response.json()["errors"] == [
+        {"field": name, "source": "query", "message": "given more than once"}
+    ]
+
+
+def test_distinct_query_parameters_still_work(server: ServerProcess, admin_key: str) -> None:
+    for path in ("/api/v1/jobs?limit=2&kind=load", "/api/v1/audiences?status=draft&limit=2"):
+        response = _send(server, admin_key, "GET", path)
+        assert response.status_code == 200, response.text
+        assert len(response.json()["items"]) <= 2

@@ -53,6 +53,7 @@ from endcap.observability.requests import request_log_middleware
 from endcap.partners.routes import PartnerController
 from endcap.privacy.routes import ErasureController
 from endcap.problems import exception_handlers
+from endcap.query_params import refuse_repeated_parameters
 from endcap.traits.routes import TraitsController
 
 API_PREFIX = "/api/v1"
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             idempotency_middleware,  # after authentication: keys belong to the caller's API key
         ],
         guards=[authorize],
+        before_request=refuse_repeated_parameters,
         before_send=[complete_allow],
         exception_handlers=exception_handlers(),
         openapi_config=_openapi(),
