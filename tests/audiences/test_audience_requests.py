@@ -1,0 +1,59 @@
+"""Audience requests that looked valid but could never work: each is a 422 naming the part,
+and nothing is stored."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from endcap.client import EndcapAPIError, EndcapClient
+
+
+def _codes(start: int, n: int = 1000) -> dict[str, Any]:
+    values = [f"{i:06}" for i in range(start, start + n)]
+    return {"attribute": "postal_code", "op": "in", "value": values}
+
+
+def _fields(error: EndcapAPIError) -> list[str]:
+    return [e["field"] for e in error.problem.get("errors", [])]
+
+
+def _refused(admin: EndcapClient, method: str, path: str, body: dict[str, Any]) -> EndcapAPIError:
+    with pytest.raises(EndcapAPIError) as refused:
+        admin.request(method, path, json=body)
+    return refused.value
+
+
+def test_a_rule_of_ten_thousand_values_is_sized(admin: EndcapClient) -> None:
+    rule = {"or": [_codes(1000 * i) for i in range(10)]}
+    answer = admin.request("POST", "/api/v1/audiences/estimate", json={"rule": rule})
+    assert answer.json()["size"] == 0  # no shopper has these postal codes
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"or": [_codes(1000 * i) for i in range(33)]},
+        {"or": [{"trait": "spend_52w", "op": "in", "value": list(range(1000))}] * 100},
+    ],
+    ids=["33 postal code lists", "100 spend lists"],
+)
+def test_a_rule_of_more_values_than_one_statement_can_bind_is_422_not_503(
+    admin: EndcapClient, rule: dict[str, Any]
+) -> None:
+    error = _refused(admin, "POST", "/api/v1/audiences/estimate", {"rule": rule})
+    assert error.status == 422, error.problem
+    assert _fields(error) == ["/rule/or/10"]
+    assert "at most 10000 values in all" in error.problem["detail"]
+
+
+def test_an_audience_of_too_many_values_is_not_created(admin: EndcapClient) -> None:
+    name = f"too many codes {uuid.uuid4().hex[:6]}"
+    rule = {"or": [_codes(1000 * i) for i in range(40)]}
+    error = _refused(admin, "POST", "/api/v1/audiences", {"name": name, "rule": rule})
+    assert error.status == 422
+    assert _fields(error) == ["/rule/or/10"]
+    listed = admin.request("GET", "/api/v1/audiences", params={"limit": 200}).json()["items"]
+    assert name not in {a["name"] for a in listed}
