@@ -1,5 +1,5 @@
-"""Audience requests that looked valid but could never work: each is a 422 naming the part,
-and nothing is stored."""
+"""Audience requests that looked valid but could never work, or were taken with a part
+silently ignored: each is a 422 naming the part, and nothing is stored."""
 
 from __future__ import annotations
 
@@ -57,3 +57,17 @@ def test_an_audience_of_too_many_values_is_not_created(admin: EndcapClient) -> N
     assert _fields(error) == ["/rule/or/10"]
     listed = admin.request("GET", "/api/v1/audiences", params={"limit": 200}).json()["items"]
     assert name not in {a["name"] for a in listed}
+
+
+def test_a_manufacturer_on_a_propensity_target_other_than_a_brand_is_refused(
+    admin: EndcapClient,
+) -> None:
+    target = {"level": "category", "name": "Fruit", "manufacturer": "X"}
+    body = {
+        "name": f"fruit {uuid.uuid4().hex[:6]}",
+        "propensity": {"target": target, "horizon_weeks": 4, "select": {"top_share": 0.2}},
+    }
+    error = _refused(admin, "POST", "/api/v1/audiences", body)
+    assert error.status == 422
+    assert _fields(error) == ["/propensity/target/manufacturer"]
+    assert "only a brand target names its manufacturer" in error.problem["detail"]
