@@ -71,3 +71,26 @@ def test_a_manufacturer_on_a_propensity_target_other_than_a_brand_is_refused(
     assert error.status == 422
     assert _fields(error) == ["/propensity/target/manufacturer"]
     assert "only a brand target names its manufacturer" in error.problem["detail"]
+
+
+@pytest.mark.parametrize("reach", ["1500", 1500.0, True])
+def test_a_lookalike_reach_is_a_json_integer(admin: EndcapClient, reach: object) -> None:
+    body = {
+        "name": f"like {uuid.uuid4().hex[:6]}",
+        "lookalike": {"reach": reach, "seed": {"customer_ids": ["c1"]}},
+    }
+    error = _refused(admin, "POST", "/api/v1/audiences", body)
+    assert error.status == 422
+    assert any("reach" in field for field in _fields(error)), error.problem
+
+
+@pytest.mark.parametrize("weeks", ["4", 4.0])
+def test_a_propensity_horizon_is_a_json_integer(admin: EndcapClient, weeks: object) -> None:
+    target = {"level": "department", "name": "Frozen"}
+    body = {
+        "name": f"frozen {uuid.uuid4().hex[:6]}",
+        "propensity": {"target": target, "horizon_weeks": weeks, "select": {"top_share": 0.2}},
+    }
+    error = _refused(admin, "POST", "/api/v1/audiences", body)
+    assert error.status == 422
+    assert any("horizon_weeks" in field for field in _fields(error)), error.problem
