@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 
 from endcap.client import EndcapAPIError, EndcapClient
+from tests.audiences.http import create
+
+BIG = {"trait": "spend_52w", "op": ">", "value": 0}
 
 
 def _codes(start: int, n: int = 1000) -> dict[str, Any]:
@@ -94,3 +97,37 @@ def test_a_propensity_horizon_is_a_json_integer(admin: EndcapClient, weeks: obje
     error = _refused(admin, "POST", "/api/v1/audiences", body)
     assert error.status == 422
     assert any("horizon_weeks" in field for field in _fields(error)), error.problem
+
+
+BAD_NAMES = [
+    "",
+    "   ",
+    "\t\n ",
+    " padded ",
+    "ctrl\u202e",
+    "bell\u0007",
+    "zero\u200bwidth",
+    "x" * 201,
+]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES, ids=repr)
+def test_a_blank_name_or_one_with_control_characters_is_refused(
+    admin: EndcapClient, name: str
+) -> None:
+    error = _refused(admin, "POST", "/api/v1/audiences", {"name": name, "rule": BIG})
+    assert error.status == 422
+    assert _fields(error) == ["name"]
+
+    audience = create(admin, rule=BIG)
+    path = f"/api/v1/audiences/{audience.id}"
+    with pytest.raises(EndcapAPIError) as refused:
+        admin.request("PATCH", path, json={"name": name}, headers={"If-Match": '"1"'})
+    assert refused.value.status == 422
+    assert _fields(refused.value) == ["name"]
+    assert admin.request("GET", path).json()["name"] == audience.name
+
+
+def test_names_keep_their_letters_and_inner_spaces(admin: EndcapClient) -> None:
+    name = f"Kaffe & te: 25-34 år, «Göteborg» {uuid.uuid4().hex[:6]}"
+    assert create(admin, rule=BIG, name=name).name == name

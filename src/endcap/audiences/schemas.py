@@ -14,6 +14,7 @@ from endcap.audiences.models import AudienceKind, AudienceStatus
 from endcap.audiences.specs import LookalikeSpec, PropensitySpec
 from endcap.json_types import JSON_BOOLEAN
 from endcap.money import Currency, PremiumCpm
+from endcap.names import DisplayName
 from endcap.privacy.channels import Channel
 
 
@@ -22,7 +23,7 @@ class AudienceCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: DisplayName
     description: str = Field(default="", max_length=2000)
     cpm: PremiumCpm | None = None
     currency: Currency | None = Field(default=None, description="the retailer's when left out")
@@ -49,7 +50,7 @@ class AudienceCreate(BaseModel):
 class AudienceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: DisplayName | None = None
     description: str | None = Field(default=None, max_length=2000)
     rule: dict[str, Any] | None = None
     cpm: PremiumCpm | None = None
