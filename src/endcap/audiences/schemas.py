@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from endcap.audiences.models import AudienceKind, AudienceStatus
 from endcap.audiences.specs import LookalikeSpec, PropensitySpec
@@ -48,7 +48,17 @@ class AudienceCreate(BaseModel):
 
 
 class AudienceUpdate(BaseModel):
+    """The fields to change; one left out keeps its value, and ``cpm`` null clears the
+    price (price on request again). Null for any other field is refused: none can be empty."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: object, info: ValidationInfo) -> object:
+        if value is None and info.field_name != "cpm":
+            raise ValueError("may not be null; leave the field out to keep its value")
+        return value
 
     name: DisplayName | None = None
     description: str | None = Field(default=None, max_length=2000)
