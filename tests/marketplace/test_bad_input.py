@@ -108,6 +108,18 @@ def test_a_stale_etag_is_412_a_missing_one_428_and_neither_changes_anything(
     assert now.name == "Renamed"
 
 
+def test_an_update_that_changes_nothing_keeps_the_revision(market: Market) -> None:
+    body = campaign_body(market, market.a)
+    same = {k: v for k, v in body.items() if k != "audience_id"}
+    with market.client(market.a.key) as brand:
+        draft = brand.create_campaign(**body)
+        for change in [{}, {"name": draft.name}, same, {"audience_ids": [market.audience_id]}]:
+            answer = brand.update_campaign(draft.id, draft.revision, **change)
+            assert answer == draft, change
+        budget = brand.update_campaign(draft.id, draft.revision, budget="90000.00")
+    assert budget.revision == draft.revision + 1
+
+
 def test_a_booked_campaign_cannot_be_edited(market: Market) -> None:
     with market.client(market.a.key) as brand:
         booked = brand.book(brand.create_campaign(**campaign_body(market, market.a)).id)
