@@ -10,6 +10,8 @@ import pytest
 from endcap.audiences.rules import (
     MAX_CONDITIONS,
     MAX_DEPTH,
+    MAX_LIST_VALUES,
+    MAX_RULE_VALUES,
     TRAITS,
     AllOf,
     AnyOf,
@@ -511,6 +513,36 @@ def test_a_rule_has_at_most_a_hundred_conditions() -> None:
     # Counted across the whole rule; the pointer names the first condition too many.
     spread = {"and": [{"or": [TOP] * 60}, {"or": [TOP] * 60}]}
     assert only_error(spread) == ("/and/1/or/40", "a rule has at most 100 conditions")
+
+
+def _codes(n: int) -> dict[str, Any]:
+    values = [f"{i:05}" for i in range(n)]
+    return {"attribute": "postal_code", "op": "in", "value": values}
+
+
+def test_a_rule_holds_at_most_ten_thousand_values_in_all() -> None:
+    # Each list is within its own limit; together they would outgrow what one SQL
+    # statement may bind (PostgreSQL's protocol: 32767 parameters).
+    full = MAX_RULE_VALUES // MAX_LIST_VALUES
+    parse_rule({"or": [_codes(MAX_LIST_VALUES)] * full})
+
+    field, message = only_error({"or": [_codes(MAX_LIST_VALUES)] * full + [_codes(1)]})
+
+    assert field == f"/or/{full}"
+    assert message == (
+        "a rule holds at most 10000 values in all (a number of days or a share counts"
+        " twice), got 10001 by here"
+    )
+
+
+def test_days_and_shares_count_twice_towards_the_values_in_all() -> None:
+    # A day count is bound as two cut-offs, a share as the two terms of its fraction.
+    days = {"trait": "recency_days", "op": "in", "value": list(range(MAX_LIST_VALUES))}
+    half = MAX_RULE_VALUES // (2 * MAX_LIST_VALUES)
+    parse_rule({"or": [days] * half})
+    assert only_error({"or": [days] * half + [TOP]})[0] == f"/or/{half}"
+    share = {"share_of_category": GEVALIA, "within_weeks": 52, "op": ">", "value": 0.5}
+    assert only_error({"or": [_codes(MAX_LIST_VALUES)] * 9 + [_codes(999), share]})[0] == ("/or/10")
 
 
 def test_every_problem_is_listed_in_document_order_with_the_first_in_the_detail() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import literal_column, select, table
 
 from endcap.config import Settings
 from endcap.db.engine import SessionFactory
@@ -81,3 +82,40 @@ async def test_two_workers_never_run_the_same_job(
         await asyncio.gather(*(drain(Worker(sessions, settings)) for _ in range(4)))
 
     assert sorted(seen) == list(range(20))
+
+
+async def test_a_failed_statement_is_recorded_by_the_driver_message_without_sql_or_parameters(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    async def handler(
+        sessions: SessionFactory, _c: Settings, _job: Job, _p: ProgressCallback
+    ) -> dict[str, Any]:
+        # 5,000 bound values: SQLAlchemy's own message would quote the statement and all of them.
+        wanted = literal_column("shopper").in_([f"shopper-{n:05}" for n in range(5000)])
+        async with sessions() as session:
+            await session.execute(
+                select(literal_column("shopper")).select_from(table("nowhere")).where(wanted)
+            )
+        return {}
+
+    async def long_failure(
+        _s: SessionFactory, _c: Settings, _job: Job, _p: ProgressCallback
+    ) -> dict[str, Any]:
+        raise RuntimeError("x" * 1_000_000)
+
+    with registered(KIND, handler), registered(KIND + "-long", long_failure):
+        failing = await enqueue(sessions, KIND, {})
+        long = await enqueue(sessions, KIND + "-long", {})
+        await drain(Worker(sessions, settings))
+
+    failed = await read(sessions, failing)
+    assert failed.status == "failed"
+    assert failed.error is not None
+    assert "nowhere" in failed.error  # the driver's message names the missing table
+    assert "shopper-00000" not in failed.error
+    assert "[SQL" not in failed.error
+    assert len(failed.error) <= 2000
+    cut = await read(sessions, long)
+    assert cut.error is not None
+    assert cut.error.startswith("RuntimeError: xxx")
+    assert len(cut.error) <= 2000

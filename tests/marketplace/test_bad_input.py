@@ -36,6 +36,9 @@ CASES: list[tuple[str, dict[str, Any], int, str]] = [
     ("a cap of true", {"frequency_cap": True}, 422, "frequency_cap"),
     ("a cap as text", {"frequency_cap": "2"}, 422, "frequency_cap"),
     ("an unknown field", {"discount_code": "FREE"}, 422, "discount_code"),
+    ("a blank name", {"name": " \t "}, 422, "name"),
+    ("a name with spaces around it", {"name": " Summer "}, 422, "name"),
+    ("a name with a bidi override", {"name": "Summer\u202e"}, 422, "name"),
     ("a sku nobody makes", {"skus": ["no-such-sku"]}, 422, "/skus/0"),
     ("the same sku twice", {"skus": ["x", "x"]}, 422, "/skus"),
 ]
@@ -103,6 +106,18 @@ def test_a_stale_etag_is_412_a_missing_one_428_and_neither_changes_anything(
     assert missing.value.problem["current_etag"] == f'"{renamed.revision}"'
     assert stale.value.problem["current_etag"] == f'"{renamed.revision}"'
     assert now.name == "Renamed"
+
+
+def test_an_update_that_changes_nothing_keeps_the_revision(market: Market) -> None:
+    body = campaign_body(market, market.a)
+    same = {k: v for k, v in body.items() if k != "audience_id"}
+    with market.client(market.a.key) as brand:
+        draft = brand.create_campaign(**body)
+        for change in [{}, {"name": draft.name}, same, {"audience_ids": [market.audience_id]}]:
+            answer = brand.update_campaign(draft.id, draft.revision, **change)
+            assert answer == draft, change
+        budget = brand.update_campaign(draft.id, draft.revision, budget="90000.00")
+    assert budget.revision == draft.revision + 1
 
 
 def test_a_booked_campaign_cannot_be_edited(market: Market) -> None:
@@ -202,6 +217,20 @@ def test_a_null_field_in_an_update_is_422_not_a_crash(market: Market, field: str
     assert refused.value.status == 422
     assert any(field in f for f in _fields(refused.value.problem))
     assert unchanged.revision == draft.revision
+
+
+@pytest.mark.parametrize("name", ["", "   ", " Summer ", "Summer\u202e", "Summer\u0007"], ids=repr)
+def test_a_blank_name_or_one_with_control_characters_is_refused_in_an_update(
+    market: Market, name: str
+) -> None:
+    with market.client(market.a.key) as brand:
+        draft = brand.create_campaign(**campaign_body(market, market.a))
+        with pytest.raises(EndcapAPIError) as refused:
+            brand.update_campaign(draft.id, draft.revision, name=name)
+        unchanged = brand.campaign(draft.id)
+    assert refused.value.status == 422
+    assert _fields(refused.value.problem) == {"name"}
+    assert (unchanged.name, unchanged.revision) == (draft.name, draft.revision)
 
 
 def test_dates_centuries_ahead_are_refused_everywhere(market: Market) -> None:

@@ -21,6 +21,14 @@ def test_admin_creates_and_reads_a_partner(admin: EndcapClient) -> None:
     assert admin.get_partner(created.id) == created
 
 
+@pytest.mark.parametrize("name", ["   ", " padded ", "ctrl\u202e", "bell\u0007"], ids=repr)
+def test_a_blank_name_or_one_with_control_characters_is_422(admin: EndcapClient, name: str) -> None:
+    with pytest.raises(EndcapAPIError) as refused:
+        admin.create_partner(name)
+    assert refused.value.status == 422
+    assert [e["field"] for e in refused.value.problem["errors"]] == ["name"]
+
+
 def test_duplicate_partner_name_is_409(admin: EndcapClient) -> None:
     name = unique("Twin")
     admin.create_partner(name)

@@ -167,6 +167,11 @@ class ModelledAudiences:
 
     async def _target(self, spec: PropensitySpec, pointer: str) -> TargetFilter:
         wanted = spec.target
+        if wanted.manufacturer is not None and wanted.level != "brand":
+            # As in a rule: only a brand name is shared by several makers.
+            message = "only a brand target names its manufacturer"
+            field = f"{pointer}/target/manufacturer"
+            raise InvalidRequestError(message, errors=[{"field": field, "message": message}])
         target = Target(f"{pointer}/target", wanted.level, wanted.name, wanted.manufacturer)
         resolved = await resolve_target(AudienceRepository(self.session), target)
         ensure_not_sensitive(TargetingUse.PROPENSITY_TARGET, [resolved.reference], self.sensitive)

@@ -57,7 +57,7 @@ profile lacks (no value tier yet, no such attribute) does not hold, and
 ``not`` is the complement within the universe.
 
 Limits (each a named constant below): nesting depth, number of conditions,
-list lengths, number size. Every problem is reported as an
+list lengths, values in all, number size. Every problem is reported as an
 :class:`~endcap.errors.InvalidRequestError` whose ``errors`` hold one
 ``{"field": <JSON pointer into the rule>, "message": ...}`` per problem.
 """
@@ -85,6 +85,11 @@ MAX_DEPTH: Final = 8
 MAX_CONDITIONS: Final = 100
 # An "in" list longer than this is a member list in disguise, not a rule.
 MAX_LIST_VALUES: Final = 1000
+# A rule is one statement, and every value is a bound parameter: PostgreSQL's protocol
+# takes at most 32767 (asyncpg refuses more), so a hundred lists of a thousand could never
+# run. Ten thousand (counted as bound_values binds them), plus the six or so parameters
+# each condition adds and its catalog keys, stays well inside that on both databases.
+MAX_RULE_VALUES: Final = 10_000
 # No count, amount or share in a retailer's data comes near a billion; the bound keeps
 # every bound value inside the narrowest column it is compared with (32-bit integers).
 MAX_NUMBER: Final = 1_000_000_000
@@ -252,6 +257,17 @@ def conditions(rule: Rule) -> Iterator[Condition]:
         yield rule
 
 
+def bound_values(condition: Condition) -> int:
+    """How many parameters ``condition``'s values take in the compiled statement, at most: a
+    number of days two (compile.py tests a day as at least one cut-off and under the next),
+    a share two (the terms of its fraction, compared without dividing), any other value one."""
+    twice = (isinstance(condition, TraitCondition) and condition.trait.kind is TraitKind.DAYS) or (
+        isinstance(condition, PurchaseCondition)
+        and condition.kind is PurchaseKind.SHARE_OF_CATEGORY
+    )
+    return len(condition.values) * (2 if twice else 1)
+
+
 def parse_rule(document: object, *, pointer: str = "") -> Rule:
     """Validate a rule given as decoded JSON and return it as a tree.
 
@@ -343,6 +359,7 @@ class _Parser:
     def __init__(self) -> None:
         self.errors: list[dict[str, str]] = []
         self.conditions = 0
+        self.values = 0
 
     def fail(self, pointer: str, message: str) -> None:
         self.errors.append({"field": pointer, "message": message})
@@ -370,7 +387,10 @@ class _Parser:
             inner = self.rule(value["not"], child(at, "not"), depth=depth + 1)
             return Not(at, inner) if inner is not None else None
         self._count_condition(at)
-        return self._condition(value, at, kind)
+        condition = self._condition(value, at, kind)
+        if condition is not None:
+            self._count_values(condition)
+        return condition
 
     def _condition(self, value: dict[object, object], at: str, kind: str) -> Condition | None:
         if kind == "trait":
@@ -401,6 +421,16 @@ class _Parser:
         self.conditions += 1
         if self.conditions > MAX_CONDITIONS:
             self.fail(at, f"a rule has at most {MAX_CONDITIONS} conditions")
+            raise _GaveUpError
+
+    def _count_values(self, condition: Condition) -> None:
+        self.values += bound_values(condition)
+        if self.values > MAX_RULE_VALUES:
+            self.fail(
+                condition.pointer,
+                f"a rule holds at most {MAX_RULE_VALUES} values in all (a number of days or a"
+                f" share counts twice), got {self.values} by here",
+            )
             raise _GaveUpError
 
     def _all_or_any(

@@ -8,12 +8,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from endcap.audiences.models import AudienceKind, AudienceStatus
 from endcap.audiences.specs import LookalikeSpec, PropensitySpec
 from endcap.json_types import JSON_BOOLEAN
 from endcap.money import Currency, PremiumCpm
+from endcap.names import DisplayName
 from endcap.privacy.channels import Channel
 
 
@@ -22,7 +23,7 @@ class AudienceCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: DisplayName
     description: str = Field(default="", max_length=2000)
     cpm: PremiumCpm | None = None
     currency: Currency | None = Field(default=None, description="the retailer's when left out")
@@ -47,9 +48,19 @@ class AudienceCreate(BaseModel):
 
 
 class AudienceUpdate(BaseModel):
+    """The fields to change; one left out keeps its value, and ``cpm`` null clears the
+    price (price on request again). Null for any other field is refused: none can be empty."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: object, info: ValidationInfo) -> object:
+        if value is None and info.field_name != "cpm":
+            raise ValueError("may not be null; leave the field out to keep its value")
+        return value
+
+    name: DisplayName | None = None
     description: str | None = Field(default=None, max_length=2000)
     rule: dict[str, Any] | None = None
     cpm: PremiumCpm | None = None

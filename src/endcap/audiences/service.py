@@ -155,25 +155,32 @@ class AudienceService:
     async def update(
         self, audience_id: uuid.UUID, data: AudienceUpdate, *, if_match: IfMatchTags | None
     ) -> AudiencePublic:
-        """PreconditionFailedError (412) unless ``if_match`` is the current revision."""
+        """PreconditionFailedError (412) unless ``if_match`` is the current revision. A
+        request that changes nothing answers the audience as it is, at the same revision,
+        so that the ETags other clients hold stay current; ``cpm`` null clears the price."""
         audience = await self._live(audience_id, for_update=True)
         check_if_match(audience.revision, if_match, required=True, what="audience")
+        changed = False
         if data.rule is not None:
             if audience.kind != AudienceKind.RULE:
                 message = f"a {audience.kind} audience has no rule; create a new audience instead"
                 raise InvalidRequestError(message, errors=[{"field": "/rule", "message": message}])
-            await members_query(self.session, data.rule, sensitive=self.sensitive, pointer="/rule")
-            audience.rule = data.rule
+            if data.rule != audience.rule:
+                await members_query(
+                    self.session, data.rule, sensitive=self.sensitive, pointer="/rule"
+                )
+                audience.rule, changed = data.rule, True
         if data.name is not None and data.name != audience.name:
             await self._name_free(data.name)
-            audience.name = data.name
-        if data.description is not None:
-            audience.description = data.description
-        if data.cpm is not None:
-            audience.cpm = data.cpm
-        if data.currency is not None:
-            audience.currency = retailer_priced(data.currency, self.currency, "/currency")
-        return await self._changed(audience)
+            audience.name, changed = data.name, True
+        if data.description is not None and data.description != audience.description:
+            audience.description, changed = data.description, True
+        if "cpm" in data.model_fields_set and data.cpm != audience.cpm:
+            audience.cpm, changed = data.cpm, True
+        currency = data.currency and retailer_priced(data.currency, self.currency, "/currency")
+        if currency and currency != audience.currency:
+            audience.currency, changed = currency, True
+        return await self._changed(audience) if changed else await self._public(audience)
 
     async def queue_refresh(
         self,

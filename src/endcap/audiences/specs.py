@@ -12,9 +12,11 @@ seed's match are checked by the services, with JSON pointers into the request.
 
 from __future__ import annotations
 
-from typing import Final, Literal, Self
+from typing import Annotated, Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from endcap.json_types import JSON_INTEGER
 
 # Long enough for a seasonal category, short enough that two horizons of history
 # (train, then check) fit in the 52 weeks the traits keep.
@@ -56,7 +58,7 @@ class PropensitySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     target: TargetSpec
-    horizon_weeks: int = Field(ge=1, le=MAX_HORIZON_WEEKS)
+    horizon_weeks: Annotated[int, JSON_INTEGER] = Field(ge=1, le=MAX_HORIZON_WEEKS)
     select: Selection
 
 
@@ -97,6 +99,6 @@ class LookalikeSpec(BaseModel):
 
     seed: SeedSpec
     # Total profiles wanted: the matched seed plus the closest shoppers outside it.
-    reach: int = Field(ge=1, le=100_000_000)
+    reach: Annotated[int, JSON_INTEGER] = Field(ge=1, le=100_000_000)
     # Default: every department's and category's spend the retailer has not marked sensitive.
     features: list[FeatureSpec] | None = Field(default=None, min_length=1, max_length=MAX_FEATURES)

@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.config import Settings
 from endcap.db.types import utcnow
+from endcap.jobs.failure import shortened
 from endcap.jobs.models import Job, JobStatus
 from endcap.jobs.repository import JobRepository
 
@@ -78,7 +79,7 @@ async def fail_unhooked(
 ) -> bool:
     """Fail an abandoned job without its kind's hook (the hook itself failed): a job that
     cannot be reclaimed must not stay first in line for every later reclaim."""
-    error = f"{abandoned_error(attempts)}; reclaiming it failed: {reason}"
+    error = shortened(f"{abandoned_error(attempts)}; reclaiming it failed: {reason}")
     return await _apply(JobRepository(session), job_id, attempts, Reclaim(error))
 
 

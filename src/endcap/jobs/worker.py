@@ -28,6 +28,7 @@ from endcap.db.engine import SessionFactory
 from endcap.db.types import utcnow
 from endcap.errors import EndcapError
 from endcap.idempotency.retention import FORGET_EVERY, forget_before, remembered_since
+from endcap.jobs.failure import failure_reason
 from endcap.jobs.models import Job, JobStatus
 from endcap.jobs.reclaim import ON_ABANDONED, AbandonedHook, fail_unhooked, reclaim
 from endcap.jobs.repository import JobRepository
@@ -137,8 +138,7 @@ class Worker:
                 except Exception as exc:
                     log.exception("reclaiming job %s failed; failing it", job_id)
                     await session.rollback()
-                    reason = f"{type(exc).__name__}: {exc}"
-                    done = await fail_unhooked(session, job_id, attempts, reason)
+                    done = await fail_unhooked(session, job_id, attempts, failure_reason(exc))
                 else:
                     done = verdict is not None
                 if done:
@@ -236,7 +236,7 @@ class Worker:
             result = await handler(self.sessions, self.settings, job, progress)
         except Exception as exc:  # noqa: BLE001  (a job's failure is its outcome, kept for the client)
             await asyncio.gather(*pending, return_exceptions=True)
-            reason = exc.detail if isinstance(exc, EndcapError) else f"{type(exc).__name__}: {exc}"
+            reason = failure_reason(exc)
             log.warning("job %s (%s) failed: %s", job.id, job.kind, reason)
             outcome = exc.result if isinstance(exc, JobRejectedError) else None
             await self._record(

@@ -21,6 +21,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationInfo, f
 from endcap.json_types import JSON_INTEGER
 from endcap.marketplace.models import CampaignStatus
 from endcap.money import Currency, Money, RateCpm, Share
+from endcap.names import DisplayName
 from endcap.privacy.channels import Channel
 
 AttributionDays = Annotated[int, JSON_INTEGER, Field(ge=1, le=30)]
@@ -145,7 +146,7 @@ class Creative(BaseModel):
 class CampaignCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: DisplayName
     partner_id: uuid.UUID | None = Field(
         default=None, description="only the retailer sets it; a brand books for itself"
     )
@@ -176,7 +177,7 @@ class CampaignUpdate(BaseModel):
             raise ValueError("may not be null; leave the field out to keep its value")
         return value
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: DisplayName | None = None
     audience_ids: AudienceIds | None = None
     audience_id: OneAudience = None
     skus: list[str] | None = Field(default=None, min_length=1, max_length=500)

@@ -107,7 +107,9 @@ class CampaignService:
         if_match: IfMatchTags | None,
     ) -> CampaignPublic:
         """Change a draft. PreconditionFailedError (412) unless If-Match names the current
-        revision; IllegalTransitionError (409) once it is booked."""
+        revision; IllegalTransitionError (409) once it is booked. A request that changes
+        nothing answers the draft as it is, at the same revision (the ETags others hold
+        stay current)."""
         campaign = await self._owned(principal, campaign_id, for_update=True)
         self._check_revision(campaign, if_match)
         if campaign.status != CampaignStatus.DRAFT:
@@ -120,13 +122,18 @@ class CampaignService:
             changes["channels"] = [c.value for c in data.channels or []]
         if "creative" in changes:
             changes["creative"] = data.creative.model_dump(mode="json") if data.creative else {}
-        for name, value in changes.items():
-            setattr(campaign, name, value)
+        changes = {k: v for k, v in changes.items() if getattr(campaign, k) != v}
         asked = choose_audiences(data.audience_ids, data.audience_id)
         audiences = await self.campaigns.audiences(campaign.id)
-        choice = asked or AudienceChoice(tuple(a.audience_id for a in audiences))
-        await self._validate(campaign, choice, cached=True)
-        if asked is not None and asked.ids != tuple(a.audience_id for a in audiences):
+        current = tuple(a.audience_id for a in audiences)
+        if asked is not None and asked.ids == current:
+            asked = None
+        if not changes and asked is None:
+            return campaign_public(campaign, audiences, [])
+        for name, value in changes.items():
+            setattr(campaign, name, value)
+        await self._validate(campaign, asked or AudienceChoice(current), cached=True)
+        if asked is not None:
             audiences = await self.campaigns.set_audiences(campaign.id, asked.ids)
         self._bump(campaign)
         await self.session.flush()

@@ -7,11 +7,15 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from endcap.names import DisplayName
 from endcap.partners.models import OwnedVia, PartnerBase
 
 
 class PartnerCreate(PartnerBase):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    # Checked on the way in only: a partner stored before this check still reads back.
+    name: DisplayName
 
 
 class PartnerPublic(PartnerBase):
