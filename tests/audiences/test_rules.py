@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from endcap.audiences.rule_parser import parse_rule
 from endcap.audiences.rules import (
     MAX_CONDITIONS,
     MAX_DEPTH,
@@ -22,7 +23,6 @@ from endcap.audiences.rules import (
     PurchaseKind,
     Target,
     TraitCondition,
-    parse_rule,
 )
 from endcap.db.base import table_of
 from endcap.errors import InvalidRequestError

@@ -26,7 +26,7 @@ from endcap.audiences.compile import (
 )
 from endcap.audiences.references import ensure_rule_not_sensitive, resolve_targets
 from endcap.audiences.repository import AudienceRepository
-from endcap.audiences.rules import parse_rule
+from endcap.audiences.rule_parser import parse_rule
 from endcap.db.types import utcnow
 from endcap.privacy.sensitive import SensitiveCategories
 from endcap.traits.repository import TraitsRepository

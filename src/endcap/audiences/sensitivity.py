@@ -17,7 +17,8 @@ from endcap.audiences.features import FeatureRepository
 from endcap.audiences.models import Audience, AudienceKind, AudienceVersion
 from endcap.audiences.references import catalog_references, resolve_target, resolve_targets
 from endcap.audiences.repository import AudienceRepository
-from endcap.audiences.rules import Target, parse_rule
+from endcap.audiences.rule_parser import parse_rule
+from endcap.audiences.rules import Target
 from endcap.audiences.specs import PropensitySpec
 from endcap.privacy.sensitive import (
     CatalogReference,
