@@ -53,6 +53,7 @@ from endcap.observability.requests import request_log_middleware
 from endcap.partners.routes import PartnerController
 from endcap.privacy.routes import ErasureController
 from endcap.problems import exception_handlers
+from endcap.request_checks import CheckedRequest, refuse_nul_in_query
 from endcap.traits.routes import TraitsController
 
 API_PREFIX = "/api/v1"
@@ -135,6 +136,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             idempotency_middleware,  # after authentication: keys belong to the caller's API key
         ],
         guards=[authorize],
+        request_class=CheckedRequest,  # checks every JSON body as it is decoded
+        before_request=refuse_nul_in_query,
         before_send=[complete_allow],
         exception_handlers=exception_handlers(),
         openapi_config=_openapi(),

@@ -1,0 +1,84 @@
+"""What every request is checked for before a route reads it: text the database cannot store,
+refused with a 422 naming where it is.
+
+PostgreSQL cannot hold a NUL character in text, and asyncpg fails the whole statement on
+one (a 500), while SQLite takes it; so a NUL is refused on both, in any string or member
+name of a JSON body and in any query parameter. Uploads (multipart) are not checked here:
+their loaders refuse a NUL row by row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl
+
+from litestar import Request
+from litestar.exceptions import ValidationException
+
+NUL = "\x00"
+# JSON text can carry a NUL only as this escape (a raw one is malformed JSON): a body
+# without it needs no walk. With it, it may still be an escaped backslash and "u0000".
+NUL_ESCAPE = b"\\u0000"
+NUL_IN_TEXT = "may not hold NUL characters"
+NUL_IN_NAME = "a member name may not hold NUL characters"
+
+
+class CheckedRequest(Request[Any, Any, Any]):
+    """The app's request: its JSON body is checked as it is decoded, whatever the route."""
+
+    async def json(self) -> Any:
+        document = await super().json()
+        if NUL_ESCAPE in await self.body():
+            found = list(_nul_pointers(document))
+            if found:
+                raise ValidationException(
+                    "the request body holds NUL characters",
+                    extra=[
+                        {"key": pointer, "source": "body", "message": message}
+                        for pointer, message in found
+                    ],
+                )
+        return document
+
+
+def refuse_nul_in_query(request: Request[Any, Any, Any]) -> None:
+    """A ``before_request`` hook: a query parameter holding a NUL (``%00``) is a 422."""
+    query = request.scope.get("query_string", b"")
+    if b"%00" not in query:
+        return
+    names = sorted({name for name, value in parse_qsl(query.decode("latin-1")) if NUL in value})
+    if names:
+        raise ValidationException(
+            "a query parameter holds NUL characters",
+            extra=[{"key": name, "source": "query", "message": NUL_IN_TEXT} for name in names],
+        )
+
+
+def _nul_pointers(document: Any) -> Iterator[tuple[str, str]]:
+    """JSON pointers to the strings and member names holding a NUL, with what is wrong."""
+    for pointer, value, is_name in _walk(document):
+        if isinstance(value, str) and NUL in value:
+            yield pointer, NUL_IN_NAME if is_name else NUL_IN_TEXT
+
+
+def _walk(document: Any) -> Iterator[tuple[str, Any, bool]]:
+    """(JSON pointer, value, whether it is a member name) for every value and member name in
+    ``document``, in document order. A loop, not recursion: msgspec reads bodies nested as
+    deeply as Python's recursion limit allows, which recursion here would then pass."""
+    stack: list[tuple[str, Any, str | None]] = [("", document, None)]
+    while stack:
+        pointer, value, name = stack.pop()
+        if name is not None:
+            yield pointer, name, True
+        yield pointer, value, False
+        if isinstance(value, dict):
+            members = [(f"{pointer}/{_escaped(str(k))}", v, str(k)) for k, v in value.items()]
+            stack.extend(reversed(members))
+        elif isinstance(value, list):
+            stack.extend(reversed([(f"{pointer}/{i}", v, None) for i, v in enumerate(value)]))
+
+
+def _escaped(name: str) -> str:
+    # RFC 6901: "~" and "/" in a member name are written "~0" and "~1".
+    return name.replace("~", "~0").replace("/", "~1")
