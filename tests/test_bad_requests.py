@@ -179,3 +179,37 @@ def test_an_action_needs_no_body(
     )
 
     assert response.status_code == 404, response.text  # the campaign, not the body
+
+
+@pytest.mark.parametrize(
+    "seed",
+    [{"customer_ids": list(range(20_000))}, {"email_sha256": [None] * 20_000}],
+    ids=["numbers for ids", "nulls for hashes"],
+)
+def test_thousands_of_bad_values_get_a_short_answer_that_counts_them(
+    server: ServerProcess, admin_key: str, seed: dict[str, list[Any]]
+) -> None:
+    body = {"name": "seed of 20,000 bad values", "lookalike": {"seed": seed, "reach": 5_000}}
+    response = _send(server, admin_key, "POST", "/api/v1/audiences", json=body)
+
+    assert response.status_code == 422, response.text[:500]
+    problem = response.json()
+    assert len(response.content) < 20_000  # 2.8 MB before
+    assert len(problem["errors"]) == 50
+    assert problem["errors_total"] == 20_000
+    assert len(problem["detail"]) < 200, problem["detail"]
+    assert problem["detail"].endswith("and 19997 more"), problem["detail"]
+
+
+def test_a_few_bad_values_are_all_named_and_not_counted_again(
+    server: ServerProcess, admin_key: str
+) -> None:
+    body = {"name": "seed of 2 bad values", "lookalike": {"seed": {"customer_ids": [1, 2]}}}
+    response = _send(server, admin_key, "POST", "/api/v1/audiences", json=body)
+
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert len(problem["errors"]) == 3  # the two ids and the missing reach
+    assert "errors_total" not in problem
+    assert all(e["field"] in problem["detail"] for e in problem["errors"]), problem
+    assert "more" not in problem["detail"]

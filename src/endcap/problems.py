@@ -93,15 +93,31 @@ def _validation(
     ]
     if any(e["message"] == NO_BODY for e in errors):
         return _invalid_body(request, NO_BODY)
-    fields = ", ".join(sorted({e["field"] for e in errors})) or "the request"
+    extensions: dict[str, Any] = {"errors": errors[:MAX_ERRORS]}
+    if len(errors) > MAX_ERRORS:
+        extensions["errors_total"] = len(errors)
     return problem(
         request,
         422,
         "validation-error",
         "Invalid request",
-        f"invalid value for {fields}",
-        extensions={"errors": errors},
+        f"invalid value for {_named(errors)}",
+        extensions=extensions,
     )
+
+
+# A client fixes the first few faults and sends again: a seed of 20,000 bad values had an
+# answer of 2.8 MB, one entry and one name in the detail per value.
+MAX_ERRORS = 50
+FIELDS_IN_DETAIL = 3
+
+
+def _named(errors: list[dict[str, Any]]) -> str:
+    """The fields at fault, in the order found, the first few by name."""
+    fields = list(dict.fromkeys(e["field"] for e in errors))
+    named = ", ".join(fields[:FIELDS_IN_DETAIL]) or "the request"
+    left = len(fields) - FIELDS_IN_DETAIL
+    return f"{named} and {left} more" if left > 0 else named
 
 
 NO_BODY = "the request needs a JSON body"
