@@ -213,3 +213,34 @@ def test_a_few_bad_values_are_all_named_and_not_counted_again(
     assert "errors_total" not in problem
     assert all(e["field"] in problem["detail"] for e in problem["errors"]), problem
     assert "more" not in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    ("content", "pointer"),
+    [
+        (b'{"rule": {"trait": "spend_52w", "op": ">", "value": 1e400}}', "/rule/value"),
+        (
+            b'{"rule": {"and": [{"trait": "spend_52w", "op": ">", "value": -1e999}]}}',
+            "/rule/and/0/value",
+        ),
+        (
+            b'{"rule": {"trait": "spend_52w", "op": ">", "value": 1' + b"0" * 5_000 + b"}}",
+            "/rule/value",
+        ),
+        (b'{"rule": {"trait": "a/b~c", "op": ">", "a/b~c": 1e400}}', "/rule/a~1b~0c"),
+        (b"[1e400]", "/0"),
+        # Broken further on too: named from the path msgspec gives.
+        (b"[0, 1e400, ]", "/1"),
+    ],
+    ids=["a float", "in a list", "5,000 digits", "an escaped name", "at the top", "then broken"],
+)
+def test_a_number_too_large_to_read_is_named_by_its_pointer(
+    server: ServerProcess, admin_key: str, content: bytes, pointer: str
+) -> None:
+    response = _post_raw(server, admin_key, "/api/v1/audiences/estimate", content)
+
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert [e["field"] for e in problem["errors"]] == [pointer], problem
+    assert "too large" in problem["errors"][0]["message"], problem
+    assert "`$" not in problem["detail"], problem  # msgspec's own notation

@@ -8,6 +8,7 @@ never sees a stack trace, a SQL fragment or a hint about another tenant.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar import Request, Response
@@ -22,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from endcap.errors import EndcapError
+from endcap.request_checks import TOO_LARGE, escaped
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "urn:endcap:problem:"
@@ -149,6 +151,11 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
         # Litestar raises a bare ClientException when the body cannot be decoded
         # at all (malformed JSON); that is a payload problem like any other.
         detail = exc.detail
+        if at := _MSGSPEC_AT.fullmatch(detail):
+            # Read as JSON, but not a value in it: a number too large that request_checks
+            # could not find itself, the body being broken further on too.
+            message = TOO_LARGE if "out of range" in at["message"] else at["message"]
+            return _invalid_value(request, _pointer(at["path"]), message)
         if "JSON" in detail or "decode" in detail.lower() or detail.startswith(_UNREADABLE_JSON):
             detail = "the request body is not valid JSON"
         elif "multipart" in detail:  # only uploads take a form
@@ -159,6 +166,35 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
     if isinstance(exc, NotFoundException) and exc.detail == "Not Found":
         detail = f"no route {request.method} {request.url.path}"
     return problem(request, exc.status_code, slug, title, detail, headers=exc.headers)
+
+
+# Where msgspec says a value is wrong: "Number out of range - at `$[...][0]`", "[...]"
+# being a member it does not name.
+_MSGSPEC_AT = re.compile(r"(?P<message>.+) - at `(?P<path>\$[^`]*)`")
+_MSGSPEC_STEP = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
+
+
+def _pointer(path: str) -> str:
+    """msgspec's path as a JSON pointer; "body" when it passes a member it does not name."""
+    pointer = ""
+    for name, index in _MSGSPEC_STEP.findall(path):
+        if index == "...":
+            return "body"
+        pointer += f"/{index or escaped(name)}"
+    return pointer or "body"
+
+
+def _invalid_value(
+    request: Request[Any, Any, Any], field: str, message: str
+) -> Response[dict[str, Any]]:
+    return problem(
+        request,
+        422,
+        "validation-error",
+        "Invalid request",
+        f"invalid value for {field}",
+        extensions={"errors": [{"field": field, "source": "body", "message": message}]},
+    )
 
 
 def _bad_encoding(
