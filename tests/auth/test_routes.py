@@ -88,7 +88,7 @@ def test_brand_key_needs_a_real_partner(admin: EndcapClient) -> None:
 
     for raised in (missing, unknown):
         assert raised.value.status == 422
-        assert raised.value.problem["errors"][0]["field"] == "partner_id"
+        assert raised.value.problem["errors"][0]["field"] == "/partner_id"
 
 
 @pytest.mark.parametrize(
