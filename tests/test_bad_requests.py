@@ -132,7 +132,7 @@ def test_an_estimate_flag_must_be_a_json_boolean(
     )
 
     assert response.status_code == 422, response.text
-    assert any(e["field"] == "exact" for e in response.json()["errors"]), response.text
+    assert any(e["field"] == "/exact" for e in response.json()["errors"]), response.text
 
 
 @pytest.mark.parametrize("content", [b'{"name": "ab\xff"}', b"\xff\xfe{}", b'{"name": "\xc3"}'])

@@ -86,7 +86,7 @@ def _validation(
 ) -> Response[dict[str, Any]]:
     errors = [
         {
-            "field": _field_name(item.get("key")),
+            "field": _field_name(item.get("key"), item.get("source")),
             "source": item.get("source", "body"),
             "message": _message(item),
         }
@@ -139,11 +139,17 @@ def _message(item: dict[str, Any]) -> str:
     return message
 
 
-def _field_name(key: object) -> str:
+def _field_name(key: object, source: object) -> str:
     # Litestar names the whole payload "data" (the handler argument); clients know it as the body.
     if not key or key == "data":
         return "body"
-    return str(key)
+    name = str(key)
+    if source not in (None, "body") or name.startswith("/"):  # a parameter, or a pointer
+        return name
+    # A place in the body (Litestar gives a body error no source), named as the services
+    # name one: by JSON pointer. Litestar joins the steps with dots, so a member name
+    # holding a dot is taken for two.
+    return "".join(f"/{escaped(step)}" for step in name.split("."))
 
 
 def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
