@@ -201,7 +201,7 @@ def test_thousands_of_bad_values_get_a_short_answer_that_counts_them(
     assert problem["detail"].endswith("and 19997 more"), problem["detail"]
 
 
-def test_a_few_bad_values_are_all_named_and_not_counted_again(
+def test_a_few_bad_values_are_all_named_by_pointer_and_not_counted_again(
     server: ServerProcess, admin_key: str
 ) -> None:
     body = {"name": "seed of 2 bad values", "lookalike": {"seed": {"customer_ids": [1, 2]}}}
@@ -209,7 +209,11 @@ def test_a_few_bad_values_are_all_named_and_not_counted_again(
 
     assert response.status_code == 422, response.text
     problem = response.json()
-    assert len(problem["errors"]) == 3  # the two ids and the missing reach
+    assert [e["field"] for e in problem["errors"]] == [
+        "/lookalike/seed/customer_ids/0",
+        "/lookalike/seed/customer_ids/1",
+        "/lookalike/reach",
+    ]
     assert "errors_total" not in problem
     assert all(e["field"] in problem["detail"] for e in problem["errors"]), problem
     assert "more" not in problem["detail"]
@@ -244,3 +248,11 @@ def test_a_number_too_large_to_read_is_named_by_its_pointer(
     assert [e["field"] for e in problem["errors"]] == [pointer], problem
     assert "too large" in problem["errors"][0]["message"], problem
     assert "`$" not in problem["detail"], problem  # msgspec's own notation
+
+
+def test_a_member_name_is_escaped_in_its_pointer(server: ServerProcess, admin_key: str) -> None:
+    body = {"name": "Escaped Co", "kind": "agency", "a/b~c": 1}
+    response = _send(server, admin_key, "POST", "/api/v1/partners", json=body)
+
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["/a~1b~0c"], response.text
