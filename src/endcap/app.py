@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         guards=[authorize],
         request_class=CheckedRequest,  # checks every JSON body as it is decoded
+        # For every route: a router, controller or handler with a hook of its own replaces it.
         before_request=refuse_nul_in_query,
         before_send=[complete_allow],
         exception_handlers=exception_handlers(),
