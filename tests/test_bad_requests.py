@@ -132,7 +132,7 @@ def test_an_estimate_flag_must_be_a_json_boolean(
     )
 
     assert response.status_code == 422, response.text
-    assert any(e["field"] == "exact" for e in response.json()["errors"]), response.text
+    assert any(e["field"] == "/exact" for e in response.json()["errors"]), response.text
 
 
 @pytest.mark.parametrize("content", [b'{"name": "ab\xff"}', b"\xff\xfe{}", b'{"name": "\xc3"}'])
@@ -179,6 +179,83 @@ def test_an_action_needs_no_body(
     )
 
     assert response.status_code == 404, response.text  # the campaign, not the body
+
+
+@pytest.mark.parametrize(
+    "seed",
+    [{"customer_ids": list(range(20_000))}, {"email_sha256": [None] * 20_000}],
+    ids=["numbers for ids", "nulls for hashes"],
+)
+def test_thousands_of_bad_values_get_a_short_answer_that_counts_them(
+    server: ServerProcess, admin_key: str, seed: dict[str, list[Any]]
+) -> None:
+    body = {"name": "seed of 20,000 bad values", "lookalike": {"seed": seed, "reach": 5_000}}
+    response = _send(server, admin_key, "POST", "/api/v1/audiences", json=body)
+
+    assert response.status_code == 422, response.text[:500]
+    problem = response.json()
+    assert len(response.content) < 20_000  # 2.8 MB before
+    assert len(problem["errors"]) == 50
+    assert problem["errors_total"] == 20_000
+    assert len(problem["detail"]) < 200, problem["detail"]
+    assert problem["detail"].endswith("and 19997 more"), problem["detail"]
+
+
+def test_a_few_bad_values_are_all_named_by_pointer_and_not_counted_again(
+    server: ServerProcess, admin_key: str
+) -> None:
+    body = {"name": "seed of 2 bad values", "lookalike": {"seed": {"customer_ids": [1, 2]}}}
+    response = _send(server, admin_key, "POST", "/api/v1/audiences", json=body)
+
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert [e["field"] for e in problem["errors"]] == [
+        "/lookalike/seed/customer_ids/0",
+        "/lookalike/seed/customer_ids/1",
+        "/lookalike/reach",
+    ]
+    assert "errors_total" not in problem
+    assert all(e["field"] in problem["detail"] for e in problem["errors"]), problem
+    assert "more" not in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    ("content", "pointer"),
+    [
+        (b'{"rule": {"trait": "spend_52w", "op": ">", "value": 1e400}}', "/rule/value"),
+        (
+            b'{"rule": {"and": [{"trait": "spend_52w", "op": ">", "value": -1e999}]}}',
+            "/rule/and/0/value",
+        ),
+        (
+            b'{"rule": {"trait": "spend_52w", "op": ">", "value": 1' + b"0" * 5_000 + b"}}",
+            "/rule/value",
+        ),
+        (b'{"rule": {"trait": "a/b~c", "op": ">", "a/b~c": 1e400}}', "/rule/a~1b~0c"),
+        (b"[1e400]", "/0"),
+        # Broken further on too: named from the path msgspec gives.
+        (b"[0, 1e400, ]", "/1"),
+    ],
+    ids=["a float", "in a list", "5,000 digits", "an escaped name", "at the top", "then broken"],
+)
+def test_a_number_too_large_to_read_is_named_by_its_pointer(
+    server: ServerProcess, admin_key: str, content: bytes, pointer: str
+) -> None:
+    response = _post_raw(server, admin_key, "/api/v1/audiences/estimate", content)
+
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert [e["field"] for e in problem["errors"]] == [pointer], problem
+    assert "too large" in problem["errors"][0]["message"], problem
+    assert "`$" not in problem["detail"], problem  # msgspec's own notation
+
+
+def test_a_member_name_is_escaped_in_its_pointer(server: ServerProcess, admin_key: str) -> None:
+    body = {"name": "Escaped Co", "kind": "agency", "a/b~c": 1}
+    response = _send(server, admin_key, "POST", "/api/v1/partners", json=body)
+
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["/a~1b~0c"], response.text
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,8 @@ from endcap.observability.requests import request_log_middleware
 from endcap.partners.routes import PartnerController
 from endcap.privacy.routes import ErasureController
 from endcap.problems import exception_handlers
-from endcap.query_params import refuse_repeated_parameters
+from endcap.query_params import check_query
+from endcap.request_checks import CheckedRequest
 from endcap.traits.routes import TraitsController
 
 API_PREFIX = "/api/v1"
@@ -136,7 +137,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             idempotency_middleware,  # after authentication: keys belong to the caller's API key
         ],
         guards=[authorize],
-        before_request=refuse_repeated_parameters,
+        request_class=CheckedRequest,  # checks every JSON body as it is decoded
+        before_request=check_query,  # every query string (query_params.py)
         before_send=[complete_allow],
         exception_handlers=exception_handlers(),
         openapi_config=_openapi(),

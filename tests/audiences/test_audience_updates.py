@@ -77,6 +77,6 @@ def test_null_is_refused_for_a_field_that_cannot_be_empty(admin: EndcapClient, f
     with pytest.raises(EndcapAPIError) as refused:
         _patch(admin, audience, {field: None})
     assert refused.value.status == 422
-    assert field in {e["field"] for e in refused.value.problem["errors"]}
+    assert f"/{field}" in {e["field"] for e in refused.value.problem["errors"]}
     current = admin.request("GET", f"/api/v1/audiences/{audience.id}")
     assert current.headers["etag"] == f'"{audience.revision}"'

@@ -88,18 +88,18 @@ def test_brand_key_needs_a_real_partner(admin: EndcapClient) -> None:
 
     for raised in (missing, unknown):
         assert raised.value.status == 422
-        assert raised.value.problem["errors"][0]["field"] == "partner_id"
+        assert raised.value.problem["errors"][0]["field"] == "/partner_id"
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"name": "x", "role": "superuser"}, "role"),
-        ({"name": 5, "role": "buyer"}, "name"),
-        ({"role": "buyer"}, "name"),
-        ({"name": "x", "role": "buyer", "partner_id": "not-a-uuid"}, "partner_id"),
-        ({"name": "x", "role": "buyer", "is_root": True}, "is_root"),
-        ({"name": "", "role": "buyer"}, "name"),
+        ({"name": "x", "role": "superuser"}, "/role"),
+        ({"name": 5, "role": "buyer"}, "/name"),
+        ({"role": "buyer"}, "/name"),
+        ({"name": "x", "role": "buyer", "partner_id": "not-a-uuid"}, "/partner_id"),
+        ({"name": "x", "role": "buyer", "is_root": True}, "/is_root"),
+        ({"name": "", "role": "buyer"}, "/name"),
     ],
 )
 def test_wrong_types_are_422_naming_the_field(
@@ -111,7 +111,7 @@ def test_wrong_types_are_422_naming_the_field(
     assert raised.value.status == 422
     assert raised.value.type == "urn:endcap:problem:validation-error"
     named = {e["field"] for e in raised.value.problem["errors"]}
-    assert any(field in name for name in named), named
+    assert field in named, named
 
 
 @pytest.mark.parametrize(

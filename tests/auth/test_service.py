@@ -101,7 +101,7 @@ async def test_partner_rules_for_keys(
             ApiKeyCreate(name="x", role=role, partner_id=partner_id)
         )
 
-    assert raised.value.extra["errors"][0]["field"] == "partner_id"
+    assert raised.value.extra["errors"][0]["field"] == "/partner_id"
 
 
 async def test_unknown_key_id_is_not_found(session: AsyncSession) -> None:

@@ -264,8 +264,8 @@ def test_a_bad_audience_list_is_refused_pointing_at_the_entry(
     [
         ("both forms", {"audience_ids": "ids", "audience_id": "one"}, "/audience_id"),
         ("neither form", {}, "/audience_ids"),
-        ("an empty list", {"audience_ids": []}, "audience_ids"),
-        ("eleven audiences", {"audience_ids": "eleven"}, "audience_ids"),
+        ("an empty list", {"audience_ids": []}, "/audience_ids"),
+        ("eleven audiences", {"audience_ids": "eleven"}, "/audience_ids"),
     ],
 )
 def test_audiences_must_be_named_once_in_one_form(

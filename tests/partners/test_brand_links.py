@@ -114,8 +114,8 @@ def test_a_brand_name_two_manufacturers_share_needs_the_manufacturer(
         ({"brand": "No Such Brand"}, "/brand"),
         ({"brand": "{spice}", "manufacturer": "{other_maker}"}, "/manufacturer"),
         ({"brand": "{spice}", "manufacturer": "No Such Maker"}, "/manufacturer"),
-        ({"brand": ""}, "brand"),
-        ({"brand": "{spice}", "sku": "x"}, "sku"),
+        ({"brand": ""}, "/brand"),
+        ({"brand": "{spice}", "sku": "x"}, "/sku"),
     ],
     ids=["unknown-brand", "maker-without-it", "unknown-maker", "empty", "extra-field"],
 )

@@ -33,12 +33,12 @@ class ApiKeyService:
         """
         if data.role is Role.BRAND:
             if data.partner_id is None:
-                raise _field_error("partner_id", "a brand key needs the partner it acts for")
+                raise _field_error("/partner_id", "a brand key needs the partner it acts for")
             if not await self.partners.exists(data.partner_id):
-                raise _field_error("partner_id", f"no partner with id {data.partner_id}")
+                raise _field_error("/partner_id", f"no partner with id {data.partner_id}")
         elif data.partner_id is not None:
             raise _field_error(
-                "partner_id", f"only brand keys carry a partner, not {data.role} keys"
+                "/partner_id", f"only brand keys carry a partner, not {data.role} keys"
             )
         made = secrets.new_key(self.prefix)
         key = await self.keys.add(

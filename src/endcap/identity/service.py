@@ -37,7 +37,7 @@ class IdentityService:
             )
         except InvalidIdentifierError as exc:
             raise InvalidRequestError(
-                str(exc), errors=[{"field": "value", "message": str(exc)}]
+                str(exc), errors=[{"field": "/value", "message": str(exc)}]
             ) from exc
 
     async def customers_for(self, query: IdentifierQuery) -> tuple[list[Customer], bool]:
