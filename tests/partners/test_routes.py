@@ -26,7 +26,7 @@ def test_a_blank_name_or_one_with_control_characters_is_422(admin: EndcapClient,
     with pytest.raises(EndcapAPIError) as refused:
         admin.create_partner(name)
     assert refused.value.status == 422
-    assert [e["field"] for e in refused.value.problem["errors"]] == ["name"]
+    assert [e["field"] for e in refused.value.problem["errors"]] == ["/name"]
 
 
 def test_duplicate_partner_name_is_409(admin: EndcapClient) -> None:
