@@ -19,7 +19,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.types import ExceptionHandlersMap
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from endcap.errors import EndcapError
@@ -43,7 +43,10 @@ _TITLES = {
 }
 
 # Errors that mean "the database cannot be reached right now", not "your request is wrong".
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError)
+# A lost connection also arrives as a DBAPIError whose connection is invalidated (an
+# asyncpg InterfaceError among them). Not every InterfaceError: asyncpg raises one for a
+# statement it refuses to send (over 32767 parameters), a fault no retry mends.
+DATABASE_UNAVAILABLE = (OperationalError, PoolTimeoutError, OSError, TimeoutError)
 
 
 def problem(
