@@ -281,3 +281,16 @@ def test_distinct_query_parameters_still_work(server: ServerProcess, admin_key: 
         response = _send(server, admin_key, "GET", path)
         assert response.status_code == 200, response.text
         assert len(response.json()["items"]) <= 2
+
+
+def test_a_very_long_unknown_path_is_not_echoed_whole(
+    server: ServerProcess, admin_key: str
+) -> None:
+    response = _send(server, admin_key, "GET", "/api/v1/" + "x" * 10_000)
+
+    assert response.status_code == 404, response.text[:300]
+    problem = response.json()
+    assert len(response.content) < 1_000
+    assert problem["detail"].startswith("no route GET /api/v1/xxx")
+    assert problem["detail"].endswith("...")
+    assert len(problem["instance"]) <= 203

@@ -49,6 +49,15 @@ _TITLES = {
 DATABASE_UNAVAILABLE = (OperationalError, PoolTimeoutError, OSError, TimeoutError)
 
 
+# Paths are echoed in answers; one of 10 KB is shown cut, not sent back whole.
+SHOWN_PATH_CHARS = 200
+
+
+def shown_path(request: Request[Any, Any, Any]) -> str:
+    path = request.url.path
+    return path if len(path) <= SHOWN_PATH_CHARS else path[:SHOWN_PATH_CHARS] + "..."
+
+
 def problem(
     request: Request[Any, Any, Any],
     status: int,
@@ -64,7 +73,7 @@ def problem(
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": request.url.path,
+        "instance": shown_path(request),
     }
     # Extension members add to the standard ones and never replace them.
     body.update({k: v for k, v in (extensions or {}).items() if k not in body})
@@ -173,7 +182,7 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
     slug, title = _TITLES.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail
     if isinstance(exc, NotFoundException) and exc.detail == "Not Found":
-        detail = f"no route {request.method} {request.url.path}"
+        detail = f"no route {request.method} {shown_path(request)}"
     return problem(request, exc.status_code, slug, title, detail, headers=exc.headers)
 
 
