@@ -294,3 +294,30 @@ def test_a_very_long_unknown_path_is_not_echoed_whole(
     assert problem["detail"].startswith("no route GET /api/v1/xxx")
     assert problem["detail"].endswith("...")
     assert len(problem["instance"]) <= 203
+
+
+@pytest.mark.parametrize(
+    "path", ["/health/live", "/api/v1/audiences", "/api/v1/catalog/products?limit=2"]
+)
+def test_head_answers_as_get_without_a_body(
+    server: ServerProcess, admin_key: str, path: str
+) -> None:
+    got = _send(server, admin_key, "GET", path)
+    head = _send(server, admin_key, "HEAD", path)
+
+    assert (got.status_code, head.status_code) == (200, 200)
+    assert head.content == b""
+    assert head.headers["content-length"] == got.headers["content-length"]
+    assert head.headers["content-type"] == got.headers["content-type"]
+
+
+def test_head_is_refused_like_get_and_allow_names_it(server: ServerProcess, admin_key: str) -> None:
+    unknown = _send(server, admin_key, "HEAD", f"/api/v1/audiences/{uuid.uuid4()}")
+    anonymous = httpx.head(server.base_url + "/api/v1/audiences", timeout=30)
+    wrong_method = _send(server, admin_key, "PUT", "/api/v1/audiences")
+    options = _send(server, admin_key, "OPTIONS", "/api/v1/audiences")
+
+    assert (unknown.status_code, anonymous.status_code) == (404, 401)
+    assert wrong_method.status_code == 405
+    assert "HEAD" in wrong_method.headers["allow"].split(", ")
+    assert "HEAD" in options.headers["allow"].split(", ")

@@ -32,5 +32,7 @@ async def complete_allow(message: Message, scope: Scope) -> None:
         if _TYPES.sub("}", path) == template  # the scope's template drops ":uuid" and the like
         for method in handlers
     }
+    if "GET" in methods:
+        methods.add("HEAD")  # answered as the GET without its body (head.py)
     if methods:
         MutableScopeHeaders.from_message(message)["allow"] = ", ".join(sorted(methods))

@@ -34,6 +34,7 @@ from endcap.db.change_feed import following
 from endcap.db.engine import create_engine, create_session_factory
 from endcap.db.request_connection import STATE_ENGINE, request_connection_middleware
 from endcap.db.session import STATE_SESSION_FACTORY, provide_session
+from endcap.head import answer_head_as_get
 from endcap.health.routes import HealthController
 from endcap.idempotency.middleware import idempotency_middleware
 from endcap.identity.routes import ProfileController
@@ -120,7 +121,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[HealthController, api],
         lifespan=[lifespan],
         state=State({STATE_SETTINGS: settings}),
@@ -145,6 +146,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=settings.server.debug,
         logging_config=None,  # logging is configured once, in observability.logs
     )
+    app.asgi_handler = answer_head_as_get(app.asgi_handler)  # before routing (head.py)
+    return app
 
 
 def _openapi() -> OpenAPIConfig:
