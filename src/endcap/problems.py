@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from enum import Enum
+from typing import Any, get_args
 
 from litestar import Request, Response
 from litestar.exceptions import (
@@ -100,7 +101,7 @@ def _validation(
         {
             "field": _field_name(item.get("key"), item.get("source")),
             "source": item.get("source", "body"),
-            "message": _message(item),
+            "message": _message(item) + _choices(request, item),
         }
         for item in (exc.extra if isinstance(exc.extra, list) else [])
         if isinstance(item, dict)
@@ -118,6 +119,20 @@ def _validation(
         f"invalid value for {_named(errors)}",
         extensions=extensions,
     )
+
+
+def _choices(request: Request[Any, Any, Any], item: dict[str, Any]) -> str:
+    """`` (one of a, b, c)`` for a query or path parameter that is not one of its enum's
+    values: Litestar's message names only what was sent ("Invalid enum value 'nope'")."""
+    if item.get("source") not in ("query", "path") or "enum" not in str(item.get("message")):
+        return ""
+    handler = request.scope.get("route_handler")
+    parameters = getattr(getattr(handler, "parsed_fn_signature", None), "parameters", {})
+    annotation = getattr(parameters.get(item.get("key")), "annotation", None)
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, Enum):
+            return f" (one of {', '.join(str(member.value) for member in candidate)})"
+    return ""
 
 
 # A client fixes the first few faults and sends again: a seed of 20,000 bad values had an
