@@ -20,6 +20,12 @@ def _integer(value: Any) -> Any:
     return value
 
 
+def _number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number (a JSON number, not a string or a boolean)")  # noqa: TRY004
+    return value
+
+
 def _boolean(value: Any) -> Any:
     if not isinstance(value, bool):
         raise ValueError("must be true or false")  # noqa: TRY004
@@ -27,4 +33,5 @@ def _boolean(value: Any) -> Any:
 
 
 JSON_INTEGER = BeforeValidator(_integer)
+JSON_NUMBER = BeforeValidator(_number)
 JSON_BOOLEAN = BeforeValidator(_boolean)

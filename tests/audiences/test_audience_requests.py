@@ -131,3 +131,17 @@ def test_a_blank_name_or_one_with_control_characters_is_refused(
 def test_names_keep_their_letters_and_inner_spaces(admin: EndcapClient) -> None:
     name = f"Kaffe & te: 25-34 år, «Göteborg» {uuid.uuid4().hex[:6]}"
     assert create(admin, rule=BIG, name=name).name == name
+
+
+@pytest.mark.parametrize(
+    "select", [{"top_share": "0.2"}, {"top_share": True}, {"min_score": "0.5"}]
+)
+def test_a_propensity_cut_is_a_json_number(admin: EndcapClient, select: dict[str, object]) -> None:
+    target = {"level": "department", "name": "Frozen"}
+    body = {
+        "name": f"frozen {uuid.uuid4().hex[:6]}",
+        "propensity": {"target": target, "horizon_weeks": 4, "select": select},
+    }
+    error = _refused(admin, "POST", "/api/v1/audiences", body)
+    assert error.status == 422
+    assert _fields(error) == [f"/propensity/select/{next(iter(select))}"], error.problem

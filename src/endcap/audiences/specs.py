@@ -16,7 +16,7 @@ from typing import Annotated, Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from endcap.json_types import JSON_INTEGER
+from endcap.json_types import JSON_INTEGER, JSON_NUMBER
 
 # Long enough for a seasonal category, short enough that two horizons of history
 # (train, then check) fit in the 52 weeks the traits keep.
@@ -44,8 +44,8 @@ class Selection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    top_share: float | None = Field(default=None, gt=0, le=1)
-    min_score: float | None = Field(default=None, gt=0, lt=1)
+    top_share: Annotated[float, JSON_NUMBER] | None = Field(default=None, gt=0, le=1)
+    min_score: Annotated[float, JSON_NUMBER] | None = Field(default=None, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
