@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, ValidationInfo, field_validator
 
 
 # ValueError, not TypeError: pydantic turns only the former into a validation error.
@@ -35,3 +35,16 @@ def _boolean(value: Any) -> Any:
 JSON_INTEGER = BeforeValidator(_integer)
 JSON_NUMBER = BeforeValidator(_number)
 JSON_BOOLEAN = BeforeValidator(_boolean)
+
+
+def null_refused_but(clearable: str) -> Any:
+    """For an update's model: a field validator refusing null for every field but
+    ``clearable`` (whose null clears it). Left out, a field keeps its value; null would
+    otherwise pass as "left out" and the client believe it cleared something."""
+
+    def check(cls: type, value: object, info: ValidationInfo) -> object:
+        if value is None and info.field_name != clearable:
+            raise ValueError("may not be null; leave the field out to keep its value")
+        return value
+
+    return field_validator("*", mode="before")(classmethod(check))

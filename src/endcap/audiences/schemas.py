@@ -8,11 +8,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from endcap.audiences.models import AudienceKind, AudienceStatus
 from endcap.audiences.specs import LookalikeSpec, PropensitySpec
-from endcap.json_types import JSON_BOOLEAN
+from endcap.json_types import JSON_BOOLEAN, null_refused_but
 from endcap.money import Currency, PremiumCpm
 from endcap.names import DisplayName
 from endcap.privacy.channels import Channel
@@ -53,12 +53,7 @@ class AudienceUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    @field_validator("*", mode="before")
-    @classmethod
-    def _not_null(cls, value: object, info: ValidationInfo) -> object:
-        if value is None and info.field_name != "cpm":
-            raise ValueError("may not be null; leave the field out to keep its value")
-        return value
+    _not_null = null_refused_but("cpm")
 
     name: DisplayName | None = None
     description: str | None = Field(default=None, max_length=2000)

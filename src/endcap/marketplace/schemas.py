@@ -16,9 +16,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
-from endcap.json_types import JSON_INTEGER
+from endcap.json_types import JSON_INTEGER, null_refused_but
 from endcap.marketplace.models import CampaignStatus
 from endcap.money import Currency, Money, RateCpm, Share
 from endcap.names import DisplayName
@@ -170,12 +170,7 @@ class CampaignUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    @field_validator("*", mode="before")
-    @classmethod
-    def _not_null(cls, value: object, info: ValidationInfo) -> object:
-        if value is None and info.field_name != "creative":
-            raise ValueError("may not be null; leave the field out to keep its value")
-        return value
+    _not_null = null_refused_but("creative")
 
     name: DisplayName | None = None
     audience_ids: AudienceIds | None = None
