@@ -306,13 +306,13 @@ class AudienceService:
         each pass against the other's old state."""
         await self.audiences.lock_publication()
         k = self.gate.k_threshold
-        visible = [
-            (str(other), await self.audiences.member_ids(other, version))
-            for other, version, size in await self.audiences.released_versions()
-            # Sets whose sizes differ by k or more cannot be near: not even loaded.
-            if other != audience_id and could_be_near_duplicates(len(members), size, k=k)
-        ]
-        ensure_not_near_duplicate(members, visible, k=k, described_as=described_as)
+        for other, version, size in await self.audiences.released_versions():
+            # Sets whose sizes differ by k or more cannot be near: not even loaded. The
+            # others one at a time: a steady audience's weekly versions may all be near in
+            # size, and a million members each.
+            if other != audience_id and could_be_near_duplicates(len(members), size, k=k):
+                visible = [(str(other), await self.audiences.member_ids(other, version))]
+                ensure_not_near_duplicate(members, visible, k=k, described_as=described_as)
 
     async def delete(
         self, audience_id: uuid.UUID, *, if_match: IfMatchTags | None = None
