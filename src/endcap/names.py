@@ -1,5 +1,6 @@
-"""Names people give things others will see: audiences in the brands' catalog, campaigns,
-partners. Each is shown as typed, so it must be something a reader can see and tell apart."""
+"""Text people write for others to read: names of audiences, campaigns and partners, a
+creative's headline, descriptions and reasons that cross from one tenant to another. Each
+is shown as typed, so it must be something a reader can see and tell apart."""
 
 from __future__ import annotations
 
@@ -14,23 +15,51 @@ MAX_NAME_LENGTH: Final = 200  # the name columns' width
 # "exe.txt", a zero-width space that makes two equal-looking names differ), line and
 # paragraph separators, and lone surrogates have no place in a one-line label.
 _INVISIBLE: Final = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# Prose may run over lines and be indented; nothing else invisible.
+_PROSE_LAYOUT: Final = frozenset("\n\r\t")
+# Characters that show nothing though not in those categories (spaces of every width and
+# the Hangul fillers): a text of only these and invisible ones reads as blank.
+_BLANK: Final = frozenset({"Zs"})
+
+
+def is_visible(text: str) -> bool:
+    """Whether ``text`` shows anything: a character neither a space nor invisible."""
+    return any(
+        unicodedata.category(char) not in _INVISIBLE | _BLANK and not char.isspace()
+        for char in text
+    )
+
+
+def _invisible(text: str, allowed: frozenset[str]) -> str | None:
+    for char in text:
+        if char not in allowed and unicodedata.category(char) in _INVISIBLE:
+            return f"U+{ord(char):04X}"
+    return None
 
 
 # ValueError: pydantic turns only that into a validation error (422).
-def _visible(name: str) -> str:
-    if not name.strip():
-        raise ValueError("a name needs something besides spaces")
-    if name != name.strip():
+def _label(text: str) -> str:
+    if not is_visible(text):
+        raise ValueError("needs something to read besides spaces")
+    if text != text.strip():
         # Refused, not trimmed: "Coffee" and "Coffee " would look like one name and be two.
-        raise ValueError("a name does not start or end with spaces")
-    for char in name:
-        if unicodedata.category(char) in _INVISIBLE:
-            raise ValueError(
-                f"a name holds no control or formatting characters (U+{ord(char):04X})"
-            )
-    return name
+        raise ValueError("does not start or end with spaces")
+    if found := _invisible(text, frozenset()):
+        raise ValueError(f"holds no control or formatting characters ({found})")
+    return text
 
 
+def _prose(text: str) -> str:
+    if found := _invisible(text, _PROSE_LAYOUT):
+        raise ValueError(
+            f"holds no control or formatting characters but line breaks and tabs ({found})"
+        )
+    return text
+
+
+# A one-line label: a name, a headline.
 DisplayName = Annotated[
-    str, Field(min_length=1, max_length=MAX_NAME_LENGTH), AfterValidator(_visible)
+    str, Field(min_length=1, max_length=MAX_NAME_LENGTH), AfterValidator(_label)
 ]
+# Free text shown to others (a description, a reason): it may be empty and run over lines.
+ShownText = Annotated[str, AfterValidator(_prose)]

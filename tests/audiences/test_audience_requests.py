@@ -145,3 +145,19 @@ def test_a_propensity_cut_is_a_json_number(admin: EndcapClient, select: dict[str
     error = _refused(admin, "POST", "/api/v1/audiences", body)
     assert error.status == 422
     assert _fields(error) == [f"/propensity/select/{next(iter(select))}"], error.problem
+
+
+def test_a_description_brands_read_holds_no_hidden_characters(admin: EndcapClient) -> None:
+    """Brands read the description in the catalog: line breaks yes, a bidi override no."""
+    rule = {"trait": "spend_52w", "op": ">", "value": 0}
+    name = f"described {uuid.uuid4().hex[:6]}"
+    error = _refused(
+        admin, "POST", "/api/v1/audiences", {"name": name, "rule": rule, "description": "a\u202eb"}
+    )
+    created = admin.request(
+        "POST",
+        "/api/v1/audiences",
+        json={"name": name, "rule": rule, "description": "Coffee lovers\n\tand tea"},
+    )
+    assert (error.status, _fields(error)) == (422, ["/description"])
+    assert created.json()["description"] == "Coffee lovers\n\tand tea"

@@ -39,6 +39,9 @@ CASES: list[tuple[str, dict[str, Any], int, str]] = [
     ("a blank name", {"name": " \t "}, 422, "/name"),
     ("a name with spaces around it", {"name": " Summer "}, 422, "/name"),
     ("a name with a bidi override", {"name": "Summer\u202e"}, 422, "/name"),
+    # A headline shoppers would see as blank passed the approval's "headline present".
+    ("an invisible headline", {"creative": {"headline": "\u200b"}}, 422, "/creative/headline"),
+    ("a blank headline", {"creative": {"headline": "\u3000"}}, 422, "/creative/headline"),
     ("a sku nobody makes", {"skus": ["no-such-sku"]}, 422, "/skus/0"),
     ("the same sku twice", {"skus": ["x", "x"]}, 422, "/skus"),
 ]

@@ -136,6 +136,12 @@ def test_rejecting_needs_a_reason_and_gives_the_capacity_back(market: Market) ->
         with pytest.raises(EndcapAPIError) as no_reason:
             admin.act(campaign.id, "reject")
         assert no_reason.value.status == 422
+        # The brand reads the reason as written: nothing that hides or reorders text.
+        with pytest.raises(EndcapAPIError) as hidden:
+            admin.act(campaign.id, "reject", reason="bad\u202eevil")
+        assert hidden.value.status == 422
+        assert _fields_of(hidden.value) == ["/reason"]
+        assert admin.campaign(campaign.id).status == "submitted"
         rejected = admin.act(campaign.id, "reject", reason="creative breaks the alcohol policy")
         after = sum(w.booked for w in admin.capacity("email"))
     assert rejected.status == "rejected"
@@ -231,3 +237,7 @@ def test_cancelling_a_live_campaign_keeps_this_weeks_capacity_spent(market: Mark
     assert sum(held) == campaign.booked_impressions
     # The week under way has been (partly) delivered: its impressions stay spent.
     assert after == [booked[0], before[1], before[2]]
+
+
+def _fields_of(error: EndcapAPIError) -> list[str]:
+    return [str(e.get("field")) for e in error.problem.get("errors", [])]

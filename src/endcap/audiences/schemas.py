@@ -14,7 +14,7 @@ from endcap.audiences.models import AudienceKind, AudienceStatus
 from endcap.audiences.specs import LookalikeSpec, PropensitySpec
 from endcap.json_types import JSON_BOOLEAN, null_refused_but
 from endcap.money import Currency, PremiumCpm
-from endcap.names import DisplayName
+from endcap.names import DisplayName, ShownText
 from endcap.privacy.channels import Channel
 
 
@@ -24,7 +24,7 @@ class AudienceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: DisplayName
-    description: str = Field(default="", max_length=2000)
+    description: ShownText = Field(default="", max_length=2000)
     cpm: PremiumCpm | None = None
     currency: Currency | None = Field(default=None, description="the retailer's when left out")
     rule: dict[str, Any] | None = None
@@ -56,7 +56,7 @@ class AudienceUpdate(BaseModel):
     _not_null = null_refused_but("cpm")
 
     name: DisplayName | None = None
-    description: str | None = Field(default=None, max_length=2000)
+    description: ShownText | None = Field(default=None, max_length=2000)
     rule: dict[str, Any] | None = None
     cpm: PremiumCpm | None = None
     currency: Currency | None = None

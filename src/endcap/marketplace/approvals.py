@@ -31,6 +31,7 @@ from endcap.marketplace.models import Campaign, CampaignAudience, CampaignStatus
 from endcap.marketplace.public import campaign_public
 from endcap.marketplace.repository import CampaignRepository
 from endcap.marketplace.schemas import ApprovalItem, Check
+from endcap.names import is_visible
 from endcap.pagination import Page, PageRequest, next_cursor
 from endcap.partners.service import PartnerService
 from endcap.privacy.channels import Channel
@@ -218,7 +219,7 @@ class ApprovalService:
         url = str(creative.get("landing_url") or "")
         clicked = sorted(set(campaign.channels) & CLICKED)
         problems = []
-        if not str(creative.get("headline") or "").strip():
+        if not is_visible(str(creative.get("headline") or "")):  # stored before the rule
             problems.append("no headline")
         if url and not url.startswith("https://"):
             problems.append(f"landing page {url} is not https")

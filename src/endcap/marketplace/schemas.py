@@ -21,7 +21,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from endcap.json_types import JSON_INTEGER, null_refused_but
 from endcap.marketplace.models import CampaignStatus
 from endcap.money import Currency, Money, RateCpm, Share
-from endcap.names import DisplayName
+from endcap.names import DisplayName, ShownText
 from endcap.privacy.channels import Channel
 
 AttributionDays = Annotated[int, JSON_INTEGER, Field(ge=1, le=30)]
@@ -139,7 +139,7 @@ class Forecast(BaseModel):
 class Creative(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    headline: str = Field(min_length=1, max_length=200)
+    headline: DisplayName
     landing_url: AnyHttpUrl | None = None
 
 
@@ -226,7 +226,7 @@ class CampaignPublic(BaseModel):
 class Transition(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: ShownText | None = Field(default=None, max_length=2000)
 
 
 class CampaignEventPublic(BaseModel):
