@@ -40,6 +40,7 @@ from endcap.idempotency.middleware import idempotency_middleware
 from endcap.identity.routes import ProfileController
 from endcap.ingest.routes import IngestController, JobController
 from endcap.jobs.runner import run_in_process
+from endcap.list_headers import join_list_headers
 from endcap.marketplace.quote_changes import STATE_QUOTE_CACHE, followed_quotes
 from endcap.marketplace.routes import (
     ApprovalController,
@@ -146,7 +147,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=settings.server.debug,
         logging_config=None,  # logging is configured once, in observability.logs
     )
-    app.asgi_handler = answer_head_as_get(app.asgi_handler)  # before routing (head.py)
+    # Before routing: HEAD as GET (head.py), repeated If-Match lines as one (list_headers.py).
+    app.asgi_handler = answer_head_as_get(join_list_headers(app.asgi_handler))
     return app
 
 

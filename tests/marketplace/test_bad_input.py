@@ -316,6 +316,40 @@ def test_if_match_may_list_several_tags(market: Market, header: str, applies: bo
     assert now.revision == draft.revision + (1 if applies else 0)
 
 
+@pytest.mark.parametrize("order", ["stale first", "current first"])
+def test_if_match_on_two_lines_is_one_list(market: Market, order: str) -> None:
+    """RFC 9110 5.3: two header lines of a list field are that list; the first line alone
+    was read, so a stale tag there refused the current one on the next line."""
+    with market.client(market.a.key) as brand:
+        draft = brand.create_campaign(**campaign_body(market, market.a))
+        lines = [f'"{draft.revision + 7}"', f'"{draft.revision}"']
+        if order == "current first":
+            lines.reverse()
+        brand.request(
+            "PATCH",
+            f"/api/v1/campaigns/{draft.id}",
+            json={"name": "Two lines"},
+            headers=[("If-Match", line) for line in lines],
+        )
+        now = brand.campaign(draft.id)
+    assert (now.name, now.revision) == ("Two lines", draft.revision + 1)
+
+
+def test_an_idempotency_key_sent_twice_is_refused_and_books_nothing(market: Market) -> None:
+    with market.client(market.a.key) as brand:
+        draft = brand.create_campaign(**campaign_body(market, market.a))
+        with pytest.raises(EndcapAPIError) as refused:
+            brand.request(
+                "POST",
+                f"/api/v1/campaigns/{draft.id}/book",
+                headers=[("Idempotency-Key", "first"), ("Idempotency-Key", "second")],
+            )
+        now = brand.campaign(draft.id)
+    assert refused.value.status == 422
+    assert "Idempotency-Key once" in refused.value.detail
+    assert (now.status, now.revision) == ("draft", draft.revision)
+
+
 def test_the_smallest_holdout_policy_allows_is_accepted(market: Market) -> None:
     with market.client(market.a.key) as brand:
         draft = brand.create_campaign(**campaign_body(market, market.a, holdout_share="0.02"))

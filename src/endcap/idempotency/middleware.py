@@ -95,6 +95,13 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         path = scope["path"]
+        if sum(1 for name, _ in scope["headers"] if name == HEADER) > 1:
+            # dict() kept the last line: which key the client meant is not ours to guess.
+            body = _problem(
+                422, "validation-error", "Invalid request", "send Idempotency-Key once", path
+            )
+            await _answer(send, 422, body, b"application/problem+json")
+            return
         idempotency_key = key.decode("latin-1").strip()
         if not idempotency_key or len(idempotency_key) > MAX_KEY_LENGTH:
             body = _problem(
