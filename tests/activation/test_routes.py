@@ -101,6 +101,8 @@ async def test_an_admin_may_activate_some_of_the_campaigns_channels_only(
         admin.activate(shop.campaign.id, channels=["email"])
     with pytest.raises(EndcapAPIError) as unknown_field:
         admin.request("POST", path, json={"channel": "email"})
+    with pytest.raises(EndcapAPIError) as twice:
+        admin.activate(shop.campaign.id, channels=["onsite_display", "onsite_display"])
     admin.wait(one.job_id, timeout=60)
     listed = admin.request("GET", path).json()["items"]
 
@@ -108,6 +110,9 @@ async def test_an_admin_may_activate_some_of_the_campaigns_channels_only(
     assert [a["channel"] for a in listed] == ["instore_screen"]
     assert (elsewhere.value.status, unknown_field.value.status) == (422, 422)
     assert elsewhere.value.problem["errors"][0]["field"] == "/channels/0"
+    # A repeat was dropped without a word; a forecast or a campaign refuses one.
+    assert twice.value.status == 422
+    assert twice.value.problem["errors"][0]["field"] == "/channels"
 
 
 async def test_a_brand_reads_rounded_counts_of_its_own_campaigns_only(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from endcap.activation.models import ActivationStatus
 from endcap.privacy.channels import Channel
@@ -17,6 +17,14 @@ class ActivationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     channels: list[Channel] = Field(min_length=1, max_length=len(Channel))
+
+    @field_validator("channels")
+    @classmethod
+    def _once_each(cls, channels: list[Channel]) -> list[Channel]:
+        # As in a forecast or a campaign: a repeat was dropped without a word.
+        if len(set(channels)) != len(channels):
+            raise ValueError("each channel may be named once")
+        return channels
 
 
 class ActivationPublic(BaseModel):
