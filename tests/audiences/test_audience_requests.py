@@ -161,3 +161,17 @@ def test_a_description_brands_read_holds_no_hidden_characters(admin: EndcapClien
     )
     assert (error.status, _fields(error)) == (422, ["/description"])
     assert created.json()["description"] == "Coffee lovers\n\tand tea"
+
+
+def test_a_seed_of_many_bad_hashes_names_the_first_and_counts_them_all(
+    admin: EndcapClient,
+) -> None:
+    body = {
+        "name": f"like {uuid.uuid4().hex[:6]}",
+        "lookalike": {"reach": 5_000, "seed": {"email_sha256": ["zz"] * 300}},
+    }
+    error = _refused(admin, "POST", "/api/v1/audiences", body)
+    assert error.status == 422
+    assert len(_fields(error)) == 20
+    assert _fields(error)[0] == "/lookalike/seed/email_sha256/0"
+    assert error.problem["errors_total"] == 300

@@ -132,6 +132,7 @@ async def match_seed(
                     {"field": f"{pointer}/{kind}/{n}", "message": "not 64 hex characters"}
                     for n in bad[:MAX_ERRORS]
                 ],
+                **({"errors_total": len(bad)} if len(bad) > MAX_ERRORS else {}),
             )
         values = [v.lower() for v in values]
     distinct = sorted({v for v in values if v})
