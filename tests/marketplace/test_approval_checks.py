@@ -22,6 +22,8 @@ import pytest
 from endcap.audiences.schemas import AudiencePublic
 from endcap.auth.roles import Role
 from endcap.client import EndcapAPIError, EndcapClient
+from endcap.marketplace.approvals import ApprovalService
+from endcap.marketplace.models import Campaign
 from endcap.marketplace.schemas import ApprovalItem, CampaignPublic, Check
 from endcap.partners.models import PartnerKind
 from endcap.privacy.settings import SENSITIVE_DEPARTMENTS
@@ -140,10 +142,9 @@ def test_a_product_in_a_sensitive_department_blocks_approval(market: Market) -> 
             "landing page http://shop.example/spring is not https",
         ),
         ({"headline": "New taste"}, "no landing page"),
-        ({"headline": "   ", "landing_url": "https://shop.example/spring"}, "no headline"),
         (None, "no headline"),
     ],
-    ids=["plain http", "no landing page", "blank headline", "no creative"],
+    ids=["plain http", "no landing page", "no creative"],
 )
 def test_an_unusable_creative_blocks_approval(
     market: Market, creative: dict[str, str] | None, named: str
@@ -151,6 +152,31 @@ def test_an_unusable_creative_blocks_approval(
     campaign = book(market, market.a, creative=creative)
     with market.client(market.admin_key) as admin:
         assert_blocked(admin, campaign.id, "creative", named)
+
+
+@pytest.mark.parametrize("headline", ["   ", "\u200b", "\u2060\u3000"])
+def test_a_headline_shoppers_would_see_as_blank_never_reaches_the_approver(
+    market: Market, headline: str
+) -> None:
+    creative = {"headline": headline, "landing_url": "https://shop.example/spring"}
+    with market.client(market.a.key) as brand, pytest.raises(EndcapAPIError) as refused:
+        brand.create_campaign(**campaign_body(market, market.a, creative=creative))
+    assert refused.value.status == 422
+    assert [e["field"] for e in refused.value.problem["errors"]] == ["/creative/headline"]
+
+
+@pytest.mark.parametrize("headline", ["   ", "\u200b", ""])
+def test_a_stored_blank_headline_fails_the_creative_check(headline: str) -> None:
+    """Drafts stored before headlines were checked on the way in still meet this check."""
+    campaign = Campaign(
+        partner_id=uuid.uuid4(),
+        name="Old draft",
+        channels=["email"],
+        skus=[],
+        creative={"headline": headline, "landing_url": "https://shop.example/spring"},
+    )
+    check = ApprovalService._creative(campaign)
+    assert (check.passed, check.detail) == (False, "no headline")
 
 
 def test_a_screen_campaign_needs_no_landing_page(market: Market) -> None:
