@@ -321,3 +321,41 @@ def test_head_is_refused_like_get_and_allow_names_it(server: ServerProcess, admi
     assert wrong_method.status_code == 405
     assert "HEAD" in wrong_method.headers["allow"].split(", ")
     assert "HEAD" in options.headers["allow"].split(", ")
+
+
+@pytest.mark.parametrize(
+    ("when", "said"),
+    [
+        ("0001-01-01T00:00:00+14:00", "out of range"),
+        ("0001-01-01T00:30:00+01:00", "out of range"),
+        ("1850-01-01T00:00:00Z", "out of range"),
+        ("9999-12-31T23:59:59-12:00", "in the future"),
+    ],
+)
+def test_a_decision_time_outside_the_calendar_is_422_not_500(
+    server: ServerProcess, admin_key: str, when: str, said: str
+) -> None:
+    """An offset carried these out of the calendar in UTC: the API answered 500."""
+    body = {"customer_id": "C1", "purpose": "email", "status": "granted", "recorded_at": when}
+    response = _send(server, admin_key, "POST", "/api/v1/consents", json=body)
+
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [e["field"] for e in errors] == ["/recorded_at"]
+    assert said in errors[0]["message"]
+
+
+def test_an_endpoint_url_longer_than_its_column_is_422(
+    server: ServerProcess, admin_key: str
+) -> None:
+    body = {
+        "cpm": "15.00",
+        "currency": "SEK",
+        "weekly_capacity": 100_000,
+        "max_per_profile_week": 1,
+        "endpoint_url": "https://example.com/" + "a" * 600,
+    }
+    response = _send(server, admin_key, "PUT", "/api/v1/channels/coupon", json=body)
+
+    assert response.status_code == 422, response.text  # a 500 on PostgreSQL before
+    assert [e["field"] for e in response.json()["errors"]] == ["/endpoint_url"]

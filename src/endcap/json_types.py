@@ -7,9 +7,12 @@ These run before pydantic converts anything.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ValidationInfo, field_validator
+from pydantic import AfterValidator, BeforeValidator, ValidationInfo, field_validator
+
+from endcap.db.types import EARLIEST, LATEST
 
 
 # ValueError, not TypeError: pydantic turns only the former into a validation error.
@@ -48,3 +51,23 @@ def null_refused_but(clearable: str) -> Any:
         return value
 
     return field_validator("*", mode="before")(classmethod(check))
+
+
+def _in_calendar(value: datetime) -> datetime:
+    """Refuse a time before EARLIEST, or one that UTC carries out of the calendar (later
+    ones are for the caller to refuse as in the future: that names the real fault)."""
+    try:
+        utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (
+        OverflowError
+    ):  # 0001-01-01T00:00+14:00 is in year 0 in UTC, 9999-12-31T23:00-12:00 in 10000
+        if value.year >= LATEST.year:
+            raise ValueError("in the future (beyond the year 9999 in UTC)") from None
+        utc = None
+    if utc is None or utc < EARLIEST:
+        raise ValueError(f"out of range: from {EARLIEST.year} on, in UTC")
+    return value
+
+
+# A time a record carries (when a shopper decided): from EARLIEST on, and in the calendar.
+RecordedTime = Annotated[datetime, AfterValidator(_in_calendar)]

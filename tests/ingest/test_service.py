@@ -18,6 +18,7 @@ from endcap.db.base import table_of
 from endcap.errors import InvalidRequestError
 from endcap.identity.models import Customer
 from endcap.ingest.schemas import IngestReport
+from endcap.ingest.service import IngestService
 from endcap.purchases.models import TransactionLine
 from tests.ingest.support import (
     DATA_TABLES,
@@ -760,6 +761,25 @@ async def test_a_consent_dated_in_the_future_is_named(db: Db, tmp_path: Path) ->
     ]  # fmt: skip
 
 
+async def test_a_time_whose_offset_carries_it_out_of_the_calendar_is_named(
+    db: Db, tmp_path: Path
+) -> None:
+    """0001-01-01T00:00+14:00 is in year 0 in UTC: the load failed with a raw database
+    error (PostgreSQL) or an OverflowError, with no report."""
+    await seeded(db, tmp_path)
+    content = (
+        "customer_id,purpose,status,recorded_at\n"
+        "C1,email,granted,2024-01-01\nC1,email,granted,0001-01-01T00:00:00+14:00\n"
+        "C1,measurement,granted,1850-06-01\n"
+    )
+    report = await rejected_and_unchanged(db, "consents", write(tmp_path / "old.csv", content))
+    assert [(line, column) for line, column, _ in reasons(report)] == [
+        (3, "recorded_at"),
+        (4, "recorded_at"),
+    ]
+    assert all("out of range: from 1900 on" in reason for _, _, reason in reasons(report))
+
+
 async def test_a_purchase_dated_in_the_future_is_named(db: Db, tmp_path: Path) -> None:
     # Traits are as of the latest purchase: one line in 2999 would move every profile there.
     await seeded(db, tmp_path)
@@ -1177,3 +1197,21 @@ async def test_a_parquet_column_that_is_not_text_is_named(db: Db, tmp_path: Path
     assert [(r.column, r.reason.split(" (")[0]) for r in report.rejections] == [
         ("file", "column 'name' cannot be read as text")
     ]
+
+
+async def test_a_file_name_longer_than_its_column_is_cut_and_the_file_loads(
+    db: Db, tmp_path: Path
+) -> None:
+    """A 400-character upload name failed the whole load on PostgreSQL (varchar(300))."""
+    await seeded(db, tmp_path)
+    path = write(tmp_path / "stores.csv", "store_id,name\nS77,Seventy-seven\n")
+    name = "a" * 400 + ".csv"
+    async with db.sessions() as session:
+        report = await IngestService(session, make_settings()).load(
+            "stores", path, source_name=name
+        )
+        await session.commit()
+    assert (report.status, report.rows_inserted) == ("loaded", 1)
+    assert len(report.source_name) == 300
+    assert report.source_name.endswith("....csv")
+    assert report.source_name.startswith("a" * 290)

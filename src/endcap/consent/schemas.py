@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from endcap.consent.models import ConsentStatus, Purpose
+from endcap.json_types import RecordedTime
 
 
 class ConsentRecord(BaseModel):
@@ -15,7 +16,7 @@ class ConsentRecord(BaseModel):
     customer_id: str = Field(min_length=1, max_length=128)
     purpose: Purpose
     status: ConsentStatus
-    recorded_at: datetime | None = Field(
+    recorded_at: RecordedTime | None = Field(
         default=None, description="when the shopper decided; now if omitted"
     )
     source: str | None = Field(default=None, max_length=120)

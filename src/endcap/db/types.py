@@ -20,6 +20,11 @@ def utcnow() -> datetime:
 # every later one (the latest decides), and a purchase dated in the future would move every
 # profile's traits to that date (a refresh is as of the latest purchase).
 CLOCK_LEEWAY = timedelta(minutes=5)
+# The times a record may carry, UTC: an offset can carry a valid date out of the calendar
+# Python and the databases keep (0001-01-01T00:00+14:00 is in year 0), and no purchase or
+# consent is that old or new.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -57,6 +57,19 @@ class Rejections:
             self.kept.extend(found[:room])
 
 
+# ingest_runs.source_name's width.
+MAX_SOURCE_NAME = 300
+
+
+def stored_name(name: str) -> str:
+    """The file's name as its run records it: a longer one is cut in the middle, keeping
+    its type (a 400-character name failed the whole load on PostgreSQL)."""
+    if len(name) <= MAX_SOURCE_NAME:
+        return name
+    suffix = Path(name).suffix[:16]
+    return name[: MAX_SOURCE_NAME - len(suffix) - 3] + "..." + suffix
+
+
 def entity_spec(entity: str) -> EntitySpec:
     if entity not in ENTITIES:
         raise InvalidRequestError(
@@ -90,7 +103,7 @@ class IngestService:
         """Load ``path`` into ``entity``. The caller commits; on a rejected file only the
         report is written. Raises InvalidRequestError for an unknown entity or file type."""
         spec = entity_spec(entity)
-        name = source_name or path.name
+        name = stored_name(source_name or path.name)
         try:
             file_format = format_of(name)
         except UnreadableFileError as exc:

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from endcap.db.types import CLOCK_LEEWAY
+from endcap.db.types import CLOCK_LEEWAY, EARLIEST, LATEST
 from endcap.ingest.contract import ColumnSpec, EntitySpec, Kind
 
 DECIMAL = r"^[+-]?(\d+(\.\d*)?|\.\d+)$"
@@ -130,11 +130,26 @@ def _check(  # noqa: PLR0911  (one return per column kind reads best)
             problems.append((too_large, f"out of range: at most {digits} digits before the point"))
         return _nullify(filled, blank), problems
     parsed, bad = _timestamps(filled, blank)
-    problems = [(bad, "not an ISO-8601 date-time")]
+    # An offset can carry a valid date out of every calendar the database keeps
+    # (0001-01-01T00:00+14:00 is in year 0 in UTC), and no record is that old or new.
+    early = pc.less(parsed, pa.scalar(EARLIEST, parsed.type))
     if column.not_in_future:
-        limit = pa.scalar(datetime.now(UTC) + CLOCK_LEEWAY, parsed.type)
-        future = np.asarray(pc.fill_null(pc.greater(parsed, limit), False)) & ~bad
-        problems.append((future, "in the future (later than the time of the load)"))
+        late = pc.greater(parsed, pa.scalar(datetime.now(UTC) + CLOCK_LEEWAY, parsed.type))
+    else:
+        late = pc.greater_equal(parsed, pa.scalar(LATEST, parsed.type))
+    problems = [
+        (bad, "not an ISO-8601 date-time"),
+        (
+            np.asarray(pc.fill_null(early, False)) & ~bad,
+            f"out of range: from {EARLIEST.year} on",
+        ),
+        (
+            np.asarray(pc.fill_null(late, False)) & ~bad,
+            "in the future (later than the time of the load)"
+            if column.not_in_future
+            else f"out of range: before {LATEST.year}",
+        ),
+    ]
     return parsed, problems
 
 

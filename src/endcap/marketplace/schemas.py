@@ -58,7 +58,7 @@ class ChannelSettingsIn(BaseModel):
     max_per_profile_week: int = Field(
         ge=1, le=100, description="contacts per shopper per week, all campaigns together"
     )
-    endpoint_url: AnyHttpUrl | None = None
+    endpoint_url: AnyHttpUrl | None = Field(default=None, max_length=500)  # its column's width
 
 
 class RateCard(BaseModel):
