@@ -178,6 +178,45 @@ async def test_upload_resolve_consent_and_erase(
         assert float(total) == pytest.approx(58.6)
 
 
+async def test_a_reload_after_erasure_does_not_bring_the_shopper_back(
+    admin: EndcapClient, retailer_files: dict[str, Path], engine: AsyncEngine
+) -> None:
+    """The retailer's next export still holds the erased shopper: reloading it must not
+    undo the erasure (it brought back the customer, identifiers, consents and links)."""
+    tag = str(retailer_files["tag"])
+    _load_all(admin, retailer_files)
+    admin.erase(id_type="phone", value=f"+4670{tag[:3]}4567")  # c1 and c2, one profile
+
+    suppressed = {}
+    for entity in ("customers", "identifiers", "consents", "transactions"):
+        job = admin.wait(admin.upload(entity, retailer_files[entity]).id)
+        assert job.status == "succeeded", job
+        assert job.result is not None
+        suppressed[entity] = job.result["report"]["rows_suppressed"]
+
+    assert suppressed == {"customers": 2, "identifiers": 3, "consents": 2, "transactions": 2}
+    with pytest.raises(EndcapAPIError) as gone:
+        admin.lookup("email", f"shopper.{tag}@example.com")
+    assert gone.value.status == 404
+    assert len(admin.lookup("loyalty_card", f"L-{tag}").profiles) == 1  # c3 is not erased
+    async with engine.connect() as connection:
+        back = await connection.scalar(
+            text("SELECT count(*) FROM customers WHERE customer_id IN (:a, :b)"),
+            {"a": f"{tag}-c1", "b": f"{tag}-c2"},
+        )
+        lines = (
+            await connection.execute(
+                text(
+                    "SELECT customer_id, profile_id FROM transactions"
+                    " WHERE transaction_id = :t ORDER BY line_ref"
+                ),
+                {"t": f"{tag}-t1"},
+            )
+        ).all()
+    assert back == 0
+    assert [tuple(line) for line in lines] == [(None, None), (None, None)]  # anonymous
+
+
 def test_bad_upload_is_a_failed_job_with_the_rejected_rows(
     admin: EndcapClient, tmp_path: Path
 ) -> None:

@@ -26,6 +26,10 @@ class IngestRun(SQLModel, table=True):
     rows_updated: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     rows_rejected: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     chunks: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    # Rows of erased customers left out (or, for purchases, loaded anonymous): suppress.py.
+    rows_suppressed: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
     rejections: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )

@@ -27,6 +27,8 @@ class IngestReport(BaseModel):
     rows_inserted: int
     rows_updated: int
     rows_rejected: int
+    # Rows of erased customers: left out, or purchases loaded without their customer.
+    rows_suppressed: int = 0
     chunks: int
     rejections: list[RejectedRow]
     error: str | None

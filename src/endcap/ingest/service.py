@@ -31,6 +31,7 @@ from endcap.ingest.readers import Source, UnreadableFileError, chunks, format_of
 from endcap.ingest.repository import IngestRepository
 from endcap.ingest.schemas import IngestReport, RejectedRow
 from endcap.ingest.staging import StagingArea
+from endcap.ingest.suppress import DROPPED, suppress_erased
 from endcap.ingest.validate import Rejection, check_chunk
 
 log = logging.getLogger("endcap.ingest")
@@ -127,6 +128,9 @@ class IngestService:
             self._check_columns(spec, source)
             await stage.create()
             await self._stage(spec, source, stage, run, rejections, progress)
+            run.rows_suppressed = await suppress_erased(self.session, stage.table, entity)
+            if entity in DROPPED:
+                stage.rows -= run.rows_suppressed
             # Also when rows were rejected already: the rows that passed are checked as a
             # set too, so one report names every kind of fault (no second round of fixes).
             await stage.analyze()
@@ -241,6 +245,7 @@ def report_of(run: IngestRun, resolution: dict[str, Any] | None = None) -> Inges
         rows_inserted=run.rows_inserted,
         rows_updated=run.rows_updated,
         rows_rejected=run.rows_rejected,
+        rows_suppressed=run.rows_suppressed,
         chunks=run.chunks,
         rejections=[RejectedRow(**r) for r in run.rejections],
         error=run.error,

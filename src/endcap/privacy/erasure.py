@@ -60,6 +60,9 @@ class ErasureService:
             ),
             customers_removed=await self.erase_rows.customers(refs),
         )
+        # Before the records go: a reload of files that still hold them must not bring
+        # the person back (ingest/suppress.py).
+        await self.erase_rows.suppress([c.customer_id for c in records.values()])
         await hold_back_recordings(self.session)
         await self._shrink_versions(profile_ids)
         await self.erase_rows.profiles(profile_ids)

@@ -26,3 +26,19 @@ class ErasureTombstone(SQLModel, table=True):
     identifiers_removed: int = Field(sa_column=Column(Integer, nullable=False))
     consent_events_removed: int = Field(sa_column=Column(Integer, nullable=False))
     transactions_affected: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+class ErasedCustomer(SQLModel, table=True):
+    """A customer id that was erased, as its SHA-256 (hex): the suppression list.
+
+    The retailer's next export may still hold the person; a load drops their customer,
+    identifier and consent rows and keeps their purchases anonymous (ingest/suppress.py),
+    so an erasure is not undone by a routine reload. The hash is one-way: it can only
+    recognise the id when a file brings it again."""
+
+    __tablename__ = "erased_customers"
+
+    key_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    erased_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )

@@ -13,8 +13,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from endcap.activation.models import ActivationContact
 from endcap.audiences.models import AudienceMember, AudienceSeed, AudienceVersion
 from endcap.consent.models import ConsentEvent, ProfileConsent
+from endcap.db.base import table_of
+from endcap.db.bulk import dialect_insert
+from endcap.db.hashing import sha256_hex
+from endcap.db.types import utcnow
 from endcap.identity.models import Customer, Identifier, Profile, ProfileMerge
-from endcap.privacy.models import ErasureTombstone
+from endcap.privacy.models import ErasedCustomer, ErasureTombstone
 from endcap.purchases.models import TransactionLine
 from endcap.traits.models import SPEND_SAMPLE, TRAITS_SAMPLE, ProfileSpend, ProfileTraits
 
@@ -22,6 +26,18 @@ from endcap.traits.models import SPEND_SAMPLE, TRAITS_SAMPLE, ProfileSpend, Prof
 class ErasureRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def suppress(self, customer_ids: Sequence[str]) -> None:
+        """Put the customer ids on the suppression list (as hashes; once each)."""
+        if not customer_ids:
+            return
+        now = utcnow()
+        rows = [{"key_hash": sha256_hex(c), "erased_at": now} for c in sorted(set(customer_ids))]
+        await self.session.execute(
+            dialect_insert(self.session, table_of(ErasedCustomer))
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["key_hash"])
+        )
 
     async def _delete(self, statement: Executable) -> int:
         result: CursorResult[Any] = await self.session.execute(statement)  # type: ignore[assignment]
