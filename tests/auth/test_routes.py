@@ -100,6 +100,9 @@ def test_brand_key_needs_a_real_partner(admin: EndcapClient) -> None:
         ({"name": "x", "role": "buyer", "partner_id": "not-a-uuid"}, "/partner_id"),
         ({"name": "x", "role": "buyer", "is_root": True}, "/is_root"),
         ({"name": "", "role": "buyer"}, "/name"),
+        ({"name": "   ", "role": "buyer"}, "/name"),
+        ({"name": "ops\u202e\n", "role": "buyer"}, "/name"),
+        ({"name": "\u200b", "role": "buyer"}, "/name"),
     ],
 )
 def test_wrong_types_are_422_naming_the_field(

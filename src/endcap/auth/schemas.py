@@ -9,10 +9,14 @@ from pydantic import BaseModel, ConfigDict
 
 from endcap.auth.models import ApiKeyBase
 from endcap.auth.roles import Role
+from endcap.names import DisplayName
 
 
 class ApiKeyCreate(ApiKeyBase):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    # Listed to admins and printed by `endcap keys list`: held to the name rules (names.py).
+    name: DisplayName
 
 
 class ApiKeyPublic(ApiKeyBase):
