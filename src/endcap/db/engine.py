@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.config import DatabaseSettings
-from endcap.db.hashing import SQLITE_FUNCTION, sqlite_sha256_hex
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -108,8 +107,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
-    # What PostgreSQL's sha256 gives (db/hashing.py): the erasure suppression list's key.
-    dbapi_connection.create_function(SQLITE_FUNCTION, 1, sqlite_sha256_hex, deterministic=True)
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:

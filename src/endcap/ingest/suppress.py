@@ -15,7 +15,7 @@ from sqlalchemy import CursorResult, Table, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.db.base import table_of
-from endcap.db.hashing import Sha256Hex
+from endcap.db.hashing import Sha256Hex, enable_sha256
 from endcap.privacy.models import ErasedCustomer
 
 DROPPED = frozenset({"customers", "identifiers", "consents"})
@@ -30,6 +30,7 @@ async def suppress_erased(session: AsyncSession, stage: Table, entity: str) -> i
     # Most retailers' lists are short or empty: no hashing of a whole file for nothing.
     if (await session.execute(select(ERASED.c.key_hash).limit(1))).first() is None:
         return 0
+    await enable_sha256(await session.connection())
     erased = Sha256Hex(stage.c.customer_id).in_(select(ERASED.c.key_hash))
     statement = (
         delete(stage).where(erased)
