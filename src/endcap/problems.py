@@ -24,7 +24,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from endcap.errors import EndcapError
-from endcap.request_checks import TOO_LARGE, escaped
+from endcap.json_pointer import escaped
+from endcap.request_checks import TOO_LARGE
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "urn:endcap:problem:"

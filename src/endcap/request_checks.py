@@ -18,6 +18,8 @@ from typing import Any
 from litestar import Request
 from litestar.exceptions import SerializationException, ValidationException
 
+from endcap.json_pointer import child
+
 NUL = "\x00"
 # JSON text can carry a NUL only as this escape (a raw one is malformed JSON): a body
 # without it needs no walk. With it, it may still be an escaped backslash and "u0000".
@@ -105,12 +107,7 @@ def _walk(document: Any) -> Iterator[tuple[str, Any, bool]]:
             yield pointer, name, True
         yield pointer, value, False
         if isinstance(value, dict):
-            members = [(f"{pointer}/{escaped(str(k))}", v, str(k)) for k, v in value.items()]
+            members = [(child(pointer, str(k)), v, str(k)) for k, v in value.items()]
             stack.extend(reversed(members))
         elif isinstance(value, list):
             stack.extend(reversed([(f"{pointer}/{i}", v, None) for i, v in enumerate(value)]))
-
-
-def escaped(name: str) -> str:
-    """``name`` as a step of a JSON pointer (RFC 6901: "~" as "~0", "/" as "~1")."""
-    return name.replace("~", "~0").replace("/", "~1")

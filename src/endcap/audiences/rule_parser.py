@@ -42,10 +42,10 @@ from endcap.audiences.rules import (
     TraitCondition,
     TraitKind,
     bound_values,
-    child,
     did_you_mean,
     invalid_rule,
 )
+from endcap.json_pointer import child
 from endcap.traits.models import LEVELS, WINDOWS_WEEKS
 
 S = TypeVar("S", bound=Scalar)

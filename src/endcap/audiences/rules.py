@@ -275,11 +275,6 @@ def invalid_rule(errors: list[dict[str, str]]) -> InvalidRequestError:
     )
 
 
-def child(pointer: str, token: str | int) -> str:
-    """``pointer`` extended by one member name or list index (RFC 6901 escaping)."""
-    return f"{pointer}/{str(token).replace('~', '~0').replace('/', '~1')}"
-
-
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest choices, or nothing."""
     close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
