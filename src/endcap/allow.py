@@ -19,9 +19,21 @@ _TYPES = re.compile(r":[^}]+}")
 
 async def complete_allow(message: Message, scope: Scope) -> None:
     """A ``before_send`` hook: on the start of an OPTIONS answer made by Litestar, set
-    ``Allow`` to every method of the matched path."""
-    if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+    ``Allow`` to every method of the matched path; in any ``Allow`` (a 405's too) that
+    names GET, name HEAD as well (answered as the GET without its body, head.py)."""
+    if message["type"] != "http.response.start":
         return
+    if scope.get("method") == "OPTIONS":
+        _every_method(message, scope)
+    elif message["status"] != 405:  # only these two answers carry Allow
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    allow = headers.get("allow")
+    if allow and "GET" in allow and "HEAD" not in allow:
+        headers["allow"] = ", ".join(sorted({*allow.replace(" ", "").split(","), "HEAD"}))
+
+
+def _every_method(message: Message, scope: Scope) -> None:
     handler = scope.get("route_handler")
     if not isinstance(handler, HTTPRouteHandler) or handler.handler_name != OPTIONS_HANDLER:
         return
@@ -32,7 +44,5 @@ async def complete_allow(message: Message, scope: Scope) -> None:
         if _TYPES.sub("}", path) == template  # the scope's template drops ":uuid" and the like
         for method in handlers
     }
-    if "GET" in methods:
-        methods.add("HEAD")  # answered as the GET without its body (head.py)
     if methods:
         MutableScopeHeaders.from_message(message)["allow"] = ", ".join(sorted(methods))

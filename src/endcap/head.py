@@ -3,45 +3,29 @@
 Litestar routes HEAD only to handlers declared for it, so HEAD answered 405 wherever GET
 works. Wrapping the app's ASGI handler, before routing, runs a HEAD as the GET it asks
 about (authentication, guards and all) and drops the body; the Content-Length stays the
-GET's, as the RFC asks. Where GET is allowed, Allow names HEAD too.
+GET's, as the RFC asks. Allow names HEAD beside GET (allow.py).
 """
 
 from __future__ import annotations
 
 from typing import cast
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 
 def answer_head_as_get(app: ASGIApp) -> ASGIApp:
     async def handle(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "HEAD":
             await app(scope, receive, send)
-            return
-        if scope["method"] != "HEAD":
-            await app(scope, receive, _allow_head(send))
             return
 
         async def without_body(message: Message) -> None:
             if message["type"] == "http.response.body":
                 message = {**message, "body": b""}
-            await _allow_head(send)(message)
+            await send(message)
 
         as_get = cast("HTTPScope", {**scope, "method": "GET"})
         await app(as_get, receive, without_body)
 
     return handle
-
-
-def _allow_head(send: Send) -> Send:
-    async def sending(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            headers = MutableScopeHeaders.from_message(message)
-            allow = headers.get("allow")
-            if allow and "GET" in allow and "HEAD" not in allow:
-                headers["allow"] = ", ".join(sorted({*allow.replace(" ", "").split(","), "HEAD"}))
-        await send(message)
-
-    return sending
