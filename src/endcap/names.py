@@ -17,17 +17,14 @@ MAX_NAME_LENGTH: Final = 200  # the name columns' width
 _INVISIBLE: Final = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 # Prose may run over lines and be indented; nothing else invisible.
 _PROSE_LAYOUT: Final = frozenset("\n\r\t")
-# Characters that show nothing though not in those categories (spaces of every width and
-# the Hangul fillers): a text of only these and invisible ones reads as blank.
-_BLANK: Final = frozenset({"Zs"})
+# A text of only these reads as blank: the invisible ones and spaces of every width (Zs;
+# tabs and line breaks are Cc).
+_SHOWS_NOTHING: Final = _INVISIBLE | {"Zs"}
 
 
 def is_visible(text: str) -> bool:
     """Whether ``text`` shows anything: a character neither a space nor invisible."""
-    return any(
-        unicodedata.category(char) not in _INVISIBLE | _BLANK and not char.isspace()
-        for char in text
-    )
+    return any(unicodedata.category(char) not in _SHOWS_NOTHING for char in text)
 
 
 def _invisible(text: str, allowed: frozenset[str]) -> str | None:
