@@ -343,3 +343,46 @@ def test_a_category_made_sensitive_after_publishing_blocks_approval(
     assert FEATURE_CATEGORY not in rule.detail
     with market.client(market.admin_key) as admin:  # the server with the old list still passes
         assert all(queued(admin, c.id).ready for c in later_sensitive.values())
+
+
+def test_a_capacity_lowered_below_the_bookings_blocks_approval_until_raised(
+    market: Market,
+) -> None:
+    screen = {"cpm": "10.00", "currency": "SEK", "max_per_profile_week": 3}
+    starts = next_monday(9)  # clear of the weeks the package's other screen bookings hold
+    with market.client(market.admin_key) as admin:
+        admin.configure_channel("instore_screen", weekly_capacity=10**7, **screen)
+    campaign = book(
+        market,
+        market.a,
+        channels=["instore_screen"],
+        creative={"headline": "New taste"},
+        starts_on=starts,
+        ends_on=starts + timedelta(days=13),
+    )
+    mondays = [starts, starts + timedelta(days=7)]
+    with market.client(market.admin_key) as admin:
+        assert queued(admin, campaign.id).ready
+        held = {w.week_start: w.booked for w in admin.capacity("instore_screen", first=starts)}
+        assert all(held[m] > 1 for m in mondays), held
+        lowered = min(held[m] for m in mondays) - 1
+        try:
+            answer = admin.configure_channel("instore_screen", weekly_capacity=lowered, **screen)
+            oversold = {w.week_start: w for w in answer.oversold_weeks}
+            for monday in mondays:
+                assert oversold[monday].capacity == lowered
+                assert oversold[monday].booked == held[monday]
+                assert oversold[monday].left == lowered - held[monday] < 0
+            listed = {c.channel: c for c in admin.channels()}
+            assert listed["instore_screen"].oversold_weeks == answer.oversold_weeks
+            assert_blocked(
+                admin,
+                campaign.id,
+                "capacity",
+                f"instore_screen week of {starts} holds {held[starts]} of {lowered}",
+            )
+        finally:
+            raised = admin.configure_channel("instore_screen", weekly_capacity=10**7, **screen)
+        assert raised.oversold_weeks == []
+        assert queued(admin, campaign.id).ready
+        assert admin.act(campaign.id, "approve").status == "approved"

@@ -94,6 +94,10 @@ class MarketplaceCalls(Transport):
     def rate_cards(self) -> list[RateCard]:
         return self._list("/api/v1/rate-cards", RateCard)
 
+    def channels(self) -> list[ChannelSettingsPublic]:
+        """Retailer admin: every configured channel, with the weeks booked past capacity."""
+        return self._list("/api/v1/channels", ChannelSettingsPublic)
+
     def configure_channel(self, channel: str, **settings: Any) -> ChannelSettingsPublic:
         """Retailer admin: ``cpm``, ``currency``, ``weekly_capacity``, ``max_per_profile_week``,
         ``endpoint_url``."""

@@ -27,9 +27,14 @@ from endcap.config import Settings
 from endcap.db.types import utcnow
 from endcap.errors import ConflictError, InvalidRequestError, NotFoundError
 from endcap.marketplace.holdout import HoldoutSplit
-from endcap.marketplace.models import Campaign, CampaignAudience, CampaignStatus
+from endcap.marketplace.models import (
+    Campaign,
+    CampaignAudience,
+    CampaignStatus,
+    CapacityReservation,
+)
 from endcap.marketplace.public import campaign_public
-from endcap.marketplace.repository import CampaignRepository
+from endcap.marketplace.repository import CampaignRepository, ChannelRepository, WeekRow
 from endcap.marketplace.schemas import ApprovalItem, Check
 from endcap.names import is_visible
 from endcap.pagination import Page, PageRequest, next_cursor
@@ -59,6 +64,7 @@ class ApprovalService:
     def __init__(self, session: AsyncSession, settings: Settings) -> None:
         self.settings = settings
         self.campaigns = CampaignRepository(session)
+        self.channels = ChannelRepository(session)
         self.audiences = AudienceService(session, settings.privacy_gate)
         self.catalog = CatalogService(session)
         self.partners = PartnerService(session)
@@ -205,13 +211,30 @@ class ApprovalService:
         )
 
     async def _capacity(self, campaign: Campaign) -> Check:
-        held = sum(r.impressions for r in await self.campaigns.reservations(campaign.id))
+        reservations = await self.campaigns.reservations(campaign.id)
+        held = sum(r.impressions for r in reservations)
         booked = campaign.booked_impressions or 0
+        detail = f"{held} of {booked} booked impressions held"
+        # A capacity lowered after the booking keeps it (set_capacity_from), so a held week
+        # can carry more than the channel now takes: approving would promise what cannot run.
+        oversold = [
+            f"{channel} week of {monday} holds {taken} of {capacity}"
+            for channel, monday, capacity, taken in await self._weeks_held(reservations)
+            if taken > capacity
+        ]
+        if oversold:
+            detail += "; oversold since capacity was lowered: " + ", ".join(oversold)
         return Check(
-            name="capacity",
-            passed=held == booked and booked > 0,
-            detail=f"{held} of {booked} booked impressions held",
+            name="capacity", passed=held == booked and booked > 0 and not oversold, detail=detail
         )
+
+    async def _weeks_held(self, reservations: Sequence[CapacityReservation]) -> list[WeekRow]:
+        held = {(r.channel, r.week_start) for r in reservations}
+        if not held:
+            return []
+        mondays = [monday for _channel, monday in held]
+        weeks = await self.channels.weeks_of({c for c, _m in held}, min(mondays), max(mondays))
+        return [w for w in weeks if (w[0], w[1]) in held]
 
     @staticmethod
     def _creative(campaign: Campaign) -> Check:

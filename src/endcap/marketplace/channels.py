@@ -66,13 +66,24 @@ class ChannelService:
                 updated_at=utcnow(),
             )
         )
-        await self.channels.set_capacity_from(
-            channel.value, week_start(utcnow().date()), data.weekly_capacity
-        )
-        return _settings_public(saved)
+        this_week = week_start(utcnow().date())
+        await self.channels.set_capacity_from(channel.value, this_week, data.weekly_capacity)
+        return _settings_public(saved, await self._oversold(this_week))
 
     async def settings(self) -> list[ChannelSettingsPublic]:
-        return [_settings_public(s) for s in await self.channels.all()]
+        oversold = await self._oversold(week_start(utcnow().date()))
+        return [_settings_public(s, oversold) for s in await self.channels.all()]
+
+    async def _oversold(self, first_week: date) -> dict[str, list[ChannelWeekPublic]]:
+        """Per channel, its weeks from ``first_week`` on booked past their capacity."""
+        found: dict[str, list[ChannelWeekPublic]] = {}
+        for channel, monday, capacity, booked in await self.channels.oversold(first_week):
+            found.setdefault(channel, []).append(
+                ChannelWeekPublic(
+                    week_start=monday, capacity=capacity, booked=booked, left=capacity - booked
+                )
+            )
+        return found
 
     async def rate_cards(self) -> list[RateCard]:
         return [_rate_card(s) for s in await self.channels.all()]
@@ -246,10 +257,13 @@ def _rate_card(settings: ChannelSettings) -> RateCard:
     )
 
 
-def _settings_public(settings: ChannelSettings) -> ChannelSettingsPublic:
+def _settings_public(
+    settings: ChannelSettings, oversold: dict[str, list[ChannelWeekPublic]]
+) -> ChannelSettingsPublic:
     return ChannelSettingsPublic(
         **_rate_card(settings).model_dump(),
         weekly_capacity=settings.weekly_capacity,
         endpoint_url=settings.endpoint_url,
         updated_at=settings.updated_at,
+        oversold_weeks=oversold.get(settings.channel, []),
     )

@@ -223,6 +223,17 @@ class ChannelRepository:
             .values(capacity=capacity)
         )
 
+    async def oversold(self, first_week: date) -> list[WeekRow]:
+        """Weeks from ``first_week`` on whose bookings exceed their capacity (a capacity
+        lowered after they were booked: set_capacity_from keeps the bookings), by channel
+        and week."""
+        query = (
+            sa_select(*WEEK_COLUMNS)
+            .where(WEEKS.c.week_start >= first_week, WEEKS.c.booked > WEEKS.c.capacity)
+            .order_by(WEEKS.c.channel, WEEKS.c.week_start)
+        )
+        return list((await self.session.execute(query)).all())
+
     async def weeks(self, channel: str, first: date, last: date) -> list[WeekRow]:
         """(channel, week_start, capacity, booked) of the channel's weeks on the books.
 

@@ -70,17 +70,23 @@ class RateCard(BaseModel):
     max_per_profile_week: int
 
 
-class ChannelSettingsPublic(RateCard):
-    weekly_capacity: int
-    endpoint_url: str | None
-    updated_at: datetime
-
-
 class ChannelWeekPublic(BaseModel):
     week_start: date
     capacity: int
     booked: int
     left: int
+
+
+class ChannelSettingsPublic(RateCard):
+    weekly_capacity: int
+    endpoint_url: str | None
+    updated_at: datetime
+    oversold_weeks: list[ChannelWeekPublic] = Field(
+        default_factory=list,
+        description="weeks from this one on that hold more bookings than their capacity "
+        "(it was lowered after they were booked); their submitted campaigns fail the "
+        "approval's capacity check until capacity is raised or bookings are cancelled",
+    )
 
 
 class ForecastRequest(BaseModel):
