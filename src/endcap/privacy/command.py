@@ -42,5 +42,7 @@ def erase_command(customer_id: str | None, id_type: str | None, value: str | Non
         f"erased: {tombstone.customers_removed} customer record(s), "
         f"{tombstone.identifiers_removed} identifier(s), "
         f"{tombstone.consent_events_removed} consent event(s); "
-        f"{tombstone.transactions_affected} purchase line(s) {done} (tombstone {tombstone.id})"
+        f"{tombstone.transactions_affected} purchase line(s) {done}; "
+        f"{tombstone.activation_files_scrubbed} dropped activation file(s) rewritten "
+        f"(tombstone {tombstone.id})"
     )

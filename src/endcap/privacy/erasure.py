@@ -3,14 +3,17 @@
 The person is the whole profile: every customer record the key chain joined,
 with their identifiers, consent events and attributes. Purchases are detached
 (kept as anonymous lines, so category totals stay right) or deleted, per
-``ENDCAP_PRIVACY_ERASURE_TRANSACTIONS``. A tombstone records that it happened,
+``ENDCAP_PRIVACY_ERASURE_TRANSACTIONS``. Activation files still waiting in the file
+drop lose the person's rows (drop_files.py). A tombstone records that it happened,
 without any personal data. Erasing by a shared identifier (a house card) is
 refused: it would erase strangers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from pathlib import Path
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,6 +25,7 @@ from endcap.identity.repository import IdentityRepository
 from endcap.identity.schemas import IdentifierQuery
 from endcap.identity.service import IdentityService
 from endcap.privacy.channels import Channel, required_purpose
+from endcap.privacy.drop_files import scrub_files
 from endcap.privacy.models import ErasureTombstone
 from endcap.privacy.repository import ErasureRepository
 from endcap.privacy.schemas import ErasureRequest, Tombstone
@@ -34,6 +38,7 @@ class ErasureService:
         self.customers = IdentityRepository(session)
         self.erase_rows = ErasureRepository(session)
         self.policy = settings.privacy.erasure_transactions
+        self.drop_dir = Path(settings.activation.drop_dir)
 
     async def erase(self, request: ErasureRequest, *, requested_by: uuid.UUID | None) -> Tombstone:
         """NotFoundError if nobody matches; ConflictError for a shared identifier."""
@@ -49,6 +54,7 @@ class ErasureService:
                 }
             )
         refs = sorted(records)
+        match_keys = await self.erase_rows.match_keys(refs)  # before the identifiers go
         tombstone = ErasureTombstone(
             requested_by_id_type=request.id_type.value if request.id_type else "customer_id",
             requested_by_key=requested_by,
@@ -64,6 +70,15 @@ class ErasureService:
         # the person back (ingest/suppress.py).
         await self.erase_rows.suppress([c.customer_id for c in records.values()])
         await hold_back_recordings(self.session)
+        # Before the contacts go: they say which dropped files reached the person. A file
+        # that cannot be rewritten fails the erasure, so it rolls back and can be retried.
+        tombstone.activation_files_scrubbed = await asyncio.to_thread(
+            scrub_files,
+            await self.erase_rows.dropped_files(profile_ids),
+            self.drop_dir,
+            profile_ids,
+            match_keys,
+        )
         await self._shrink_versions(profile_ids)
         await self.erase_rows.profiles(profile_ids)
         stored = await self.erase_rows.add_tombstone(tombstone)

@@ -26,6 +26,10 @@ class ErasureTombstone(SQLModel, table=True):
     identifiers_removed: int = Field(sa_column=Column(Integer, nullable=False))
     consent_events_removed: int = Field(sa_column=Column(Integer, nullable=False))
     transactions_affected: int = Field(sa_column=Column(Integer, nullable=False))
+    # Activation files in the file drop rewritten without the person (drop_files.py).
+    activation_files_scrubbed: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
 
 
 class ErasedCustomer(SQLModel, table=True):

@@ -10,7 +10,8 @@ from sqlalchemy import CursorResult, Executable, delete, func, or_, select, upda
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.activation.models import ActivationContact
+from endcap.activation.models import Activation, ActivationContact
+from endcap.activation.repository import MATCH_KEY_TYPES
 from endcap.audiences.models import AudienceMember, AudienceSeed, AudienceVersion
 from endcap.consent.models import ConsentEvent, ProfileConsent
 from endcap.db.base import table_of
@@ -38,6 +39,25 @@ class ErasureRepository:
             .values(rows)
             .on_conflict_do_nothing(index_elements=["key_hash"])
         )
+
+    async def match_keys(self, customer_refs: Sequence[int]) -> list[str]:
+        """The e-mail and phone hashes of the records: an off-site file's match keys."""
+        query = select(col(Identifier.id_value)).where(
+            col(Identifier.customer_ref).in_(customer_refs),
+            col(Identifier.id_type).in_(MATCH_KEY_TYPES),
+        )
+        return [str(k) for k in (await self.session.execute(query)).scalars()]
+
+    async def dropped_files(self, profile_ids: Sequence[int]) -> list[str]:
+        """Where the file-drop activations that reached the profiles put their files."""
+        a, c = table_of(Activation).c, table_of(ActivationContact).c
+        query = (
+            select(a.destination)
+            .distinct()
+            .join_from(table_of(Activation), table_of(ActivationContact), c.activation_id == a.id)
+            .where(c.profile_id.in_(profile_ids), a.method == "file", a.destination.is_not(None))
+        )
+        return [str(d) for d in (await self.session.execute(query)).scalars()]
 
     async def _delete(self, statement: Executable) -> int:
         result: CursorResult[Any] = await self.session.execute(statement)  # type: ignore[assignment]

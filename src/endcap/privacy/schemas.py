@@ -36,3 +36,4 @@ class Tombstone(BaseModel):
     identifiers_removed: int
     consent_events_removed: int
     transactions_affected: int
+    activation_files_scrubbed: int

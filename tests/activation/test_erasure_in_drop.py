@@ -1,0 +1,85 @@
+"""An erasure reaches the file drop: activation files still waiting there are rewritten
+without the erased shopper's profile id or match keys, and nobody else's row is lost."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from endcap.config import Settings
+from endcap.consent.models import Purpose
+from endcap.db.engine import SessionFactory
+from endcap.privacy.channels import Channel
+from endcap.privacy.erasure import ErasureService
+from endcap.privacy.schemas import ErasureRequest
+from tests.activation.data import Shop, add_activation, build_shop, set_endpoint
+from tests.activation.run import activation, export, rows
+
+
+def _reached_everywhere(shop: Shop) -> int:
+    """A treated shopper with both consents and two customer records (even: two phones)."""
+    first = min(shop.customer_of)
+    both = shop.consented[Purpose.TARGETING_ONSITE] & shop.consented[Purpose.TARGETING_OFFSITE]
+    return next(p for p in shop.treated() if p in both and (p - first) % 14 == 0)
+
+
+async def _dropped(sessions: SessionFactory, settings: Settings, shop: Shop) -> dict[str, Path]:
+    files = {}
+    for channel in (Channel.ONSITE_DISPLAY, Channel.OFFSITE_SOCIAL):
+        await set_endpoint(sessions, channel, None)
+        activation_id = await add_activation(sessions, shop, channel)
+        await export(sessions, settings, activation_id)
+        destination = (await activation(sessions, activation_id)).destination
+        assert destination is not None
+        files[channel.value] = Path(destination)
+    return files
+
+
+async def test_an_erasure_rewrites_the_dropped_files_that_reached_the_shopper(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    shop = await build_shop(sessions)
+    files = await _dropped(sessions, settings, shop)
+    onsite, offsite = files["onsite_display"], files["offsite_social"]
+    before = {name: rows(path) for name, path in files.items()}
+    mode = stat.S_IMODE(onsite.stat().st_mode)
+    erased = _reached_everywhere(shop)
+    keys = {sha for _type, sha in shop.keys[erased]}
+    assert len(keys) == 3  # one e-mail, a phone on each record
+    assert [str(erased)] in before["onsite_display"]
+    assert keys <= {row[1] for row in before["offsite_social"]}
+
+    async with sessions() as session:
+        tombstone = await ErasureService(session, settings).erase(
+            ErasureRequest(customer_id=f"{shop.tag}-c{erased - min(shop.customer_of)}"),
+            requested_by=None,
+        )
+        await session.commit()
+
+    assert tombstone.activation_files_scrubbed == 2
+    assert rows(onsite) == [r for r in before["onsite_display"] if r != [str(erased)]]
+    assert len(rows(onsite)) == len(before["onsite_display"]) - 1
+    assert rows(offsite) == [r for r in before["offsite_social"] if r[1] not in keys]
+    assert len(rows(offsite)) == len(before["offsite_social"]) - 3
+    assert stat.S_IMODE(onsite.stat().st_mode) == mode
+    # Nothing is left beside the files (the rewrite's spare is renamed or removed).
+    assert sorted(p.name for p in onsite.parent.iterdir()) == sorted([onsite.name, offsite.name])
+
+
+async def test_an_erasure_leaves_files_that_never_reached_the_shopper_alone(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    shop = await build_shop(sessions)
+    files = await _dropped(sessions, settings, shop)
+    held_out = min(shop.holdout())  # a member, but in no file
+    before = {name: (path.read_bytes(), path.stat().st_mtime_ns) for name, path in files.items()}
+
+    async with sessions() as session:
+        tombstone = await ErasureService(session, settings).erase(
+            ErasureRequest(customer_id=f"{shop.tag}-c{held_out - min(shop.customer_of)}"),
+            requested_by=None,
+        )
+        await session.commit()
+
+    assert tombstone.activation_files_scrubbed == 0
+    assert {n: (p.read_bytes(), p.stat().st_mtime_ns) for n, p in files.items()} == before
