@@ -20,7 +20,7 @@ from endcap.privacy.settings import PrivacyGateSettings
 from endcap.traits.service import TraitsService
 from tests.audiences.conftest import PROFILES
 from tests.audiences.http import CATALOG_KEYS, create, create_rule, refresh
-from tests.support.retailer import unique_postal_codes
+from tests.support.retailer import SHOWN_PURPOSES, unique_postal_codes
 from tests.support.server import ServerProcess
 
 BIG = {"trait": "spend_52w", "op": ">", "value": 0}
@@ -226,12 +226,24 @@ def _without(codes: list[str]) -> dict[str, Any]:
     return {"and": [BUYERS, {"not": {"attribute": "postal_code", "op": "in", "value": codes}}]}
 
 
-def _buyer_codes(admin: EndcapClient, retailer: dict[str, Any], skip: int, n: int) -> list[str]:
-    """``n`` postal codes each held by exactly one customer, a buyer: each singles one out."""
+def _buyer_codes(
+    admin: EndcapClient,
+    retailer: dict[str, Any],
+    skip: int,
+    n: int,
+    *,
+    granted: tuple[str, ...] = SHOWN_PURPOSES,
+    withheld: tuple[str, ...] = (),
+) -> list[str]:
+    """``n`` postal codes each held by exactly one customer, a buyer: each singles one out.
+    By default each holds every purpose a channel's reach counts, so that audiences apart
+    by these shoppers are as far apart in every channel's reach (release_check.py)."""
     found = []
-    for code in unique_postal_codes(retailer["folder"])[skip:]:
-        one = {"and": [BUYERS, {"attribute": "postal_code", "op": "=", "value": code}]}
-        if _size(admin, one) == 1:
+    codes = unique_postal_codes(retailer["folder"], granted=granted, withheld=withheld)
+    for code in codes[skip:]:
+        # One more buyer each: a code whose holder was merged with another code's is no use.
+        held = {"and": [BUYERS, {"attribute": "postal_code", "op": "in", "value": [*found, code]}]}
+        if _size(admin, held) == len(found) + 1:
             found.append(code)
             if len(found) == n:
                 return found
@@ -391,3 +403,71 @@ def test_a_deleted_audience_reads_as_deleted_and_leaves_its_name_free(
     assert str(first.id) in {a["id"] for a in deleted}
     assert {a["status"] for a in deleted} == {"deleted"}
     assert taken.value.status == 409  # the live one holds the name
+
+
+def test_audiences_far_apart_but_one_apart_in_email_reach_are_refused(
+    admin: EndcapClient, brand: EndcapClient, retailer: dict[str, Any]
+) -> None:
+    """B is A without 61 buyers, but only a few of them have e-mail consent: the catalog's
+    rounded e-mail reach of the pair would single those few out."""
+    x = _buyer_codes(admin, retailer, skip=0, n=1, granted=("email",))
+    others = _buyer_codes(
+        admin,
+        retailer,
+        skip=0,
+        n=60,
+        granted=("targeting_offsite", "targeting_onsite"),
+        withheld=("email",),
+    )
+    a = _publish(admin, BUYERS)  # identical to any other test's BUYERS: allowed
+    b = refresh(admin, create_rule(admin, _without(x + others)).id)
+    assert a.current is not None
+    assert b.current is not None
+    k = PrivacyGateSettings().k_threshold
+    assert a.current.size - b.current.size == 61 >= k  # far enough as whole member sets
+    # A few of the 60 hold e-mail consent after all (a key chain joined their record to
+    # one that granted it), but the e-mail reaches stay well under k apart.
+    assert 0 < a.current.reach["email"] - b.current.reach["email"] < k // 5
+    assert a.current.reach["onsite_display"] - b.current.reach["onsite_display"] >= k
+
+    with pytest.raises(EndcapAPIError) as refused:
+        admin.request("POST", f"/api/v1/audiences/{b.id}/publish")
+
+    assert refused.value.status == 409
+    assert refused.value.type == "urn:endcap:problem:audience-too-similar"
+    assert "its members with email consent" in refused.value.detail
+    assert b.id not in {e.id for e in brand.audience_catalog()}
+    assert admin.audience(b.id).status == "draft"
+
+
+def test_a_published_audience_cannot_be_edited_and_refreshed_into_itself_minus_one(
+    admin: EndcapClient, brand: EndcapClient, retailer: dict[str, Any]
+) -> None:
+    """A rule edit is not drift: the refreshed version is compared with the audience's own
+    released versions, and "A minus one shopper" under A's own name is refused."""
+    not_platinum = {"not": {"attribute": "loyalty_tier", "op": "in", "value": ["platinum"]}}
+    rule = {"and": [BUYERS, not_platinum]}
+    x = _buyer_codes(admin, retailer, skip=0, n=1)
+    assert _size(admin, {"and": [rule, {"attribute": "postal_code", "op": "=", "value": x[0]}]})
+    a = _publish(admin, rule)
+    entry_before = brand.request("GET", f"/api/v1/catalog/audiences/{a.id}").json()
+    steady = admin.wait(admin.request("POST", f"/api/v1/audiences/{a.id}/refresh").json()["id"])
+    assert steady.status == "succeeded"  # the same rule again: drift, not compared
+    a = admin.audience(a.id)
+
+    without_x = {"not": {"attribute": "postal_code", "op": "in", "value": x}}
+    changed = admin.request(
+        "PATCH", f"/api/v1/audiences/{a.id}", json={"rule": {"and": [rule, without_x]}},
+        headers={"If-Match": f'"{a.revision}"'},
+    )  # fmt: skip
+    assert changed.status_code == 200
+    done = admin.wait(admin.request("POST", f"/api/v1/audiences/{a.id}/refresh").json()["id"])
+
+    assert done.status == "failed"
+    assert done.error is not None
+    assert f"is too similar to audience {a.id}" in done.error
+    assert "the catalog keeps version 2" in done.error
+    after = admin.audience(a.id)
+    assert after.current is not None
+    assert after.current.version == 2
+    assert brand.request("GET", f"/api/v1/catalog/audiences/{a.id}").json() == entry_before

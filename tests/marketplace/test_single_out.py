@@ -20,7 +20,7 @@ from endcap.privacy.sizes import round_count
 from tests.audiences.http import create_rule, refresh
 from tests.marketplace.booking import campaign_body
 from tests.marketplace.conftest import EVERYONE, MIN_AUDIENCE, Market
-from tests.support.retailer import unique_postal_codes
+from tests.support.retailer import SHOWN_PURPOSES, unique_postal_codes
 
 
 def test_everyone_minus_one_cannot_be_forecast_or_booked(market: Market) -> None:
@@ -108,7 +108,8 @@ def test_everyone_but_one_assembled_from_two_audiences_shows_nothing(market: Mar
     (it ends in 50). Rounding the exact union would show the pair 100 below edge: the one
     shopper. The forecast shows the sum of the two catalog reaches instead, here exactly
     edge's own, so the brand sees no difference at all."""
-    codes = unique_postal_codes(market.files)
+    # Shoppers holding every shown purpose: as far apart in each channel's reach.
+    codes = unique_postal_codes(market.files, granted=SHOWN_PURPOSES)
     with market.client(market.admin_key) as admin:
         shopper = next(
             code
@@ -139,7 +140,9 @@ def test_everyone_but_one_assembled_from_two_audiences_shows_nothing(market: Mar
         # Split the rest of edge into two by postal code, so that both on-site reaches end in
         # 50 or more: each then rounds up, and their rounded sum differs from the rounded
         # exact union. Adding a code adds at most one, so again step by what is missing.
-        pool, split, ends = others[leave_out:], 700, 0
+        left_out = {shopper, *others[:leave_out]}
+        pool = [c for c in unique_postal_codes(market.files) if c not in left_out]
+        split, ends = 700, 0
         for _ in range(40):
             some = _built(admin, kept, without, _postal("in", pool[:split]))
             ends = _onsite(some) % 100
@@ -188,7 +191,8 @@ def test_a_forecast_counts_a_withheld_overlap_as_nested(market: Market) -> None:
     overlap rounded is 100 below A's catalog reach, and a forecast built on it would show
     the pair 100 above B: the shopper. The forecast counts the pair as nested instead."""
     # From the end of the list, away from the codes the other tests here leave out.
-    codes = unique_postal_codes(market.files)[::-1]
+    # Shoppers holding every shown purpose: as far apart in each channel's reach.
+    codes = unique_postal_codes(market.files, granted=SHOWN_PURPOSES)[::-1]
     with market.client(market.admin_key) as admin:
         shopper = next(
             code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.config import Settings
 from endcap.ingest.service import IngestService
+from endcap.privacy.channels import CHANNEL_PURPOSE
+
+# The consent purposes some channel's reach counts: shoppers holding all of them set two
+# audiences as far apart in every channel's reach as in members (release_check.py).
+SHOWN_PURPOSES = tuple(sorted({p.value for p in CHANNEL_PURPOSE.values()}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +77,35 @@ async def load_tiny(session: AsyncSession, settings: Settings, folder: Path) -> 
     return retailer
 
 
-def unique_postal_codes(folder: Path) -> list[str]:
+def unique_postal_codes(
+    folder: Path, *, granted: Collection[str] = (), withheld: Collection[str] = ()
+) -> list[str]:
     """Postal codes that exactly one customer in ``folder/customers.csv`` has: the handle an
-    attacker would use to single one shopper out of an audience."""
+    attacker would use to single one shopper out of an audience. With ``granted`` or
+    ``withheld``, only those whose customer's latest consent event (``consents.csv``) for
+    each purpose of ``granted`` is a grant, and for none of ``withheld`` is."""
     counts: dict[str, int] = {}
+    holder: dict[str, str] = {}
     with (folder / "customers.csv").open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             counts[row["postal_code"]] = counts.get(row["postal_code"], 0) + 1
-    return sorted(code for code, n in counts.items() if n == 1 and code)
+            holder[row["postal_code"]] = row["customer_id"]
+    latest: dict[tuple[str, str], tuple[str, str]] = {}
+    if granted or withheld:
+        with (folder / "consents.csv").open(encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                key = (row["customer_id"], row["purpose"])
+                if key not in latest or row["recorded_at"] >= latest[key][0]:
+                    latest[key] = (row["recorded_at"], row["status"])
+
+    def holds(customer: str, purpose: str) -> bool:
+        return latest.get((customer, purpose), ("", ""))[1] == "granted"
+
+    return sorted(
+        code
+        for code, n in counts.items()
+        if n == 1
+        and code
+        and all(holds(holder[code], p) for p in granted)
+        and not any(holds(holder[code], p) for p in withheld)
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,18 @@ _LOCK_AUDIENCE = (
     .with_for_update()
     .execution_options(populate_existing=True)
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedVersion:
+    """An audience version brands have been shown: its size, its reach per channel and the
+    definition it was computed from (None before migration 0027)."""
+
+    audience_id: uuid.UUID
+    version: int
+    size: int
+    reach: dict[str, int]
+    definition: str | None
 
 
 class MembershipRepository:
@@ -105,13 +118,17 @@ class MembershipRepository:
         found = await self.session.exec(_ONE_PUBLISHED, params={"p_audience": audience_id})
         return list(found.all())
 
-    async def released_versions(self) -> list[tuple[uuid.UUID, int, int]]:
-        """(audience, version, size) of every version brands have been shown, whatever its
-        audience is now (deleted, changed, refreshed since): what the difference check
-        compares a new release with."""
+    async def released_versions(self) -> list[ReleasedVersion]:
+        """Every version brands have been shown, whatever its audience is now (deleted,
+        changed, refreshed since): what the difference check compares a new release with."""
         v = table_of(AudienceVersion).c
-        query = select(v.audience_id, v.version, v.size).where(v.released_at.is_not(None))
-        return [(a, int(n), int(size)) for a, n, size in (await self.session.execute(query)).all()]
+        query = select(v.audience_id, v.version, v.size, v.reach, v.definition).where(
+            v.released_at.is_not(None)
+        )
+        return [
+            ReleasedVersion(a, int(n), int(size), dict(reach), definition)
+            for a, n, size, reach, definition in (await self.session.execute(query)).all()
+        ]
 
     async def release(self, audience_id: uuid.UUID, version: int) -> None:
         """Mark ``version`` as shown to brands (its first showing is kept)."""
@@ -172,9 +189,15 @@ class MembershipRepository:
         )
         return int((await self.session.execute(query)).scalar_one())
 
-    async def member_ids(self, audience_id: uuid.UUID, version: int) -> np.ndarray:
-        """Sorted member ids (for the difference check), fetched in chunks."""
+    async def member_ids(
+        self, audience_id: uuid.UUID, version: int, purpose: Purpose | None = None
+    ) -> np.ndarray:
+        """Sorted member ids (for the difference check), fetched in chunks; with ``purpose``,
+        only those holding its consent now (the members a channel's reach counts)."""
         query = self.members(audience_id, version).order_by(MEMBERS.c.profile_id)
+        if purpose is not None:
+            consented = consented_profiles(purpose).subquery()
+            query = query.join(consented, consented.c.profile_id == MEMBERS.c.profile_id)
         result = await self.session.stream(query.execution_options(yield_per=FETCH_ROWS))
         parts = [
             np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk))

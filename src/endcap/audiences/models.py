@@ -109,6 +109,10 @@ class AudienceVersion(SQLModel, table=True):
     released_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
+    # The digest of the audience's kind, rule and model request this version was computed
+    # from (service._definition): the difference check tells a rule change from drift by
+    # it. None on versions refreshed before migration 0027.
+    definition: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     # How a model audience's model did on data it was not fitted on (retailer-side only).
     report: dict[str, Any] | None = Field(
         default=None, sa_column=Column(JsonDocument, nullable=True)

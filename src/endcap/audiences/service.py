@@ -19,6 +19,7 @@ from endcap.audiences.estimate import Estimate, estimate_rule, members_query
 from endcap.audiences.membership import MembershipRepository
 from endcap.audiences.modelled import ModelledAudiences
 from endcap.audiences.models import Audience, AudienceKind, AudienceStatus, AudienceVersion
+from endcap.audiences.release_check import ReleaseCheck
 from endcap.audiences.schemas import (
     AudienceCreate,
     AudiencePublic,
@@ -40,7 +41,6 @@ from endcap.jobs.service import JobService
 from endcap.money import retailer_priced
 from endcap.pagination import Page, PageRequest, next_cursor
 from endcap.privacy.channels import CHANNEL_PURPOSE
-from endcap.privacy.difference import MemberSet, could_be_near_duplicates, ensure_not_near_duplicate
 from endcap.privacy.sensitive import SensitiveCategories, SensitiveMatch
 from endcap.privacy.settings import PrivacyGateSettings
 from endcap.privacy.sizes import ensure_minimum_size
@@ -75,6 +75,7 @@ class AudienceService:
         self.currency = currency  # the retailer's: every price is in it
         self.audiences = MembershipRepository(session)
         self.gate = gate
+        self.release_check = ReleaseCheck(self.audiences, gate.k_threshold, gate.min_audience)
         self.sensitive = SensitiveCategories.from_settings(gate)
         self.modelled = ModelledAudiences(session, self.sensitive)
 
@@ -249,9 +250,10 @@ class AudienceService:
         if audience.status == AudienceStatus.PUBLISHED:
             # Brands see the new version as soon as it is current: it passes the same
             # check as a publication, or the refresh fails and the catalog keeps the old.
-            await self._ensure_apart(
+            await self.release_check.ensure_apart(
                 audience.id,
-                await self.audiences.member_ids(audience.id, version),
+                version,
+                computed,
                 f"version {version} of this published audience (the catalog keeps version"
                 f" {audience.current_version})",
             )
@@ -263,6 +265,7 @@ class AudienceService:
                 size=size,
                 reach=reach,
                 report=report,
+                definition=computed,
                 released_at=utcnow() if published else None,  # brands see it from the commit
             )
         )
@@ -284,35 +287,15 @@ class AudienceService:
         current = await self.audiences.version(audience.id, audience.current_version)
         best_reach = max(current.reach.values(), default=0) if current else 0
         ensure_minimum_size(best_reach, minimum=self.gate.min_audience)
-        members = await self.audiences.member_ids(audience.id, audience.current_version)
-        await self._ensure_apart(audience.id, members, "this audience")
+        await self.release_check.ensure_apart(
+            audience.id,
+            audience.current_version,
+            current.definition if current else None,
+            "this audience",
+        )
         audience.status = AudienceStatus.PUBLISHED
         await self.audiences.release(audience.id, audience.current_version)
         return await self._changed(audience)
-
-    async def _ensure_apart(
-        self, audience_id: uuid.UUID, members: MemberSet, described_as: str
-    ) -> None:
-        """The difference check of ``members`` against every version of another audience
-        that brands have been shown (released_at): what a brand saw stays known to it after
-        that audience is deleted or its rule changes, so "A minus one shopper" stays refused
-        then too. TooSimilarAudienceError names the first too close.
-
-        The audience's own earlier versions are not compared: an audience's members drift
-        by a few shoppers from one refresh to the next, and refusing that drift would stop
-        every refresh of a steady audience; what brands read of one audience over time is
-        rounded (privacy/sizes.py). Holds the publication lock to the commit, so that two
-        releases checked at once (two publications, or a publication and a refresh) cannot
-        each pass against the other's old state."""
-        await self.audiences.lock_publication()
-        k = self.gate.k_threshold
-        for other, version, size in await self.audiences.released_versions():
-            # Sets whose sizes differ by k or more cannot be near: not even loaded. The
-            # others one at a time: a steady audience's weekly versions may all be near in
-            # size, and a million members each.
-            if other != audience_id and could_be_near_duplicates(len(members), size, k=k):
-                visible = [(str(other), await self.audiences.member_ids(other, version))]
-                ensure_not_near_duplicate(members, visible, k=k, described_as=described_as)
 
     async def delete(
         self, audience_id: uuid.UUID, *, if_match: IfMatchTags | None = None
