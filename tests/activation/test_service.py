@@ -83,7 +83,7 @@ async def test_enqueue_queues_one_activation_and_job_per_channel(
         await service.enqueue(row, ADMIN.key_id)
 
 
-async def test_a_brand_sees_rounded_counts_of_its_own_campaign_only(
+async def test_a_brand_sees_no_counts_and_only_its_own_campaign(
     session: AsyncSession, settings: Settings
 ) -> None:
     row = await campaign(session, CampaignStatus.LIVE)
@@ -104,17 +104,19 @@ async def test_a_brand_sees_rounded_counts_of_its_own_campaign_only(
     own = await service.get(brand_of(row.partner_id), activation.id)
     exact = await service.get(ADMIN, activation.id)
 
+    # Each count is over the union of the campaign's audiences, which no brand is shown.
     assert (own.members, own.holdout_excluded, own.no_consent_excluded, own.exported) == (
-        1200,
         None,
         None,
-        1100,
+        None,
+        None,
     )
-    assert (own.exact, own.destination) == (False, None)
+    assert (own.pressure_excluded, own.match_keys) == (None, None)
+    assert (own.exact, own.destination, own.status) == (False, None, "delivered")
     assert (exact.members, exact.holdout_excluded, exact.exported) == (1234, 123, 1055)
     assert (exact.exact, exact.destination) == (True, "/drop/x.csv")
     listed = await service.list_for(brand_of(row.partner_id), row.id)
-    assert [(a.id, a.members) for a in listed.items] == [(activation.id, 1200)]
+    assert [(a.id, a.members) for a in listed.items] == [(activation.id, None)]
 
     stranger = brand_of(uuid.uuid4())
     with pytest.raises(NotFoundError) as foreign:

@@ -30,11 +30,12 @@ class ActivationRequest(BaseModel):
 class ActivationPublic(BaseModel):
     """One export of a campaign to one channel.
 
-    ``exact`` says whether the counts are exact (the retailer) or rounded (a brand: to
-    the privacy gate's step, and None below its minimum). ``no_consent_excluded`` and
-    ``pressure_excluded`` say why shoppers were left out; they are retailer-side only, as
-    the pressure count sizes other brands' campaigns. ``method``, ``destination``,
-    ``error`` and ``job_id`` are retailer-side only and None for a brand.
+    The counts (``members``, ``holdout_excluded``, ``no_consent_excluded``,
+    ``pressure_excluded``, ``exported``, ``match_keys``), ``method``, ``destination``,
+    ``error`` and ``job_id`` are the retailer's: a brand sees them as None (``exact`` is
+    False) and reads what its campaign reached in its report, through the privacy gate
+    (activation/service.py ``public`` says why). The pressure count, for one, is the
+    overlap of this audience with other brands' delivered files.
     """
 
     id: uuid.UUID

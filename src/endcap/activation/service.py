@@ -24,7 +24,6 @@ from endcap.jobs.service import JobService
 from endcap.marketplace.models import Campaign, CampaignStatus
 from endcap.pagination import DEFAULT_PAGE_SIZE, Page, PageRequest, next_cursor
 from endcap.privacy.channels import Channel
-from endcap.privacy.sizes import round_count
 
 EXPORT_JOB = "activation_export"
 # A campaign is activated once approved (its holdout is fixed then) and until it ends, but
@@ -39,12 +38,6 @@ COUNT_FIELDS = (
     "exported",
     "match_keys",
 )
-# Why a consented or unconsented shopper was left out is the retailer's to know. The
-# pressure count is the overlap of this audience with other brands' delivered files, so
-# even rounded it would size a competitor's campaign; and with the consent count beside it
-# a brand could subtract one from the other. A brand sees neither: only how many were
-# considered, held out and sent.
-RETAILER_ONLY_COUNTS = frozenset({"no_consent_excluded", "pressure_excluded"})
 
 
 class ActivationService:
@@ -113,7 +106,7 @@ class ActivationService:
             activation.job_id = job.id
             created.append(activation)
         await self.session.flush()
-        return [public(a, self.settings, exact=True) for a in created]
+        return [public(a, exact=True) for a in created]
 
     async def enqueue_campaign(
         self,
@@ -142,7 +135,7 @@ class ActivationService:
         rows, cursor = next_cursor(await self.activations.list_page(campaign_id, page), page)
         exact = not principal.is_brand
         return Page[ActivationPublic](
-            items=[public(a, self.settings, exact=exact) for a in rows], next_cursor=cursor
+            items=[public(a, exact=exact) for a in rows], next_cursor=cursor
         )
 
     async def get(self, principal: Principal, activation_id: uuid.UUID) -> ActivationPublic:
@@ -154,7 +147,7 @@ class ActivationService:
         campaign = await self.activations.campaign(activation.campaign_id)
         if campaign is None or not _reaches(principal, campaign):
             raise missing
-        return public(activation, self.settings, exact=not principal.is_brand)
+        return public(activation, exact=not principal.is_brand)
 
     async def _visible_campaign(self, principal: Principal, campaign_id: uuid.UUID) -> Campaign:
         campaign = await self.activations.campaign(campaign_id)
@@ -163,18 +156,19 @@ class ActivationService:
         return campaign
 
 
-def public(activation: Activation, settings: Settings, *, exact: bool) -> ActivationPublic:
-    """The activation as the API answers it: exact for the retailer; for a brand, counts
-    rounded (and none of RETAILER_ONLY_COUNTS) and no method, destination, error or job."""
+def public(activation: Activation, *, exact: bool) -> ActivationPublic:
+    """The activation as the API answers it: everything for the retailer; for a brand, its
+    status and times only.
+
+    A brand is shown no count: each is taken over the union of the campaign's audiences
+    (and its consent at export time), an exact set the catalog never releases. Rounded,
+    "members" beside the catalog sizes of two audiences gives their overlap, which the
+    catalog withholds below the minimum; "exported" gives the consented union, which the
+    forecast never shows (marketplace/reach.py). What a campaign reached comes to a brand
+    in its report, through the privacy gate."""
     counts: dict[str, int | None] = {name: getattr(activation, name) for name in COUNT_FIELDS}
     if not exact:
-        gate = settings.privacy_gate
-        counts = {
-            name: None
-            if value is None or name in RETAILER_ONLY_COUNTS
-            else round_count(value, to=gate.round_to, minimum=gate.min_audience).value
-            for name, value in counts.items()
-        }
+        counts = dict.fromkeys(counts)
     return ActivationPublic(
         id=activation.id,
         campaign_id=activation.campaign_id,

@@ -150,7 +150,7 @@ class ExportSteps:
         activation = await self.activations.get(activation_id)
         if activation is None or activation.status != ActivationStatus.DELIVERED:
             return None
-        return public(activation, self.settings, exact=True)
+        return public(activation, exact=True)
 
     async def recheck(self, plan: ExportPlan) -> None:
         """ConflictError if the campaign was cancelled, completed or paused since the export
@@ -316,7 +316,7 @@ class ExportSteps:
         activation = await self.activations.get(plan.activation_id)
         if activation is None:  # deleted with its campaign while it ran
             raise NotFoundError(f"no activation with id {plan.activation_id}")
-        return public(activation, self.settings, exact=True)
+        return public(activation, exact=True)
 
     async def fail(
         self,
