@@ -130,7 +130,7 @@ def test_booking_after_the_audience_lost_a_channels_consent_takes_nothing(
     market: Market,
 ) -> None:
     with market.client(market.admin_key) as admin:
-        audience = publish(admin, tiers("silver", "gold"))
+        audience = publish(admin, tiers("silver", "gold", "platinum"))
     assert reach(audience, OFFSITE) >= MIN_AUDIENCE
     body = campaign_body(market, market.a, audience_id=audience.id, channels=[ONSITE, OFFSITE])
     with market.client(market.a.key) as brand:

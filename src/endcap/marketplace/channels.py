@@ -191,13 +191,25 @@ class ChannelService:
             for week in await self.channels.take_weeks(
                 campaign_id,
                 [(c, m, settings[Channel(c)].weekly_capacity, wanted[(c, m)]) for c, m in order],
+                coarse=not exact,
             )
         }
+
         # Short: a week on the books without room (not taken), or one new to the books
-        # that the booking alone overfills. The weeks taken stay locked, and the
-        # transaction's rollback gives back what they took.
-        if len(taken) < len(order) or any(w.booked > w.capacity for w in taken.values()):
-            unfit = [k for k in order if k not in taken or taken[k].booked > taken[k].capacity]
+        # that the booking alone overfills (for a brand: past its coarse remainder, as a
+        # week on the books is judged). The weeks taken stay locked, and the transaction's
+        # rollback gives back what they took.
+        def overfilled(key: tuple[str, date]) -> bool:
+            week = taken[key]
+            if week.booked > week.capacity:
+                return True
+            # Holding the booking alone: new to the books (or empty before; the statement
+            # judged those already, the same way).
+            alone = week.booked == wanted[key]
+            return not exact and alone and week.booked > coarse_left(week.capacity, week.capacity)
+
+        unfit = [k for k in order if k not in taken or overfilled(k)]
+        if unfit:
             self._refuse(await self.channels.lock_weeks(unfit), wanted, taken, exact=exact)
 
     @staticmethod

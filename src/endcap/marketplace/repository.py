@@ -47,6 +47,7 @@ from endcap.marketplace.models import (
     ChannelWeek,
 )
 from endcap.pagination import PageRequest, keyset
+from endcap.privacy.sizes import CAPACITY_STEPS
 
 WEEKS = table_of(ChannelWeek)
 WEEK_COLUMNS = (WEEKS.c.channel, WEEKS.c.week_start, WEEKS.c.capacity, WEEKS.c.booked)
@@ -64,12 +65,23 @@ _ADD_BOOKED = (
 # week already there gets it added only where it fits, and is row-locked either way (ON
 # CONFLICT DO UPDATE locks the rows it checks), in the order of the VALUES.
 _TAKE_WEEKS_HEAD = "INSERT INTO channel_weeks (channel, week_start, capacity, booked) VALUES "
-_TAKE_WEEKS_TAIL = (
+_TAKE_WEEKS_UPDATE = (
     " ON CONFLICT (channel, week_start) DO UPDATE"
     " SET booked = channel_weeks.booked + excluded.booked"
     " WHERE channel_weeks.booked + excluded.booked <= channel_weeks.capacity"
-    " RETURNING channel, week_start, capacity, booked"
 )
+# A brand's booking fits only within what is left rounded down to a hundredth of the
+# week's capacity (privacy/sizes.coarse_left, the figure a brand is shown): were the
+# exact remainder the limit, booking and cancelling ever larger campaigns would find it,
+# and with it another brand's booking. Integer division on both databases.
+_COARSE_FIT = (
+    " AND excluded.booked <= (channel_weeks.capacity - channel_weeks.booked)"
+    f" / (CASE WHEN channel_weeks.capacity >= {CAPACITY_STEPS}"
+    f" THEN channel_weeks.capacity / {CAPACITY_STEPS} ELSE 1 END)"
+    f" * (CASE WHEN channel_weeks.capacity >= {CAPACITY_STEPS}"
+    f" THEN channel_weeks.capacity / {CAPACITY_STEPS} ELSE 1 END)"
+)
+_TAKE_WEEKS_TAIL = " RETURNING channel, week_start, capacity, booked"
 
 
 # On PostgreSQL the same statement also writes what the campaign holds of each week (a
@@ -83,13 +95,15 @@ _HOLD_TAKEN = "), taken AS ("
 _HOLD_TAIL = ") SELECT channel, week_start, capacity, booked FROM taken"
 
 
-@functools.lru_cache(maxsize=128)
-def _take_weeks(rows: int, *, hold: bool) -> TextualSelect:
+@functools.lru_cache(maxsize=256)
+def _take_weeks(rows: int, *, hold: bool, coarse: bool) -> TextualSelect:
     """The statement taking ``rows`` weeks, and if ``hold`` writing the campaign's hold of
-    each; its parameters are numbered, never values. Its answer is typed (SQLite returns a
-    date as text otherwise)."""
+    each, and if ``coarse`` fitting a week only within its coarse remainder; its
+    parameters are numbered, never values. Its answer is typed (SQLite returns a date as
+    text otherwise)."""
     values = ", ".join(f"(:c{i}, :w{i}, :k{i}, :n{i})" for i in range(rows))
-    sql = _TAKE_WEEKS_HEAD + values + _TAKE_WEEKS_TAIL
+    fit = _TAKE_WEEKS_UPDATE + (_COARSE_FIT if coarse else "")
+    sql = _TAKE_WEEKS_HEAD + values + fit + _TAKE_WEEKS_TAIL
     params = [
         bindparam(f"{name}{i}", type_=column.type)
         for i in range(rows)
@@ -248,15 +262,20 @@ class ChannelRepository:
         return list((await self.session.execute(_WEEKS_OF, params)).all())
 
     async def take_weeks(
-        self, campaign_id: uuid.UUID, weeks: Sequence[tuple[str, date, int, int]]
+        self,
+        campaign_id: uuid.UUID,
+        weeks: Sequence[tuple[str, date, int, int]],
+        *,
+        coarse: bool = False,
     ) -> list[WeekRow]:
         """Add ``n`` to ``booked`` of each (channel, week, capacity, n), in one statement: a
         week not on the books yet is put there with ``capacity``, holding ``n``; a week on
-        the books gets ``n`` only if it still fits. Every week is row-locked until the
-        transaction ends, in the order given, so give them in (channel, week) order, the
-        order every booking and release locks them in. The campaign's hold of each week
-        (a capacity reservation of ``n``) is written too: in the same statement on
-        PostgreSQL, right after it on SQLite.
+        the books gets ``n`` only if it still fits (with ``coarse``, within what is left
+        rounded down as a brand is shown it: privacy/sizes.coarse_left). Every week is
+        row-locked until the transaction ends, in the order given, so give them in
+        (channel, week) order, the order every booking and release locks them in. The
+        campaign's hold of each week (a capacity reservation of ``n``) is written too: in
+        the same statement on PostgreSQL, right after it on SQLite.
 
         Returns the weeks that took their ``n``, as they are now: a week missing from the
         answer did not have room. A new week is inserted whatever its ``n``, so the caller
@@ -269,7 +288,7 @@ class ChannelRepository:
         params: dict[str, object] = {"campaign": campaign_id} if hold else {}
         for i, (channel, monday, capacity, n) in enumerate(weeks):
             params.update({f"c{i}": channel, f"w{i}": monday, f"k{i}": capacity, f"n{i}": n})
-        statement = _take_weeks(len(weeks), hold=hold)
+        statement = _take_weeks(len(weeks), hold=hold, coarse=coarse)
         taken = list((await self.session.execute(statement, params)).all())
         if not hold:
             await self.session.execute(

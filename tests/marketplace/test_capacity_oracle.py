@@ -1,0 +1,89 @@
+"""A brand cannot find another brand's booking by booking and cancelling: its bookings fit
+only within the week's remainder as a brand is shown it (rounded down to a hundredth of
+the capacity), so whether one fits tells it nothing more than the forecast does."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from endcap.client import EndcapAPIError, EndcapClient
+from endcap.privacy.sizes import coarse_left
+from tests.marketplace.booking import campaign_body, next_monday
+from tests.marketplace.conftest import Market
+
+CHANNEL = "coupon"
+
+
+def _budget_for(brand: EndcapClient, flight: dict[str, Any], low: int, high: int) -> Decimal:
+    """A budget (whole cents) whose forecast buys between ``low`` and ``high`` impressions."""
+    cents_low, cents_high = 1, 10**7
+    while cents_low <= cents_high:
+        cents = (cents_low + cents_high) // 2
+        budget = Decimal(cents) / 100
+        bought = brand.forecast(**flight, budget=budget, currency="SEK").impressions
+        if low <= bought <= high:
+            return budget
+        if bought < low:
+            cents_low = cents + 1
+        else:
+            cents_high = cents - 1
+    raise AssertionError(f"no budget buys {low} to {high} impressions")
+
+
+def test_a_brand_booking_fits_only_within_the_coarse_remainder(market: Market) -> None:
+    monday = next_monday(16)  # clear of every other booking on the channel
+    week = {"starts_on": monday, "ends_on": monday + timedelta(days=6), "channels": [CHANNEL]}
+    flight = {**week, "audience_id": market.audience_id, "frequency_cap": 1}
+    with market.client(market.admin_key) as admin:
+        admin.configure_channel(
+            CHANNEL, cpm="5.00", currency="SEK", weekly_capacity=10**9, max_per_profile_week=3
+        )
+    with market.client(market.a.key) as brand:
+        full = brand.forecast(**flight).impressions
+    capacity = full  # the audience's whole week: a brand can ask for more than is left
+    step = capacity // 100
+    assert step > 1
+    with market.client(market.admin_key) as admin:
+        admin.configure_channel(
+            CHANNEL, cpm="5.00", currency="SEK", weekly_capacity=capacity, max_per_profile_week=3
+        )
+    with market.client(market.b.key) as rival:
+        budget = _budget_for(rival, flight, full // 10, full // 8)
+        draft = rival.create_campaign(
+            **campaign_body(market, market.b, frequency_cap=1, budget=budget, **week)
+        )
+        theirs = rival.book(draft.id).booked_impressions
+    assert theirs is not None
+    left = capacity - theirs
+    shown = coarse_left(left, capacity)
+    assert 0 < shown < left, "the rival's booking left a whole number of steps: pick again"
+
+    with market.client(market.a.key) as brand:
+        assert brand.forecast(**flight).lines[0].capacity_left == shown
+        # More than the brand is shown as left, but within the exact remainder: refused,
+        # exactly as a booking past the remainder is.
+        over = _budget_for(brand, flight, shown + 1, left)
+        refused_draft = brand.create_campaign(
+            **campaign_body(market, market.a, frequency_cap=1, budget=over, **week)
+        )
+        with pytest.raises(EndcapAPIError) as refused:
+            brand.book(refused_draft.id)
+        assert refused.value.status == 409
+        assert refused.value.type == "urn:endcap:problem:capacity-exceeded"
+        assert f"has {shown} impressions left or a little more" in refused.value.detail
+        assert brand.campaign(refused_draft.id).status == "draft"
+        # Up to what it is shown fits.
+        within = _budget_for(brand, flight, shown - step + 1, shown)
+        fits = brand.create_campaign(
+            **campaign_body(market, market.a, frequency_cap=1, budget=within, **week)
+        )
+        booked = brand.book(fits.id).booked_impressions
+    assert booked is not None
+    assert shown - step < booked <= shown
+    with market.client(market.admin_key) as admin:
+        (held,) = admin.capacity(CHANNEL, first=monday, last=monday)
+    assert (held.capacity, held.booked) == (capacity, theirs + booked)
