@@ -239,3 +239,31 @@ def test_cancelling_a_live_campaign_keeps_this_weeks_capacity_spent(market: Mark
 
 def _fields_of(error: EndcapAPIError) -> list[str]:
     return [str(e.get("field")) for e in error.problem.get("errors", [])]
+
+
+@pytest.mark.parametrize(("who", "action"), [("admin", "reject"), ("brand", "cancel")])
+def test_a_campaign_ended_before_it_was_scheduled_gives_back_this_week_too(
+    market: Market, who: str, action: str
+) -> None:
+    """Its flight has begun, but nothing went out before scheduling: every week is free."""
+    today = date.today()  # noqa: DTZ011  (flight dates are calendar days)
+    this_week = today - timedelta(days=today.weekday())
+    flight = {"starts_on": today, "ends_on": this_week + timedelta(days=13)}  # two ISO weeks
+    body = campaign_body(market, market.a, channels=["instore_screen"], **flight)
+    body["creative"] = {"headline": "New taste"}
+    weeks = {"first": this_week, "last": this_week + timedelta(days=13)}
+    with market.client(market.admin_key) as admin, market.client(market.a.key) as brand:
+        admin.configure_channel(
+            "instore_screen", cpm="10.00", currency="SEK", weekly_capacity=10**7,
+            max_per_profile_week=3,
+        )  # fmt: skip
+        before = [w.booked for w in admin.capacity("instore_screen", **weeks)]
+        campaign = brand.book(brand.create_campaign(**body).id)
+        booked = [w.booked for w in admin.capacity("instore_screen", **weeks)]
+        actor = admin if who == "admin" else brand
+        ended = actor.act(campaign.id, action, **({"reason": "no"} if action == "reject" else {}))
+        after = [w.booked for w in admin.capacity("instore_screen", **weeks)]
+    assert ended.status == ("rejected" if action == "reject" else "cancelled")
+    assert len(booked) == 2
+    assert all(b > a for a, b in zip(before, booked, strict=True))
+    assert after == before

@@ -162,7 +162,7 @@ class MarketplaceCalls(Transport):
         return self._get(f"/api/v1/approvals/{campaign_id}", ApprovalItem)
 
     def activations(self, campaign_id: uuid.UUID) -> Page[ActivationPublic]:
-        """A campaign's exports per channel (a brand sees its own, with rounded counts)."""
+        """A campaign's exports per channel (a brand sees its own: status, no counts)."""
         return self._get(f"/api/v1/campaigns/{campaign_id}/activations", Page[ActivationPublic])
 
     def activation(self, activation_id: uuid.UUID) -> ActivationPublic:

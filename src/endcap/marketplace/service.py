@@ -37,7 +37,7 @@ from endcap.marketplace.models import (
     CampaignLine,
     CampaignStatus,
 )
-from endcap.marketplace.plan import unrun_from
+from endcap.marketplace.plan import unrun_from, week_start
 from endcap.marketplace.public import campaign_public
 from endcap.marketplace.quote_cache import QuoteCache
 from endcap.marketplace.repository import CampaignRepository
@@ -391,8 +391,16 @@ class CampaignService:
         return campaign_public(campaign, audiences, await self.campaigns.lines(campaign.id))
 
 
+# Scheduling queues a campaign's activations: only from then on can a file have gone out.
+MAY_HAVE_RUN = frozenset({CampaignStatus.SCHEDULED, CampaignStatus.LIVE, CampaignStatus.PAUSED})
+
+
 def _unrun_from(campaign: Campaign) -> date:
-    """The first week a campaign ending now will not run in (see plan.unrun_from)."""
+    """The first week a campaign ending now will not run in (see plan.unrun_from). One
+    rejected or cancelled before it was scheduled ran in no week, its flight's first
+    included, and gives every week back."""
+    if campaign.status not in MAY_HAVE_RUN:
+        return week_start(campaign.starts_on)
     return unrun_from(campaign.starts_on, utcnow().date())
 
 
