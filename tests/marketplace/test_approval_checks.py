@@ -229,13 +229,15 @@ def test_an_erasure_taking_a_pinned_version_below_the_minimum_blocks_approval(
     market: Market, tmp_path: Path
 ) -> None:
     rule = {"attribute": "loyalty_tier", "op": "in", "value": ["gold", "platinum"]}
+    onsite = unique_postal_codes(market.files, granted=("targeting_onsite",))
     with market.client(market.admin_key) as admin:
         audience = publish(admin, rule=rule)
-        # A member alone at their postal code: one customer, one profile.
+        # A member alone at their postal code (one customer, one profile), with on-site
+        # consent.
         member = next(
             row["customer_id"]
             for row in _rows(market.files)
-            if row["postal_code"] in unique_postal_codes(market.files)
+            if row["postal_code"] in onsite
             and admin.request(
                 "POST",
                 "/api/v1/audiences/estimate",
@@ -245,11 +247,12 @@ def test_an_erasure_taking_a_pinned_version_below_the_minimum_blocks_approval(
         )  # fmt: skip
     assert audience.current is not None
     size, version = audience.current.size, audience.current.version
-    campaign = book(market, market.a, audience_id=audience.id)
+    reach = audience.current.reach["onsite_display"]
+    campaign = book(market, market.a, audience_id=audience.id)  # on-site display
 
-    # The retailer's minimum is exactly the pinned version's size (rounding to 1, so that
-    # it may be any number): it passes, until one of its shoppers is erased.
-    exact = {"ENDCAP_PRIVACY_MIN_AUDIENCE": str(size), "ENDCAP_PRIVACY_ROUND_TO": "1"}
+    # The retailer's minimum is exactly the pinned version's on-site reach (rounding to 1,
+    # so that it may be any number): it passes, until one of its shoppers is erased.
+    exact = {"ENDCAP_PRIVACY_MIN_AUDIENCE": str(reach), "ENDCAP_PRIVACY_ROUND_TO": "1"}
     with redeployed(market, tmp_path, **exact) as admin:
         assert queued(admin, campaign.id).ready
         admin.erase(customer_id=member)
@@ -258,12 +261,13 @@ def test_an_erasure_taking_a_pinned_version_below_the_minimum_blocks_approval(
         )
         assert after.current is not None
         assert (after.current.version, after.current.size) == (version, size - 1)
+        assert after.current.reach["onsite_display"] == reach - 1
         assert_blocked(
             admin,
             campaign.id,
             "audience",
             f"pinned version {version} of audience {audience.id} holds {size - 1} shoppers "
-            f"(minimum {size})",
+            f"(minimum {reach}); too few on a channel: {reach - 1} consent to onsite_display",
         )
 
 
@@ -386,3 +390,45 @@ def test_a_capacity_lowered_below_the_bookings_blocks_approval_until_raised(
         assert raised.oversold_weeks == []
         assert queued(admin, campaign.id).ready
         assert admin.act(campaign.id, "approve").status == "approved"
+
+
+def test_a_withdrawal_taking_a_channels_reach_below_the_minimum_blocks_approval(
+    market: Market, tmp_path: Path
+) -> None:
+    rule = {"attribute": "loyalty_tier", "op": "in", "value": ["gold", "platinum"]}
+    onsite = unique_postal_codes(market.files, granted=("targeting_onsite",))
+    with market.client(market.admin_key) as admin:
+        audience = publish(admin, rule=rule)
+        # A member alone at their postal code, holding on-site consent.
+        member = next(
+            row["customer_id"]
+            for row in _rows(market.files)
+            if row["postal_code"] in onsite
+            and admin.request(
+                "POST",
+                "/api/v1/audiences/estimate",
+                json={"rule": {"and": [rule, {"attribute": "postal_code", "op": "=",
+                                              "value": row["postal_code"]}]}, "exact": True},
+            ).json()["size"] == 1
+        )  # fmt: skip
+    assert audience.current is not None
+    reach, version = audience.current.reach["onsite_display"], audience.current.version
+    assert reach < audience.current.size
+    campaign = book(market, market.a, audience_id=audience.id)  # on-site display
+
+    # The minimum is exactly the on-site reach (rounding to 1): it passes, until one of
+    # those shoppers withdraws on-site consent. The size alone still passes.
+    exact = {"ENDCAP_PRIVACY_MIN_AUDIENCE": str(reach), "ENDCAP_PRIVACY_ROUND_TO": "1"}
+    with redeployed(market, tmp_path, **exact) as admin:
+        assert queued(admin, campaign.id).ready
+        admin.record_consent(member, "targeting_onsite", "withdrawn")
+        assert_blocked(
+            admin,
+            campaign.id,
+            "audience",
+            f"pinned version {version} of audience {audience.id} holds "
+            f"{audience.current.size} shoppers (minimum {reach}); too few on a channel: "
+            f"{reach - 1} consent to onsite_display now",
+        )
+        admin.record_consent(member, "targeting_onsite", "granted")
+        assert queued(admin, campaign.id).ready

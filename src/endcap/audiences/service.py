@@ -29,6 +29,7 @@ from endcap.audiences.schemas import (
 from endcap.audiences.sensitivity import sensitive_uses
 from endcap.concurrency import IfMatchTags, check_if_match, etag
 from endcap.config import DEFAULT_CURRENCY
+from endcap.consent.models import Purpose
 from endcap.db.types import utcnow
 from endcap.errors import (
     ConflictError,
@@ -87,6 +88,10 @@ class AudienceService:
         """Exact size of one membership version (None if there is no such version)."""
         found = await self.audiences.version(audience_id, version)
         return found.size if found else None
+
+    async def consented_reach(self, audience_id: uuid.UUID, version: int, purpose: Purpose) -> int:
+        """Members of the version holding ``purpose`` consent right now."""
+        return await self.audiences.reach(audience_id, version, purpose)
 
     async def sensitive_uses(
         self, audience_id: uuid.UUID, version: int | None

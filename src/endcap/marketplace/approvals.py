@@ -1,10 +1,11 @@
 """The retailer's approval queue: booked campaigns and the checks an approver looks at.
 
 Checks: policy (flight not started, holdout within policy), each pinned audience
-version still at or above the minimum (one check per audience), the promoted
-products still the partner's, no sensitive department or category touched, the
-capacity actually held, and a usable creative. Approval is refused while any
-check fails.
+version still at or above the minimum in size and in consented reach on each of the
+campaign's channels (one check per audience), the promoted products still the
+partner's, no sensitive department or category touched, the capacity actually held
+(and not oversold since), and a usable creative. Approval is refused while any check
+fails.
 
 The sensitive list is read as it is now, not as it was when the audience was
 published: a category the retailer marked sensitive since then stops the campaign.
@@ -39,7 +40,7 @@ from endcap.marketplace.schemas import ApprovalItem, Check
 from endcap.names import is_visible
 from endcap.pagination import Page, PageRequest, next_cursor
 from endcap.partners.service import PartnerService
-from endcap.privacy.channels import Channel
+from endcap.privacy.channels import Channel, required_purpose
 from endcap.privacy.sensitive import (
     CatalogReference,
     ReferenceKind,
@@ -113,7 +114,7 @@ class ApprovalService:
         products, sensitive_products = await self._products(campaign)
         return [
             self._policy(campaign),
-            *await self._audiences(audiences),
+            *await self._audiences(audiences, campaign.channels),
             products,
             await self._sensitive(sensitive_products, audiences),
             await self._capacity(campaign),
@@ -134,7 +135,12 @@ class ApprovalService:
             detail="; ".join(problems) or "flight in the future, holdout within policy",
         )
 
-    async def _audiences(self, audiences: Sequence[CampaignAudience]) -> list[Check]:
+    async def _audiences(
+        self, audiences: Sequence[CampaignAudience], channels: Sequence[str]
+    ) -> list[Check]:
+        """Per pinned audience: its size, and on each of the campaign's channels its members
+        holding that channel's consent now, each at the minimum (what publishing and
+        booking ask; withdrawals since the booking count)."""
         minimum = self.settings.privacy_gate.min_audience
         checks = []
         for audience in audiences:
@@ -144,12 +150,25 @@ class ApprovalService:
                 if version is not None
                 else None
             )
+            detail = (
+                f"pinned version {version} of audience {audience.audience_id} holds "
+                f"{size} shoppers (minimum {minimum})"
+            )
+            short = []
+            if version is not None and size is not None:
+                for channel in channels:
+                    reach = await self.audiences.consented_reach(
+                        audience.audience_id, version, required_purpose(Channel(channel))
+                    )
+                    if reach < minimum:
+                        short.append(f"{reach} consent to {channel} now")
+            if short:
+                detail += "; too few on a channel: " + ", ".join(short)
             checks.append(
                 Check(
                     name="audience",
-                    passed=size is not None and size >= minimum,
-                    detail=f"pinned version {version} of audience {audience.audience_id} holds "
-                    f"{size} shoppers (minimum {minimum})",
+                    passed=size is not None and size >= minimum and not short,
+                    detail=detail,
                     audience_id=audience.audience_id,
                 )
             )
