@@ -386,6 +386,23 @@ def test_a_rate_card_in_another_currency_is_refused_and_the_old_one_kept(market:
     assert after == before
 
 
+@pytest.mark.parametrize("field", ["weekly_capacity", "max_per_profile_week"])
+@pytest.mark.parametrize("value", [True, "5", 5.5])
+def test_a_channel_limit_must_be_a_json_whole_number(
+    market: Market, field: str, value: object
+) -> None:
+    """``true`` stored as a capacity of 1 and oversold every booked week."""
+    body = {"cpm": "25.00", "currency": "SEK", "weekly_capacity": 10**6, "max_per_profile_week": 3}
+    with market.client(market.admin_key) as admin:
+        before = admin.request("GET", "/api/v1/channels").json()
+        with pytest.raises(EndcapAPIError) as refused:
+            admin.request("PUT", "/api/v1/channels/email", json={**body, field: value})
+        after = admin.request("GET", "/api/v1/channels").json()
+    assert refused.value.status == 422
+    assert _fields(refused.value.problem) == {f"/{field}"}
+    assert after == before
+
+
 def _forecast_of(body: dict[str, Any]) -> dict[str, Any]:
     fields = ("audience_id", "channels", "starts_on", "ends_on", "budget", "currency")
     return {k: body[k] for k in fields if k in body} | {"frequency_cap": body["frequency_cap"]}

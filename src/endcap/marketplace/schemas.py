@@ -54,8 +54,10 @@ class ChannelSettingsIn(BaseModel):
 
     cpm: RateCpm
     currency: Currency
-    weekly_capacity: int = Field(ge=0, le=10**12, description="impressions per ISO week")
-    max_per_profile_week: int = Field(
+    weekly_capacity: Annotated[int, JSON_INTEGER] = Field(
+        ge=0, le=10**12, description="impressions per ISO week"
+    )
+    max_per_profile_week: Annotated[int, JSON_INTEGER] = Field(
         ge=1, le=100, description="contacts per shopper per week, all campaigns together"
     )
     endpoint_url: AnyHttpUrl | None = Field(default=None, max_length=500)  # its column's width
