@@ -95,6 +95,10 @@ def test_publish_shows_brands_rounded_numbers_only(
     audience = refresh(admin, create(admin, rule=BIG, cpm="12.50").id)
     published = admin.request("POST", f"/api/v1/audiences/{audience.id}/publish").json()
     assert published["status"] == "published"
+    # Publishing it again changes nothing, and keeps the revision (every client's ETag).
+    again = admin.request("POST", f"/api/v1/audiences/{audience.id}/publish")
+    assert again.json() == published
+    assert again.headers["ETag"] == f'"{published["revision"]}"'
 
     entry = brand.request("GET", f"/api/v1/catalog/audiences/{audience.id}").json()
     assert set(entry) == CATALOG_KEYS

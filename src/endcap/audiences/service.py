@@ -287,6 +287,10 @@ class AudienceService:
         ``if_match`` is given and stale."""
         audience = await self._live(audience_id, for_update=True)
         check_if_match(audience.revision, if_match, required=False, what="audience")
+        if audience.status == AudienceStatus.PUBLISHED:
+            # Its current version was checked and released when it became current: nothing
+            # changes, so the revision (every client's ETag) stays.
+            return await self._public(audience)
         if audience.current_version is None:
             raise ConflictError("refresh the audience before publishing it")
         current = await self.audiences.version(audience.id, audience.current_version)
