@@ -432,3 +432,29 @@ def test_a_withdrawal_taking_a_channels_reach_below_the_minimum_blocks_approval(
         )
         admin.record_consent(member, "targeting_onsite", "granted")
         assert queued(admin, campaign.id).ready
+
+
+def test_a_contact_limit_lowered_below_the_frequency_cap_blocks_approval_until_raised(
+    market: Market,
+) -> None:
+    screen = {"cpm": "10.00", "currency": "SEK", "weekly_capacity": 10**7}
+    with market.client(market.admin_key) as admin:
+        admin.configure_channel("instore_screen", max_per_profile_week=3, **screen)
+    campaign = book(
+        market, market.a, channels=["instore_screen"], creative={"headline": "New taste"},
+        frequency_cap=3,
+    )  # fmt: skip
+    with market.client(market.admin_key) as admin:
+        assert queued(admin, campaign.id).ready
+        try:
+            admin.configure_channel("instore_screen", max_per_profile_week=1, **screen)
+            assert_blocked(
+                admin,
+                campaign.id,
+                "capacity",
+                "instore_screen now allows 1 contacts per shopper per week, the campaign's "
+                "frequency cap is 3",
+            )
+        finally:
+            admin.configure_channel("instore_screen", max_per_profile_week=3, **screen)
+        assert queued(admin, campaign.id).ready

@@ -243,9 +243,19 @@ class ApprovalService:
         ]
         if oversold:
             detail += "; oversold since capacity was lowered: " + ", ".join(oversold)
-        return Check(
-            name="capacity", passed=held == booked and booked > 0 and not oversold, detail=detail
-        )
+        # Likewise a contact limit lowered below the campaign's frequency cap: its exports
+        # would leave out every shopper (activation/pressure.py).
+        rates = await self.channels.rates(campaign.channels)
+        over_limit = [
+            f"{channel} now allows {rates[channel].max_per_profile_week} contacts per shopper "
+            f"per week, the campaign's frequency cap is {campaign.frequency_cap}"
+            for channel in campaign.channels
+            if channel in rates and campaign.frequency_cap > rates[channel].max_per_profile_week
+        ]
+        if over_limit:
+            detail += "; " + "; ".join(over_limit)
+        passed = held == booked and booked > 0 and not oversold and not over_limit
+        return Check(name="capacity", passed=passed, detail=detail)
 
     async def _weeks_held(self, reservations: Sequence[CapacityReservation]) -> list[WeekRow]:
         held = {(r.channel, r.week_start) for r in reservations}
