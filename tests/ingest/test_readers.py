@@ -217,6 +217,38 @@ def test_a_windows_csv_with_crlf_lines_reads_like_any_other(tmp_path: Path) -> N
     assert broken == [(5, "has 1 of 2 columns (file cut off?)")]
 
 
+@pytest.mark.parametrize(
+    "content",
+    [b"store_id,name\rS905,A\r", b"store_id,name\rS905,A", b"\xef\xbb\xbfa,b\r1,x\r2,y\r"],
+    ids=["CR after every line", "no CR at the end", "after a byte order mark"],
+)
+def test_a_csv_with_bare_cr_line_ends_is_refused_as_such(tmp_path: Path, content: bytes) -> None:
+    with pytest.raises(UnreadableFileError) as raised:
+        read(write(tmp_path / "mac.csv", content))
+    assert (raised.value.line, raised.value.reason) == (
+        1,
+        "line endings are bare CR (old Mac style): save the file with LF or CRLF line ends",
+    )
+
+
+def test_a_header_the_csv_module_cannot_read_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "wide.csv", "a," + "b" * 200_000 + "\n1,2\n")
+    with pytest.raises(UnreadableFileError) as raised:
+        read(path)
+    assert raised.value.line == 1
+    assert raised.value.reason.startswith("the header cannot be read as CSV ("), raised.value
+
+
+def test_a_file_with_no_line_end_is_not_read_whole_for_its_header(tmp_path: Path) -> None:
+    path = write(tmp_path / "one.csv", "a," * 2_000_000)
+    with pytest.raises(UnreadableFileError) as raised:
+        read(path)
+    assert (raised.value.line, raised.value.reason) == (
+        1,
+        "the header row is longer than 1,048,576 bytes (no line end found): is this a CSV file?",
+    )
+
+
 def test_a_row_longer_than_the_read_block_is_named_as_such(tmp_path: Path) -> None:
     path = write(tmp_path / "long.csv", "a,b\nx," + "y" * 5000 + "\nz,w\n")
     with pytest.raises(UnreadableFileError, match="a row is longer than 1,024 bytes"):

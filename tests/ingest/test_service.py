@@ -904,6 +904,17 @@ async def test_a_quote_left_open_mid_file_names_the_lines_it_swallowed(
     assert reasons(report) == [(2, "row", "has 1 of 2 columns, over 3 lines (a quote left open?)")]
 
 
+async def test_a_csv_with_bare_cr_line_ends_is_rejected_not_a_crash(db: Db, tmp_path: Path) -> None:
+    await seeded(db, tmp_path)
+    report = await rejected_and_unchanged(
+        db, "stores", write(tmp_path / "mac.csv", b"store_id,name\rS905,A\r")
+    )
+    assert reasons(report) == [
+        (1, "file",
+         "line endings are bare CR (old Mac style): save the file with LF or CRLF line ends"),
+    ]  # fmt: skip
+
+
 async def test_an_ndjson_file_cut_off_mid_line_is_rejected(db: Db, tmp_path: Path) -> None:
     await seeded(db, tmp_path)
     content = '{"store_id": "S8", "name": "Eight"}\n{"store_id": "S9", "na'

@@ -91,14 +91,35 @@ def chunks(source: Source, *, chunk_bytes: int, chunk_rows: int) -> Iterator[Chu
 # -- CSV ---------------------------------------------------------------------------------------
 
 
+# The header is read up to its line feed, but no further than this: a file without one
+# (CR line ends, or not CSV at all) is not read whole to find it.
+_HEADER_BYTES = 1024 * 1024
+
+
 def _csv_header(path: Path) -> list[str]:
     with path.open("rb") as handle:
-        first = handle.readline()
+        first = handle.readline(_HEADER_BYTES)
+    if b"\r" in first.removesuffix(b"\n").removesuffix(b"\r"):
+        # Arrow would read a lone CR as a line end, but the rest of this reader (line
+        # numbers, the cut-off check) counts line feeds.
+        raise UnreadableFileError(
+            "line endings are bare CR (old Mac style): save the file with LF or CRLF line ends",
+            line=1,
+        )
+    if not first.endswith(b"\n") and len(first) == _HEADER_BYTES:
+        raise UnreadableFileError(
+            f"the header row is longer than {_HEADER_BYTES:,} bytes (no line end found):"
+            " is this a CSV file?",
+            line=1,
+        )
     try:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UnreadableFileError("the header is not valid UTF-8", line=1) from exc
-    header = next(csv.reader([text]), [])
+    try:
+        header = next(csv.reader([text]), [])
+    except csv.Error as exc:  # a name past the csv module's field limit, say
+        raise UnreadableFileError(f"the header cannot be read as CSV ({exc})", line=1) from exc
     names = [h.strip() for h in header]
     if not any(names):
         raise UnreadableFileError("the file has no header row", line=1)
