@@ -208,6 +208,20 @@ def test_a_bad_ndjson_line_is_named(tmp_path: Path, content: bytes, line: int, r
     assert (raised.value.line, raised.value.reason) == (line, reason)
 
 
+def test_an_ndjson_file_may_start_with_a_utf8_byte_order_mark(tmp_path: Path) -> None:
+    content = b'\xef\xbb\xbf{"a": "x"}\n{"a": "y"}\n'
+    source, rows, lines, broken, _ = read(write(tmp_path / "bom.ndjson", content))
+    assert source.columns == ["a"]
+    assert (rows, lines, broken) == ([{"a": "x"}, {"a": "y"}], [1, 2], [])
+
+
+def test_a_byte_order_mark_after_the_first_line_is_still_refused(tmp_path: Path) -> None:
+    with pytest.raises(UnreadableFileError) as raised:
+        read(write(tmp_path / "a.ndjson", b'{"a": "x"}\n\xef\xbb\xbf{"a": "y"}\n'))
+    assert raised.value.line == 2
+    assert "BOM" in raised.value.reason
+
+
 def test_a_windows_csv_with_crlf_lines_reads_like_any_other(tmp_path: Path) -> None:
     path = write(tmp_path / "a.csv", b"a,b\r\n1,x\r\n\r\n2,y\r\n3\r\n4,z")
     source, rows, lines, broken, _ = read(path)

@@ -1007,6 +1007,15 @@ async def test_a_utf8_byte_order_mark_is_not_part_of_the_first_column(
     assert await db.rows("SELECT store_id, name FROM stores") == [("S8", "Åtta")]
 
 
+async def test_an_ndjson_byte_order_mark_is_not_part_of_the_first_member(
+    db: Db, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "stores.ndjson", '\ufeff{"store_id": "S8", "name": "Åtta"}\n')
+    report = await db.load("stores", path)
+    assert (report.status, report.rows_inserted) == ("loaded", 1)
+    assert await db.rows("SELECT store_id, name FROM stores") == [("S8", "Åtta")]
+
+
 async def test_a_duplicated_header_column_is_rejected(db: Db, tmp_path: Path) -> None:
     report = await rejected_and_unchanged(
         db, "stores", write(tmp_path / "twice.csv", "store_id,name,name\nS8,a,b\n")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -372,13 +373,23 @@ def _as_strings(array: pa.Array) -> pa.Array:
 # -- NDJSON ------------------------------------------------------------------------------------
 
 
-def _ndjson_columns(path: Path) -> list[str]:
+def _ndjson_lines(path: Path) -> Generator[tuple[int, bytes]]:
+    """The file's lines that are not blank, with their numbers; a UTF-8 byte order mark
+    before the first is dropped, as in a CSV file (Windows tools write one)."""
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
-            if raw.strip():
-                record = _ndjson_record(raw, number)
-                return list(record)
-    raise UnreadableFileError("the file has no records")
+            line = raw.removeprefix(codecs.BOM_UTF8) if number == 1 else raw
+            if line.strip():
+                yield number, line
+
+
+def _ndjson_columns(path: Path) -> list[str]:
+    with closing(_ndjson_lines(path)) as lines:
+        first = next(lines, None)
+    if first is None:
+        raise UnreadableFileError("the file has no records")
+    number, raw = first
+    return list(_ndjson_record(raw, number))
 
 
 def _ndjson_record(raw: bytes, number: int) -> dict[str, object]:
@@ -397,27 +408,20 @@ def _ndjson_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
     names = source.columns
     values: dict[str, list[str | None]] = {name: [] for name in names}
     lines: list[int] = []
-    with source.path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            record = _ndjson_record(raw, number)
-            for name in record.keys() - values.keys():
-                values[name] = [None] * len(lines)
-            for name, column in values.items():
-                value = record.get(name)
-                column.append(
-                    None
-                    if value is None
-                    else value
-                    if isinstance(value, str)
-                    else json.dumps(value)
-                )
-            lines.append(number)
-            if len(lines) >= chunk_rows:
-                yield Chunk(_strings(values), np.asarray(lines, dtype=np.int64))
-                values = {name: [] for name in values}
-                lines = []
+    for number, raw in _ndjson_lines(source.path):
+        record = _ndjson_record(raw, number)
+        for name in record.keys() - values.keys():
+            values[name] = [None] * len(lines)
+        for name, column in values.items():
+            value = record.get(name)
+            column.append(
+                None if value is None else value if isinstance(value, str) else json.dumps(value)
+            )
+        lines.append(number)
+        if len(lines) >= chunk_rows:
+            yield Chunk(_strings(values), np.asarray(lines, dtype=np.int64))
+            values = {name: [] for name in values}
+            lines = []
     if lines:
         yield Chunk(_strings(values), np.asarray(lines, dtype=np.int64))
 
