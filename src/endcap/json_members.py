@@ -43,25 +43,18 @@ def _members(document: Any, enough: int) -> int:
     """How many members ``document`` has, counted until ``enough`` are found: objects
     first, so a long list is looked into only when the objects outside it fall short (the
     ids of a lookalike seed are not walked)."""
-    count = 0
-    objects: list[dict[str, Any]] = []
-    lists: list[list[Any]] = []
-    found: Iterable[Any] = (document,)
-    while True:
-        for value in found:
+    objects: list[dict[str, Any]] = [document] if isinstance(document, dict) else []
+    lists: list[list[Any]] = [document] if isinstance(document, list) else []
+    count = len(document) if objects else 0
+    while count < enough and (objects or lists):
+        values: Iterable[Any] = objects.pop().values() if objects else lists.pop()
+        for value in values:
             if isinstance(value, dict):
                 objects.append(value)
                 count += len(value)
             elif isinstance(value, list):
                 lists.append(value)
-        if count >= enough:
-            return count
-        if objects:
-            found = objects.pop().values()
-        elif lists:
-            found = lists.pop()
-        else:
-            return count
+    return count
 
 
 class _Repeats(dict[str, Any]):
