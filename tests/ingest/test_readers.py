@@ -208,6 +208,23 @@ def test_a_bad_ndjson_line_is_named(tmp_path: Path, content: bytes, line: int, r
     assert (raised.value.line, raised.value.reason) == (line, reason)
 
 
+def test_an_ndjson_row_giving_a_member_twice_is_a_broken_row(tmp_path: Path) -> None:
+    content = (
+        b'{"store_id": "S918", "store_id": "S919"}\n'
+        b'{"store_id": "S920", "o": {"k": 1}}\n'
+        b'{"store_id": "S921", "o": {"k": 1, "k" : 2}, "n": 1, "n": 1}\n'
+    )
+    source, rows, lines, broken, _ = read(write(tmp_path / "a.ndjson", content))
+    assert source.columns == ["store_id"]
+    assert rows == [{"store_id": "S920", "o": '{"k": 1}'}]
+    assert lines == [2]
+    given_twice = "given more than once; give each member of an object once"
+    assert broken == [
+        (1, f"member /store_id {given_twice}"),
+        (3, f"member /o/k, /n {given_twice}"),
+    ]
+
+
 def test_an_ndjson_file_may_start_with_a_utf8_byte_order_mark(tmp_path: Path) -> None:
     content = b'\xef\xbb\xbf{"a": "x"}\n{"a": "y"}\n'
     source, rows, lines, broken, _ = read(write(tmp_path / "bom.ndjson", content))

@@ -1007,6 +1007,19 @@ async def test_a_utf8_byte_order_mark_is_not_part_of_the_first_column(
     assert await db.rows("SELECT store_id, name FROM stores") == [("S8", "Åtta")]
 
 
+async def test_an_ndjson_row_giving_a_member_twice_is_rejected_with_its_line(
+    db: Db, tmp_path: Path
+) -> None:
+    """json.loads keeps the last of the two: S919 was loaded where the row also said S918."""
+    await seeded(db, tmp_path)
+    content = '{"store_id": "S917", "name": "Fine"}\n{"store_id": "S918", "store_id": "S919"}\n'
+    report = await rejected_and_unchanged(db, "stores", write(tmp_path / "twice.ndjson", content))
+    assert reasons(report) == [
+        (2, "row", "member /store_id given more than once; give each member of an object once")
+    ]
+    assert (report.rows_read, report.rows_rejected) == (2, 1)
+
+
 async def test_an_ndjson_byte_order_mark_is_not_part_of_the_first_member(
     db: Db, tmp_path: Path
 ) -> None:

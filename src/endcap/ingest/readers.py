@@ -22,6 +22,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from endcap.json_members import REPEATED_MEMBER, repeated_members
+
 FORMATS = {
     ".csv": "csv",
     ".parquet": "parquet",
@@ -410,6 +412,13 @@ def _ndjson_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
     lines: list[int] = []
     for number, raw in _ndjson_lines(source.path):
         record = _ndjson_record(raw, number)
+        repeated = repeated_members(raw, record)
+        if repeated:
+            # json.loads kept the last of each: the row is not what its writer may have meant.
+            source.broken.append(
+                BrokenRow(number, f"member {', '.join(repeated)} {REPEATED_MEMBER}")
+            )
+            continue
         for name in record.keys() - values.keys():
             values[name] = [None] * len(lines)
         for name, column in values.items():
