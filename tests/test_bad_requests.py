@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from endcap.auth.roles import Role
 from tests.support.server import ServerProcess
 
 PROBLEM = "application/problem+json"
@@ -256,6 +257,91 @@ def test_a_member_name_is_escaped_in_its_pointer(server: ServerProcess, admin_ke
 
     assert response.status_code == 422, response.text
     assert [e["field"] for e in response.json()["errors"]] == ["/a~1b~0c"], response.text
+
+
+CAMPAIGN_TWICE = (
+    b'{"name": "Twice", "audience_id": "6f1c7a0e-3f1e-4c55-9b65-1d9c5b1b2a11",'
+    b' "skus": ["SKU1"], "channels": ["email"], "starts_on": "2030-01-07",'
+    b' "ends_on": "2030-01-20", "budget": "5000.00", "currency": "SEK",'
+    b' "creative": {"headline": "Hi", "landing_url": "https://example.com/"}, "budget": "1.00"}'
+)
+
+
+@pytest.mark.parametrize("idempotent", [False, True], ids=["plain", "with Idempotency-Key"])
+@pytest.mark.parametrize(
+    ("role", "path", "content", "pointers"),
+    [
+        (Role.BRAND, "/api/v1/campaigns", CAMPAIGN_TWICE, ["/budget"]),
+        (
+            Role.RETAILER_ADMIN,
+            "/api/v1/audiences/estimate",
+            b'{"rule": {"trait": "spend_52w", "op": ">", "value": 0, "value" : 9}}',
+            ["/rule/value"],
+        ),
+        (
+            Role.RETAILER_ADMIN,
+            "/api/v1/audiences/estimate",
+            b'{"rule": {"and": [{"trait": "spend_52w", "op": ">", "value": 0},'
+            b' {"a/b": 1, "trait": "spend_52w", "op": ">", "a/b"\n: 2, "value": 0, "op": "<"}]}}',
+            ["/rule/and/1/a~1b", "/rule/and/1/op"],
+        ),
+    ],
+    ids=["campaign budget", "nested", "twice in a list item, escaped"],
+)
+def test_a_member_given_twice_is_422_naming_it(
+    server: ServerProcess,
+    keys_by_role: dict[Role, str],
+    role: Role,
+    path: str,
+    content: bytes,
+    pointers: list[str],
+    idempotent: bool,
+) -> None:
+    headers = {"Content-Type": "application/json"}
+    if idempotent:
+        headers["Idempotency-Key"] = str(uuid.uuid4())
+    response = _send(server, keys_by_role[role], "POST", path, content=content, headers=headers)
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    errors = response.json()["errors"]
+    assert [e["field"] for e in errors] == pointers, errors
+    assert all("more than once" in e["message"] for e in errors), errors
+
+
+def test_a_partner_with_its_name_given_twice_is_not_created(
+    server: ServerProcess, admin_key: str
+) -> None:
+    first, last = f"First {uuid.uuid4().hex[:8]}", f"Last {uuid.uuid4().hex[:8]}"
+    content = f'{{"name": "{first}", "kind": "agency", "name": "{last}"}}'.encode()
+    response = _post_raw(server, admin_key, "/api/v1/partners", content)
+
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["/name"]
+    listed = _send(server, admin_key, "GET", "/api/v1/partners", params={"limit": 500}).json()
+    assert not {first, last} & {p["name"] for p in listed["items"]}
+
+
+def test_the_same_names_in_other_objects_and_colons_in_values_are_fine(
+    server: ServerProcess, admin_key: str
+) -> None:
+    rule = {"trait": "spend_52w", "op": ">", "value": 0}
+    estimate = _send(
+        server,
+        admin_key,
+        "POST",
+        "/api/v1/audiences/estimate",
+        json={"rule": {"and": [rule, rule]}},
+    )
+    assert estimate.status_code == 200, estimate.text
+
+    # A string holding '" :' and times: counted as possible member names, then read again.
+    name = f'Quote " : Co {uuid.uuid4().hex[:8]} at 10:00'
+    created = _send(
+        server, admin_key, "POST", "/api/v1/partners", json={"name": name, "kind": "agency"}
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["name"] == name
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
-"""What every request is checked for before a route reads it: text the database cannot store
-and numbers too large to read, each refused with a 422 naming where it is.
+"""What every request is checked for before a route reads it: text the database cannot
+store, numbers too large to read and members given twice, each refused with a 422 naming
+where it is.
 
 PostgreSQL cannot hold a NUL character in text, and asyncpg fails the whole statement on
 one (a 500), while SQLite takes it; so a NUL is refused on both, in any string or member
@@ -18,6 +19,7 @@ from typing import Any
 from litestar import Request
 from litestar.exceptions import SerializationException, ValidationException
 
+from endcap.json_members import REPEATED_MEMBER, repeated_members
 from endcap.json_pointer import child
 
 NUL = "\x00"
@@ -44,10 +46,14 @@ class CheckedRequest(Request[Any, Any, Any]):
             if not located:
                 raise  # the body is broken further on too; problems.py names what msgspec saw
             raise _refused([(pointer, TOO_LARGE) for pointer in located]) from error
-        if NUL_ESCAPE in await self.body():
-            found = list(_nul_pointers(document))
-            if found:
-                raise _refused(found)
+        body = await self.body()
+        # msgspec keeps the last of a member given twice, so which one a route got would
+        # depend on the order the client wrote them in (json_members.py).
+        found = [(pointer, REPEATED_MEMBER) for pointer in repeated_members(body, document)]
+        if NUL_ESCAPE in body:
+            found += _nul_pointers(document)
+        if found:
+            raise _refused(found)
         return document
 
 

@@ -233,6 +233,21 @@ def test_bad_upload_is_a_failed_job_with_the_rejected_rows(
     assert admin.ingest_run(uuid.UUID(report["id"])).rows_rejected == report["rows_rejected"]
 
 
+def test_a_csv_with_bare_cr_line_ends_is_a_failed_job_with_its_report(
+    admin: EndcapClient, tmp_path: Path
+) -> None:
+    mac = tmp_path / "stores.csv"
+    mac.write_bytes(b"store_id,name\rS905,A\r")
+    job = admin.wait(admin.upload("stores", mac).id)
+
+    assert job.status == "failed"
+    assert job.result is not None
+    report = job.result["report"]
+    assert (report["status"], report["rows_inserted"]) == ("rejected", 0)
+    assert [(r["line"], r["column"]) for r in report["rejections"]] == [(1, "file")]
+    assert report["rejections"][0]["reason"].startswith("line endings are bare CR")
+
+
 def test_upload_of_unknown_entity_or_file_type_is_422(admin: EndcapClient, tmp_path: Path) -> None:
     path = _write(tmp_path, "x.csv", "a\n1")
     with pytest.raises(EndcapAPIError) as entity:

@@ -208,6 +208,37 @@ def test_a_bad_ndjson_line_is_named(tmp_path: Path, content: bytes, line: int, r
     assert (raised.value.line, raised.value.reason) == (line, reason)
 
 
+def test_an_ndjson_row_giving_a_member_twice_is_a_broken_row(tmp_path: Path) -> None:
+    content = (
+        b'{"store_id": "S918", "store_id": "S919"}\n'
+        b'{"store_id": "S920", "o": {"k": 1}}\n'
+        b'{"store_id": "S921", "o": {"k": 1, "k" : 2}, "n": 1, "n": 1}\n'
+    )
+    source, rows, lines, broken, _ = read(write(tmp_path / "a.ndjson", content))
+    assert source.columns == ["store_id"]
+    assert rows == [{"store_id": "S920", "o": '{"k": 1}'}]
+    assert lines == [2]
+    given_twice = "given more than once; give each member of an object once"
+    assert broken == [
+        (1, f"member /store_id {given_twice}"),
+        (3, f"member /o/k, /n {given_twice}"),
+    ]
+
+
+def test_an_ndjson_file_may_start_with_a_utf8_byte_order_mark(tmp_path: Path) -> None:
+    content = b'\xef\xbb\xbf{"a": "x"}\n{"a": "y"}\n'
+    source, rows, lines, broken, _ = read(write(tmp_path / "bom.ndjson", content))
+    assert source.columns == ["a"]
+    assert (rows, lines, broken) == ([{"a": "x"}, {"a": "y"}], [1, 2], [])
+
+
+def test_a_byte_order_mark_after_the_first_line_is_still_refused(tmp_path: Path) -> None:
+    with pytest.raises(UnreadableFileError) as raised:
+        read(write(tmp_path / "a.ndjson", b'{"a": "x"}\n\xef\xbb\xbf{"a": "y"}\n'))
+    assert raised.value.line == 2
+    assert "BOM" in raised.value.reason
+
+
 def test_a_windows_csv_with_crlf_lines_reads_like_any_other(tmp_path: Path) -> None:
     path = write(tmp_path / "a.csv", b"a,b\r\n1,x\r\n\r\n2,y\r\n3\r\n4,z")
     source, rows, lines, broken, _ = read(path)
@@ -215,6 +246,38 @@ def test_a_windows_csv_with_crlf_lines_reads_like_any_other(tmp_path: Path) -> N
     assert rows == [{"a": "1", "b": "x"}, {"a": "2", "b": "y"}, {"a": "4", "b": "z"}]
     assert lines == [2, 4, 6]
     assert broken == [(5, "has 1 of 2 columns (file cut off?)")]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"store_id,name\rS905,A\r", b"store_id,name\rS905,A", b"\xef\xbb\xbfa,b\r1,x\r2,y\r"],
+    ids=["CR after every line", "no CR at the end", "after a byte order mark"],
+)
+def test_a_csv_with_bare_cr_line_ends_is_refused_as_such(tmp_path: Path, content: bytes) -> None:
+    with pytest.raises(UnreadableFileError) as raised:
+        read(write(tmp_path / "mac.csv", content))
+    assert (raised.value.line, raised.value.reason) == (
+        1,
+        "line endings are bare CR (old Mac style): save the file with LF or CRLF line ends",
+    )
+
+
+def test_a_header_the_csv_module_cannot_read_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "wide.csv", "a," + "b" * 200_000 + "\n1,2\n")
+    with pytest.raises(UnreadableFileError) as raised:
+        read(path)
+    assert raised.value.line == 1
+    assert raised.value.reason.startswith("the header cannot be read as CSV ("), raised.value
+
+
+def test_a_file_with_no_line_end_is_not_read_whole_for_its_header(tmp_path: Path) -> None:
+    path = write(tmp_path / "one.csv", "a," * 2_000_000)
+    with pytest.raises(UnreadableFileError) as raised:
+        read(path)
+    assert (raised.value.line, raised.value.reason) == (
+        1,
+        "the header row is longer than 1,048,576 bytes (no line end found): is this a CSV file?",
+    )
 
 
 def test_a_row_longer_than_the_read_block_is_named_as_such(tmp_path: Path) -> None:

@@ -904,6 +904,17 @@ async def test_a_quote_left_open_mid_file_names_the_lines_it_swallowed(
     assert reasons(report) == [(2, "row", "has 1 of 2 columns, over 3 lines (a quote left open?)")]
 
 
+async def test_a_csv_with_bare_cr_line_ends_is_rejected_not_a_crash(db: Db, tmp_path: Path) -> None:
+    await seeded(db, tmp_path)
+    report = await rejected_and_unchanged(
+        db, "stores", write(tmp_path / "mac.csv", b"store_id,name\rS905,A\r")
+    )
+    assert reasons(report) == [
+        (1, "file",
+         "line endings are bare CR (old Mac style): save the file with LF or CRLF line ends"),
+    ]  # fmt: skip
+
+
 async def test_an_ndjson_file_cut_off_mid_line_is_rejected(db: Db, tmp_path: Path) -> None:
     await seeded(db, tmp_path)
     content = '{"store_id": "S8", "name": "Eight"}\n{"store_id": "S9", "na'
@@ -991,6 +1002,28 @@ async def test_a_utf8_byte_order_mark_is_not_part_of_the_first_column(
     db: Db, tmp_path: Path
 ) -> None:
     path = write(tmp_path / "stores.csv", "\ufeffstore_id,name\nS8,Åtta\n")
+    report = await db.load("stores", path)
+    assert (report.status, report.rows_inserted) == ("loaded", 1)
+    assert await db.rows("SELECT store_id, name FROM stores") == [("S8", "Åtta")]
+
+
+async def test_an_ndjson_row_giving_a_member_twice_is_rejected_with_its_line(
+    db: Db, tmp_path: Path
+) -> None:
+    """json.loads keeps the last of the two: S919 was loaded where the row also said S918."""
+    await seeded(db, tmp_path)
+    content = '{"store_id": "S917", "name": "Fine"}\n{"store_id": "S918", "store_id": "S919"}\n'
+    report = await rejected_and_unchanged(db, "stores", write(tmp_path / "twice.ndjson", content))
+    assert reasons(report) == [
+        (2, "row", "member /store_id given more than once; give each member of an object once")
+    ]
+    assert (report.rows_read, report.rows_rejected) == (2, 1)
+
+
+async def test_an_ndjson_byte_order_mark_is_not_part_of_the_first_member(
+    db: Db, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "stores.ndjson", '\ufeff{"store_id": "S8", "name": "Åtta"}\n')
     report = await db.load("stores", path)
     assert (report.status, report.rows_inserted) == ("loaded", 1)
     assert await db.rows("SELECT store_id, name FROM stores") == [("S8", "Åtta")]

@@ -12,6 +12,9 @@ from pydantic import BaseModel
 from endcap.auth.schemas import Me
 
 M = TypeVar("M", bound=BaseModel)
+# A server down, going down or too slow, as httpx says it: the connection refused or
+# dropped, or no answer in time.
+NOT_REACHED = (httpx.NetworkError, httpx.TimeoutException, httpx.RemoteProtocolError)
 
 
 class EndcapAPIError(Exception):
@@ -89,9 +92,12 @@ class Transport:
     # -- health and identity ----------------------------------------------------------------
 
     def ready(self) -> bool:
+        """Whether the server is up and its database answers: False on a problem answer and
+        when the server cannot be reached or does not answer within the client's timeout.
+        A URL httpx cannot use (say, no scheme) still raises."""
         try:
             self.request("GET", "/health/ready")
-        except EndcapAPIError:
+        except (EndcapAPIError, *NOT_REACHED):
             return False
         return True
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
+from endcap.json_members import REPEATED_MEMBER, repeated_members
 
 FORMATS = {
     ".csv": "csv",
@@ -91,14 +94,35 @@ def chunks(source: Source, *, chunk_bytes: int, chunk_rows: int) -> Iterator[Chu
 # -- CSV ---------------------------------------------------------------------------------------
 
 
+# The header is read up to its line feed, but no further than this: a file without one
+# (CR line ends, or not CSV at all) is not read whole to find it.
+_HEADER_BYTES = 1024 * 1024
+
+
 def _csv_header(path: Path) -> list[str]:
     with path.open("rb") as handle:
-        first = handle.readline()
+        first = handle.readline(_HEADER_BYTES)
+    if b"\r" in first.removesuffix(b"\n").removesuffix(b"\r"):
+        # Arrow would read a lone CR as a line end, but the rest of this reader (line
+        # numbers, the cut-off check) counts line feeds.
+        raise UnreadableFileError(
+            "line endings are bare CR (old Mac style): save the file with LF or CRLF line ends",
+            line=1,
+        )
+    if not first.endswith(b"\n") and len(first) == _HEADER_BYTES:
+        raise UnreadableFileError(
+            f"the header row is longer than {_HEADER_BYTES:,} bytes (no line end found):"
+            " is this a CSV file?",
+            line=1,
+        )
     try:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UnreadableFileError("the header is not valid UTF-8", line=1) from exc
-    header = next(csv.reader([text]), [])
+    try:
+        header = next(csv.reader([text]), [])
+    except csv.Error as exc:  # a name past the csv module's field limit, say
+        raise UnreadableFileError(f"the header cannot be read as CSV ({exc})", line=1) from exc
     names = [h.strip() for h in header]
     if not any(names):
         raise UnreadableFileError("the file has no header row", line=1)
@@ -351,13 +375,23 @@ def _as_strings(array: pa.Array) -> pa.Array:
 # -- NDJSON ------------------------------------------------------------------------------------
 
 
-def _ndjson_columns(path: Path) -> list[str]:
+def _ndjson_lines(path: Path) -> Generator[tuple[int, bytes]]:
+    """The file's lines that are not blank, with their numbers; a UTF-8 byte order mark
+    before the first is dropped, as in a CSV file (Windows tools write one)."""
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
-            if raw.strip():
-                record = _ndjson_record(raw, number)
-                return list(record)
-    raise UnreadableFileError("the file has no records")
+            line = raw.removeprefix(codecs.BOM_UTF8) if number == 1 else raw
+            if line.strip():
+                yield number, line
+
+
+def _ndjson_columns(path: Path) -> list[str]:
+    with closing(_ndjson_lines(path)) as lines:
+        first = next(lines, None)
+    if first is None:
+        raise UnreadableFileError("the file has no records")
+    number, raw = first
+    return list(_ndjson_record(raw, number))
 
 
 def _ndjson_record(raw: bytes, number: int) -> dict[str, object]:
@@ -376,27 +410,27 @@ def _ndjson_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
     names = source.columns
     values: dict[str, list[str | None]] = {name: [] for name in names}
     lines: list[int] = []
-    with source.path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            record = _ndjson_record(raw, number)
-            for name in record.keys() - values.keys():
-                values[name] = [None] * len(lines)
-            for name, column in values.items():
-                value = record.get(name)
-                column.append(
-                    None
-                    if value is None
-                    else value
-                    if isinstance(value, str)
-                    else json.dumps(value)
-                )
-            lines.append(number)
-            if len(lines) >= chunk_rows:
-                yield Chunk(_strings(values), np.asarray(lines, dtype=np.int64))
-                values = {name: [] for name in values}
-                lines = []
+    for number, raw in _ndjson_lines(source.path):
+        record = _ndjson_record(raw, number)
+        repeated = repeated_members(raw, record)
+        if repeated:
+            # json.loads kept the last of each: the row is not what its writer may have meant.
+            source.broken.append(
+                BrokenRow(number, f"member {', '.join(repeated)} {REPEATED_MEMBER}")
+            )
+            continue
+        for name in record.keys() - values.keys():
+            values[name] = [None] * len(lines)
+        for name, column in values.items():
+            value = record.get(name)
+            column.append(
+                None if value is None else value if isinstance(value, str) else json.dumps(value)
+            )
+        lines.append(number)
+        if len(lines) >= chunk_rows:
+            yield Chunk(_strings(values), np.asarray(lines, dtype=np.int64))
+            values = {name: [] for name in values}
+            lines = []
     if lines:
         yield Chunk(_strings(values), np.asarray(lines, dtype=np.int64))
 
