@@ -377,6 +377,27 @@ async def test_a_column_without_a_name_is_refused(db: Db, tmp_path: Path) -> Non
     assert reasons(report) == [(1, "file", "a column has no name: name every column")]
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("customers.csv", b"customer_id,fav\x00col\nC9,x\n"),
+        ("customers.ndjson", b'{"customer_id": "C9", "fav\\u0000col": "x"}\n'),
+        ("customers.csv", b"customer_id,tab\tcol\nC9,x\n"),
+    ],
+)
+async def test_a_control_character_in_a_column_name_is_refused(
+    db: Db, tmp_path: Path, name: str, content: bytes
+) -> None:
+    """An extra column becomes an attribute; PostgreSQL failed the load on a NUL in its name."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    report = await rejected_and_unchanged(db, "customers", path)
+    [(line, column, reason)] = reasons(report)
+    assert (line, column) == (1 if name.endswith(".csv") else 0, "file")  # 0: the whole file
+    assert reason.endswith("hold a control character: name columns in plain text")
+    assert "\x00" not in reason
+
+
 async def test_an_ndjson_column_null_in_every_row_is_checked_like_any_other(
     db: Db, tmp_path: Path
 ) -> None:

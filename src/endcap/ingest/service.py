@@ -9,6 +9,7 @@ chains in the same transaction.
 from __future__ import annotations
 
 import logging
+import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -179,6 +180,17 @@ class IngestService:
         if any(not name.strip() for name in source.columns):
             # It would become an attribute named "" (or " "), which nothing can address.
             raise UnreadableFileError("a column has no name: name every column", line=line)
+        controlled = [name for name in source.columns if _has_control(name)]
+        if controlled:
+            # PostgreSQL cannot store a NUL in an attribute's name (the load failed on a raw
+            # database error), and no other control character names a column anyone means.
+            # Named escaped (ascii), so that the report can be stored.
+            raise UnreadableFileError(
+                "column name(s) "
+                + ", ".join(ascii(name) for name in controlled)
+                + " hold a control character: name columns in plain text",
+                line=line,
+            )
         missing = [name for name in spec.required if name not in source.columns]
         if missing:
             raise UnreadableFileError(
@@ -253,3 +265,7 @@ def report_of(run: IngestRun, resolution: dict[str, Any] | None = None) -> Inges
         started_at=run.started_at,
         finished_at=run.finished_at,
     )
+
+
+def _has_control(name: str) -> bool:
+    return any(unicodedata.category(c) == "Cc" for c in name)
