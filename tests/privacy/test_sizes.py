@@ -9,9 +9,13 @@ from hypothesis import strategies as st
 
 from endcap.errors import ConflictError
 from endcap.privacy.sizes import (
+    CAPACITY_STEP_FLOOR,
+    CAPACITY_STEPS,
     AudienceTooSmallError,
     RoundedCount,
     SizeBand,
+    capacity_step,
+    coarse_left,
     ensure_minimum_size,
     round_count,
     round_half_up,
@@ -178,3 +182,22 @@ def test_the_band_is_a_function_of_the_shown_count_and_contains_it(n: int) -> No
     low, high = band.bounds
     assert low <= shown
     assert high is None or shown < high
+
+
+@given(capacity=st.integers(0, 10**9), data=st.data())
+def test_capacity_left_is_shown_in_steps_never_finer_than_the_floor(
+    capacity: int, data: st.DataObject
+) -> None:
+    booked = data.draw(st.integers(0, capacity + 1000))
+    step = capacity_step(capacity)
+    shown = coarse_left(capacity - booked, capacity)
+    assert step >= CAPACITY_STEP_FLOOR
+    assert step >= capacity // CAPACITY_STEPS
+    assert shown % step == 0
+    assert 0 <= shown <= max(0, capacity - booked) < shown + step
+
+
+def test_a_small_week_is_not_shown_exactly() -> None:
+    # 150 a week less a booking of 17: a step of 1 (a hundredth) would show 133.
+    assert coarse_left(150 - 17, 150) == 130
+    assert coarse_left(150 - 23, 150) == 120

@@ -47,7 +47,7 @@ from endcap.marketplace.models import (
     ChannelWeek,
 )
 from endcap.pagination import PageRequest, keyset
-from endcap.privacy.sizes import CAPACITY_STEPS
+from endcap.privacy.sizes import CAPACITY_STEP_FLOOR, CAPACITY_STEPS
 
 WEEKS = table_of(ChannelWeek)
 WEEK_COLUMNS = (WEEKS.c.channel, WEEKS.c.week_start, WEEKS.c.capacity, WEEKS.c.booked)
@@ -74,12 +74,12 @@ _TAKE_WEEKS_UPDATE = (
 # week's capacity (privacy/sizes.coarse_left, the figure a brand is shown): were the
 # exact remainder the limit, booking and cancelling ever larger campaigns would find it,
 # and with it another brand's booking. Integer division on both databases.
+_STEP = (
+    f"(CASE WHEN channel_weeks.capacity >= {CAPACITY_STEPS * CAPACITY_STEP_FLOOR}"
+    f" THEN channel_weeks.capacity / {CAPACITY_STEPS} ELSE {CAPACITY_STEP_FLOOR} END)"
+)  # privacy/sizes.capacity_step
 _COARSE_FIT = (
-    " AND excluded.booked <= (channel_weeks.capacity - channel_weeks.booked)"
-    f" / (CASE WHEN channel_weeks.capacity >= {CAPACITY_STEPS}"
-    f" THEN channel_weeks.capacity / {CAPACITY_STEPS} ELSE 1 END)"
-    f" * (CASE WHEN channel_weeks.capacity >= {CAPACITY_STEPS}"
-    f" THEN channel_weeks.capacity / {CAPACITY_STEPS} ELSE 1 END)"
+    f" AND excluded.booked <= (channel_weeks.capacity - channel_weeks.booked) / {_STEP} * {_STEP}"
 )
 _TAKE_WEEKS_TAIL = " RETURNING channel, week_start, capacity, booked"
 

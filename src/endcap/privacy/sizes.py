@@ -124,15 +124,24 @@ def size_band(n: int, to: int = ROUND_TO, *, minimum: int = MIN_AUDIENCE) -> Siz
     return _BANDS[bisect_right(_UPPER_EDGES, shown)]
 
 
-# Capacity shared by every brand is shown to brands in hundredths of a week's capacity.
+# Capacity shared by every brand is shown to brands in hundredths of a week's capacity,
+# and never finer than CAPACITY_STEP_FLOOR impressions: a hundredth of a small week (under
+# 200 a week it is 1) would show it exactly.
 CAPACITY_STEPS = 100
+CAPACITY_STEP_FLOOR = 10
+
+
+def capacity_step(capacity: int, *, steps: int = CAPACITY_STEPS) -> int:
+    """The step a brand sees a week of ``capacity`` in."""
+    return max(CAPACITY_STEP_FLOOR, capacity // steps)
 
 
 def coarse_left(left: int, capacity: int, *, steps: int = CAPACITY_STEPS) -> int:
-    """What remains of a pool all brands book from, rounded *down* to 1/``steps`` of it.
+    """What remains of a pool all brands book from, rounded *down* to its step
+    (:func:`capacity_step`).
 
     Exact remainders would let one brand difference out another's booking (and
     with the rate card, its budget) by forecasting before and after it.
     """
-    step = max(1, capacity // steps)
+    step = capacity_step(capacity, steps=steps)
     return max(0, left) // step * step
