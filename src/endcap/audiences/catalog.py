@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from endcap.audiences.frozen_overlaps import ALL_MEMBERS, FrozenOverlaps, PairCount, VersionKey
 from endcap.audiences.membership import MembershipRepository
 from endcap.audiences.models import Audience, AudienceKind, AudienceVersion
 from endcap.audiences.schemas import CatalogEntry, ChannelReach, Overlap, Price
@@ -32,6 +33,7 @@ WITHHELD = "withheld"
 class AudienceCatalog:
     def __init__(self, session: AsyncSession, gate: PrivacyGateSettings) -> None:
         self.audiences = MembershipRepository(session)
+        self.frozen = FrozenOverlaps(session)
         self.gate = gate
 
     async def entries(
@@ -90,11 +92,29 @@ class AudienceCatalog:
         both are in the catalog: a published audience that no channel reaches the minimum
         of is hidden there, so its overlaps are too."""
         (a, _), (b, _) = await self._listed(first), await self._listed(second)
-        exact = await self.audiences.overlap((a.audience_id, a.version), (b.audience_id, b.version))
-        if overlap_singles_out(a.size - exact, b.size - exact, k=self.gate.k_threshold):
+        versions = [(a.audience_id, a.version), (b.audience_id, b.version)]
+        if versions[0] == versions[1]:
+            count = PairCount(a.size, a.size, a.size)
+        else:
+            # As first counted: live members would move with each erasure between refreshes.
+            counted = await self.frozen.counted(
+                versions, ALL_MEMBERS, lambda: self._count(versions)
+            )
+            count = counted[(0, 1)]
+        if overlap_singles_out(count.outside(0), count.outside(1), k=self.gate.k_threshold):
             return Overlap(overlap=None, label=WITHHELD)
-        shown = round_count(exact, to=self.gate.round_to, minimum=self.gate.min_audience)
+        shown = round_count(count.both, to=self.gate.round_to, minimum=self.gate.min_audience)
         return Overlap(overlap=shown.value, label=shown.label)
+
+    async def _count(self, versions: list[VersionKey]) -> dict[tuple[int, int], PairCount]:
+        a, b = versions
+        return {
+            (0, 1): PairCount(
+                await self.audiences.count(*a),
+                await self.audiences.count(*b),
+                await self.audiences.overlap(a, b),
+            )
+        }
 
     async def _listed(self, audience_id: uuid.UUID) -> tuple[AudienceVersion, CatalogEntry]:
         """The current version and the catalog entry of an audience brands can see."""

@@ -136,3 +136,32 @@ class AudienceSeed(SQLModel, table=True):
 
     audience_id: uuid.UUID = Field(sa_column=Column(ForeignKey("audiences.id"), nullable=False))
     profile_id: int = Field(sa_column=Column(BigId, nullable=False, index=True))
+
+
+class FrozenOverlap(SQLModel, table=True):
+    """How two audience versions overlap, counted the first time a brand-facing number
+    needs it and kept (frozen_overlaps.py says why): among all members (``purpose`` "")
+    or among those holding one consent purpose. Counts only, no shopper."""
+
+    __tablename__ = "frozen_overlaps"
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "first_audience_id", "first_version", "second_audience_id", "second_version", "purpose"
+        ),
+    )
+
+    first_audience_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("audiences.id"), nullable=False)
+    )
+    first_version: int = Field(sa_column=Column(Integer, nullable=False))
+    second_audience_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("audiences.id"), nullable=False)
+    )
+    second_version: int = Field(sa_column=Column(Integer, nullable=False))
+    purpose: str = Field(sa_column=Column(String(32), nullable=False))
+    first_count: int = Field(sa_column=Column(Integer, nullable=False))
+    second_count: int = Field(sa_column=Column(Integer, nullable=False))
+    overlap: int = Field(sa_column=Column(Integer, nullable=False))
+    counted_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )

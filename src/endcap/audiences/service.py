@@ -85,9 +85,12 @@ class AudienceService:
         return await self.audiences.member_ids(audience_id, version)
 
     async def version_size(self, audience_id: uuid.UUID, version: int) -> int | None:
-        """Exact size of one membership version (None if there is no such version)."""
-        found = await self.audiences.version(audience_id, version)
-        return found.size if found else None
+        """Members of one membership version now, erased shoppers gone (None if there is
+        no such version). Its ``size`` stays as counted at the refresh: that is what the
+        catalog shows, and a number brands see must not move by one erasure."""
+        if await self.audiences.version(audience_id, version) is None:
+            return None
+        return await self.audiences.count(audience_id, version)
 
     async def consented_reach(self, audience_id: uuid.UUID, version: int, purpose: Purpose) -> int:
         """Members of the version holding ``purpose`` consent right now."""

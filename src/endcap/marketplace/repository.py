@@ -30,6 +30,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from endcap.audiences.frozen_overlaps import FrozenOverlaps, PairCount
 from endcap.audiences.membership import IS_CURRENT_VERSION, IS_PUBLISHED
 from endcap.audiences.models import Audience, AudienceMember, AudienceVersion
 from endcap.consent.models import Purpose
@@ -471,19 +472,6 @@ class CampaignRepository:
         return list((await self.session.exec(query)).all())
 
 
-@dataclass(frozen=True, slots=True)
-class ConsentedCounts:
-    """Exact consenting members of each audience version (by index) and of each pair's
-    overlap (a pair with none left out)."""
-
-    members: dict[int, int]
-    overlaps: dict[frozenset[int], int]
-
-    def outside(self, i: int, j: int) -> int:
-        """Consenting members of version ``i`` that version ``j`` does not hold."""
-        return self.members.get(i, 0) - self.overlaps.get(frozenset((i, j)), 0)
-
-
 class OverlapRepository:
     """How the member versions a campaign targets overlap, among consenting shoppers."""
 
@@ -492,9 +480,9 @@ class OverlapRepository:
 
     async def consented_counts(
         self, versions: Sequence[tuple[uuid.UUID, int]], purpose: Purpose
-    ) -> ConsentedCounts:
-        """Exact members holding ``purpose`` consent now, per version and per pair of
-        ``versions`` (by index).
+    ) -> dict[tuple[int, int], PairCount]:
+        """Exact members holding ``purpose`` consent, per pair of ``versions`` (i < j, by
+        index): of each side and of both, as first counted (audiences/frozen_overlaps.py).
 
         Retailer-side counts: a brand sees them only as :mod:`endcap.marketplace.reach`
         allows. One pass over the members: each shopper gets a bit mask of the versions
@@ -502,7 +490,16 @@ class OverlapRepository:
         version and every pair its mask holds. Pairs with no shared member are left out.
         """
         if len(versions) < 2:
-            return ConsentedCounts({}, {})
+            return {}
+        return await FrozenOverlaps(self.session).counted(
+            versions, purpose.value, lambda: self.count_now(versions, purpose)
+        )
+
+    async def count_now(
+        self, versions: Sequence[tuple[uuid.UUID, int]], purpose: Purpose
+    ) -> dict[tuple[int, int], PairCount]:
+        """:meth:`consented_counts` counted now, every pair (those sharing no one too); the
+        benchmark times this."""
         m = MEMBERS.c
         chosen = [and_(m.audience_id == a, m.version == v) for a, v in versions]
         # Bits as inline constants: a CASE of bound parameters has no type PostgreSQL can sum.
@@ -522,12 +519,16 @@ class OverlapRepository:
         )
         query = sa_select(shoppers.c.mask, func.count()).group_by(shoppers.c.mask)
         members: dict[int, int] = {}
-        overlaps: dict[frozenset[int], int] = {}
+        overlaps: dict[tuple[int, int], int] = {}
         for mask, count in (await self.session.execute(query)).all():
             held = [i for i in range(len(versions)) if int(mask) >> i & 1]
             for k, i in enumerate(held):
                 members[i] = members.get(i, 0) + int(count)
                 for j in held[k + 1 :]:
-                    pair = frozenset((i, j))
-                    overlaps[pair] = overlaps.get(pair, 0) + int(count)
-        return ConsentedCounts(members, overlaps)
+                    overlaps[(i, j)] = overlaps.get((i, j), 0) + int(count)
+        n = len(versions)
+        return {
+            (i, j): PairCount(members.get(i, 0), members.get(j, 0), overlaps.get((i, j), 0))
+            for i in range(n)
+            for j in range(i + 1, n)
+        }

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.audiences.catalog import AudienceCatalog
+from endcap.audiences.frozen_overlaps import PairCount
 from endcap.audiences.models import Audience, AudienceVersion
 from endcap.audiences.schemas import CatalogEntry
 from endcap.consent.models import Purpose
 from endcap.errors import InvalidRequestError, NotFoundError
 from endcap.marketplace.reach import union_reach
-from endcap.marketplace.repository import ConsentedCounts, OverlapRepository
+from endcap.marketplace.repository import OverlapRepository
 from endcap.privacy.channels import Channel, required_purpose
 from endcap.privacy.difference import overlap_singles_out
 from endcap.privacy.settings import PrivacyGateSettings
@@ -185,19 +186,24 @@ class AudienceTargeting:
             union[channel] = union_reach(shown, overlaps)
         return union
 
-    def _released(self, counts: ConsentedCounts, n: int) -> dict[frozenset[int], int | None]:
+    def _released(
+        self, counts: Mapping[tuple[int, int], PairCount], n: int
+    ) -> dict[frozenset[int], int | None]:
         """Each pair's overlap as the catalog's overlap endpoint would show it: rounded,
         nothing (0) below the minimum, and None (withheld) when it would single out the
-        few shoppers of one audience outside the other (privacy/difference.py)."""
+        few shoppers of one audience outside the other (privacy/difference.py). From the
+        pair's counts as first counted (audiences/frozen_overlaps.py), never live ones."""
         k = self.gate.k_threshold
         released: dict[frozenset[int], int | None] = {}
         for i in range(n):
             for j in range(i + 1, n):
                 pair = frozenset((i, j))
-                if overlap_singles_out(counts.outside(i, j), counts.outside(j, i), k=k):
+                count = counts[(i, j)]
+                if overlap_singles_out(count.outside(0), count.outside(1), k=k):
                     released[pair] = None
                     continue
-                exact = counts.overlaps.get(pair, 0)
-                shown = round_count(exact, to=self.gate.round_to, minimum=self.gate.min_audience)
+                shown = round_count(
+                    count.both, to=self.gate.round_to, minimum=self.gate.min_audience
+                )
                 released[pair] = shown.value or 0
         return released

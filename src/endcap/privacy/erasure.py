@@ -7,6 +7,12 @@ with their identifiers, consent events and attributes. Purchases are detached
 drop lose the person's rows (drop_files.py). A tombstone records that it happened,
 without any personal data. Erasing by a shared identifier (a house card) is
 refused: it would erase strangers.
+
+The person leaves every audience version's members, booked ones too, but the counts a
+version was released with (its size and reach, which the catalog shows) stay as they
+were: "later aggregates" are the next refresh's, and a brand-facing number that moved
+by one at an erasure would tell a brand that one of its shoppers was just erased. What
+approval checks against the minimum is counted live (marketplace/approvals.py).
 """
 
 from __future__ import annotations
@@ -24,7 +30,6 @@ from endcap.identity.models import Customer
 from endcap.identity.repository import IdentityRepository
 from endcap.identity.schemas import IdentifierQuery
 from endcap.identity.service import IdentityService
-from endcap.privacy.channels import Channel, required_purpose
 from endcap.privacy.drop_files import scrub_files
 from endcap.privacy.models import ErasureTombstone
 from endcap.privacy.repository import ErasureRepository
@@ -79,30 +84,9 @@ class ErasureService:
             profile_ids,
             match_keys,
         )
-        await self._shrink_versions(profile_ids)
         await self.erase_rows.profiles(profile_ids)
         stored = await self.erase_rows.add_tombstone(tombstone)
         return Tombstone.model_validate(stored, from_attributes=True)
-
-    async def _shrink_versions(self, profile_ids: list[int]) -> None:
-        """Take the shoppers out of the counts of every audience version that holds them,
-        as they leave its members: a pinned version's size is what approval checks against
-        the minimum. Reach drops on the channels whose purpose they hold now (their consent
-        at the refresh is not kept; a later refresh counts afresh)."""
-        held = await self.erase_rows.memberships(profile_ids)
-        if not held:
-            return
-        counts = await self.erase_rows.version_counts(list(held))
-        for (audience_id, version), leaving in held.items():
-            if (audience_id, version) not in counts:  # members without a version row
-                continue
-            size, reach = counts[audience_id, version]
-            for channel, n in reach.items():
-                gone = leaving.get(required_purpose(Channel(channel)).value, 0)
-                reach[channel] = max(0, n - gone)
-            await self.erase_rows.set_counts(
-                audience_id, version, max(0, size - leaving.get(None, 0)), reach
-            )
 
     async def _named(self, request: ErasureRequest) -> list[Customer]:
         if request.customer_id is not None:

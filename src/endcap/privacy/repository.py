@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import CursorResult, Executable, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Executable, delete, or_, select, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.activation.models import Activation, ActivationContact
 from endcap.activation.repository import MATCH_KEY_TYPES
-from endcap.audiences.models import AudienceMember, AudienceSeed, AudienceVersion
+from endcap.audiences.models import AudienceMember, AudienceSeed
 from endcap.consent.models import ConsentEvent, ProfileConsent
 from endcap.db.base import table_of
 from endcap.db.bulk import dialect_insert
@@ -114,50 +113,6 @@ class ErasureRepository:
             )
         )
         return await self._delete(delete(Profile).where(col(Profile.id).in_(profile_ids)))
-
-    async def memberships(
-        self, profile_ids: Sequence[int]
-    ) -> dict[tuple[uuid.UUID, int], dict[str | None, int]]:
-        """Per audience version holding any of the profiles: how many it holds (under None)
-        and how many of those hold each consent purpose now (under the purpose)."""
-        m, c = AudienceMember, ProfileConsent
-        version = (col(m.audience_id), col(m.version))
-        held = select(*version, func.count()).where(col(m.profile_id).in_(profile_ids))
-        consenting = (
-            select(*version, col(c.purpose), func.count())
-            .join(c, col(c.profile_id) == col(m.profile_id))
-            .where(col(m.profile_id).in_(profile_ids))
-        )
-        found: dict[tuple[uuid.UUID, int], dict[str | None, int]] = {}
-        for audience_id, number, n in await self.session.execute(held.group_by(*version)):
-            found.setdefault((audience_id, number), {})[None] = int(n)
-        grouped = consenting.group_by(*version, col(c.purpose))
-        for audience_id, number, purpose, n in await self.session.execute(grouped):
-            found.setdefault((audience_id, number), {})[str(purpose)] = int(n)
-        return found
-
-    async def set_counts(
-        self, audience_id: uuid.UUID, version: int, size: int, reach: Mapping[str, int]
-    ) -> None:
-        await self.session.execute(
-            update(AudienceVersion)
-            .where(
-                col(AudienceVersion.audience_id) == audience_id,
-                col(AudienceVersion.version) == version,
-            )
-            .values(size=size, reach=dict(reach))
-        )
-
-    async def version_counts(
-        self, keys: Sequence[tuple[uuid.UUID, int]]
-    ) -> dict[tuple[uuid.UUID, int], tuple[int, dict[str, int]]]:
-        v = AudienceVersion
-        found = await self.session.execute(
-            select(col(v.audience_id), col(v.version), col(v.size), col(v.reach)).where(
-                or_(*((col(v.audience_id) == a) & (col(v.version) == n) for a, n in keys))
-            )
-        )
-        return {(a, n): (int(size), dict(reach)) for a, n, size, reach in found}
 
     async def add_tombstone(self, tombstone: ErasureTombstone) -> ErasureTombstone:
         self.session.add(tombstone)
