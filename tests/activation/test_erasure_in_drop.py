@@ -11,7 +11,7 @@ from endcap.consent.models import Purpose
 from endcap.db.engine import SessionFactory
 from endcap.privacy.channels import Channel
 from endcap.privacy.erasure import ErasureService
-from endcap.privacy.schemas import ErasureRequest
+from endcap.privacy.schemas import ErasureRequest, Tombstone
 from tests.activation.data import Shop, add_activation, build_shop, set_endpoint
 from tests.activation.run import activation, export, rows
 
@@ -35,6 +35,19 @@ async def _dropped(sessions: SessionFactory, settings: Settings, shop: Shop) -> 
     return files
 
 
+async def _erase(
+    sessions: SessionFactory, settings: Settings, shop: Shop, profile: int
+) -> Tombstone:
+    """Erase the shopper of ``profile`` by its first customer record; the tombstone."""
+    async with sessions() as session:
+        tombstone = await ErasureService(session, settings).erase(
+            ErasureRequest(customer_id=f"{shop.tag}-c{profile - min(shop.customer_of)}"),
+            requested_by=None,
+        )
+        await session.commit()
+    return tombstone
+
+
 async def test_an_erasure_rewrites_the_dropped_files_that_reached_the_shopper(
     sessions: SessionFactory, settings: Settings
 ) -> None:
@@ -49,12 +62,7 @@ async def test_an_erasure_rewrites_the_dropped_files_that_reached_the_shopper(
     assert [str(erased)] in before["onsite_display"]
     assert keys <= {row[1] for row in before["offsite_social"]}
 
-    async with sessions() as session:
-        tombstone = await ErasureService(session, settings).erase(
-            ErasureRequest(customer_id=f"{shop.tag}-c{erased - min(shop.customer_of)}"),
-            requested_by=None,
-        )
-        await session.commit()
+    tombstone = await _erase(sessions, settings, shop, erased)
 
     assert tombstone.activation_files_scrubbed == 2
     assert rows(onsite) == [r for r in before["onsite_display"] if r != [str(erased)]]
@@ -74,12 +82,7 @@ async def test_an_erasure_leaves_files_that_never_reached_the_shopper_alone(
     held_out = min(shop.holdout())  # a member, but in no file
     before = {name: (path.read_bytes(), path.stat().st_mtime_ns) for name, path in files.items()}
 
-    async with sessions() as session:
-        tombstone = await ErasureService(session, settings).erase(
-            ErasureRequest(customer_id=f"{shop.tag}-c{held_out - min(shop.customer_of)}"),
-            requested_by=None,
-        )
-        await session.commit()
+    tombstone = await _erase(sessions, settings, shop, held_out)
 
     assert tombstone.activation_files_scrubbed == 0
     assert {n: (p.read_bytes(), p.stat().st_mtime_ns) for n, p in files.items()} == before

@@ -228,23 +228,9 @@ def test_a_pinned_version_below_a_raised_minimum_blocks_approval(
 def test_an_erasure_taking_a_pinned_version_below_the_minimum_blocks_approval(
     market: Market, tmp_path: Path
 ) -> None:
-    rule = {"attribute": "loyalty_tier", "op": "in", "value": ["gold", "platinum"]}
-    onsite = unique_postal_codes(market.files, granted=("targeting_onsite",))
     with market.client(market.admin_key) as admin:
-        audience = publish(admin, rule=rule)
-        # A member alone at their postal code (one customer, one profile), with on-site
-        # consent.
-        member = next(
-            row["customer_id"]
-            for row in _rows(market.files)
-            if row["postal_code"] in onsite
-            and admin.request(
-                "POST",
-                "/api/v1/audiences/estimate",
-                json={"rule": {"and": [rule, {"attribute": "postal_code", "op": "=",
-                                              "value": row["postal_code"]}]}, "exact": True},
-            ).json()["size"] == 1
-        )  # fmt: skip
+        audience = publish(admin, rule=LOYAL)
+        member = _lone_onsite_member(admin, market, LOYAL)
     assert audience.current is not None
     size, version = audience.current.size, audience.current.version
     reach = audience.current.reach["onsite_display"]
@@ -271,6 +257,26 @@ def test_an_erasure_taking_a_pinned_version_below_the_minimum_blocks_approval(
             f"pinned version {version} of audience {audience.id} holds {size - 1} shoppers "
             f"(minimum {reach}); too few on a channel: {reach - 1} consent to onsite_display",
         )
+
+
+LOYAL = {"attribute": "loyalty_tier", "op": "in", "value": ["gold", "platinum"]}
+
+
+def _lone_onsite_member(admin: EndcapClient, market: Market, rule: dict[str, Any]) -> str:
+    """A customer of the audience ``rule`` selects, alone at their postal code (one
+    customer, one profile), holding on-site consent."""
+    onsite = unique_postal_codes(market.files, granted=("targeting_onsite",))
+    return next(
+        row["customer_id"]
+        for row in _rows(market.files)
+        if row["postal_code"] in onsite
+        and admin.request(
+            "POST",
+            "/api/v1/audiences/estimate",
+            json={"rule": {"and": [rule, {"attribute": "postal_code", "op": "=",
+                                          "value": row["postal_code"]}]}, "exact": True},
+        ).json()["size"] == 1
+    )  # fmt: skip
 
 
 def _rows(folder: Path) -> list[dict[str, str]]:
@@ -397,22 +403,9 @@ def test_a_capacity_lowered_below_the_bookings_blocks_approval_until_raised(
 def test_a_withdrawal_taking_a_channels_reach_below_the_minimum_blocks_approval(
     market: Market, tmp_path: Path
 ) -> None:
-    rule = {"attribute": "loyalty_tier", "op": "in", "value": ["gold", "platinum"]}
-    onsite = unique_postal_codes(market.files, granted=("targeting_onsite",))
     with market.client(market.admin_key) as admin:
-        audience = publish(admin, rule=rule)
-        # A member alone at their postal code, holding on-site consent.
-        member = next(
-            row["customer_id"]
-            for row in _rows(market.files)
-            if row["postal_code"] in onsite
-            and admin.request(
-                "POST",
-                "/api/v1/audiences/estimate",
-                json={"rule": {"and": [rule, {"attribute": "postal_code", "op": "=",
-                                              "value": row["postal_code"]}]}, "exact": True},
-            ).json()["size"] == 1
-        )  # fmt: skip
+        audience = publish(admin, rule=LOYAL)
+        member = _lone_onsite_member(admin, market, LOYAL)
     assert audience.current is not None
     reach, version = audience.current.reach["onsite_display"], audience.current.version
     assert reach < audience.current.size
