@@ -169,6 +169,12 @@ async def _before_retry(recheck: Recheck, endpoint_url: str, outcome: str, tried
         ) from exc
 
 
+def drop_folder(settings: ActivationSettings) -> Path:
+    """The drop folder, absolute: the destination recorded with a delivery is read again
+    by an erasure (privacy/drop_files.py), perhaps in a process started elsewhere."""
+    return Path(settings.drop_dir).absolute()
+
+
 def drop_target(parcel: Parcel, drop_dir: Path) -> Path:
     """Where :func:`drop` puts the parcel's file."""
     return drop_dir / str(parcel.campaign_id) / f"{parcel.channel}-{parcel.activation_id}.csv"
@@ -188,7 +194,7 @@ def route(parcel: Parcel, endpoint_url: str | None, settings: ActivationSettings
     """How and where :func:`deliver` will send the parcel (``attempts`` is 0: not yet)."""
     if endpoint_url:
         return Delivered("push", endpoint_url, 0)
-    return Delivered("file", str(drop_target(parcel, Path(settings.drop_dir))), 0)
+    return Delivered("file", str(drop_target(parcel, drop_folder(settings))), 0)
 
 
 async def deliver(
@@ -204,4 +210,4 @@ async def deliver(
     """
     if endpoint_url:
         return await push(parcel, endpoint_url, settings, recheck)
-    return await asyncio.to_thread(drop, parcel, Path(settings.drop_dir))
+    return await asyncio.to_thread(drop, parcel, drop_folder(settings))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -47,6 +48,15 @@ class PairCount:
     def outside(self, side: int) -> int:
         """Members of side 0 (the first) or 1 that the other side does not hold."""
         return (self.first if side == 0 else self.second) - self.both
+
+
+def _key_order(row: dict[str, Any]) -> tuple[str, int, str, int]:
+    return (
+        str(row["first_audience_id"]),
+        row["first_version"],
+        str(row["second_audience_id"]),
+        row["second_version"],
+    )
 
 
 def _ordered(a: VersionKey, b: VersionKey) -> bool:
@@ -115,9 +125,9 @@ class FrozenOverlaps:
         by another request stays as it was.
 
         Written on the session's connection, not through the session: a forecast's session
-        only reads (db/reads_only.py) and runs in autocommit, where this insert, which
-        changes nothing a later count would not, commits alone; in a booking's transaction
-        it commits with the booking."""
+        refuses writes (db/reads_only.py), and this is the one it makes on purpose. Where
+        that session runs in autocommit the insert commits alone; in a transaction (a
+        booking's, or a forecast's outside a request) it commits with it."""
         rows = []
         now = utcnow()
         for (i, j), count in sorted(counts.items()):
@@ -138,6 +148,9 @@ class FrozenOverlaps:
                 }
             )
         if rows:
+            # In key order, as every request inserts them: two first counts of the same
+            # pairs then wait on each other instead of deadlocking.
+            rows.sort(key=_key_order)
             connection = await self.session.connection()
             await connection.execute(
                 dialect_insert(self.session, FROZEN).values(rows).on_conflict_do_nothing()

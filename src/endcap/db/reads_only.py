@@ -4,7 +4,8 @@ In READ COMMITTED, PostgreSQL's level here, every statement of a transaction rea
 own fresh snapshot anyway, so a handler that only reads sees exactly what it would see in
 one: the transaction bought nothing but two round trips (a forecast's BEGIN and COMMIT,
 tests/perf/profile_booking). Its session refuses any write, which would otherwise
-commit on its own.
+commit on its own; the one write such a route makes on purpose goes around it, on the
+session's connection (audiences/frozen_overlaps.py keeps an overlap's first count).
 """
 
 from __future__ import annotations

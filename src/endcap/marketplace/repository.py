@@ -71,8 +71,9 @@ _TAKE_WEEKS_UPDATE = (
     " SET booked = channel_weeks.booked + excluded.booked"
     " WHERE channel_weeks.booked + excluded.booked <= channel_weeks.capacity"
 )
-# A brand's booking fits only within what is left rounded down to a hundredth of the
-# week's capacity (privacy/sizes.coarse_left, the figure a brand is shown): were the
+# A brand's booking fits only within what is left rounded down to the week's step (a
+# hundredth of its capacity, at least 10: privacy/sizes.coarse_left, the figure a brand
+# is shown): were the
 # exact remainder the limit, booking and cancelling ever larger campaigns would find it,
 # and with it another brand's booking. Integer division on both databases.
 _STEP = (
@@ -485,9 +486,7 @@ class OverlapRepository:
         index): of each side and of both, as first counted (audiences/frozen_overlaps.py).
 
         Retailer-side counts: a brand sees them only as :mod:`endcap.marketplace.reach`
-        allows. One pass over the members: each shopper gets a bit mask of the versions
-        holding them (at most 2**len(versions) groups), and each group counts toward every
-        version and every pair its mask holds. Pairs with no shared member are left out.
+        allows. Pairs not counted before are counted by :meth:`count_now`.
         """
         if len(versions) < 2:
             return {}
@@ -499,7 +498,9 @@ class OverlapRepository:
         self, versions: Sequence[tuple[uuid.UUID, int]], purpose: Purpose
     ) -> dict[tuple[int, int], PairCount]:
         """:meth:`consented_counts` counted now, every pair (those sharing no one too); the
-        benchmark times this."""
+        benchmark times this. One pass over the members: each shopper gets a bit mask of
+        the versions holding them (at most 2**len(versions) groups), and each group counts
+        toward every version and every pair its mask holds."""
         m = MEMBERS.c
         chosen = [and_(m.audience_id == a, m.version == v) for a, v in versions]
         # Bits as inline constants: a CASE of bound parameters has no type PostgreSQL can sum.
