@@ -26,9 +26,10 @@ Candidates are pre-filtered by size (sets whose sizes differ by k or more cannot
 near), using the size and reach a version was released with: what brands were shown
 of it. Its members are compared as they are now, erased shoppers gone; a released
 version that erasures have since shrunk by k or more is not loaded (its released
-numbers and the new ones are k apart). They are loaded one at a time, so a steady audience's many weekly versions are never
-all in memory. The check holds the publication lock to the commit, so that two
-releases checked at once cannot each pass against the other's old state.
+numbers and the new ones are k apart). They are loaded one at a time, so a steady
+audience's many weekly versions are never all in memory. The check holds the
+publication lock to the commit, so that two releases checked at once cannot each pass
+against the other's old state.
 """
 
 from __future__ import annotations
