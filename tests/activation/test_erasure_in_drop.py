@@ -4,10 +4,15 @@ without the erased shopper's profile id or match keys, and nobody else's row is 
 from __future__ import annotations
 
 import stat
+import uuid
 from pathlib import Path
 
+from sqlalchemy import delete
+
+from endcap.activation.models import Activation, ActivationContact, ActivationStatus
 from endcap.config import Settings
 from endcap.consent.models import Purpose
+from endcap.db.base import table_of
 from endcap.db.engine import SessionFactory
 from endcap.privacy.channels import Channel
 from endcap.privacy.erasure import ErasureService
@@ -86,3 +91,32 @@ async def test_an_erasure_leaves_files_that_never_reached_the_shopper_alone(
 
     assert tombstone.activation_files_scrubbed == 0
     assert {n: (p.read_bytes(), p.stat().st_mtime_ns) for n, p in files.items()} == before
+
+
+async def test_an_erasure_rewrites_a_dropped_file_whose_contacts_are_not_recorded_yet(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    """The export dropped its file but has not recorded whom it reached (still running):
+    the file is found by its activation's state, not by contacts."""
+    shop = await build_shop(sessions)
+    files = await _dropped(sessions, settings, shop)
+    onsite = files["onsite_display"]
+    async with sessions() as session:
+        found = await session.get(Activation, _activation_of(onsite))
+        assert found is not None
+        found.status = ActivationStatus.RUNNING
+        contacts = table_of(ActivationContact)
+        await session.execute(delete(contacts).where(contacts.c.activation_id == found.id))
+        await session.commit()
+    erased = _reached_everywhere(shop)
+    assert [str(erased)] in rows(onsite)
+
+    tombstone = await _erase(sessions, settings, shop, erased)
+
+    assert tombstone.activation_files_scrubbed == 2  # this one, and the off-site file
+    assert [str(erased)] not in rows(onsite)
+
+
+def _activation_of(path: Path) -> uuid.UUID:
+    """The activation id in a dropped file's name (<channel>-<activation id>.csv)."""
+    return uuid.UUID(path.stem.split("-", 1)[1])
