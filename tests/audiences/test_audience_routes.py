@@ -103,7 +103,11 @@ def test_publish_shows_brands_rounded_numbers_only(
     entry = brand.request("GET", f"/api/v1/catalog/audiences/{audience.id}").json()
     assert set(entry) == CATALOG_KEYS
     assert entry["size"] % 100 == 0
-    assert abs(entry["size"] - audience.current.size) <= 50  # type: ignore[union-attr]
+    assert audience.current is not None
+    assert audience.current.consented_size is not None
+    # Brands are shown only the members who consented to some channel.
+    assert audience.current.consented_size < audience.current.size
+    assert abs(entry["size"] - audience.current.consented_size) <= 50
     assert entry["price"] == {"cpm": "12.50", "currency": "SEK"}  # the retailer's
     assert entry["kind"] == "rule"
     assert all(c["reach"] % 100 == 0 and c["reach"] >= 1000 for c in entry["channels"])
@@ -312,7 +316,9 @@ def test_an_overlap_showing_a_few_shoppers_on_one_side_is_withheld(
     assert withheld == {"overlap": None, "label": "withheld"}
     assert brand.audience_overlap(a.id, b.id).overlap is None
     assert c.current is not None
-    assert shown.overlap == (c.current.size + 50) // 100 * 100  # rounded half up
+    assert c.current.consented_size is not None
+    # Among the members who consented to some channel, rounded half up.
+    assert shown.overlap == (c.current.consented_size + 50) // 100 * 100
     assert shown.overlap == brand.catalog_audience(c.id).size
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.audiences.frozen_overlaps import ALL_MEMBERS, FrozenOverlaps, PairCount, VersionKey
+from endcap.audiences.frozen_overlaps import ANY_CHANNEL, FrozenOverlaps, PairCount, VersionKey
 from endcap.audiences.membership import MembershipRepository
 from endcap.audiences.models import Audience, AudienceKind, AudienceVersion
 from endcap.audiences.schemas import CatalogEntry, ChannelReach, Overlap, Price
@@ -94,11 +94,13 @@ class AudienceCatalog:
         (a, _), (b, _) = await self._listed(first), await self._listed(second)
         versions = [(a.audience_id, a.version), (b.audience_id, b.version)]
         if versions[0] == versions[1]:
-            count = PairCount(a.size, a.size, a.size)
+            n = a.size if a.consented_size is None else a.consented_size
+            count = PairCount(n, n, n)
         else:
             # As first counted: live members would move with each erasure between refreshes.
+            # Among members who consented to some channel, as the catalog's sizes are.
             counted = await self.frozen.counted(
-                versions, ALL_MEMBERS, lambda: self._count(versions)
+                versions, ANY_CHANNEL, lambda: self._count(versions)
             )
             count = counted[(0, 1)]
         if overlap_singles_out(count.outside(0), count.outside(1), k=self.gate.k_threshold):
@@ -110,9 +112,9 @@ class AudienceCatalog:
         a, b = versions
         return {
             (0, 1): PairCount(
-                await self.audiences.count(*a),
-                await self.audiences.count(*b),
-                await self.audiences.overlap(a, b),
+                await self.audiences.consented_count(*a),
+                await self.audiences.consented_count(*b),
+                await self.audiences.consented_overlap(a, b),
             )
         }
 
@@ -139,14 +141,16 @@ def catalog_entry(
 ) -> CatalogEntry | None:
     """What brands see of a published audience at ``version``; None when no channel reaches
     the minimum (the audience is then hidden from them, though still published)."""
-    size = round_count(version.size, to=gate.round_to, minimum=gate.min_audience)
+    # Only members who consented to some channel count for a brand (models.AudienceVersion).
+    shown_size = version.size if version.consented_size is None else version.consented_size
+    size = round_count(shown_size, to=gate.round_to, minimum=gate.min_audience)
     channels = [
         ChannelReach(channel=Channel(name), reach=shown.value)
         for name, reach in sorted(version.reach.items())
         if (shown := round_count(reach, to=gate.round_to, minimum=gate.min_audience)).value
         is not None
     ]
-    band = size_band(version.size, gate.round_to, minimum=gate.min_audience)
+    band = size_band(shown_size, gate.round_to, minimum=gate.min_audience)
     if size.value is None or band is None or not channels:
         return None
     return CatalogEntry(

@@ -11,9 +11,10 @@ with, are counted the first time a brand-facing number needs them and kept: ever
 catalog overlap, forecast and booking on those versions reads the same numbers. A
 refresh makes a new version, and with it a new count.
 
-Kept per pair (in a fixed order of the two versions) and per consent purpose ("" for all
-members): the members of each side holding it then, and of both. Two requests counting
-the same pair at once both insert; the first insert stands and both read it back.
+Kept per pair (in a fixed order of the two versions) and per consent purpose ("any" for
+members holding the purpose of any channel, as the catalog counts sizes): the members of
+each side holding it then, and of both. Two requests counting the same pair at once both
+insert; the first insert stands and both read it back.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from endcap.db.bulk import dialect_insert
 from endcap.db.types import utcnow
 
 FROZEN = table_of(FrozenOverlap)
-ALL_MEMBERS = ""  # the purpose key of an overlap among all members
+ANY_CHANNEL = "any"  # the purpose key of an overlap among members consenting to any channel
 
 VersionKey = tuple[uuid.UUID, int]
 

@@ -7,21 +7,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, and_, bindparam, func, insert, literal, select, update
+from sqlalchemy import Select, and_, bindparam, exists, func, insert, literal, select, update
 from sqlmodel import col
 from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.audiences.models import Audience, AudienceMember, AudienceStatus, AudienceVersion
-from endcap.consent.models import Purpose
+from endcap.consent.models import ProfileConsent, Purpose
 from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
 from endcap.db.bulk import insert_keyed_ids
 from endcap.db.locks import hold_lock, take_sqlite_write_lock
 from endcap.db.types import utcnow
 from endcap.pagination import PageRequest, keyset
+from endcap.privacy.channels import CHANNEL_PURPOSE
 
 MEMBERS = table_of(AudienceMember)
+# The purposes some channel needs: a member holding none is no one's to count for a brand.
+CHANNEL_PURPOSES = sorted({p.value for p in CHANNEL_PURPOSE.values()})
 PUBLICATION_LOCK = "audience-publication"
 FETCH_ROWS = 100_000
 
@@ -179,6 +182,32 @@ class MembershipRepository:
             .where(MEMBERS.c.audience_id == audience_id, MEMBERS.c.version == version)
         )
         return int((await self.session.execute(query)).scalar_one())
+
+    async def consented_count(self, audience_id: uuid.UUID, version: int) -> int:
+        """Members holding the consent purpose of at least one channel right now."""
+        query = select(func.count()).select_from(
+            self._consented(self.members(audience_id, version)).subquery()
+        )
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def consented_overlap(self, a: tuple[uuid.UUID, int], b: tuple[uuid.UUID, int]) -> int:
+        """Members of both holding the consent purpose of at least one channel now."""
+        first = self._consented(self.members(*a)).subquery()
+        second = self.members(*b).subquery()
+        query = (
+            select(func.count())
+            .select_from(first)
+            .join(second, second.c.profile_id == first.c.profile_id)
+        )
+        return int((await self.session.execute(query)).scalar_one())
+
+    @staticmethod
+    def _consented(members: Select[Any]) -> Select[Any]:
+        consent = table_of(ProfileConsent).c
+        held = exists().where(
+            consent.profile_id == MEMBERS.c.profile_id, consent.purpose.in_(CHANNEL_PURPOSES)
+        )
+        return members.where(held)
 
     async def overlap(self, a: tuple[uuid.UUID, int], b: tuple[uuid.UUID, int]) -> int:
         first, second = self.members(*a).subquery(), self.members(*b).subquery()

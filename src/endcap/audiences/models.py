@@ -97,6 +97,10 @@ class AudienceVersion(SQLModel, table=True):
     audience_id: uuid.UUID = Field(sa_column=Column(ForeignKey("audiences.id"), nullable=False))
     version: int = Field(sa_column=Column(Integer, nullable=False))
     size: int = Field(sa_column=Column(Integer, nullable=False))
+    # Members holding the consent purpose of at least one channel: what brands are shown as
+    # the audience's size (a shopper who consented to nothing is no one's to count for a
+    # brand). None on versions refreshed before migration 0029: brands see ``size``.
+    consented_size: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     # Members with the consent purpose each channel needs: {"email": 1234, ...}
     reach: dict[str, int] = Field(
         default_factory=dict, sa_column=Column(JsonDocument, nullable=False)
@@ -140,8 +144,8 @@ class AudienceSeed(SQLModel, table=True):
 
 class FrozenOverlap(SQLModel, table=True):
     """How two audience versions overlap, counted the first time a brand-facing number
-    needs it and kept (frozen_overlaps.py says why): among all members (``purpose`` "")
-    or among those holding one consent purpose. Counts only, no shopper."""
+    needs it and kept (frozen_overlaps.py says why): among members holding any channel's
+    consent purpose (``purpose`` "any") or one purpose. Counts only, no shopper."""
 
     __tablename__ = "frozen_overlaps"
     __table_args__ = (

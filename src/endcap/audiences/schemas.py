@@ -84,6 +84,11 @@ class SizeEstimate(BaseModel):
 class AudienceVersionPublic(BaseModel):
     version: int
     size: int
+    consented_size: int | None = Field(
+        default=None,
+        description="members holding the consent purpose of at least one channel: brands see "
+        "this (rounded) as the size; none before migration 0029",
+    )
     reach: dict[str, int]
     refreshed_at: datetime
     # A model audience's quality on data it was not fitted on (AUC, calibration, reach curve).

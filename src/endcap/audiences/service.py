@@ -254,6 +254,7 @@ class AudienceService:
             channel.value: await self.audiences.reach(audience.id, version, purpose)
             for channel, purpose in CHANNEL_PURPOSE.items()
         }
+        consented_size = await self.audiences.consented_count(audience.id, version)
         progress(3, REFRESH_STEPS)
         if audience.status == AudienceStatus.PUBLISHED:
             # Brands see the new version as soon as it is current: it passes the same
@@ -271,6 +272,7 @@ class AudienceService:
                 audience_id=audience.id,
                 version=version,
                 size=size,
+                consented_size=consented_size,
                 reach=reach,
                 report=report,
                 definition=computed,
