@@ -17,6 +17,7 @@ from endcap.privacy.difference import (
     NearDuplicate,
     TooSimilarAudienceError,
     could_be_near_duplicates,
+    could_be_near_shrunk,
     ensure_not_near_duplicate,
     member_set,
     near_duplicates,
@@ -127,6 +128,33 @@ def test_sizes_alone_rule_out_most_visible_audiences() -> None:
     assert not could_be_near_duplicates(5_000, 4_950)
     assert not could_be_near_duplicates(4_950, 5_000)
     assert could_be_near_duplicates(5_000, 5_000)
+
+
+@given(
+    released=st.integers(0, 10_000),
+    lost=st.integers(0, 500),
+    share=st.floats(0, 1),
+    offset=st.integers(-200, 200),
+    k=st.integers(1, 100),
+)
+def test_a_shrunk_release_is_kept_whenever_what_it_holds_now_may_be_near(
+    released: int, lost: int, share: float, offset: int, k: int
+) -> None:
+    """Erasures took at most ``lost`` of a release's members: whatever it holds now, a set
+    within k of that is never filtered out by the sizes."""
+    now = released - min(released, round(lost * share))
+    size = max(0, now + offset)
+    if abs(size - now) < k:
+        assert could_be_near_shrunk(size, released, lost, k=k)
+
+
+def test_a_shrunk_release_is_left_out_only_beyond_what_erasures_can_explain() -> None:
+    assert could_be_near_shrunk(4_949, 5_000, 0) is False  # as before: 51 apart
+    assert could_be_near_shrunk(4_949, 5_000, 50)  # it may hold 4,950 now: 1 apart
+    assert could_be_near_shrunk(4_901, 5_000, 50)
+    assert could_be_near_shrunk(4_900, 5_000, 50) is False  # 50 from 4,950 at the nearest
+    assert could_be_near_shrunk(5_049, 5_000, 50)
+    assert could_be_near_shrunk(5_050, 5_000, 50) is False  # members are never added
 
 
 def test_member_sets_must_be_sorted_unique_int64() -> None:

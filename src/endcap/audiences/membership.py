@@ -21,6 +21,7 @@ from endcap.db.locks import hold_lock, take_sqlite_write_lock
 from endcap.db.types import utcnow
 from endcap.pagination import PageRequest, keyset
 from endcap.privacy.channels import CHANNEL_PURPOSE
+from endcap.privacy.models import ErasureTombstone
 
 MEMBERS = table_of(AudienceMember)
 # The purposes some channel needs: a member holding none is no one's to count for a brand.
@@ -56,13 +57,16 @@ _LOCK_AUDIENCE = (
 @dataclass(frozen=True, slots=True)
 class ReleasedVersion:
     """An audience version brands have been shown: its size, its reach per channel and the
-    definition it was computed from (None before migration 0027)."""
+    definition it was computed from (None before migration 0027), and how many customer
+    records erasures have removed since its release (each erased member took one or more
+    with it: at most that many members are gone)."""
 
     audience_id: uuid.UUID
     version: int
     size: int
     reach: dict[str, int]
     definition: str | None
+    erased_since: int = 0
 
 
 class MembershipRepository:
@@ -124,13 +128,18 @@ class MembershipRepository:
     async def released_versions(self) -> list[ReleasedVersion]:
         """Every version brands have been shown, whatever its audience is now (deleted,
         changed, refreshed since): what the difference check compares a new release with."""
-        v = table_of(AudienceVersion).c
-        query = select(v.audience_id, v.version, v.size, v.reach, v.definition).where(
+        v, t = table_of(AudienceVersion).c, table_of(ErasureTombstone).c
+        erased_since = (
+            select(func.coalesce(func.sum(t.customers_removed), 0))
+            .where(t.erased_at >= v.released_at)
+            .scalar_subquery()
+        )
+        query = select(v.audience_id, v.version, v.size, v.reach, v.definition, erased_since).where(
             v.released_at.is_not(None)
         )
         return [
-            ReleasedVersion(a, int(n), int(size), dict(reach), definition)
-            for a, n, size, reach, definition in (await self.session.execute(query)).all()
+            ReleasedVersion(a, int(n), int(size), dict(reach), definition, int(erased))
+            for a, n, size, reach, definition, erased in (await self.session.execute(query)).all()
         ]
 
     async def release(self, audience_id: uuid.UUID, version: int) -> None:

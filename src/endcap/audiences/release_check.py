@@ -23,10 +23,14 @@ The rule is privacy/difference.py's: no two member sets a brand can see may diff
   recorded definition and count as the current one.
 
 Candidates are pre-filtered by size (sets whose sizes differ by k or more cannot be
-near), using the size and reach a version was released with: what brands were shown
-of it. Its members are compared as they are now, erased shoppers gone; a released
-version that erasures have since shrunk by k or more is not loaded (its released
-numbers and the new ones are k apart). They are loaded one at a time, so a steady
+near), from the size and reach a version was released with, which stay as brands were
+shown them. Its members are compared as they are now, erased shoppers gone, so the
+filter widens by the customer records erased since its release (an upper bound of the
+members lost; erasures are few, so it stays tight): "A as erasures left it, minus one"
+is refused however many of A's members were erased (test_release_after_erasure.py).
+A reach moves with consent too, both ways, and that drift is not bounded here: a
+released version whose consented members have since moved by k or more is not loaded
+for that channel (README, privacy model). They are loaded one at a time, so a steady
 audience's many weekly versions are never all in memory. The check holds the
 publication lock to the commit, so that two releases checked at once cannot each pass
 against the other's old state.
@@ -39,7 +43,7 @@ import uuid
 from endcap.audiences.membership import MembershipRepository, ReleasedVersion
 from endcap.consent.models import Purpose
 from endcap.privacy.channels import Channel, required_purpose
-from endcap.privacy.difference import MemberSet, could_be_near_duplicates, ensure_not_near_duplicate
+from endcap.privacy.difference import MemberSet, could_be_near_shrunk, ensure_not_near_duplicate
 
 
 class ReleaseCheck:
@@ -59,7 +63,8 @@ class ReleaseCheck:
         for released in await self.audiences.released_versions():
             if released.audience_id == audience_id and released.definition in (None, definition):
                 continue  # its own drift (the module docstring)
-            if could_be_near_duplicates(len(members), released.size, k=self.k):
+            lost = released.erased_since
+            if could_be_near_shrunk(len(members), released.size, lost, k=self.k):
                 await self._compare(members, released, None, described_as)
             for purpose, shown in _purpose_reach(released).items():
                 if shown < self.minimum:  # brands were not shown this reach
@@ -69,7 +74,7 @@ class ReleaseCheck:
                         audience_id, version, purpose
                     )
                 mine = len(consented[purpose])
-                if mine >= self.minimum and could_be_near_duplicates(mine, shown, k=self.k):
+                if mine >= self.minimum and could_be_near_shrunk(mine, shown, lost, k=self.k):
                     named = f"{described_as} (its members with {purpose.value} consent)"
                     await self._compare(consented[purpose], released, purpose, named)
 

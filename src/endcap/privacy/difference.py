@@ -94,6 +94,13 @@ def could_be_near_duplicates(size_a: int, size_b: int, *, k: int = K_THRESHOLD) 
     return abs(size_a - size_b) < k
 
 
+def could_be_near_shrunk(size: int, released_size: int, lost: int, *, k: int = K_THRESHOLD) -> bool:
+    """:func:`could_be_near_duplicates` for a set released at ``released_size`` that has
+    since lost at most ``lost`` members (erasures): False only when no size it can have
+    now is within ``k`` of ``size``."""
+    return released_size - lost - k < size < released_size + k
+
+
 def overlap_singles_out(only_first: int, only_second: int, *, k: int = K_THRESHOLD) -> bool:
     """Whether an overlap of two visible audiences must be withheld: one of them has 1 to
     k-1 shoppers outside the other. Their overlap is then that audience's size minus

@@ -1,0 +1,115 @@
+"""The difference check after erasures: a released version's members shrink as shoppers
+are erased, while the size it was released with stays (a brand-facing number must not
+move at an erasure). "A as it is now, minus one shopper" must still be refused once k or
+more of A's members are gone, though its size is then k or more from A's released size.
+
+On a retailer of this module's own: the erasures would change what the package's shared
+retailer holds for the tests after this one.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from endcap.client import EndcapAPIError, EndcapClient
+from endcap.ingest.contract import LOAD_ORDER
+from endcap.jobs.schemas import JobPublic
+from endcap.synthetic import generate
+from tests.audiences.http import create_rule, refresh
+from tests.support.retailer import SHOWN_PURPOSES, unique_postal_codes
+from tests.support.server import ServerProcess
+from tests.support.stack import Stack, own_stack
+
+BUYERS = {"trait": "baskets_52w", "op": ">=", "value": 1}
+K = 50  # the server's k (ENDCAP_PRIVACY_K_THRESHOLD default)
+
+
+@pytest.fixture(scope="module")
+def stack(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with own_stack(backend, tmp_path_factory, "erased_releases") as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def server(stack: Stack) -> ServerProcess:
+    return stack.server
+
+
+@pytest.fixture(scope="module")
+def admin_key(stack: Stack) -> str:
+    return stack.admin_key
+
+
+@pytest.fixture(scope="module")
+def shop(server: ServerProcess, admin_key: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("erased-releases-shop")
+    summary = generate(folder, 3000, seed=29)
+    with EndcapClient(server.base_url, admin_key, timeout=120) as admin:
+        for entity in LOAD_ORDER:
+            done = admin.wait(admin.upload(entity, Path(summary.paths[entity])).id, timeout=300)
+            assert done.status == "succeeded", done.error
+        job = JobPublic.model_validate(admin.request("POST", "/api/v1/traits/refresh").json())
+        assert admin.wait(job.id, timeout=300).status == "succeeded"
+    return folder
+
+
+def _size(admin: EndcapClient, rule: dict[str, Any]) -> int:
+    answer = admin.request("POST", "/api/v1/audiences/estimate", json={"rule": rule, "exact": True})
+    return int(answer.json()["size"])
+
+
+def _lone_buyers(admin: EndcapClient, folder: Path, n: int) -> dict[str, str]:
+    """``n`` postal codes, each held by exactly one buyer holding every shown purpose, and
+    that buyer's customer id: erasing one takes one member out of every channel's reach."""
+    holders: dict[str, str] = {}
+    with (folder / "customers.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            holders[row["postal_code"]] = row["customer_id"]
+    found: dict[str, str] = {}
+    for code in unique_postal_codes(folder, granted=SHOWN_PURPOSES):
+        held = {"and": [BUYERS, {"attribute": "postal_code", "op": "in", "value": [*found, code]}]}
+        if _size(admin, held) == len(found) + 1:  # a buyer, not merged with another code's
+            found[code] = holders[code]
+        if len(found) == n:
+            return found
+    raise AssertionError(f"only {len(found)} postal codes single out a consenting buyer")
+
+
+def _published(admin: EndcapClient, rule: dict[str, Any]) -> Any:
+    audience = refresh(admin, create_rule(admin, rule).id)
+    return admin.request("POST", f"/api/v1/audiences/{audience.id}/publish")
+
+
+def test_a_minus_one_of_what_erasures_left_of_a_released_audience_is_refused(
+    admin: EndcapClient, shop: Path
+) -> None:
+    lone = _lone_buyers(admin, shop, 2 * K + 11)
+    codes = list(lone)
+    erased, last, others = codes[:K], codes[K], codes[K + 1 :]
+    buyers = _size(admin, BUYERS)
+    a = _published(admin, BUYERS).json()
+    assert (a["status"], a["in_catalog"], a["current"]["size"]) == ("published", True, buyers)
+
+    for code in erased:
+        tombstone = admin.erase(customer_id=lone[code])
+        assert tombstone.customers_removed >= 1  # the whole profile: each record it joined
+    assert _size(admin, BUYERS) == buyers - K  # A's members as they are now
+
+    # Everyone A holds now but one shopper: k + 1 from A's released size, 1 from its members.
+    minus_one = {"and": [BUYERS, {"not": {"attribute": "postal_code", "op": "=", "value": last}}]}
+    with pytest.raises(EndcapAPIError) as refused:
+        _published(admin, minus_one)
+    assert refused.value.status == 409
+    assert refused.value.type == "urn:endcap:problem:audience-too-similar"
+    assert a["id"] in refused.value.detail
+
+    # k + 10 shoppers from what A holds now is far enough, in every channel's reach too
+    # (some have no e-mail on file): the refusal was about the one.
+    without_k = {"not": {"attribute": "postal_code", "op": "in", "value": others}}
+    far = _published(admin, {"and": [BUYERS, without_k]}).json()
+    assert (far["status"], far["current"]["size"]) == ("published", buyers - 2 * K - 10)
