@@ -87,3 +87,52 @@ def test_a_brand_booking_fits_only_within_the_coarse_remainder(market: Market) -
     with market.client(market.admin_key) as admin:
         (held,) = admin.capacity(CHANNEL, first=monday, last=monday)
     assert (held.capacity, held.booked) == (capacity, theirs + booked)
+
+
+def test_a_brands_own_booking_moves_its_view_by_exactly_itself(market: Market) -> None:
+    """Rounded with the brand's own bookings in, the remainder would drop a step where
+    they crossed one: booking x, forecasting and cancelling, for x up to a step, would
+    find the exact remainder and the rival's booking with it. The brand's view rounds
+    only what the others leave, so its own booking moves it by exactly that booking."""
+    monday = next_monday(18)  # clear of every other booking on the channel
+    week = {"starts_on": monday, "ends_on": monday + timedelta(days=6), "channels": [CHANNEL]}
+    flight = {**week, "audience_id": market.audience_id, "frequency_cap": 1}
+    with market.client(market.admin_key) as admin:
+        admin.configure_channel(
+            CHANNEL, cpm="5.00", currency="SEK", weekly_capacity=10**9, max_per_profile_week=3
+        )
+    with market.client(market.a.key) as brand:
+        capacity = brand.forecast(**flight).impressions
+    step = capacity // 100
+    with market.client(market.admin_key) as admin:
+        admin.configure_channel(
+            CHANNEL, cpm="5.00", currency="SEK", weekly_capacity=capacity, max_per_profile_week=3
+        )
+    with market.client(market.b.key) as rival:
+        budget = _budget_for(rival, flight, capacity // 10, capacity // 8)
+        draft = rival.create_campaign(
+            **campaign_body(market, market.b, frequency_cap=1, budget=budget, **week)
+        )
+        theirs = rival.book(draft.id).booked_impressions
+    assert theirs is not None
+    shown = coarse_left(capacity - theirs, capacity)
+
+    with market.client(market.a.key) as brand:
+        assert brand.forecast(**flight).lines[0].capacity_left == shown
+        mine = []
+        for low, high in ((step + 1, 2 * step - 1), (3 * step + 1, 4 * step - 1)):
+            budget = _budget_for(brand, flight, low, high)
+            draft = brand.create_campaign(
+                **campaign_body(market, market.a, frequency_cap=1, budget=budget, **week)
+            )
+            booked = brand.book(draft.id).booked_impressions
+            assert booked is not None
+            assert booked % step  # not a whole number of steps
+            mine.append(booked)
+            # The rounded figure, less exactly what the brand holds: nothing about the rest.
+            assert brand.forecast(**flight).lines[0].capacity_left == shown - sum(mine)
+            with market.client(market.admin_key) as admin:
+                exact = admin.forecast(**flight).lines[0].capacity_left
+            assert exact == capacity - theirs - sum(mine)
+        brand.act(draft.id, "cancel")
+        assert brand.forecast(**flight).lines[0].capacity_left == shown - mine[0]

@@ -35,7 +35,7 @@ from endcap.marketplace.schemas import (
 )
 from endcap.money import retailer_priced
 from endcap.privacy.channels import Channel
-from endcap.privacy.sizes import coarse_left
+from endcap.privacy.sizes import brand_left, coarse_left
 
 WEEKS_SHOWN = 12
 MAX_WEEKS_SHOWN = 104
@@ -138,43 +138,49 @@ class ChannelService:
         mondays: Mapping[Channel, Sequence[date]],
         settings: Mapping[Channel, ChannelRate],
         *,
-        exact: bool = True,
+        brand: uuid.UUID | None = None,
     ) -> dict[Channel, int]:
         """For each channel, the least any of its ``mondays``' weeks has left (weeks nobody
-        has booked have the ``settings``' full capacity), all in one query; coarse
-        (privacy.sizes.coarse_left) unless ``exact``, which only the retailer gets."""
+        has booked have the ``settings``' full capacity): exact for the retailer (no
+        ``brand``), as ``brand`` is shown it otherwise (privacy.sizes.brand_left)."""
         if not mondays:
             return {}
         first = min(min(days) for days in mondays.values())
         last = max(max(days) for days in mondays.values())
+        channels = [c.value for c in mondays]
         booked = {
             (w.channel, w.week_start): (w.capacity, w.booked)
-            for w in await self.channels.weeks_of((c.value for c in mondays), first, last)
+            for w in await self.channels.weeks_of(channels, first, last)
         }
+        own = {} if brand is None else await self.channels.held_by(brand, channels, first, last)
         shown = {}
         for channel, days in mondays.items():
             full = (settings[channel].weekly_capacity, 0)
-            # The first of the tightest weeks, in week order: coarse_left reads its capacity.
-            capacity, taken = min(
-                (booked.get((channel.value, monday), full) for monday in sorted(set(days))),
-                key=lambda week: week[0] - week[1],
-            )
-            left = capacity - taken
-            shown[channel] = left if exact else coarse_left(left, capacity)
+            lefts = []
+            for monday in set(days):
+                key = (channel.value, monday)
+                capacity, taken = booked.get(key, full)
+                exact = capacity - taken
+                lefts.append(
+                    exact if brand is None else brand_left(capacity, taken, own.get(key, 0))
+                )
+            shown[channel] = min(lefts)
         return shown
 
     async def reserve(
         self,
         campaign_id: uuid.UUID,
+        partner_id: uuid.UUID,
         plan: Plan,
         settings: Mapping[Channel, ChannelRate],
         *,
         exact: bool = True,
     ) -> None:
-        """Take the plan's impressions from every channel-week, or raise CapacityExceededError
-        (409) naming each short week and what it has left; the caller's transaction then
-        rolls back, so a failed booking holds nothing. What is left is coarse unless
-        ``exact`` (the retailer's view).
+        """Take the plan's impressions from every channel-week for the campaign of the brand
+        ``partner_id``, or raise CapacityExceededError (409) naming each short week and what
+        it has left; the caller's transaction then rolls back, so a failed booking holds
+        nothing. Unless ``exact`` (the retailer's view), a week fits and is shown as the
+        brand is shown it (privacy.sizes.brand_left).
 
         Call it last in the transaction: the weeks stay locked until the commit, and
         every booking of the same weeks waits for that.
@@ -190,6 +196,7 @@ class ChannelService:
             (week.channel, week.week_start): week
             for week in await self.channels.take_weeks(
                 campaign_id,
+                partner_id,
                 [(c, m, settings[Channel(c)].weekly_capacity, wanted[(c, m)]) for c, m in order],
                 coarse=not exact,
             )
@@ -210,29 +217,41 @@ class ChannelService:
 
         unfit = [k for k in order if k not in taken or overfilled(k)]
         if unfit:
-            self._refuse(await self.channels.lock_weeks(unfit), wanted, taken, exact=exact)
+            weeks = await self.channels.lock_weeks(unfit)
+            own: dict[tuple[str, date], int] | None = None
+            if not exact:  # this booking's holds are written: left out below
+                first, last = min(m for _, m in unfit), max(m for _, m in unfit)
+                own = await self.channels.held_by(partner_id, {c for c, _ in unfit}, first, last)
+            self._refuse(weeks, wanted, taken, own)
 
     @staticmethod
     def _refuse(
         weeks: Sequence[WeekRow],
         wanted: Mapping[tuple[str, date], int],
         taken: Mapping[tuple[str, date], WeekRow],
-        *,
-        exact: bool,
+        own: Mapping[tuple[str, date], int] | None,
     ) -> NoReturn:
-        """CapacityExceededError naming each short week and what it has left, before this
-        booking (a new week the booking overfilled holds the booking already)."""
+        """CapacityExceededError naming each short week and what it has left before this
+        booking (a week the booking took holds it already, and so does the brand's
+        ``own``): exact for the retailer (``own`` None), as the brand is shown it
+        otherwise."""
+        exact = own is None
         short = []
         for week in weeks:
             key = (week.channel, week.week_start)
-            booked = week.booked - wanted[key] if key in taken else week.booked
-            left = week.capacity - booked
+            mine = wanted[key] if key in taken else 0
+            booked = week.booked - mine
+            left = (
+                week.capacity - booked
+                if own is None
+                else brand_left(week.capacity, booked, own.get(key, 0) - wanted[key])
+            )
             short.append(
                 {
                     "channel": week.channel,
                     "week_start": week.week_start.isoformat(),
                     "wanted": wanted[key],
-                    "left": left if exact else coarse_left(left, week.capacity),
+                    "left": left,
                 }
             )
         raise CapacityExceededError(

@@ -63,12 +63,13 @@ class Quoting:
         self.market = market
         self.cache = cache
 
-    async def forecast(self, request: ForecastRequest, *, exact: bool = False) -> Forecast:
-        """The quote a booking would get; capacity left is coarse unless ``exact`` (retailer).
+    async def forecast(self, request: ForecastRequest, *, brand: uuid.UUID | None) -> Forecast:
+        """The quote a booking would get; capacity left is exact for the retailer (no
+        ``brand``), as the brand is shown it otherwise (privacy/sizes.brand_left).
         Audiences and rates may come from the cache; capacity left is read now."""
         quote = await self.quote(request, cached=True)
         mondays = {line.channel: sorted(line.weeks) for line in quote.plan.lines}
-        least_left = await self.channels.least_left(mondays, quote.settings, exact=exact)
+        least_left = await self.channels.least_left(mondays, quote.settings, brand=brand)
         lines = []
         for line in quote.plan.lines:
             left = least_left[line.channel]

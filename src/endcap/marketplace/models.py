@@ -170,11 +170,18 @@ class CapacityReservation(SQLModel, table=True):
     """Impressions a booked campaign holds in one channel-week; released if it ends unrun."""
 
     __tablename__ = "capacity_reservations"
-    __table_args__ = (PrimaryKeyConstraint("campaign_id", "channel", "week_start"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("campaign_id", "channel", "week_start"),
+        # What one brand holds of a week: its view of the week is rounded around it
+        # (privacy/sizes.brand_left), read at every brand forecast and booking.
+        Index(None, "partner_id", "channel", "week_start"),
+    )
 
     campaign_id: uuid.UUID = Field(
         sa_column=Column(ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False)
     )
+    # The campaign's brand, kept here so that summing a brand's holds reads one index.
+    partner_id: uuid.UUID = Field(sa_column=Column(ForeignKey("partners.id"), nullable=False))
     channel: str = Field(sa_column=Column(String(32), nullable=False))
     week_start: date = Field(sa_column=Column(Date, nullable=False))
     impressions: int = Field(sa_column=Column(BigInteger, nullable=False))

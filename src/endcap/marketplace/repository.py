@@ -71,17 +71,25 @@ _TAKE_WEEKS_UPDATE = (
     " SET booked = channel_weeks.booked + excluded.booked"
     " WHERE channel_weeks.booked + excluded.booked <= channel_weeks.capacity"
 )
-# A brand's booking fits only within what is left rounded down to the week's step (a
-# hundredth of its capacity, at least 10: privacy/sizes.coarse_left, the figure a brand
-# is shown): were the
-# exact remainder the limit, booking and cancelling ever larger campaigns would find it,
-# and with it another brand's booking. Integer division on both databases.
+# A brand's booking fits only within what it is shown left (privacy/sizes.brand_left):
+# what the other brands leave, rounded down to the week's step (a hundredth of its
+# capacity, at least 10), less what the brand holds itself. Were the exact remainder the
+# limit, booking and cancelling ever larger campaigns would find it, and with it another
+# brand's booking. Integer division on both databases. The brand's holds are read in the
+# statement's snapshot: on PostgreSQL without this booking's own (a data-modifying WITH
+# sees none of its siblings' rows), on SQLite before they are written.
 _STEP = (
     f"(CASE WHEN channel_weeks.capacity >= {CAPACITY_STEPS * CAPACITY_STEP_FLOOR}"
     f" THEN channel_weeks.capacity / {CAPACITY_STEPS} ELSE {CAPACITY_STEP_FLOOR} END)"
 )  # privacy/sizes.capacity_step
+_OWN = (
+    "(SELECT COALESCE(SUM(r.impressions), 0) FROM capacity_reservations r"
+    " WHERE r.partner_id = :partner AND r.channel = channel_weeks.channel"
+    " AND r.week_start = channel_weeks.week_start)"
+)
 _COARSE_FIT = (
-    f" AND excluded.booked <= (channel_weeks.capacity - channel_weeks.booked) / {_STEP} * {_STEP}"
+    f" AND excluded.booked + {_OWN}"
+    f" <= (channel_weeks.capacity - channel_weeks.booked + {_OWN}) / {_STEP} * {_STEP}"
 )
 _TAKE_WEEKS_TAIL = " RETURNING channel, week_start, capacity, booked"
 
@@ -92,7 +100,7 @@ _TAKE_WEEKS_TAIL = " RETURNING channel, week_start, capacity, booked"
 # fewer there shortens the queue on contended weeks. Should a week be short, the
 # booking fails and its transaction's rollback takes the rows back with the rest.
 _HOLD_HEAD = "WITH held AS (INSERT INTO capacity_reservations"
-_HOLD_HEAD += " (campaign_id, channel, week_start, impressions) VALUES "
+_HOLD_HEAD += " (campaign_id, partner_id, channel, week_start, impressions) VALUES "
 _HOLD_TAKEN = "), taken AS ("
 _HOLD_TAIL = ") SELECT channel, week_start, capacity, booked FROM taken"
 
@@ -112,9 +120,11 @@ def _take_weeks(rows: int, *, hold: bool, coarse: bool) -> TextualSelect:
         for name, column in zip("cwkn", WEEK_COLUMNS, strict=True)
     ]
     if hold:
-        held = ", ".join(f"(:campaign, :c{i}, :w{i}, :n{i})" for i in range(rows))
+        held = ", ".join(f"(:campaign, :partner, :c{i}, :w{i}, :n{i})" for i in range(rows))
         sql = _HOLD_HEAD + held + _HOLD_TAKEN + sql + _HOLD_TAIL
         params.append(bindparam("campaign", type_=RESERVATIONS.c.campaign_id.type))
+    if hold or coarse:
+        params.append(bindparam("partner", type_=RESERVATIONS.c.partner_id.type))
     return text(sql).bindparams(*params).columns(*WEEK_COLUMNS)
 
 
@@ -266,14 +276,15 @@ class ChannelRepository:
     async def take_weeks(
         self,
         campaign_id: uuid.UUID,
+        partner_id: uuid.UUID,
         weeks: Sequence[tuple[str, date, int, int]],
         *,
         coarse: bool = False,
     ) -> list[WeekRow]:
         """Add ``n`` to ``booked`` of each (channel, week, capacity, n), in one statement: a
         week not on the books yet is put there with ``capacity``, holding ``n``; a week on
-        the books gets ``n`` only if it still fits (with ``coarse``, within what is left
-        rounded down as a brand is shown it: privacy/sizes.coarse_left). Every week is
+        the books gets ``n`` only if it still fits (with ``coarse``, within what the brand
+        ``partner_id`` is shown left: privacy/sizes.brand_left). Every week is
         row-locked until the transaction ends, in the order given, so give them in
         (channel, week) order, the order every booking and release locks them in. The
         campaign's hold of each week (a capacity reservation of ``n``) is written too: in
@@ -288,6 +299,8 @@ class ChannelRepository:
             return []
         hold = is_postgres(self.session)
         params: dict[str, object] = {"campaign": campaign_id} if hold else {}
+        if hold or coarse:
+            params["partner"] = partner_id
         for i, (channel, monday, capacity, n) in enumerate(weeks):
             params.update({f"c{i}": channel, f"w{i}": monday, f"k{i}": capacity, f"n{i}": n})
         statement = _take_weeks(len(weeks), hold=hold, coarse=coarse)
@@ -296,11 +309,35 @@ class ChannelRepository:
             await self.session.execute(
                 RESERVATIONS.insert(),
                 [
-                    {"campaign_id": campaign_id, "channel": c, "week_start": w, "impressions": n}
+                    {
+                        "campaign_id": campaign_id,
+                        "partner_id": partner_id,
+                        "channel": c,
+                        "week_start": w,
+                        "impressions": n,
+                    }
                     for c, w, _, n in weeks
                 ],
             )
         return taken
+
+    async def held_by(
+        self, partner_id: uuid.UUID, channels: Iterable[str], first: date, last: date
+    ) -> dict[tuple[str, date], int]:
+        """What the brand's campaigns hold of each week of ``channels`` from ``first`` to
+        ``last`` (weeks it holds nothing of are left out)."""
+        r = RESERVATIONS.c
+        query = (
+            sa_select(r.channel, r.week_start, func.sum(r.impressions))
+            .where(
+                r.partner_id == partner_id,
+                r.channel.in_(sorted(channels)),
+                r.week_start.between(first, last),
+            )
+            .group_by(r.channel, r.week_start)
+        )
+        rows = (await self.session.execute(query)).tuples()
+        return {(str(c), w): int(n) for c, w, n in rows}
 
     async def lock_weeks(self, keys: Iterable[tuple[str, date]]) -> list[WeekRow]:
         """The channel-weeks, freshly read and row-locked until the transaction ends.

@@ -129,7 +129,9 @@ class ForecastController(Controller):
         quoting: NamedDependency[Quoting],
         principal: NamedDependency[Principal],
     ) -> Forecast:
-        return await quoting.forecast(data, exact=not principal.is_brand)
+        return await quoting.forecast(
+            data, brand=principal.partner_id if principal.is_brand else None
+        )
 
 
 class CampaignController(Controller):

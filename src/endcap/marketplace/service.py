@@ -175,7 +175,11 @@ class CampaignService:
         await self._move(campaign, principal, Action.BOOK, target)
         # Last, so the contended channel-weeks stay locked only until the commit.
         await self.channels.reserve(
-            campaign.id, quote.plan, quote.settings, exact=not principal.is_brand
+            campaign.id,
+            campaign.partner_id,
+            quote.plan,
+            quote.settings,
+            exact=not principal.is_brand,
         )
         return campaign_public(campaign, audiences, lines)
 

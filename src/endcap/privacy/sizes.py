@@ -145,3 +145,16 @@ def coarse_left(left: int, capacity: int, *, steps: int = CAPACITY_STEPS) -> int
     """
     step = capacity_step(capacity, steps=steps)
     return max(0, left) // step * step
+
+
+def brand_left(capacity: int, booked: int, own: int, *, steps: int = CAPACITY_STEPS) -> int:
+    """What a brand is shown left of a week, and may still book of it: what the other
+    brands leave, rounded down to the step (:func:`coarse_left`), less what this brand
+    holds itself (``own``, exact: it knows its own bookings).
+
+    Rounding the remainder with the brand's own bookings in would show it where the
+    remainder crosses a step: booking x, forecasting and cancelling, for x from 1 to a
+    step, finds the exact remainder, and with it the other brands' bookings.
+    """
+    others = capacity - (booked - own)
+    return max(0, coarse_left(others, capacity, steps=steps) - own)
