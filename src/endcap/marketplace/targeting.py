@@ -170,12 +170,15 @@ class AudienceTargeting:
             return {c: reach[0][c] for c in channels}
         versions = [(offer.audience_id, offer.version) for offer in offers]
         released: dict[Purpose, dict[frozenset[int], int | None]] = {}
+        # Purposes in one order, whatever order the request lists its channels in: a first
+        # count keeps its pairs (frozen_overlaps.py), and two requests keeping the same
+        # pairs for two purposes in opposite orders would deadlock.
+        for purpose in sorted({required_purpose(c) for c in channels}, key=lambda p: p.value):
+            counts = await self.overlaps.consented_counts(versions, purpose)
+            released[purpose] = self._released(counts, len(offers))
         union = {}
         for channel in channels:
             purpose = required_purpose(channel)
-            if purpose not in released:
-                counts = await self.overlaps.consented_counts(versions, purpose)
-                released[purpose] = self._released(counts, len(offers))
             shown = [r[channel] for r in reach]
             overlaps = {
                 # Withheld: one audience is all but a few inside the other, which the
