@@ -32,8 +32,13 @@ ENV PATH=/opt/venv/bin:$PATH \
 # A fixed numeric uid lets Kubernetes verify runAsNonRoot. /app is its home and
 # the working directory, so the SQLite default (./endcap.db) still works when
 # no ENDCAP_DATABASE_URL is given.
+# The upload spool and the activation drop folder (infra/compose.yaml mounts named
+# volumes there) are made here, owned by that user: a new named volume takes its
+# mount point's owner from the image, and would be root's otherwise.
 RUN groupadd --system --gid 10001 endcap \
- && useradd --system --uid 10001 --gid endcap --home-dir /app --create-home endcap
+ && useradd --system --uid 10001 --gid endcap --home-dir /app --create-home endcap \
+ && mkdir -p /var/lib/endcap/uploads /var/lib/endcap/activations \
+ && chown -R endcap:endcap /var/lib/endcap
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 USER 10001:10001
