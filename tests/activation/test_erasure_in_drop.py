@@ -21,7 +21,7 @@ from tests.activation.data import Shop, add_activation, build_shop, set_endpoint
 from tests.activation.run import activation, export, rows
 
 
-def _reached_everywhere(shop: Shop) -> int:
+def reached_everywhere(shop: Shop) -> int:
     """A treated shopper with both consents and two customer records (even: two phones)."""
     first = min(shop.customer_of)
     both = shop.consented[Purpose.TARGETING_ONSITE] & shop.consented[Purpose.TARGETING_OFFSITE]
@@ -40,7 +40,7 @@ async def _dropped(sessions: SessionFactory, settings: Settings, shop: Shop) -> 
     return files
 
 
-async def _erase(
+async def erase(
     sessions: SessionFactory, settings: Settings, shop: Shop, profile: int
 ) -> Tombstone:
     """Erase the shopper of ``profile`` by its first customer record; the tombstone."""
@@ -61,13 +61,13 @@ async def test_an_erasure_rewrites_the_dropped_files_that_reached_the_shopper(
     onsite, offsite = files["onsite_display"], files["offsite_social"]
     before = {name: rows(path) for name, path in files.items()}
     mode = stat.S_IMODE(onsite.stat().st_mode)
-    erased = _reached_everywhere(shop)
+    erased = reached_everywhere(shop)
     keys = {sha for _type, sha in shop.keys[erased]}
     assert len(keys) == 3  # one e-mail, a phone on each record
     assert [str(erased)] in before["onsite_display"]
     assert keys <= {row[1] for row in before["offsite_social"]}
 
-    tombstone = await _erase(sessions, settings, shop, erased)
+    tombstone = await erase(sessions, settings, shop, erased)
 
     assert tombstone.activation_files_scrubbed == 2
     assert rows(onsite) == [r for r in before["onsite_display"] if r != [str(erased)]]
@@ -87,7 +87,7 @@ async def test_an_erasure_leaves_files_that_never_reached_the_shopper_alone(
     held_out = min(shop.holdout())  # a member, but in no file
     before = {name: (path.read_bytes(), path.stat().st_mtime_ns) for name, path in files.items()}
 
-    tombstone = await _erase(sessions, settings, shop, held_out)
+    tombstone = await erase(sessions, settings, shop, held_out)
 
     assert tombstone.activation_files_scrubbed == 0
     assert {n: (p.read_bytes(), p.stat().st_mtime_ns) for n, p in files.items()} == before
@@ -108,10 +108,10 @@ async def test_an_erasure_rewrites_a_dropped_file_whose_contacts_are_not_recorde
         contacts = table_of(ActivationContact)
         await session.execute(delete(contacts).where(contacts.c.activation_id == found.id))
         await session.commit()
-    erased = _reached_everywhere(shop)
+    erased = reached_everywhere(shop)
     assert [str(erased)] in rows(onsite)
 
-    tombstone = await _erase(sessions, settings, shop, erased)
+    tombstone = await erase(sessions, settings, shop, erased)
 
     assert tombstone.activation_files_scrubbed == 2  # this one, and the off-site file
     assert [str(erased)] not in rows(onsite)

@@ -25,7 +25,9 @@ committed before it (:meth:`Contacts.record`); a move that waited for a recordin
 its rows. A split leaves both profiles in place, so nothing looks gone: the export
 notes the newest move before it reads (:meth:`Contacts.moves_seen`, under the same
 lock, so no move is half-way then), and the recording copies its rows to the profiles
-split off since.
+split off since. The file itself may hold an erased shopper too: the export holds the
+same lock shared while it leaves them out of it, until it is in the drop
+(:mod:`endcap.activation.spool`).
 """
 
 from __future__ import annotations

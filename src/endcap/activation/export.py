@@ -29,7 +29,10 @@ Formats (UTF-8 CSV, ``\\n`` line ends, a header row):
 The file is written while the rows stream from the database, so memory stays bounded
 by one chunk whatever the audience size. The profile ids of the exported members go,
 chunk by chunk, to a second file beside it (``contacts``: native int64s), which is
-recorded as the activation's contacts once the channel took the file.
+recorded as the activation's contacts once the channel took the file. A match-key file
+has a third (``owners``): the profile id of each of its rows, in order, since a hash
+cannot be traced back once an erasure deleted the identifiers behind it
+(:mod:`endcap.activation.spool` leaves out the rows of shoppers erased meanwhile).
 """
 
 from __future__ import annotations
@@ -71,11 +74,20 @@ class _Profile:
 
 class ExportWriter:
     """Feeds the streamed member rows (in ``profile_id`` order) into the CSV at ``handle``,
-    and the exported profile ids into ``contacts``."""
+    the exported profile ids into ``contacts``, and, for a match-key file, the profile id
+    of each of its rows into ``owners``."""
 
     def __init__(
-        self, handle: TextIO, contacts: BinaryIO, split: HoldoutSplit, *, match_keys: bool
+        self,
+        handle: TextIO,
+        contacts: BinaryIO,
+        split: HoldoutSplit,
+        *,
+        match_keys: bool,
+        owners: BinaryIO | None = None,
     ) -> None:
+        if match_keys and owners is None:
+            raise ValueError("a match-key file needs its owners beside it")
         self.split = split
         self.match_keys = match_keys
         self.counts = ExportCounts(match_keys=0 if match_keys else None)
@@ -83,6 +95,8 @@ class ExportWriter:
         self._csv.writerow(MATCH_KEY_HEADER if match_keys else PROFILE_HEADER)
         self._contacts = contacts
         self._contacted = array("q")
+        self._owners = owners
+        self._owned = array("q")
         self._current: _Profile | None = None
 
     def add(self, rows: Sequence[Row[Any]], left_out: Collection[int] = frozenset()) -> None:
@@ -113,6 +127,9 @@ class ExportWriter:
     def _flush_contacts(self) -> None:
         self._contacted.tofile(self._contacts)
         del self._contacted[:]
+        if self._owners is not None:
+            self._owned.tofile(self._owners)
+            del self._owned[:]
 
     def _close(self, profile: _Profile | None) -> None:
         if profile is None:
@@ -133,4 +150,5 @@ class ExportWriter:
             counts.exported += 1
             counts.match_keys = (counts.match_keys or 0) + len(profile.keys)
             self._contacted.append(profile.profile_id)
+            self._owned.extend([profile.profile_id] * len(profile.keys))
             self._csv.writerows(sorted(profile.keys))

@@ -1,8 +1,10 @@
 """The "activation_export" job: export one activation's file and deliver it.
 
 Each step has a transaction of its own: the activation shows as running at once;
-the members are read in one read-only snapshot (consent as of that moment); no
-transaction that does work stays open while the channel is called. Beside them, from
+the members are read in one read-only snapshot (consent as of that moment), and just
+before the file goes out it loses the shoppers erased since (see
+:mod:`endcap.activation.spool`); no transaction that does work stays open while the
+channel is called. Beside them, from
 just before the members are read until the delivery and whom it reached are recorded
 (or the export failed), the export holds its channel in a session of its own, so that
 exports on one channel take turns at the contact limit (see
@@ -52,7 +54,8 @@ from endcap.activation.delivery import (
 from endcap.activation.export import ExportCounts
 from endcap.activation.schemas import ActivationPublic
 from endcap.activation.service import EXPORT_JOB
-from endcap.activation.steps import ExportFile, ExportPlan, ExportSteps, RunSupersededError
+from endcap.activation.spool import ExportFile
+from endcap.activation.steps import ExportPlan, ExportSteps, RunSupersededError
 from endcap.config import Settings
 from endcap.db.engine import SessionFactory
 from endcap.errors import EndcapError
@@ -116,12 +119,7 @@ async def run_export(
                     plan, route(parcel, plan.endpoint_url, settings.activation), job
                 )
                 await session.commit()
-            delivered = await deliver(
-                parcel,
-                plan.endpoint_url,
-                settings.activation,
-                _recheck(sessions, settings, plan, hold),
-            )
+            delivered = await _send(sessions, settings, plan, written, parcel, hold)
         except RunSupersededError:
             raise  # another run, or the reclaim, owns the activation now: leave it as it is
         except Exception as exc:
@@ -135,6 +133,29 @@ async def run_export(
             raise
         activation = await _record(sessions, settings, job, plan, written, delivered)
     return _result(activation)
+
+
+async def _send(
+    sessions: SessionFactory,
+    settings: Settings,
+    plan: ExportPlan,
+    written: ExportFile,
+    parcel: Parcel,
+    hold: Recheck,
+) -> Delivered:
+    """Leave out of the file whoever was erased since it was read, then deliver it.
+
+    Into the drop, the look-up's lock is held until the file is there, so that an
+    erasure either came before the look-up or finds the file in the drop. A push is
+    looked at once, and sent without holding the lock: it can take minutes, and an
+    erasure during it comes after the file left Endcap (activation/spool.py)."""
+    recheck = _recheck(sessions, settings, plan, hold)
+    async with sessions() as session:
+        await ExportSteps(session, settings).leave_out_erased(written)
+        if not plan.endpoint_url:
+            # Nothing to commit: the session's end releases the lock, after the move.
+            return await deliver(parcel, None, settings.activation, recheck)
+    return await deliver(parcel, plan.endpoint_url, settings.activation, recheck)
 
 
 async def _record(

@@ -4,7 +4,7 @@ pinned versions), activation rows, and the contacts delivered files recorded."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -37,6 +37,7 @@ from endcap.consent.models import Purpose
 from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
 from endcap.db.bulk import (
+    copy_rows,
     dialect_insert,
     drop_staged,
     insert_keyed_ids,
@@ -279,10 +280,36 @@ class ActivationRepository:
     async def gone_profiles(self, activation_id: uuid.UUID) -> dict[int, int | None]:
         """The profiles the activation's contacts name that no longer exist, each with the
         profile its latest merge folded it into (None: erased, or gone without a merge)."""
-        c, p, m = CONTACTS.c, PROFILES.c, MERGES.c
+        c, p = CONTACTS.c, PROFILES.c
         gone = select(c.profile_id).where(
             c.activation_id == activation_id, ~exists().where(p.id == c.profile_id)
         )
+        return await self._merged_into(gone)
+
+    async def gone_among(self, profile_ids: Iterable[np.ndarray]) -> dict[int, int | None]:
+        """Those of ``profile_ids`` (chunks of them) that no longer exist, each with the
+        profile its latest merge folded it into, as :meth:`gone_profiles` gives them. The
+        ids travel through a temporary table (COPY on PostgreSQL): one anti-join however
+        many there are."""
+        staged = await staged_rows(
+            self.session,
+            "file_profiles",
+            [Column("profile_id", BigInteger, nullable=False)],
+            pa.table({"profile_id": pa.array([], pa.int64())}),
+        )
+        for chunk in profile_ids:
+            await copy_rows(self.session, staged, pa.table({"profile_id": pa.array(chunk)}))
+        s, p = staged.c, PROFILES.c
+        found = await self._merged_into(
+            select(s.profile_id).where(~exists().where(p.id == s.profile_id))
+        )
+        await drop_staged(self.session, staged)
+        return found
+
+    async def _merged_into(self, gone: Select[Any]) -> dict[int, int | None]:
+        """The profile ids ``gone`` selects, each with the profile its latest merge folded
+        it into (None: none did)."""
+        m = MERGES.c
         found: dict[int, int | None] = {
             int(profile_id): None for profile_id in (await self.session.execute(gone)).scalars()
         }
@@ -295,6 +322,13 @@ class ActivationRepository:
             for old, new in (await self.session.execute(merges)).tuples():
                 found[int(old)] = int(new)  # the latest merge of an id is the last one
         return found
+
+    async def hold_profiles(self) -> None:
+        """Until this transaction ends, no erasure, merge or split commits, and none is
+        half-way: the moves lock shared (:meth:`lock_profile_moves`), and on SQLite, where
+        a reader does not hold a writer back, the database's write lock. For a caller that
+        reads who is gone and then acts outside the database (activation/spool.py)."""
+        await hold_lock(self.session, PROFILE_MOVES_LOCK, shared=True, sqlite_write_lock=CONTACTS)
 
     async def moves_seen(self) -> int:
         """The newest merge or split the profiles show now (0 for none), read under the

@@ -34,6 +34,7 @@ from endcap.activation.service import (
     ensure_activatable,
     public,
 )
+from endcap.activation.spool import ExportFile, leave_out_erased, owners_file
 from endcap.config import Settings
 from endcap.db.types import utcnow
 from endcap.errors import ConflictError, NotFoundError
@@ -68,23 +69,6 @@ class ExportPlan:
     versions: tuple[tuple[uuid.UUID, int], ...]
     split: HoldoutSplit
     endpoint_url: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ExportFile:
-    """A written export: the file for the channel, the exported profile ids beside it
-    (recorded as contacts when it is delivered), and the exact counts."""
-
-    path: Path
-    contacts: Path
-    counts: ExportCounts
-    moves_seen: int  # the profile moves the file reflects (Contacts.moves_seen)
-
-    def discard(self) -> None:
-        """Remove both files (the channel's is gone already once moved into the drop)."""
-        for path in (self.path, self.contacts):
-            with contextlib.suppress(OSError):
-                path.unlink(missing_ok=True)
 
 
 class ExportSteps:
@@ -199,13 +183,17 @@ class ExportSteps:
             dir=spool, prefix=f"{plan.activation_id}-", suffix=".contacts"
         )
         path, contacts = Path(name), Path(contacts_name)
+        offsite = plan.channel is Channel.OFFSITE_SOCIAL
+        owners = owners_file(spool, plan.activation_id) if offsite else None
         try:
             with (
                 os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle,
                 os.fdopen(contacts_descriptor, "wb") as contacts_handle,
+                owners.open("wb") if owners else contextlib.nullcontext() as owners_handle,
             ):
-                offsite = plan.channel is Channel.OFFSITE_SOCIAL
-                writer = ExportWriter(handle, contacts_handle, plan.split, match_keys=offsite)
+                writer = ExportWriter(
+                    handle, contacts_handle, plan.split, match_keys=offsite, owners=owners_handle
+                )
                 chunks = self.activations.stream_members(
                     plan.versions,
                     required_purpose(plan.channel),
@@ -217,11 +205,21 @@ class ExportSteps:
                     progress(writer.counts.members, total)
                 counts = writer.finish()
         except BaseException:
-            for leftover in (path, contacts):
-                with contextlib.suppress(OSError):
-                    leftover.unlink()
+            for leftover in (path, contacts, owners):
+                if leftover is not None:
+                    with contextlib.suppress(OSError):
+                        leftover.unlink()
             raise
-        return ExportFile(path, contacts, counts, moves_seen)
+        return ExportFile(path, contacts, owners, counts, moves_seen)
+
+    async def leave_out_erased(self, written: ExportFile) -> int:
+        """Just before the file goes out: rewrite it without the shoppers erased since it
+        was read, and keep erasures, merges and splits from committing until this
+        session's transaction ends, so that a file dropped before then is found by the
+        erasures after (activation/spool.py); the rows it lost."""
+        return await leave_out_erased(
+            self.activations, written, self.settings.activation.chunk_rows
+        )
 
     async def sending(self, plan: ExportPlan, route: Delivered, run: Job) -> None:
         """The last check before the file leaves Endcap, and the record of how and where it

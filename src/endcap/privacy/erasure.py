@@ -4,7 +4,8 @@ The person is the whole profile: every customer record the key chain joined,
 with their identifiers, consent events and attributes. Purchases are detached
 (kept as anonymous lines, so category totals stay right) or deleted, per
 ``ENDCAP_PRIVACY_ERASURE_TRANSACTIONS``. Activation files still waiting in the file
-drop lose the person's rows (drop_files.py). A tombstone records that it happened,
+drop lose the person's rows (drop_files.py); one still in an export's spool loses them
+before it goes out (activation/spool.py). A tombstone records that it happened,
 without any personal data. Erasing by a shared identifier (a house card) is
 refused: it would erase strangers.
 

@@ -51,8 +51,14 @@ class ErasureRepository:
         """Where the file-drop activations that reached the profiles put their files, and
         those of file drops still under way: their contacts are recorded only once the file
         is in the drop, and that recording will leave the erased out (activation/contacts.py
-        ``hold_back_recordings``), but the file may hold them. A file still in the spool is
-        not found: its export's read came before the erasure (a known gap, README)."""
+        ``hold_back_recordings``), but the file may hold them.
+
+        Call it after ``hold_back_recordings``. A file still in the spool is not in the
+        drop yet, and needs no rewrite: just before its move, its export leaves out whoever
+        was erased since its read, and holds that lock shared from then until the file is
+        in the drop (activation/spool.py). So this erasure either committed before that
+        look-up, which leaves the person out, or finds the file here, in the drop (its
+        destination is committed before the look-up)."""
         a, c = table_of(Activation).c, table_of(ActivationContact).c
         dropped = and_(a.method == "file", a.destination.is_not(None))
         reached = (
