@@ -375,34 +375,72 @@ def _as_strings(array: pa.Array) -> pa.Array:
 # -- NDJSON ------------------------------------------------------------------------------------
 
 
-def _ndjson_lines(path: Path) -> Generator[tuple[int, bytes]]:
-    """The file's lines that are not blank, with their numbers; a UTF-8 byte order mark
-    before the first is dropped, as in a CSV file (Windows tools write one)."""
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.removeprefix(codecs.BOM_UTF8) if number == 1 else raw
-            if line.strip():
-                yield number, line
+# What makes a line blank (skipped without a word): ASCII whitespace, as bytes.strip() has it;
+# str.strip() would also take a no-break space, which JSON does not.
+_BLANK = " \t\n\r\v\f"
+
+
+def _ndjson_lines(path: Path) -> Generator[tuple[int, str, bytes]]:
+    """The file's lines that are not blank: number, text and UTF-8 bytes (for the check of
+    members given twice). A UTF-8 byte order mark before the first is dropped, as in a CSV
+    file (Windows tools write one). Raises UnreadableFileError at the first line that is
+    not UTF-8: the file was saved in another encoding, which is no fault of one row."""
+    # Text mode reads LF, CRLF and a lone CR (old Mac) each as one line end, in any mix, so
+    # that lines are numbered as the retailer's editor shows them. surrogateescape reads on
+    # past bytes that are not UTF-8; encode() finds them, line by line.
+    with path.open(encoding="utf-8", errors="surrogateescape", newline=None) as handle:
+        for number, line in enumerate(handle, start=1):
+            text = line.removeprefix(_BOM) if number == 1 else line
+            if not text.strip(_BLANK):
+                continue
+            try:
+                raw = text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise UnreadableFileError("the file is not valid UTF-8", line=number) from exc
+            yield number, text, raw
+
+
+_BOM = "\ufeff"
+_BOM_LATER = (
+    "the line starts with a byte order mark (U+FEFF), which only the first line may:"
+    " were files joined together? remove it"
+)
 
 
 def _ndjson_columns(path: Path) -> list[str]:
+    """The members of the first line that is an object: a broken line before it is one
+    rejected row, and should not cost the file its columns."""
+    first_fault: tuple[int, str] | None = None
     with closing(_ndjson_lines(path)) as lines:
-        first = next(lines, None)
-    if first is None:
+        for number, text, _ in lines:
+            record = _ndjson_record(text)
+            if isinstance(record, dict):
+                return list(record)
+            first_fault = first_fault or (number, record)
+    if first_fault is None:
         raise UnreadableFileError("the file has no records")
-    number, raw = first
-    return list(_ndjson_record(raw, number))
+    number, reason = first_fault
+    raise UnreadableFileError(
+        "no line of the file is a JSON object (NDJSON holds one object per line);"
+        f" the first says: {reason}",
+        line=number,
+    )
 
 
-def _ndjson_record(raw: bytes, number: int) -> dict[str, object]:
+def _ndjson_record(text: str) -> dict[str, object] | str:
+    """The line's object, or why it is not one (the line is a rejected row)."""
+    if text.startswith(_BOM):
+        # json would say "Unexpected UTF-8 BOM (decode using utf-8-sig)": true, but no help.
+        return _BOM_LATER
     try:
-        record = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise UnreadableFileError("the file is not valid UTF-8", line=number) from exc
+        # Without its line end, so that an error at the end of the line is placed on it.
+        record = json.loads(text.removesuffix("\n"))
     except json.JSONDecodeError as exc:
-        raise UnreadableFileError(f"not a JSON object ({exc.msg})", line=number) from exc
+        # "Unterminated string starting at" ends in "at" already.
+        where = f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
+        return f"not valid JSON ({where})"
     if not isinstance(record, dict):
-        raise UnreadableFileError("each line must be a JSON object", line=number)
+        return "each line must be a JSON object"
     return record
 
 
@@ -410,8 +448,14 @@ def _ndjson_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
     names = source.columns
     values: dict[str, list[str | None]] = {name: [] for name in names}
     lines: list[int] = []
-    for number, raw in _ndjson_lines(source.path):
-        record = _ndjson_record(raw, number)
+    for number, text, raw in _ndjson_lines(source.path):
+        record = _ndjson_record(text)
+        if isinstance(record, str):
+            if not text.endswith("\n") and record.startswith("not valid JSON"):
+                # The last line, with no line end: most likely the upload was cut short.
+                record += "; the file ends on this line: cut off?"
+            source.broken.append(BrokenRow(number, record))
+            continue
         repeated = repeated_members(raw, record)
         if repeated:
             # json.loads kept the last of each: the row is not what its writer may have meant.
