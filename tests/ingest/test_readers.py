@@ -317,6 +317,35 @@ def test_ndjson_lines_are_numbered_as_an_editor_shows_them(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(
+    ("content", "lines", "broken"),
+    [
+        (b"a,b\r\n1,x\n2,y\r\n3\n4,z\r\n5", [2, 3, 5], [(4, "has 1 of 2 columns (file cut off?)"),
+                                                      (6, "has 1 of 2 columns (file cut off?)")]),
+        (b'a,b\n1,"x\ry"\n2,y\n3\n', [2, 4], [(5, "has 1 of 2 columns (file cut off?)")]),
+        (b'a,b\n1,"x\r\ny"\r2,y\r3\n', [2, 4], [(5, "has 1 of 2 columns (file cut off?)")]),
+        (b'a,b\n1,x\r2,"y\nz"\r3,"w\r', [2, 3, 5],
+         [(5, "ends inside a quoted value (file cut off?)")]),
+    ],
+    ids=["CRLF and LF", "a CR inside a value", "CRLF inside a value, CR line ends",
+         "cut off after CR line ends"],
+)  # fmt: skip
+def test_csv_lines_are_numbered_as_an_editor_shows_them(
+    tmp_path: Path, content: bytes, lines: list[int], broken: list[tuple[int, str]]
+) -> None:
+    _, _, found_lines, found_broken, _ = read(write(tmp_path / "a.csv", content))
+    assert (found_lines, found_broken) == (lines, broken)
+
+
+def test_a_non_utf8_csv_line_after_cr_line_ends_is_named_as_an_editor_shows_it(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path / "a.csv", b"a,b\n1,x\r2,y\r3,\xe9\n4,z\n")
+    with pytest.raises(UnreadableFileError) as raised:
+        read(path)
+    assert (raised.value.line, raised.value.reason) == (4, "the file is not valid UTF-8")
+
+
+@pytest.mark.parametrize(
     "content",
     [b"store_id,name\rS905,A\r", b"store_id,name\rS905,A", b"\xef\xbb\xbfa,b\r1,x\r2,y\r"],
     ids=["CR after every line", "no CR at the end", "after a byte order mark"],

@@ -983,6 +983,14 @@ async def test_an_ndjson_file_with_no_object_on_any_line_is_rejected(
     ]  # fmt: skip
 
 
+async def test_csv_rows_are_named_by_the_line_an_editor_shows(db: Db, tmp_path: Path) -> None:
+    """A value holding an old Mac line end (a lone CR) takes two lines in an editor."""
+    await seeded(db, tmp_path)
+    content = b'store_id,name\r\nS8,"Eight\rby the sea"\nS9,Nine\r\n,No id\n'
+    report = await rejected_and_unchanged(db, "stores", write(tmp_path / "stores.csv", content))
+    assert reasons(report) == [(5, "store_id", "a value is required")]
+
+
 async def test_a_parquet_file_cut_off_is_rejected(db: Db, tmp_path: Path) -> None:
     await seeded(db, tmp_path)
     whole = write_parquet(tmp_path / "whole.parquet", pa.table({"store_id": ["S8", "S9"]}))

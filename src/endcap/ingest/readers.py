@@ -8,13 +8,15 @@ what is wrong with it and on which line.
 
 from __future__ import annotations
 
-import codecs
 import csv
+import itertools
 import json
+import re
 from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import pyarrow as pa
@@ -62,6 +64,18 @@ class Source:
     broken: list[BrokenRow] = field(default_factory=list)
 
 
+# A line ends at LF, CRLF or a lone CR (old Mac), in any mix: where a text editor ends it, and
+# where Arrow ends a CSV row. Every line number in a report counts them so.
+_LINE_BREAK = "\r\n|\r|\n"
+
+
+def _text_lines(path: Path) -> TextIO:
+    """The file as text, read line by line with every kind of line end turned into LF.
+    Bytes that are not UTF-8 come through (as lone surrogates, which ``encode`` refuses)
+    so that the line holding them can be named."""
+    return path.open(encoding="utf-8", errors="surrogateescape", newline=None)
+
+
 def format_of(name: str) -> str:
     suffix = Path(name).suffix.lower()
     if suffix not in FORMATS:
@@ -103,8 +117,8 @@ def _csv_header(path: Path) -> list[str]:
     with path.open("rb") as handle:
         first = handle.readline(_HEADER_BYTES)
     if b"\r" in first.removesuffix(b"\n").removesuffix(b"\r"):
-        # Arrow would read a lone CR as a line end, but the rest of this reader (line
-        # numbers, the cut-off check) counts line feeds.
+        # An old Mac file: the header is read up to a line feed, which such a file does not
+        # have (a lone CR later in a file is a line end like any other).
         raise UnreadableFileError(
             "line endings are bare CR (old Mac style): save the file with LF or CRLF line ends",
             line=1,
@@ -137,7 +151,7 @@ def _csv_chunks(source: Source, chunk_bytes: int) -> Iterator[Chunk]:
     broken: dict[int, tuple[BrokenRow, int]] = {}
 
     def on_broken_row(row: pacsv.InvalidRow) -> str:
-        newlines = row.text.count("\n")
+        newlines = len(re.findall(_LINE_BREAK, row.text))
         found = BrokenRow(row.number, _broken_reason(row, newlines))
         broken[row.number] = (found, newlines)
         source.broken.append(found)
@@ -252,17 +266,22 @@ class _Walk:
 
 
 def _newlines_per_row(table: pa.Table) -> np.ndarray:
+    """The line ends inside each row's quoted values (a CRLF is one, a lone CR one)."""
     counts = np.zeros(table.num_rows, dtype=np.int64)
     for column in table.columns:
         # Almost always there is none: look at the column's bytes before counting per row.
         if any(_has_newline(chunk) for chunk in column.chunks):
-            counts += np.asarray(pc.count_substring(column, "\n").fill_null(0), dtype=np.int64)
+            found = pc.count_substring_regex(column, _LINE_BREAK).fill_null(0)
+            counts += np.asarray(found, dtype=np.int64)
     return counts
 
 
 def _has_newline(array: pa.Array) -> bool:
     data = array.buffers()[2]
-    return data is not None and data.to_pybytes().find(b"\n") != -1
+    if data is None:
+        return False
+    content: bytes = data.to_pybytes()
+    return b"\n" in content or b"\r" in content
 
 
 def _blank_rows(table: pa.Table) -> np.ndarray:
@@ -289,7 +308,7 @@ def _ends_inside_quotes(path: Path, last_row_line: int, last_row_newlines: int) 
             tail = handle.read()
         if tail.endswith((b"\n", b"\r")):
             return False
-        return _open_at_end(tail.rsplit(b"\n", 1)[-1])
+        return _open_at_end(tail.splitlines()[-1])  # bytes split at LF, CRLF and CR
     # Rare (a last value with a newline inside): find where the last row starts by
     # counting lines; the row itself is shorter than a read block.
     return _open_at_end(_from_line(path, last_row_line))
@@ -299,20 +318,11 @@ _TAIL_BYTES = 64 * 1024
 
 
 def _from_line(path: Path, line: int) -> bytes:
-    """The file's bytes from the start of ``line`` (1-based) to its end."""
-    seen, offset = 0, 0
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            found = block.count(b"\n")
-            if seen + found >= line - 1:
-                at = -1
-                for _ in range(line - 1 - seen):
-                    at = block.index(b"\n", at + 1)
-                handle.seek(offset + at + 1)
-                return handle.read()
-            seen += found
-            offset += len(block)
-    return b""
+    """The file from the start of ``line`` (1-based) to its end, its line ends made LF."""
+    with _text_lines(path) as handle:
+        for _ in itertools.islice(handle, line - 1):
+            pass
+        return handle.read().encode("utf-8", "surrogateescape")
 
 
 def _open_at_end(row: bytes) -> bool:
@@ -335,12 +345,11 @@ def _open_at_end(row: bytes) -> bool:
 
 
 def _first_bad_utf8_line(path: Path) -> int:
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+    with _text_lines(path) as handle:
+        for number, line in enumerate(handle, start=1):
             try:
-                decoder.decode(raw)
-            except UnicodeDecodeError:
+                line.encode("utf-8")
+            except UnicodeEncodeError:
                 return number
     return 1
 
@@ -385,10 +394,7 @@ def _ndjson_lines(path: Path) -> Generator[tuple[int, str, bytes]]:
     members given twice). A UTF-8 byte order mark before the first is dropped, as in a CSV
     file (Windows tools write one). Raises UnreadableFileError at the first line that is
     not UTF-8: the file was saved in another encoding, which is no fault of one row."""
-    # Text mode reads LF, CRLF and a lone CR (old Mac) each as one line end, in any mix, so
-    # that lines are numbered as the retailer's editor shows them. surrogateescape reads on
-    # past bytes that are not UTF-8; encode() finds them, line by line.
-    with path.open(encoding="utf-8", errors="surrogateescape", newline=None) as handle:
+    with _text_lines(path) as handle:
         for number, line in enumerate(handle, start=1):
             text = line.removeprefix(_BOM) if number == 1 else line
             if not text.strip(_BLANK):
