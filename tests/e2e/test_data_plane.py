@@ -248,6 +248,31 @@ def test_a_csv_with_bare_cr_line_ends_is_a_failed_job_with_its_report(
     assert report["rejections"][0]["reason"].startswith("line endings are bare CR")
 
 
+def test_an_ndjson_upload_names_every_line_that_is_not_json(
+    admin: EndcapClient, tmp_path: Path
+) -> None:
+    joined = tmp_path / "stores.ndjson"
+    joined.write_bytes(
+        b'{"store_id": "S906", "name": "A"}\r\n'
+        b'{"store_id": "S907", "name": \r\n'
+        b'\xef\xbb\xbf{"store_id": "S908"}\n'
+        b'{"store_id": "S909"}\r'
+        b"S910\n"
+    )
+    job = admin.wait(admin.upload("stores", joined).id)
+
+    assert job.status == "failed"
+    assert job.result is not None
+    report = job.result["report"]
+    assert (report["status"], report["rows_read"], report["rows_inserted"]) == ("rejected", 5, 0)
+    assert [(r["line"], r["column"], r["reason"]) for r in report["rejections"]] == [
+        (2, "row", "not valid JSON (Expecting value at column 30)"),
+        (3, "row", "the line starts with a byte order mark (U+FEFF), which only the first"
+                   " line may: were files joined together? remove it"),
+        (5, "row", "not valid JSON (Expecting value at column 1)"),
+    ]  # fmt: skip
+
+
 def test_upload_of_unknown_entity_or_file_type_is_422(admin: EndcapClient, tmp_path: Path) -> None:
     path = _write(tmp_path, "x.csv", "a\n1")
     with pytest.raises(EndcapAPIError) as entity:

@@ -194,18 +194,60 @@ def test_ndjson_values_become_text_and_new_keys_are_columns(tmp_path: Path) -> N
     assert lines == [1, 3, 4]
 
 
-@pytest.mark.parametrize(
-    ("content", "line", "reason"),
-    [
-        (b'{"a": 1}\n[1, 2]\n', 2, "each line must be a JSON object"),
-        (b'{"a": 1}\n{"a": \n', 2, "not a JSON object (Expecting value)"),
-        (b'{"a": "\xff"}\n', 1, "the file is not valid UTF-8"),
-    ],
-)
-def test_a_bad_ndjson_line_is_named(tmp_path: Path, content: bytes, line: int, reason: str) -> None:
+def test_every_ndjson_line_that_is_not_an_object_is_a_broken_row(tmp_path: Path) -> None:
+    """Reading goes on past a line that is not JSON, so that one report names them all."""
+    content = (
+        b'{"a": "x"}\n'  # 1
+        b'{"a": \n'  # 2
+        b"[1, 2]\n"  # 3
+        b'{"a": "y"}\n'  # 4
+        b'{"a": "z"} {"a": "w"}\n'  # 5
+        b'{"a": "v"'  # 6, and no line end: the file stops here
+    )
+    _, rows, lines, broken, _ = read(write(tmp_path / "a.ndjson", content))
+    assert (rows, lines) == ([{"a": "x"}, {"a": "y"}], [1, 4])
+    assert broken == [
+        (2, "not valid JSON (Expecting value at column 7)"),
+        (3, "each line must be a JSON object"),
+        (5, "not valid JSON (Extra data at column 12)"),
+        (
+            6,
+            "not valid JSON (Expecting ',' delimiter at column 10);"
+            " the file ends on this line: cut off?",
+        ),
+    ]
+
+
+def test_ndjson_columns_come_from_the_first_line_that_is_an_object(tmp_path: Path) -> None:
+    content = b'{"store_id": "S1", "na\n\n"just text"\n{"store_id": "S2", "name": "Two"}\n'
+    source, rows, lines, broken, _ = read(write(tmp_path / "a.ndjson", content))
+    assert source.columns == ["store_id", "name"]
+    assert (rows, lines) == ([{"store_id": "S2", "name": "Two"}], [4])
+    assert broken == [
+        (1, "not valid JSON (Unterminated string starting at column 20)"),
+        (3, "each line must be a JSON object"),
+    ]
+
+
+def test_an_ndjson_file_with_no_object_on_any_line_is_refused(tmp_path: Path) -> None:
+    """A JSON object written out over several lines: not NDJSON at all."""
+    content = b'{\n  "a": 1,\n  "b": 2\n}\n'
     with pytest.raises(UnreadableFileError) as raised:
         read(write(tmp_path / "a.ndjson", content))
-    assert (raised.value.line, raised.value.reason) == (line, reason)
+    assert (raised.value.line, raised.value.reason) == (
+        1,
+        "no line of the file is a JSON object (NDJSON holds one object per line);"
+        " the first says: not valid JSON (Expecting property name enclosed in double quotes"
+        " at column 2)",
+    )
+
+
+def test_a_non_utf8_ndjson_line_refuses_the_file(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 mean the file was saved in another encoding: the whole
+    file is refused (as a CSV is), naming the first such line."""
+    with pytest.raises(UnreadableFileError) as raised:
+        read(write(tmp_path / "a.ndjson", b'{"a": "x"}\n{"a": \n{"a": "\xff"}\n'))
+    assert (raised.value.line, raised.value.reason) == (3, "the file is not valid UTF-8")
 
 
 def test_an_ndjson_row_giving_a_member_twice_is_a_broken_row(tmp_path: Path) -> None:
@@ -232,11 +274,16 @@ def test_an_ndjson_file_may_start_with_a_utf8_byte_order_mark(tmp_path: Path) ->
     assert (rows, lines, broken) == ([{"a": "x"}, {"a": "y"}], [1, 2], [])
 
 
-def test_a_byte_order_mark_after_the_first_line_is_still_refused(tmp_path: Path) -> None:
-    with pytest.raises(UnreadableFileError) as raised:
-        read(write(tmp_path / "a.ndjson", b'{"a": "x"}\n\xef\xbb\xbf{"a": "y"}\n'))
-    assert raised.value.line == 2
-    assert "BOM" in raised.value.reason
+def test_a_byte_order_mark_after_the_first_line_is_a_broken_row(tmp_path: Path) -> None:
+    """Two files joined end to end, the second saved with a byte order mark."""
+    content = b'{"a": "x"}\n\xef\xbb\xbf{"a": "y"}\n{"a": "z"}\n\xef\xbb\xbf{"a": "w"}\n'
+    _, rows, lines, broken, _ = read(write(tmp_path / "a.ndjson", content))
+    assert (rows, lines) == ([{"a": "x"}, {"a": "z"}], [1, 3])
+    starts_with_a_bom = (
+        "the line starts with a byte order mark (U+FEFF), which only the first line may:"
+        " were files joined together? remove it"
+    )
+    assert broken == [(2, starts_with_a_bom), (4, starts_with_a_bom)]
 
 
 def test_a_windows_csv_with_crlf_lines_reads_like_any_other(tmp_path: Path) -> None:
@@ -246,6 +293,56 @@ def test_a_windows_csv_with_crlf_lines_reads_like_any_other(tmp_path: Path) -> N
     assert rows == [{"a": "1", "b": "x"}, {"a": "2", "b": "y"}, {"a": "4", "b": "z"}]
     assert lines == [2, 4, 6]
     assert broken == [(5, "has 1 of 2 columns (file cut off?)")]
+
+
+def test_ndjson_lines_are_numbered_as_an_editor_shows_them(tmp_path: Path) -> None:
+    """LF, CRLF and a lone CR (old Mac) each end a line, in whatever mix the file has."""
+    content = (
+        b'{"a": "1"}\r\n'  # 1
+        b'{"a": "2"}\n'  # 2
+        b'{"a": "3"}\r'  # 3
+        b"[3]\r\n"  # 4
+        b"\r"  # 5 blank
+        b'{"a": "6"}\r\r\n'  # 6, and 7 blank
+        b"[8]\n"  # 8
+        b'{"a": "9"}\r'  # 9
+    )
+    _, rows, lines, broken, _ = read(write(tmp_path / "a.ndjson", content))
+    assert [r["a"] for r in rows] == ["1", "2", "3", "6", "9"]
+    assert lines == [1, 2, 3, 6, 9]
+    assert broken == [
+        (4, "each line must be a JSON object"),
+        (8, "each line must be a JSON object"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "lines", "broken"),
+    [
+        (b"a,b\r\n1,x\n2,y\r\n3\n4,z\r\n5", [2, 3, 5], [(4, "has 1 of 2 columns (file cut off?)"),
+                                                      (6, "has 1 of 2 columns (file cut off?)")]),
+        (b'a,b\n1,"x\ry"\n2,y\n3\n', [2, 4], [(5, "has 1 of 2 columns (file cut off?)")]),
+        (b'a,b\n1,"x\r\ny"\r2,y\r3\n', [2, 4], [(5, "has 1 of 2 columns (file cut off?)")]),
+        (b'a,b\n1,x\r2,"y\nz"\r3,"w\r', [2, 3, 5],
+         [(5, "ends inside a quoted value (file cut off?)")]),
+    ],
+    ids=["CRLF and LF", "a CR inside a value", "CRLF inside a value, CR line ends",
+         "cut off after CR line ends"],
+)  # fmt: skip
+def test_csv_lines_are_numbered_as_an_editor_shows_them(
+    tmp_path: Path, content: bytes, lines: list[int], broken: list[tuple[int, str]]
+) -> None:
+    _, _, found_lines, found_broken, _ = read(write(tmp_path / "a.csv", content))
+    assert (found_lines, found_broken) == (lines, broken)
+
+
+def test_a_non_utf8_csv_line_after_cr_line_ends_is_named_as_an_editor_shows_it(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path / "a.csv", b"a,b\n1,x\r2,y\r3,\xe9\n4,z\n")
+    with pytest.raises(UnreadableFileError) as raised:
+        read(path)
+    assert (raised.value.line, raised.value.reason) == (4, "the file is not valid UTF-8")
 
 
 @pytest.mark.parametrize(

@@ -940,10 +940,55 @@ async def test_an_ndjson_file_cut_off_mid_line_is_rejected(db: Db, tmp_path: Pat
     await seeded(db, tmp_path)
     content = '{"store_id": "S8", "name": "Eight"}\n{"store_id": "S9", "na'
     report = await rejected_and_unchanged(db, "stores", write(tmp_path / "cut.ndjson", content))
-    assert len(report.rejections) == 1
-    rejection = report.rejections[0]
-    assert (rejection.line, rejection.column) == (2, "file")
-    assert rejection.reason.startswith("not a JSON object (")
+    assert reasons(report) == [
+        (2, "row", "not valid JSON (Unterminated string starting at column 20);"
+                   " the file ends on this line: cut off?"),
+    ]  # fmt: skip
+    assert (report.rows_read, report.rows_rejected) == (2, 1)
+
+
+async def test_an_ndjson_file_names_every_bad_line_in_one_report(db: Db, tmp_path: Path) -> None:
+    """Lines that are not JSON, a line from a second file joined on (its byte order mark)
+    and the faults of the rows that did read: all in one report, nothing loaded."""
+    await seeded(db, tmp_path)
+    content = (
+        '{"store_id": "S8", "name": "Eight"}\r\n'  # 1
+        '{"store_id": "S9", "name": "Nine"\n'  # 2
+        '{"name": "No id"}\r\n'  # 3
+        '\ufeff{"store_id": "S10"}\n'  # 4
+        '{"store_id": "S8"}\r'  # 5
+        '"S11"\n'  # 6
+    )
+    report = await rejected_and_unchanged(db, "stores", write(tmp_path / "stores.ndjson", content))
+    assert reasons(report) == [
+        (2, "row", "not valid JSON (Expecting ',' delimiter at column 34)"),
+        (3, "store_id", "a value is required"),
+        (4, "row", "the line starts with a byte order mark (U+FEFF), which only the first"
+                   " line may: were files joined together? remove it"),
+        (5, "store_id", "duplicate of line 1"),
+        (6, "row", "each line must be a JSON object"),
+    ]  # fmt: skip
+    assert (report.rows_read, report.rows_rejected) == (6, 5)
+
+
+async def test_an_ndjson_file_with_no_object_on_any_line_is_rejected(
+    db: Db, tmp_path: Path
+) -> None:
+    await seeded(db, tmp_path)
+    content = '[{"store_id": "S8"},\n {"store_id": "S9"}]\n'
+    report = await rejected_and_unchanged(db, "stores", write(tmp_path / "array.ndjson", content))
+    assert reasons(report) == [
+        (1, "file", "no line of the file is a JSON object (NDJSON holds one object per line);"
+                    " the first says: not valid JSON (Expecting value at column 21)"),
+    ]  # fmt: skip
+
+
+async def test_csv_rows_are_named_by_the_line_an_editor_shows(db: Db, tmp_path: Path) -> None:
+    """A value holding an old Mac line end (a lone CR) takes two lines in an editor."""
+    await seeded(db, tmp_path)
+    content = b'store_id,name\r\nS8,"Eight\rby the sea"\nS9,Nine\r\n,No id\n'
+    report = await rejected_and_unchanged(db, "stores", write(tmp_path / "stores.csv", content))
+    assert reasons(report) == [(5, "store_id", "a value is required")]
 
 
 async def test_a_parquet_file_cut_off_is_rejected(db: Db, tmp_path: Path) -> None:

@@ -8,13 +8,15 @@ what is wrong with it and on which line.
 
 from __future__ import annotations
 
-import codecs
 import csv
+import itertools
 import json
+import re
 from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import pyarrow as pa
@@ -62,6 +64,18 @@ class Source:
     broken: list[BrokenRow] = field(default_factory=list)
 
 
+# A line ends at LF, CRLF or a lone CR (old Mac), in any mix: where a text editor ends it, and
+# where Arrow ends a CSV row. Every line number in a report counts them so.
+_LINE_BREAK = "\r\n|\r|\n"
+
+
+def _text_lines(path: Path) -> TextIO:
+    """The file as text, read line by line with every kind of line end turned into LF.
+    Bytes that are not UTF-8 come through (as lone surrogates, which ``encode`` refuses)
+    so that the line holding them can be named."""
+    return path.open(encoding="utf-8", errors="surrogateescape", newline=None)
+
+
 def format_of(name: str) -> str:
     suffix = Path(name).suffix.lower()
     if suffix not in FORMATS:
@@ -103,8 +117,8 @@ def _csv_header(path: Path) -> list[str]:
     with path.open("rb") as handle:
         first = handle.readline(_HEADER_BYTES)
     if b"\r" in first.removesuffix(b"\n").removesuffix(b"\r"):
-        # Arrow would read a lone CR as a line end, but the rest of this reader (line
-        # numbers, the cut-off check) counts line feeds.
+        # An old Mac file: the header is read up to a line feed, which such a file does not
+        # have (a lone CR later in a file is a line end like any other).
         raise UnreadableFileError(
             "line endings are bare CR (old Mac style): save the file with LF or CRLF line ends",
             line=1,
@@ -137,7 +151,7 @@ def _csv_chunks(source: Source, chunk_bytes: int) -> Iterator[Chunk]:
     broken: dict[int, tuple[BrokenRow, int]] = {}
 
     def on_broken_row(row: pacsv.InvalidRow) -> str:
-        newlines = row.text.count("\n")
+        newlines = len(re.findall(_LINE_BREAK, row.text))
         found = BrokenRow(row.number, _broken_reason(row, newlines))
         broken[row.number] = (found, newlines)
         source.broken.append(found)
@@ -252,17 +266,22 @@ class _Walk:
 
 
 def _newlines_per_row(table: pa.Table) -> np.ndarray:
+    """The line ends inside each row's quoted values (a CRLF is one, a lone CR one)."""
     counts = np.zeros(table.num_rows, dtype=np.int64)
     for column in table.columns:
         # Almost always there is none: look at the column's bytes before counting per row.
         if any(_has_newline(chunk) for chunk in column.chunks):
-            counts += np.asarray(pc.count_substring(column, "\n").fill_null(0), dtype=np.int64)
+            found = pc.count_substring_regex(column, _LINE_BREAK).fill_null(0)
+            counts += np.asarray(found, dtype=np.int64)
     return counts
 
 
 def _has_newline(array: pa.Array) -> bool:
     data = array.buffers()[2]
-    return data is not None and data.to_pybytes().find(b"\n") != -1
+    if data is None:
+        return False
+    content: bytes = data.to_pybytes()
+    return b"\n" in content or b"\r" in content
 
 
 def _blank_rows(table: pa.Table) -> np.ndarray:
@@ -289,7 +308,7 @@ def _ends_inside_quotes(path: Path, last_row_line: int, last_row_newlines: int) 
             tail = handle.read()
         if tail.endswith((b"\n", b"\r")):
             return False
-        return _open_at_end(tail.rsplit(b"\n", 1)[-1])
+        return _open_at_end(tail.splitlines()[-1])  # bytes split at LF, CRLF and CR
     # Rare (a last value with a newline inside): find where the last row starts by
     # counting lines; the row itself is shorter than a read block.
     return _open_at_end(_from_line(path, last_row_line))
@@ -299,20 +318,11 @@ _TAIL_BYTES = 64 * 1024
 
 
 def _from_line(path: Path, line: int) -> bytes:
-    """The file's bytes from the start of ``line`` (1-based) to its end."""
-    seen, offset = 0, 0
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            found = block.count(b"\n")
-            if seen + found >= line - 1:
-                at = -1
-                for _ in range(line - 1 - seen):
-                    at = block.index(b"\n", at + 1)
-                handle.seek(offset + at + 1)
-                return handle.read()
-            seen += found
-            offset += len(block)
-    return b""
+    """The file from the start of ``line`` (1-based) to its end, its line ends made LF."""
+    with _text_lines(path) as handle:
+        for _ in itertools.islice(handle, line - 1):
+            pass
+        return handle.read().encode("utf-8", "surrogateescape")
 
 
 def _open_at_end(row: bytes) -> bool:
@@ -335,12 +345,11 @@ def _open_at_end(row: bytes) -> bool:
 
 
 def _first_bad_utf8_line(path: Path) -> int:
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+    with _text_lines(path) as handle:
+        for number, line in enumerate(handle, start=1):
             try:
-                decoder.decode(raw)
-            except UnicodeDecodeError:
+                line.encode("utf-8")
+            except UnicodeEncodeError:
                 return number
     return 1
 
@@ -375,34 +384,69 @@ def _as_strings(array: pa.Array) -> pa.Array:
 # -- NDJSON ------------------------------------------------------------------------------------
 
 
-def _ndjson_lines(path: Path) -> Generator[tuple[int, bytes]]:
-    """The file's lines that are not blank, with their numbers; a UTF-8 byte order mark
-    before the first is dropped, as in a CSV file (Windows tools write one)."""
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.removeprefix(codecs.BOM_UTF8) if number == 1 else raw
-            if line.strip():
-                yield number, line
+# What makes a line blank (skipped without a word): ASCII whitespace, as bytes.strip() has it;
+# str.strip() would also take a no-break space, which JSON does not.
+_BLANK = " \t\n\r\v\f"
+
+
+def _ndjson_lines(path: Path) -> Generator[tuple[int, str, bytes]]:
+    """The file's lines that are not blank: number, text and UTF-8 bytes (for the check of
+    members given twice). A UTF-8 byte order mark before the first is dropped, as in a CSV
+    file (Windows tools write one). Raises UnreadableFileError at the first line that is
+    not UTF-8: the file was saved in another encoding, which is no fault of one row."""
+    with _text_lines(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            text = line.removeprefix(_BOM) if number == 1 else line
+            if not text.strip(_BLANK):
+                continue
+            try:
+                raw = text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise UnreadableFileError("the file is not valid UTF-8", line=number) from exc
+            yield number, text, raw
+
+
+_BOM = "\ufeff"
+_BOM_LATER = (
+    "the line starts with a byte order mark (U+FEFF), which only the first line may:"
+    " were files joined together? remove it"
+)
 
 
 def _ndjson_columns(path: Path) -> list[str]:
+    """The members of the first line that is an object: a broken line before it is one
+    rejected row, and should not cost the file its columns."""
+    first_fault: tuple[int, str] | None = None
     with closing(_ndjson_lines(path)) as lines:
-        first = next(lines, None)
-    if first is None:
+        for number, text, _ in lines:
+            record = _ndjson_record(text)
+            if isinstance(record, dict):
+                return list(record)
+            first_fault = first_fault or (number, record)
+    if first_fault is None:
         raise UnreadableFileError("the file has no records")
-    number, raw = first
-    return list(_ndjson_record(raw, number))
+    number, reason = first_fault
+    raise UnreadableFileError(
+        "no line of the file is a JSON object (NDJSON holds one object per line);"
+        f" the first says: {reason}",
+        line=number,
+    )
 
 
-def _ndjson_record(raw: bytes, number: int) -> dict[str, object]:
+def _ndjson_record(text: str) -> dict[str, object] | str:
+    """The line's object, or why it is not one (the line is a rejected row)."""
+    if text.startswith(_BOM):
+        # json would say "Unexpected UTF-8 BOM (decode using utf-8-sig)": true, but no help.
+        return _BOM_LATER
     try:
-        record = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise UnreadableFileError("the file is not valid UTF-8", line=number) from exc
+        # Without its line end, so that an error at the end of the line is placed on it.
+        record = json.loads(text.removesuffix("\n"))
     except json.JSONDecodeError as exc:
-        raise UnreadableFileError(f"not a JSON object ({exc.msg})", line=number) from exc
+        # "Unterminated string starting at" ends in "at" already.
+        where = f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
+        return f"not valid JSON ({where})"
     if not isinstance(record, dict):
-        raise UnreadableFileError("each line must be a JSON object", line=number)
+        return "each line must be a JSON object"
     return record
 
 
@@ -410,8 +454,14 @@ def _ndjson_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
     names = source.columns
     values: dict[str, list[str | None]] = {name: [] for name in names}
     lines: list[int] = []
-    for number, raw in _ndjson_lines(source.path):
-        record = _ndjson_record(raw, number)
+    for number, text, raw in _ndjson_lines(source.path):
+        record = _ndjson_record(text)
+        if isinstance(record, str):
+            if not text.endswith("\n") and record.startswith("not valid JSON"):
+                # The last line, with no line end: most likely the upload was cut short.
+                record += "; the file ends on this line: cut off?"
+            source.broken.append(BrokenRow(number, record))
+            continue
         repeated = repeated_members(raw, record)
         if repeated:
             # json.loads kept the last of each: the row is not what its writer may have meant.
