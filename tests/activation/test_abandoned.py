@@ -16,14 +16,14 @@ from typing import Any
 from endcap.activation import jobs as activation_jobs
 from endcap.activation.models import Activation, ActivationStatus
 from endcap.activation.service import EXPORT_JOB
-from endcap.activation.steps import SPOOL_FOLDER
+from endcap.activation.steps import SPOOL_FOLDER, ExportSteps
 from endcap.client import EndcapClient
 from endcap.config import Settings
 from endcap.consent.models import Purpose
 from endcap.db.engine import SessionFactory
 from endcap.db.types import utcnow
 from endcap.jobs.models import Job, JobStatus
-from endcap.jobs.reclaim import ON_ABANDONED
+from endcap.jobs.reclaim import ON_ABANDONED, Reclaim
 from endcap.jobs.worker import Worker
 from endcap.privacy.channels import Channel
 from tests.activation.data import Shop, build_shop, set_endpoint
@@ -189,3 +189,36 @@ async def test_delivered_before_its_worker_died_it_is_not_sent_again(
     assert job.message == "18 exported to coupon by push"
     assert (seen["status"], seen["exported"], seen["attempts"]) == ("delivered", 18, 1)
     assert receiver.requests == []
+
+
+async def test_failed_as_abandoned_its_spool_files_are_removed(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    """A dead run's spool files hold shoppers' ids; failed, no re-run would clear them and
+    no erasure looks there. Another activation's are left alone."""
+    shop = await build_shop(sessions, shoppers=40, channels=(Channel.COUPON,))
+    async with sessions() as session:
+        row = Activation(
+            campaign_id=shop.campaign.id,
+            channel=shop.campaign.channels[0],
+            status=ActivationStatus.RUNNING,
+        )
+        session.add(row)
+        await session.commit()
+    spool = Path(settings.activation.drop_dir) / SPOOL_FOLDER
+    spool.mkdir(parents=True)
+    left = [spool / f"{row.id}-k2j4", spool / f"{row.id}-k2j4.contacts"]
+    other = spool / f"{uuid.uuid4()}-x9q1"
+    for path in (*left, other):
+        path.write_text("profile_id\n7\n", encoding="utf-8")
+
+    async with sessions() as session:
+        verdict = await ExportSteps(session, settings).abandoned(row.id, Reclaim(ABANDONED))
+        await session.commit()
+
+    assert verdict.error == ABANDONED
+    async with sessions() as session:
+        found = await session.get(Activation, row.id)
+        assert found is not None
+        assert found.status == ActivationStatus.FAILED
+    assert sorted(spool.iterdir()) == [other]

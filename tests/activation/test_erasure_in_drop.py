@@ -117,6 +117,34 @@ async def test_an_erasure_rewrites_a_dropped_file_whose_contacts_are_not_recorde
     assert [str(erased)] not in rows(onsite)
 
 
+async def test_an_erasure_rewrites_the_file_of_an_export_that_failed_once_it_was_dropped(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    """The file went into the drop, then recording its delivery failed: the activation is
+    failed, with no destination and no contacts, and the channel may not have fetched the
+    file yet. It is found where the drop put it."""
+    shop = await build_shop(sessions)
+    files = await _dropped(sessions, settings, shop)
+    onsite = files["onsite_display"]
+    before = rows(onsite)
+    async with sessions() as session:
+        found = await session.get(Activation, _activation_of(onsite))
+        assert found is not None
+        found.status, found.method, found.destination = ActivationStatus.FAILED, None, None
+        found.error = "delivered to the drop, but the delivery could not be recorded"
+        contacts = table_of(ActivationContact)
+        await session.execute(delete(contacts).where(contacts.c.activation_id == found.id))
+        await session.commit()
+    erased = reached_everywhere(shop)
+    assert [str(erased)] in before
+
+    tombstone = await erase(sessions, settings, shop, erased)
+
+    assert tombstone.activation_files_scrubbed == 2  # this one, and the off-site file
+    assert rows(onsite) == [r for r in before if r != [str(erased)]]
+    assert len(rows(onsite)) == len(before) - 1
+
+
 def _activation_of(path: Path) -> uuid.UUID:
     """The activation id in a dropped file's name (<channel>-<activation id>.csv)."""
     return uuid.UUID(path.stem.split("-", 1)[1])

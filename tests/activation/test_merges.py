@@ -33,10 +33,12 @@ from endcap.db.types import utcnow
 from endcap.identity.models import Customer
 from endcap.marketplace.plan import week_start
 from endcap.privacy.channels import Channel
+from endcap.privacy.erasure import ErasureService
+from endcap.privacy.schemas import ErasureRequest
 from tests.activation import data
 from tests.activation.data import Shop, add_activation, build_shop, set_endpoint, set_limit
 from tests.activation.receiver import ChannelReceiver
-from tests.activation.run import activation, export
+from tests.activation.run import activation, export, rows
 from tests.support import databases
 from tests.support.keys import make_key
 from tests.support.server import ServerProcess
@@ -225,6 +227,34 @@ async def test_erasing_a_merged_shopper_leaves_none_of_their_contacts_behind(
     # Everyone else A and B reached still counts.
     after = await contacts_of(merge_sessions, m.a) | await contacts_of(merge_sessions, m.b)
     assert after == reached - {m.survivor} != set()
+
+
+async def test_erasing_a_merged_shopper_rewrites_files_that_name_them_by_a_merged_away_id(
+    merge_sessions: SessionFactory,
+    merge_settings: Settings,
+    merge_admin: EndcapClient,
+    tmp_path: Path,
+) -> None:
+    """A and B's files were dropped before the merge: they name the shopper by the three
+    ids the merge joined, two of which it merged away."""
+    m = await merged(merge_sessions, merge_settings, merge_admin, tmp_path)
+    files = [Path(str((await activation(merge_sessions, x)).destination)) for x in (m.a, m.b)]
+    before = [rows(path) for path in files]
+    ids = {str(p) for p in (m.survivor, m.same_file, m.other_file)}
+    assert {str(m.survivor), str(m.same_file)} <= {r[0] for r in before[0]}
+    assert str(m.other_file) in {r[0] for r in before[1]}
+
+    async with merge_sessions() as session:
+        request = ErasureRequest(customer_id=m.customer_ids[m.other_file])
+        tombstone = await ErasureService(session, merge_settings).erase(request, requested_by=None)
+        await session.commit()
+
+    assert tombstone.customers_removed == 3
+    assert tombstone.activation_files_scrubbed == 2
+    for path, rows_before in zip(files, before, strict=True):
+        assert rows(path) == [r for r in rows_before if r[0] not in ids]
+    assert len(rows(files[0])) == len(before[0]) - 2
+    assert len(rows(files[1])) == len(before[1]) - 1
 
 
 async def test_records_split_off_a_merged_shopper_keep_its_contacts_and_so_does_it(

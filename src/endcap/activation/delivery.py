@@ -177,7 +177,15 @@ def drop_folder(settings: ActivationSettings) -> Path:
 
 def drop_target(parcel: Parcel, drop_dir: Path) -> Path:
     """Where :func:`drop` puts the parcel's file."""
-    return drop_dir / str(parcel.campaign_id) / f"{parcel.channel}-{parcel.activation_id}.csv"
+    return drop_path(drop_dir, parcel.campaign_id, parcel.channel, parcel.activation_id)
+
+
+def drop_path(
+    drop_dir: Path, campaign_id: uuid.UUID, channel: str, activation_id: uuid.UUID
+) -> Path:
+    """Where an activation's file goes in the drop, known from the activation alone: an
+    erasure finds there the file of an export that failed after dropping it."""
+    return drop_dir / str(campaign_id) / f"{channel}-{activation_id}.csv"
 
 
 def drop(parcel: Parcel, drop_dir: Path) -> Delivered:

@@ -287,6 +287,9 @@ class ExportSteps:
             await self.fail(
                 activation_id, verdict.error, attempts=activation.attempts, counts=None, run=None
             )
+            # The dead run's spool files hold shoppers' ids, and no re-run will clear them
+            # (nor would an erasure find them there).
+            _clear_spool(Path(self.settings.activation.drop_dir) / SPOOL_FOLDER, activation_id)
         return verdict
 
     async def finish(

@@ -4,8 +4,10 @@ A file-drop activation (activation/delivery.py) stays in ``drop_dir`` until the
 channel's reader fetches it, and some readers only copy, so the folder can keep a
 shopper's profile id or hashed e-mail long after they asked to be forgotten. The
 folder is Endcap's to keep, so an erasure rewrites every file there that reached the
-person (their activation contacts say which): profile-id files lose the profile's
-row, match-key files the rows of the person's e-mail and phone hashes.
+person (their activation contacts say which; privacy/erasure.py also adds the files of
+exports that failed once dropped): profile-id files lose the rows of the profile and of
+the ids merged into it since, match-key files the rows of the person's e-mail and phone
+hashes.
 
 A file already fetched or pushed to an endpoint has left Endcap; the channel's own
 erasure process must be told (README).

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from pathlib import Path
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.activation.contacts import hold_back_recordings
+from endcap.activation.delivery import drop_folder, drop_path
 from endcap.config import Settings
 from endcap.errors import ConflictError, NotFoundError
 from endcap.identity.models import Customer
@@ -44,7 +44,7 @@ class ErasureService:
         self.customers = IdentityRepository(session)
         self.erase_rows = ErasureRepository(session)
         self.policy = settings.privacy.erasure_transactions
-        self.drop_dir = Path(settings.activation.drop_dir)
+        self.drop_dir = drop_folder(settings.activation)
 
     async def erase(self, request: ErasureRequest, *, requested_by: uuid.UUID | None) -> Tombstone:
         """NotFoundError if nobody matches; ConflictError for a shared identifier."""
@@ -78,12 +78,15 @@ class ErasureService:
         await hold_back_recordings(self.session)
         # Before the contacts go: they say which dropped files reached the person. A file
         # that cannot be rewritten fails the erasure, so it rolls back and can be retried.
+        # Files written before a merge name the person by an id merged away since.
+        named_by = [*profile_ids, *await self.erase_rows.merged_into(profile_ids)]
+        files = await self.erase_rows.dropped_files(named_by)
+        files += [
+            str(drop_path(self.drop_dir, campaign, channel, activation))
+            for campaign, channel, activation in await self.erase_rows.failed_exports()
+        ]
         tombstone.activation_files_scrubbed = await asyncio.to_thread(
-            scrub_files,
-            await self.erase_rows.dropped_files(profile_ids),
-            self.drop_dir,
-            profile_ids,
-            match_keys,
+            scrub_files, files, self.drop_dir, named_by, match_keys
         )
         await self.erase_rows.profiles(profile_ids)
         stored = await self.erase_rows.add_tombstone(tombstone)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +10,7 @@ from sqlalchemy import CursorResult, Executable, and_, delete, or_, select, unio
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from endcap.activation.contacts import MAX_HOPS
 from endcap.activation.models import Activation, ActivationContact, ActivationStatus
 from endcap.activation.repository import MATCH_KEY_TYPES
 from endcap.audiences.models import AudienceMember, AudienceSeed
@@ -69,6 +71,32 @@ class ErasureRepository:
         under_way = select(a.destination).where(dropped, a.status == ActivationStatus.RUNNING)
         query = union(reached, under_way)
         return [str(d) for d in (await self.session.execute(query)).scalars()]
+
+    async def failed_exports(self) -> list[tuple[uuid.UUID, str, uuid.UUID]]:
+        """(campaign, channel, activation) of each failed activation. One that failed
+        after its file was in the drop (its delivery could not be recorded, or its worker
+        died while sending) keeps no destination, yet the channel may not have fetched
+        the file: it is found where a drop puts it (activation/delivery.py drop_path)."""
+        a = table_of(Activation).c
+        query = select(a.campaign_id, a.channel, a.id).where(a.status == ActivationStatus.FAILED)
+        return [(c, str(ch), i) for c, ch, i in (await self.session.execute(query)).tuples()]
+
+    async def merged_into(self, profile_ids: Sequence[int]) -> list[int]:
+        """The profile ids merged, hop by hop, into the profiles: a file written before a
+        merge names the person by one of those (their contacts moved to the survivor)."""
+        m = table_of(ProfileMerge).c
+        found: set[int] = set()
+        frontier = set(profile_ids)
+        for _ in range(MAX_HOPS):
+            if not frontier:
+                break
+            query = select(m.from_profile_id).where(
+                m.kind == "merge", m.into_profile_id.in_(sorted(frontier))
+            )
+            frontier = {int(p) for p in (await self.session.execute(query)).scalars()}
+            frontier -= found | set(profile_ids)
+            found |= frontier
+        return sorted(found)
 
     async def _delete(self, statement: Executable) -> int:
         result: CursorResult[Any] = await self.session.execute(statement)  # type: ignore[assignment]
