@@ -61,6 +61,7 @@ from endcap.marketplace.models import (
     ChannelSettings,
 )
 from endcap.pagination import PageRequest, keyset
+from endcap.privacy.models import ErasureTombstone
 
 MEMBERS = table_of(AudienceMember)
 CONTACTS = table_of(ActivationContact)
@@ -329,6 +330,13 @@ class ActivationRepository:
         a reader does not hold a writer back, the database's write lock. For a caller that
         reads who is gone and then acts outside the database (activation/spool.py)."""
         await hold_lock(self.session, PROFILE_MOVES_LOCK, shared=True, sqlite_write_lock=CONTACTS)
+
+    async def erasures_seen(self) -> int:
+        """How many erasures have committed (tombstones are never deleted): read with
+        :meth:`moves_seen`, then again before a file goes out, it tells whether anyone
+        can have been erased since the file was read (activation/spool.py)."""
+        query = select(func.count()).select_from(table_of(ErasureTombstone))
+        return int((await self.session.execute(query)).scalar_one())
 
     async def moves_seen(self) -> int:
         """The newest merge or split the profiles show now (0 for none), read under the

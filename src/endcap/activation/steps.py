@@ -154,12 +154,14 @@ class ExportSteps:
         ended meanwhile (activation/contacts.py)."""
         await self.contacts.check_hold(channel)
 
-    async def moves_seen(self) -> int:
-        """Before :meth:`write_file`, committed on its own: see Contacts.moves_seen."""
-        return await self.contacts.moves_seen()
+    async def moves_seen(self) -> tuple[int, int]:
+        """Before :meth:`write_file`, committed on its own: the moves (Contacts.moves_seen)
+        and then the erasures (ActivationRepository.erasures_seen) the file will reflect."""
+        moves = await self.contacts.moves_seen()  # takes the moves lock, then
+        return moves, await self.activations.erasures_seen()
 
     async def write_file(
-        self, plan: ExportPlan, progress: ProgressCallback, *, moves_seen: int
+        self, plan: ExportPlan, progress: ProgressCallback, *, moves_seen: tuple[int, int]
     ) -> ExportFile:
         """Stream the treatment group with consent (as of now), within the channel's contact
         limit across campaigns, into a spool file: the union of the pinned versions, each
@@ -210,7 +212,7 @@ class ExportSteps:
                     with contextlib.suppress(OSError):
                         leftover.unlink()
             raise
-        return ExportFile(path, contacts, owners, counts, moves_seen)
+        return ExportFile(path, contacts, owners, counts, *moves_seen)
 
     async def leave_out_erased(self, written: ExportFile) -> int:
         """Just before the file goes out: rewrite it without the shoppers erased since it
