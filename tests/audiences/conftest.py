@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,12 +19,10 @@ import pytest
 from endcap.auth.roles import Role
 from endcap.client import EndcapClient
 from endcap.config import DatabaseSettings
-from endcap.ingest.contract import LOAD_ORDER
-from endcap.jobs.schemas import JobPublic
-from endcap.synthetic import generate
 from tests.support import databases
 from tests.support.keys import make_key, make_partner
 from tests.support.server import ServerProcess, start_server
+from tests.support.synthetic_shop import load_over_http
 
 PROFILES = 3000
 
@@ -68,11 +65,6 @@ def retailer(
 ) -> dict[str, Any]:
     """A 3,000-person retailer, loaded and with traits refreshed, shared by this package."""
     folder = tmp_path_factory.mktemp("audience-retailer")
-    summary = generate(folder, PROFILES, seed=23)
     with EndcapClient(server.base_url, admin_key, timeout=120) as admin:
-        for entity in LOAD_ORDER:
-            done = admin.wait(admin.upload(entity, Path(summary.paths[entity])).id, timeout=300)
-            assert done.status == "succeeded", done.error
-        job = JobPublic.model_validate(admin.request("POST", "/api/v1/traits/refresh").json())
-        assert admin.wait(job.id, timeout=300).status == "succeeded"
+        load_over_http(admin, folder, PROFILES, seed=23)
     return {"folder": folder}

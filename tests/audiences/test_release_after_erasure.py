@@ -17,13 +17,11 @@ from typing import Any
 import pytest
 
 from endcap.client import EndcapAPIError, EndcapClient
-from endcap.ingest.contract import LOAD_ORDER
-from endcap.jobs.schemas import JobPublic
-from endcap.synthetic import generate
 from tests.audiences.http import create_rule, refresh
 from tests.support.retailer import SHOWN_PURPOSES, unique_postal_codes
 from tests.support.server import ServerProcess
 from tests.support.stack import Stack, own_stack
+from tests.support.synthetic_shop import load_over_http
 
 BUYERS = {"trait": "baskets_52w", "op": ">=", "value": 1}
 K = 50  # the server's k (ENDCAP_PRIVACY_K_THRESHOLD default)
@@ -48,13 +46,8 @@ def admin_key(stack: Stack) -> str:
 @pytest.fixture(scope="module")
 def shop(server: ServerProcess, admin_key: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("erased-releases-shop")
-    summary = generate(folder, 3000, seed=29)
     with EndcapClient(server.base_url, admin_key, timeout=120) as admin:
-        for entity in LOAD_ORDER:
-            done = admin.wait(admin.upload(entity, Path(summary.paths[entity])).id, timeout=300)
-            assert done.status == "succeeded", done.error
-        job = JobPublic.model_validate(admin.request("POST", "/api/v1/traits/refresh").json())
-        assert admin.wait(job.id, timeout=300).status == "succeeded"
+        load_over_http(admin, folder, 3000, seed=29)
     return folder
 
 

@@ -15,7 +15,7 @@ from alembic import command
 from sqlalchemy import Uuid, bindparam
 
 from endcap.db import migrate
-from tests.support.migrations import database_at
+from tests.support.migrations import add_partner, database_at
 from tests.support.migrations import run as run_statement
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -41,15 +41,7 @@ def as_uuid(value: object) -> uuid.UUID:
 
 def seed(url: str, versions: dict[uuid.UUID, int | None]) -> tuple[uuid.UUID, uuid.UUID]:
     """A partner, an audience and one campaign per key of ``versions`` (its pinned version)."""
-    partner, audience = uuid.uuid4(), uuid.uuid4()
-    run(
-        url,
-        "INSERT INTO partners (id, name, kind, created_at)"
-        " VALUES (:partner, :name, 'manufacturer', :at)",
-        partner=partner,
-        name=f"P {partner.hex[:8]}",
-        at=AT,
-    )
+    partner, audience = add_partner(url), uuid.uuid4()
     run(
         url,
         "INSERT INTO audiences (id, name, description, kind, status, currency, revision,"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,9 @@ from alembic import command
 from sqlalchemy import Uuid, bindparam
 
 from endcap.db import migrate
-from tests.support.migrations import database_at
+from tests.support.migrations import AT, add_campaign, add_partner, database_at
 from tests.support.migrations import run as run_statement
 
-AT = datetime(2026, 1, 1, tzinfo=UTC)
 IDS = ("partner", "audience", "campaign")
 
 
@@ -59,27 +57,7 @@ def audience(url: str, status: str, current: int, versions: int) -> uuid.UUID:
 
 
 def pin(url: str, audience_id: uuid.UUID, version: int) -> None:
-    partner, campaign = uuid.uuid4(), uuid.uuid4()
-    run(
-        url,
-        "INSERT INTO partners (id, name, kind, created_at)"
-        " VALUES (:partner, :name, 'manufacturer', :at)",
-        partner=partner,
-        name=f"P {partner.hex[:8]}",
-        at=AT,
-    )
-    run(
-        url,
-        "INSERT INTO campaigns (id, partner_id, name, channels, skus, creative, starts_on,"
-        " ends_on, budget, currency, frequency_cap, holdout_share, post_click_days,"
-        " post_view_days, status, revision, created_at, updated_at) VALUES (:campaign,"
-        " :partner, :name, '[\"email\"]', '[]', '{}', '2026-07-06', '2026-07-19', 100, 'SEK',"
-        " 1, 0.1, 14, 1, 'submitted', 1, :at, :at)",
-        campaign=campaign,
-        partner=partner,
-        name=f"C {campaign.hex[:8]}",
-        at=AT,
-    )
+    campaign = add_campaign(url, add_partner(url), "submitted")
     run(
         url,
         "INSERT INTO campaign_audiences (campaign_id, position, audience_id, audience_version)"

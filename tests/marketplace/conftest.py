@@ -21,14 +21,12 @@ from endcap.auth.roles import Role
 from endcap.catalog.schemas import ProductPublic
 from endcap.client import EndcapClient
 from endcap.config import DatabaseSettings
-from endcap.ingest.contract import LOAD_ORDER
-from endcap.jobs.schemas import JobPublic
 from endcap.privacy.settings import SENSITIVE_DEPARTMENTS
-from endcap.synthetic import generate
 from tests.audiences.http import create, refresh
 from tests.support import databases
 from tests.support.keys import make_key, make_partner
 from tests.support.server import ServerProcess
+from tests.support.synthetic_shop import load_over_http
 
 PROFILES = 2000
 MIN_AUDIENCE = 300
@@ -100,12 +98,7 @@ def market(market_database: str, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def _load(admin: EndcapClient, folder: Path) -> None:
-    summary = generate(folder / "files", PROFILES, seed=31)
-    for entity in LOAD_ORDER:
-        done = admin.wait(admin.upload(entity, Path(summary.paths[entity])).id, timeout=300)
-        assert done.status == "succeeded", done.error
-    job = JobPublic.model_validate(admin.request("POST", "/api/v1/traits/refresh").json())
-    assert admin.wait(job.id, timeout=300).status == "succeeded"
+    load_over_http(admin, folder / "files", PROFILES, seed=31)
 
 
 def promotable(admin: EndcapClient) -> list[ProductPublic]:

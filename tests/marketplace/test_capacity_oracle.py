@@ -34,8 +34,14 @@ def _budget_for(brand: EndcapClient, flight: dict[str, Any], low: int, high: int
     raise AssertionError(f"no budget buys {low} to {high} impressions")
 
 
-def test_a_brand_booking_fits_only_within_the_coarse_remainder(market: Market) -> None:
-    monday = next_monday(16)  # clear of every other booking on the channel
+def _week_after_rival(
+    market: Market, weeks_ahead: int
+) -> tuple[dict[str, Any], dict[str, Any], int, int]:
+    """A week ``weeks_ahead`` (clear of every other booking on the channel) whose capacity
+    is the audience's whole week, so a brand can ask for more than is left, after brand B
+    booked an eighth to a tenth of it: the week, a flight on it, the capacity and B's
+    booking."""
+    monday = next_monday(weeks_ahead)
     week = {"starts_on": monday, "ends_on": monday + timedelta(days=6), "channels": [CHANNEL]}
     flight = {**week, "audience_id": market.audience_id, "frequency_cap": 1}
     with market.client(market.admin_key) as admin:
@@ -43,21 +49,25 @@ def test_a_brand_booking_fits_only_within_the_coarse_remainder(market: Market) -
             CHANNEL, cpm="5.00", currency="SEK", weekly_capacity=10**9, max_per_profile_week=3
         )
     with market.client(market.a.key) as brand:
-        full = brand.forecast(**flight).impressions
-    capacity = full  # the audience's whole week: a brand can ask for more than is left
-    step = capacity // 100
-    assert step > 1
+        capacity = brand.forecast(**flight).impressions
     with market.client(market.admin_key) as admin:
         admin.configure_channel(
             CHANNEL, cpm="5.00", currency="SEK", weekly_capacity=capacity, max_per_profile_week=3
         )
     with market.client(market.b.key) as rival:
-        budget = _budget_for(rival, flight, full // 10, full // 8)
+        budget = _budget_for(rival, flight, capacity // 10, capacity // 8)
         draft = rival.create_campaign(
             **campaign_body(market, market.b, frequency_cap=1, budget=budget, **week)
         )
         theirs = rival.book(draft.id).booked_impressions
     assert theirs is not None
+    return week, flight, capacity, theirs
+
+
+def test_a_brand_booking_fits_only_within_the_coarse_remainder(market: Market) -> None:
+    week, flight, capacity, theirs = _week_after_rival(market, 16)
+    step = capacity // 100
+    assert step > 1
     left = capacity - theirs
     shown = coarse_left(left, capacity)
     assert 0 < shown < left, "the rival's booking left a whole number of steps: pick again"
@@ -85,7 +95,7 @@ def test_a_brand_booking_fits_only_within_the_coarse_remainder(market: Market) -
     assert booked is not None
     assert shown - step < booked <= shown
     with market.client(market.admin_key) as admin:
-        (held,) = admin.capacity(CHANNEL, first=monday, last=monday)
+        (held,) = admin.capacity(CHANNEL, first=week["starts_on"], last=week["starts_on"])
     assert (held.capacity, held.booked) == (capacity, theirs + booked)
 
 
@@ -94,27 +104,8 @@ def test_a_brands_own_booking_moves_its_view_by_exactly_itself(market: Market) -
     they crossed one: booking x, forecasting and cancelling, for x up to a step, would
     find the exact remainder and the rival's booking with it. The brand's view rounds
     only what the others leave, so its own booking moves it by exactly that booking."""
-    monday = next_monday(18)  # clear of every other booking on the channel
-    week = {"starts_on": monday, "ends_on": monday + timedelta(days=6), "channels": [CHANNEL]}
-    flight = {**week, "audience_id": market.audience_id, "frequency_cap": 1}
-    with market.client(market.admin_key) as admin:
-        admin.configure_channel(
-            CHANNEL, cpm="5.00", currency="SEK", weekly_capacity=10**9, max_per_profile_week=3
-        )
-    with market.client(market.a.key) as brand:
-        capacity = brand.forecast(**flight).impressions
+    week, flight, capacity, theirs = _week_after_rival(market, 18)
     step = capacity // 100
-    with market.client(market.admin_key) as admin:
-        admin.configure_channel(
-            CHANNEL, cpm="5.00", currency="SEK", weekly_capacity=capacity, max_per_profile_week=3
-        )
-    with market.client(market.b.key) as rival:
-        budget = _budget_for(rival, flight, capacity // 10, capacity // 8)
-        draft = rival.create_campaign(
-            **campaign_body(market, market.b, frequency_cap=1, budget=budget, **week)
-        )
-        theirs = rival.book(draft.id).booked_impressions
-    assert theirs is not None
     shown = coarse_left(capacity - theirs, capacity)
 
     with market.client(market.a.key) as brand:

@@ -4,16 +4,20 @@ single statements run on it in transactions of their own."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BindParameter, DateTime, bindparam, text
+from sqlalchemy import BindParameter, DateTime, Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from endcap.db import migrate
 from tests.support import databases
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)  # when the rows a migration test writes were made
 
 
 @contextmanager
@@ -52,3 +56,39 @@ def run(
             await engine.dispose()
 
     return asyncio.run(go())
+
+
+def add_partner(url: str) -> uuid.UUID:
+    """A brand partner, as the tables have had it since migration 0001."""
+    partner = uuid.uuid4()
+    run(
+        url,
+        "INSERT INTO partners (id, name, kind, created_at)"
+        " VALUES (:partner, :name, 'manufacturer', :at)",
+        [bindparam("partner", type_=Uuid())],
+        partner=partner,
+        name=f"P {partner.hex[:8]}",
+        at=AT,
+    )
+    return partner
+
+
+def add_campaign(url: str, partner: uuid.UUID, status: str) -> uuid.UUID:
+    """A two-week e-mail campaign of ``partner``, as campaigns have been since migration
+    0014 (their audiences in campaign_audiences)."""
+    campaign = uuid.uuid4()
+    run(
+        url,
+        "INSERT INTO campaigns (id, partner_id, name, channels, skus, creative, starts_on,"
+        " ends_on, budget, currency, frequency_cap, holdout_share, post_click_days,"
+        " post_view_days, status, revision, created_at, updated_at) VALUES (:campaign,"
+        " :partner, :name, '[\"email\"]', '[]', '{}', '2026-07-06', '2026-07-19', 100, 'SEK',"
+        " 1, 0.1, 14, 1, :status, 1, :at, :at)",
+        [bindparam("campaign", type_=Uuid()), bindparam("partner", type_=Uuid())],
+        campaign=campaign,
+        partner=partner,
+        name=f"C {campaign.hex[:8]}",
+        status=status,
+        at=AT,
+    )
+    return campaign
