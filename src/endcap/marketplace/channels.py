@@ -148,22 +148,19 @@ class ChannelService:
         first = min(min(days) for days in mondays.values())
         last = max(max(days) for days in mondays.values())
         channels = [c.value for c in mondays]
-        booked = {
-            (w.channel, w.week_start): (w.capacity, w.booked)
-            for w in await self.channels.weeks_of(channels, first, last)
-        }
-        own = {} if brand is None else await self.channels.held_by(brand, channels, first, last)
+        if brand is None:
+            weeks = await self.channels.weeks_of(channels, first, last)
+            held = {(w.channel, w.week_start): (w.capacity, w.booked, 0) for w in weeks}
+        else:
+            held = await self.channels.weeks_held_by(brand, channels, first, last)
         shown = {}
         for channel, days in mondays.items():
-            full = (settings[channel].weekly_capacity, 0)
+            full = (settings[channel].weekly_capacity, 0, 0)  # a week nobody has booked
             lefts = []
             for monday in set(days):
-                key = (channel.value, monday)
-                capacity, taken = booked.get(key, full)
+                capacity, taken, own = held.get((channel.value, monday), full)
                 exact = capacity - taken
-                lefts.append(
-                    exact if brand is None else brand_left(capacity, taken, own.get(key, 0))
-                )
+                lefts.append(exact if brand is None else brand_left(capacity, taken, own))
             shown[channel] = min(lefts)
         return shown
 

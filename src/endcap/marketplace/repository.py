@@ -51,6 +51,7 @@ from endcap.pagination import PageRequest, keyset
 from endcap.privacy.sizes import CAPACITY_STEP_FLOOR, CAPACITY_STEPS
 
 WEEKS = table_of(ChannelWeek)
+RESERVATIONS = table_of(CapacityReservation)
 WEEK_COLUMNS = (WEEKS.c.channel, WEEKS.c.week_start, WEEKS.c.capacity, WEEKS.c.booked)
 WeekRow = Row[tuple[str, date, int, int]]
 _ADD_BOOKED = (
@@ -158,6 +159,25 @@ _WEEKS_OF = (
     )
     .order_by(WEEKS.c.channel, WEEKS.c.week_start)
 )
+# The same weeks with what one brand holds of each (privacy/sizes.brand_left), in one
+# round trip: a brand's forecast reads both.
+_HELD = (
+    sa_select(
+        RESERVATIONS.c.channel,
+        RESERVATIONS.c.week_start,
+        func.sum(RESERVATIONS.c.impressions).label("own"),
+    )
+    .where(
+        RESERVATIONS.c.partner_id == bindparam("p_partner"),
+        RESERVATIONS.c.channel.in_(bindparam("p_channels", expanding=True)),
+        RESERVATIONS.c.week_start.between(bindparam("p_first"), bindparam("p_last")),
+    )
+    .group_by(RESERVATIONS.c.channel, RESERVATIONS.c.week_start)
+    .subquery()
+)
+_WEEKS_HELD_BY = _WEEKS_OF.add_columns(func.coalesce(_HELD.c.own, 0)).outerjoin(
+    _HELD, and_(_HELD.c.channel == WEEKS.c.channel, _HELD.c.week_start == WEEKS.c.week_start)
+)
 _LOCK_WEEKS = (
     sa_select(*WEEK_COLUMNS)
     .where(tuple_(WEEKS.c.channel, WEEKS.c.week_start).in_(bindparam("p_weeks", expanding=True)))
@@ -183,7 +203,6 @@ _AUDIENCES_OF = (
     .where(col(CampaignAudience.campaign_id).in_(bindparam("p_ids", expanding=True)))
     .order_by(col(CampaignAudience.campaign_id), col(CampaignAudience.position))
 )
-RESERVATIONS = table_of(CapacityReservation)
 # Rows every draft and booking writes, as plain inserts: an ORM flush costs more Python
 # than the statement itself (tests/perf/bench_booking), and nothing reads them back.
 _ADD_AUDIENCES = table_of(CampaignAudience).insert()
@@ -320,6 +339,20 @@ class ChannelRepository:
                 ],
             )
         return taken
+
+    async def weeks_held_by(
+        self, partner_id: uuid.UUID, channels: Iterable[str], first: date, last: date
+    ) -> dict[tuple[str, date], tuple[int, int, int]]:
+        """The weeks of :meth:`weeks_of` as (capacity, booked, what the brand's campaigns
+        hold of it), by (channel, week)."""
+        params = {
+            "p_channels": sorted(channels),
+            "p_first": first,
+            "p_last": last,
+            "p_partner": partner_id,
+        }
+        rows = await self.session.execute(_WEEKS_HELD_BY, params)
+        return {(c, w): (int(k), int(n), int(own)) for c, w, k, n, own in rows.tuples()}
 
     async def held_by(
         self, partner_id: uuid.UUID, channels: Iterable[str], first: date, last: date
