@@ -377,6 +377,11 @@ def test_a_file_with_no_line_end_is_not_read_whole_for_its_header(tmp_path: Path
     )
 
 
+def test_a_csv_holding_only_its_header_without_a_line_end_has_no_rows(tmp_path: Path) -> None:
+    source, rows, _, broken, _ = read(write(tmp_path / "a.csv", "store_id,name"))
+    assert (source.columns, rows, broken) == (["store_id", "name"], [], [])
+
+
 def test_a_row_longer_than_the_read_block_is_named_as_such(tmp_path: Path) -> None:
     path = write(tmp_path / "long.csv", "a,b\nx," + "y" * 5000 + "\nz,w\n")
     with pytest.raises(UnreadableFileError, match="a row is longer than 1,024 bytes"):

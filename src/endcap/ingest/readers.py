@@ -157,6 +157,12 @@ def _csv_chunks(source: Source, chunk_bytes: int) -> Iterator[Chunk]:
         source.broken.append(found)
         return "skip"
 
+    with source.path.open("rb") as handle:
+        handle.readline(_HEADER_BYTES)
+        if not handle.read(1):
+            # The header and nothing more: no rows (Arrow cannot skip a header that has
+            # no line end after it, and would say so).
+            return
     walk = _Walk(broken)
     try:
         # The header was read (and its names trimmed) already: name the columns, skip it.
