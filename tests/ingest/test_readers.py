@@ -384,5 +384,22 @@ def test_a_csv_holding_only_its_header_without_a_line_end_has_no_rows(tmp_path: 
 
 def test_a_row_longer_than_the_read_block_is_named_as_such(tmp_path: Path) -> None:
     path = write(tmp_path / "long.csv", "a,b\nx," + "y" * 5000 + "\nz,w\n")
-    with pytest.raises(UnreadableFileError, match="a row is longer than 1,024 bytes"):
+    with pytest.raises(UnreadableFileError, match="a row is longer than 1,024 bytes") as raised:
         read(path, chunk_bytes=1024)
+    assert raised.value.line == 2
+
+
+def test_a_quote_left_open_in_a_file_of_many_blocks_names_its_line(tmp_path: Path) -> None:
+    """The open value runs on past a whole block: the file is refused at the line where
+    the row starts, after blank, broken and multi-line rows before it."""
+    rows = [f"S{n},name {n}\n" for n in range(300)]
+    rows[40:40] = ["\n", "S9\n", 'S8,"two\nlines"\n']  # lines 42, 43 and 44-45
+    # Lines 2-41, 42-45, then 57 more: the open quote is on line 103.
+    content = "store_id,name\n" + "".join(rows[:100]) + 'S7,"open\n' + "".join(rows[100:])
+    with pytest.raises(UnreadableFileError) as raised:
+        read(write(tmp_path / "open.csv", content), chunk_bytes=1024)
+    assert (raised.value.line, raised.value.reason) == (
+        103,
+        "a row is longer than 1,024 bytes (ENDCAP_INGEST_CHUNK_BYTES): no row of the contract"
+        " is that long; is a quote left open?",
+    )
