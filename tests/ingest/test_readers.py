@@ -403,3 +403,29 @@ def test_a_quote_left_open_in_a_file_of_many_blocks_names_its_line(tmp_path: Pat
         "a row is longer than 1,024 bytes (ENDCAP_INGEST_CHUNK_BYTES): no row of the contract"
         " is that long; is a quote left open?",
     )
+
+
+def test_a_byte_order_mark_starting_a_later_csv_line_is_a_broken_row(tmp_path: Path) -> None:
+    """Two files joined end to end, the second saved with a byte order mark: its header
+    is a row, whatever its columns, and so is any line after the first that starts so."""
+    content = (
+        "\ufeffstore_id,name\n"  # 1: the file's own mark, dropped
+        "S1,One\n"  # 2
+        "\ufeffstore_id,name\n"  # 3
+        "S2,Two\n"  # 4
+        '\ufeff"S3",Three\n'  # 5
+        "\ufeffstore_id,name,region\n"  # 6
+        'S5,"\ufeffinside a value"\n'  # 7: not at a line start, kept
+    )
+    _, rows, lines, broken, _ = read(write(tmp_path / "a.csv", content))
+    assert [r["store_id"] for r in rows] == ["S1", "S2", "S5"]
+    assert lines == [2, 4, 7]
+    starts_with_a_bom = (
+        "the line starts with a byte order mark (U+FEFF), which only the first line may:"
+        " were files joined together? remove it"
+    )
+    assert sorted(broken) == [
+        (3, starts_with_a_bom),
+        (5, starts_with_a_bom),
+        (6, starts_with_a_bom),
+    ]

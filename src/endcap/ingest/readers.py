@@ -68,6 +68,14 @@ class Source:
 # where Arrow ends a CSV row. Every line number in a report counts them so.
 _LINE_BREAK = "\r\n|\r|\n"
 
+# A UTF-8 byte order mark opens a file that Windows tools wrote, and is dropped there;
+# at the start of a later line it is most likely a second such file joined on.
+_BOM = "\ufeff"
+_BOM_LATER = (
+    "the line starts with a byte order mark (U+FEFF), which only the first line may:"
+    " were files joined together? remove it"
+)
+
 
 def _text_lines(path: Path) -> TextIO:
     """The file as text, read line by line with every kind of line end turned into LF.
@@ -195,8 +203,11 @@ def _csv_chunks(source: Source, chunk_bytes: int) -> Iterator[Chunk]:
                 table = pa.Table.from_batches([batch])
                 lines = walk.lines(table)
                 blank = _blank_rows(table)
-                if blank.any():
-                    keep = ~blank
+                bom = _starts_with_bom(table)
+                for line in lines[bom]:
+                    source.broken.append(BrokenRow(int(line), _BOM_LATER))
+                if blank.any() or bom.any():
+                    keep = ~(blank | bom)
                     table, lines = table.filter(pa.array(keep)), lines[keep]
                 if table.num_rows:
                     yield Chunk(table, lines)
@@ -256,6 +267,8 @@ class _BlocksEndPastCR:
 
 
 def _broken_reason(row: pacsv.InvalidRow, newlines: int) -> str:
+    if row.text.startswith(_BOM):
+        return _BOM_LATER  # the likely cause of a column count that is off, too
     reason = f"has {row.actual_columns} of {row.expected_columns} columns"
     if newlines:
         # A quote opened and never closed takes the lines after it into its value: the
@@ -346,6 +359,13 @@ def _blank_rows(table: pa.Table) -> np.ndarray:
         if not blank.any():  # the usual case, known from the first column
             break
     return blank
+
+
+def _starts_with_bom(table: pa.Table) -> np.ndarray:
+    """Rows whose line starts with a byte order mark (Arrow drops only the file's first):
+    their first value starts with it, quoted or not, for a quote after it opens nothing."""
+    found = pc.starts_with(table.column(0), pattern=_BOM)
+    return np.asarray(pc.fill_null(found, False), dtype=bool)
 
 
 def _ends_inside_quotes(path: Path, last_row_line: int, last_row_newlines: int) -> bool:
@@ -458,13 +478,6 @@ def _ndjson_lines(path: Path) -> Generator[tuple[int, str, bytes]]:
             except UnicodeEncodeError as exc:
                 raise UnreadableFileError("the file is not valid UTF-8", line=number) from exc
             yield number, text, raw
-
-
-_BOM = "\ufeff"
-_BOM_LATER = (
-    "the line starts with a byte order mark (U+FEFF), which only the first line may:"
-    " were files joined together? remove it"
-)
 
 
 def _ndjson_columns(path: Path) -> list[str]:
