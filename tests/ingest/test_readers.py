@@ -377,7 +377,55 @@ def test_a_file_with_no_line_end_is_not_read_whole_for_its_header(tmp_path: Path
     )
 
 
+def test_a_csv_holding_only_its_header_without_a_line_end_has_no_rows(tmp_path: Path) -> None:
+    source, rows, _, broken, _ = read(write(tmp_path / "a.csv", "store_id,name"))
+    assert (source.columns, rows, broken) == (["store_id", "name"], [], [])
+
+
 def test_a_row_longer_than_the_read_block_is_named_as_such(tmp_path: Path) -> None:
     path = write(tmp_path / "long.csv", "a,b\nx," + "y" * 5000 + "\nz,w\n")
-    with pytest.raises(UnreadableFileError, match="a row is longer than 1,024 bytes"):
+    with pytest.raises(UnreadableFileError, match="a row is longer than 1,024 bytes") as raised:
         read(path, chunk_bytes=1024)
+    assert raised.value.line == 2
+
+
+def test_a_quote_left_open_in_a_file_of_many_blocks_names_its_line(tmp_path: Path) -> None:
+    """The open value runs on past a whole block: the file is refused at the line where
+    the row starts, after blank, broken and multi-line rows before it."""
+    rows = [f"S{n},name {n}\n" for n in range(300)]
+    rows[40:40] = ["\n", "S9\n", 'S8,"two\nlines"\n']  # lines 42, 43 and 44-45
+    # Lines 2-41, 42-45, then 57 more: the open quote is on line 103.
+    content = "store_id,name\n" + "".join(rows[:100]) + 'S7,"open\n' + "".join(rows[100:])
+    with pytest.raises(UnreadableFileError) as raised:
+        read(write(tmp_path / "open.csv", content), chunk_bytes=1024)
+    assert (raised.value.line, raised.value.reason) == (
+        103,
+        "a row is longer than 1,024 bytes (ENDCAP_INGEST_CHUNK_BYTES): no row of the contract"
+        " is that long; is a quote left open?",
+    )
+
+
+def test_a_byte_order_mark_starting_a_later_csv_line_is_a_broken_row(tmp_path: Path) -> None:
+    """Two files joined end to end, the second saved with a byte order mark: its header
+    is a row, whatever its columns, and so is any line after the first that starts so."""
+    content = (
+        "\ufeffstore_id,name\n"  # 1: the file's own mark, dropped
+        "S1,One\n"  # 2
+        "\ufeffstore_id,name\n"  # 3
+        "S2,Two\n"  # 4
+        '\ufeff"S3",Three\n'  # 5
+        "\ufeffstore_id,name,region\n"  # 6
+        'S5,"\ufeffinside a value"\n'  # 7: not at a line start, kept
+    )
+    _, rows, lines, broken, _ = read(write(tmp_path / "a.csv", content))
+    assert [r["store_id"] for r in rows] == ["S1", "S2", "S5"]
+    assert lines == [2, 4, 7]
+    starts_with_a_bom = (
+        "the line starts with a byte order mark (U+FEFF), which only the first line may:"
+        " were files joined together? remove it"
+    )
+    assert sorted(broken) == [
+        (3, starts_with_a_bom),
+        (5, starts_with_a_bom),
+        (6, starts_with_a_bom),
+    ]

@@ -1073,6 +1073,21 @@ async def test_a_utf8_byte_order_mark_is_not_part_of_the_first_column(
     assert await db.rows("SELECT store_id, name FROM stores") == [("S8", "Åtta")]
 
 
+async def test_a_csv_joined_to_another_with_a_byte_order_mark_is_rejected(
+    db: Db, tmp_path: Path
+) -> None:
+    """The second file's header was loaded as a store named "name", its id starting with
+    an invisible U+FEFF: now the line is a rejected row, and nothing loads."""
+    await seeded(db, tmp_path)
+    content = "\ufeffstore_id,name\nS8,Eight\n\ufeffstore_id,name\nS9,Nine\n"
+    report = await rejected_and_unchanged(db, "stores", write(tmp_path / "joined.csv", content))
+    assert reasons(report) == [
+        (3, "row", "the line starts with a byte order mark (U+FEFF), which only the first"
+                   " line may: were files joined together? remove it"),
+    ]  # fmt: skip
+    assert (report.rows_read, report.rows_rejected) == (3, 1)
+
+
 async def test_an_ndjson_row_giving_a_member_twice_is_rejected_with_its_line(
     db: Db, tmp_path: Path
 ) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 import numpy as np
 import pyarrow as pa
@@ -67,6 +67,14 @@ class Source:
 # A line ends at LF, CRLF or a lone CR (old Mac), in any mix: where a text editor ends it, and
 # where Arrow ends a CSV row. Every line number in a report counts them so.
 _LINE_BREAK = "\r\n|\r|\n"
+
+# A UTF-8 byte order mark opens a file that Windows tools wrote, and is dropped there;
+# at the start of a later line it is most likely a second such file joined on.
+_BOM = "\ufeff"
+_BOM_LATER = (
+    "the line starts with a byte order mark (U+FEFF), which only the first line may:"
+    " were files joined together? remove it"
+)
 
 
 def _text_lines(path: Path) -> TextIO:
@@ -158,44 +166,65 @@ def _csv_chunks(source: Source, chunk_bytes: int) -> Iterator[Chunk]:
         return "skip"
 
     walk = _Walk(broken)
-    try:
-        # The header was read (and its names trimmed) already: name the columns, skip it.
-        reader = pacsv.open_csv(
-            source.path,
-            read_options=pacsv.ReadOptions(
-                block_size=chunk_bytes, use_threads=False, column_names=source.columns, skip_rows=1
-            ),
-            # Blank lines are kept as rows so that rows and lines stay in step; they are
-            # dropped below.
-            parse_options=pacsv.ParseOptions(
-                invalid_row_handler=on_broken_row, ignore_empty_lines=False
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in source.columns},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-        for batch in reader:
-            table = pa.Table.from_batches([batch])
-            lines = walk.lines(table)
-            blank = _blank_rows(table)
-            if blank.any():
-                keep = ~blank
-                table, lines = table.filter(pa.array(keep)), lines[keep]
-            if table.num_rows:
-                yield Chunk(table, lines)
-    except pa.ArrowInvalid as exc:
-        if "UTF8" in str(exc) or "utf8" in str(exc).lower():
-            raise UnreadableFileError(
-                "the file is not valid UTF-8", line=_first_bad_utf8_line(source.path)
-            ) from exc
-        if "straddl" in str(exc):  # Arrow: one row is larger than the block it reads
-            raise UnreadableFileError(
-                f"a row is longer than {chunk_bytes:,} bytes (ENDCAP_INGEST_CHUNK_BYTES): no"
-                " row of the contract is that long; is a quote left open?"
-            ) from exc
-        raise UnreadableFileError(f"the CSV cannot be parsed ({exc})") from exc
+    with source.path.open("rb") as handle:
+        handle.readline(_HEADER_BYTES)
+        if not handle.read(1):
+            # The header and nothing more: no rows (Arrow cannot skip a header that has
+            # no line end after it, and would say so).
+            return
+        handle.seek(0)
+        try:
+            # The header was read (and its names trimmed) already: name the columns, skip it.
+            reader = pacsv.open_csv(
+                _BlocksEndPastCR(handle),
+                read_options=pacsv.ReadOptions(
+                    block_size=chunk_bytes,
+                    use_threads=False,
+                    column_names=source.columns,
+                    skip_rows=1,
+                ),
+                parse_options=pacsv.ParseOptions(
+                    invalid_row_handler=on_broken_row,
+                    # Blank lines are kept as rows so that rows and lines stay in step; they
+                    # are dropped below.
+                    ignore_empty_lines=False,
+                    # Blocks end where a row ends, found by reading the quotes as the parser
+                    # does: else a block ends at its last line end, even one inside a quoted
+                    # value, and a valid row is cut in two (a short value and a broken row).
+                    newlines_in_values=True,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={name: pa.string() for name in source.columns},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+            for batch in reader:
+                table = pa.Table.from_batches([batch])
+                lines = walk.lines(table)
+                blank = _blank_rows(table)
+                bom = _starts_with_bom(table)
+                for line in lines[bom]:
+                    source.broken.append(BrokenRow(int(line), _BOM_LATER))
+                if blank.any() or bom.any():
+                    keep = ~(blank | bom)
+                    table, lines = table.filter(pa.array(keep)), lines[keep]
+                if table.num_rows:
+                    yield Chunk(table, lines)
+        except pa.ArrowInvalid as exc:
+            if "UTF8" in str(exc) or "utf8" in str(exc).lower():
+                raise UnreadableFileError(
+                    "the file is not valid UTF-8", line=_first_bad_utf8_line(source.path)
+                ) from exc
+            if "straddl" in str(exc):  # Arrow: one row is larger than the block it reads
+                # Every row before it was read (blocks are parsed in order), so the walk
+                # stands on its first line.
+                raise UnreadableFileError(
+                    f"a row is longer than {chunk_bytes:,} bytes (ENDCAP_INGEST_CHUNK_BYTES): no"
+                    " row of the contract is that long; is a quote left open?",
+                    line=walk.next_line(),
+                ) from exc
+            raise UnreadableFileError(f"the CSV cannot be parsed ({exc})") from exc
     walk.finish()
     last_line_is_a_row = walk.last_row_line and walk.last_row_line >= walk.last_broken_line
     if last_line_is_a_row and _ends_inside_quotes(
@@ -206,7 +235,40 @@ def _csv_chunks(source: Source, chunk_bytes: int) -> Iterator[Chunk]:
         )
 
 
+class _BlocksEndPastCR:
+    """The file for Arrow to read in blocks, no block ending in a CR.
+
+    Arrow drops an LF that starts a block after a block ending in CR, taking the two for
+    one line end split by the boundary; inside a quoted value they are text, and the value
+    would lose its LF (apache/arrow#51368, open in pyarrow 26). A read that would end in
+    CR goes on to the next byte that is not one."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        while data.endswith(b"\r"):
+            more = self._handle.read(1)
+            if not more:
+                break
+            data += more
+        return data
+
+
 def _broken_reason(row: pacsv.InvalidRow, newlines: int) -> str:
+    if row.text.startswith(_BOM):
+        return _BOM_LATER  # the likely cause of a column count that is off, too
     reason = f"has {row.actual_columns} of {row.expected_columns} columns"
     if newlines:
         # A quote opened and never closed takes the lines after it into its value: the
@@ -256,6 +318,11 @@ class _Walk:
             self.last_row_newlines = int(newlines[-1])
         return lines
 
+    def next_line(self) -> int:
+        """The line the next row starts on, once the broken rows read so far are passed."""
+        self._step_over_broken()
+        return self.line
+
     def finish(self) -> None:
         """Broken rows after the last good one."""
         self._step_over_broken()
@@ -292,6 +359,13 @@ def _blank_rows(table: pa.Table) -> np.ndarray:
         if not blank.any():  # the usual case, known from the first column
             break
     return blank
+
+
+def _starts_with_bom(table: pa.Table) -> np.ndarray:
+    """Rows whose line starts with a byte order mark (Arrow drops only the file's first):
+    their first value starts with it, quoted or not, for a quote after it opens nothing."""
+    found = pc.starts_with(table.column(0), pattern=_BOM)
+    return np.asarray(pc.fill_null(found, False), dtype=bool)
 
 
 def _ends_inside_quotes(path: Path, last_row_line: int, last_row_newlines: int) -> bool:
@@ -404,13 +478,6 @@ def _ndjson_lines(path: Path) -> Generator[tuple[int, str, bytes]]:
             except UnicodeEncodeError as exc:
                 raise UnreadableFileError("the file is not valid UTF-8", line=number) from exc
             yield number, text, raw
-
-
-_BOM = "\ufeff"
-_BOM_LATER = (
-    "the line starts with a byte order mark (U+FEFF), which only the first line may:"
-    " were files joined together? remove it"
-)
 
 
 def _ndjson_columns(path: Path) -> list[str]:
