@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from endcap.client import EndcapAPIError, EndcapClient
-from endcap.privacy.sizes import coarse_left
+from endcap.privacy.sizes import capacity_step, coarse_left
 from tests.marketplace.booking import campaign_body, next_monday
 from tests.marketplace.conftest import Market
 
@@ -56,6 +56,11 @@ def _week_after_rival(
         )
     with market.client(market.b.key) as rival:
         budget = _budget_for(rival, flight, capacity // 10, capacity // 8)
+        # At least 2 past a whole number of steps left: a booking can then fall strictly
+        # between what brands are shown and the exact remainder.
+        step = capacity_step(capacity)
+        while (capacity - rival.forecast(**flight, budget=budget).impressions) % step < 2:
+            budget += Decimal("0.01")
         draft = rival.create_campaign(
             **campaign_body(market, market.b, frequency_cap=1, budget=budget, **week)
         )
@@ -70,13 +75,13 @@ def test_a_brand_booking_fits_only_within_the_coarse_remainder(market: Market) -
     assert step > 1
     left = capacity - theirs
     shown = coarse_left(left, capacity)
-    assert 0 < shown < left, "the rival's booking left a whole number of steps: pick again"
+    assert 0 < shown < left - 1, "the rival's booking left a whole number of steps: pick again"
 
     with market.client(market.a.key) as brand:
         assert brand.forecast(**flight).lines[0].capacity_left == shown
         # More than the brand is shown as left, but within the exact remainder: refused,
         # exactly as a booking past the remainder is.
-        over = _budget_for(brand, flight, shown + 1, left)
+        over = _budget_for(brand, flight, shown + 1, left - 1)  # strictly between
         refused_draft = brand.create_campaign(
             **campaign_body(market, market.a, frequency_cap=1, budget=over, **week)
         )

@@ -35,7 +35,7 @@ from endcap.marketplace.schemas import (
 )
 from endcap.money import retailer_priced
 from endcap.privacy.channels import Channel
-from endcap.privacy.sizes import brand_left, coarse_left
+from endcap.privacy.sizes import brand_left
 
 WEEKS_SHOWN = 12
 MAX_WEEKS_SHOWN = 104
@@ -195,31 +195,39 @@ class ChannelService:
                 campaign_id,
                 partner_id,
                 [(c, m, settings[Channel(c)].weekly_capacity, wanted[(c, m)]) for c, m in order],
-                coarse=not exact,
             )
         }
+        # A brand's booking must fit what it is shown left too. Checked here, after the
+        # statement, because the weeks it took are locked now and the brand's holds can
+        # change only under those locks: read in the statement, they came from a snapshot
+        # older than the lock, and a booking or a cancellation of the same brand committed
+        # meanwhile moved the rounding, so whether a booking fit told the exact remainder.
+        own = None if exact else await self._held(partner_id, order)
 
-        # Short: a week on the books without room (not taken), or one new to the books
-        # that the booking alone overfills (for a brand: past its coarse remainder, as a
-        # week on the books is judged). The weeks taken stay locked, and the transaction's
-        # rollback gives back what they took.
-        def overfilled(key: tuple[str, date]) -> bool:
-            week = taken[key]
-            if week.booked > week.capacity:
+        def short(key: tuple[str, date]) -> bool:
+            if key not in taken:  # on the books without room
                 return True
-            # Holding the booking alone: new to the books (or empty before; the statement
-            # judged those already, the same way).
-            alone = week.booked == wanted[key]
-            return not exact and alone and week.booked > coarse_left(week.capacity, week.capacity)
+            week, n = taken[key], wanted[key]
+            if week.booked > week.capacity:  # new to the books, overfilled by this alone
+                return True
+            # This booking's hold is in ``own`` and in ``booked`` already.
+            return own is not None and n > brand_left(
+                week.capacity, week.booked - n, own.get(key, 0) - n
+            )
 
-        unfit = [k for k in order if k not in taken or overfilled(k)]
+        unfit = [k for k in order if short(k)]
         if unfit:
+            # The weeks not taken are locked only now: what they show is read after.
             weeks = await self.channels.lock_weeks(unfit)
-            own: dict[tuple[str, date], int] | None = None
-            if not exact:  # this booking's holds are written: left out below
-                first, last = min(m for _, m in unfit), max(m for _, m in unfit)
-                own = await self.channels.held_by(partner_id, {c for c, _ in unfit}, first, last)
-            self._refuse(weeks, wanted, taken, own)
+            self._refuse(
+                weeks, wanted, taken, None if exact else await self._held(partner_id, unfit)
+            )
+
+    async def _held(
+        self, partner_id: uuid.UUID, keys: Sequence[tuple[str, date]]
+    ) -> dict[tuple[str, date], int]:
+        first, last = min(m for _, m in keys), max(m for _, m in keys)
+        return await self.channels.held_by(partner_id, {c for c, _ in keys}, first, last)
 
     @staticmethod
     def _refuse(

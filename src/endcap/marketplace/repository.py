@@ -48,7 +48,6 @@ from endcap.marketplace.models import (
     ChannelWeek,
 )
 from endcap.pagination import PageRequest, keyset
-from endcap.privacy.sizes import CAPACITY_STEP_FLOOR, CAPACITY_STEPS
 
 WEEKS = table_of(ChannelWeek)
 RESERVATIONS = table_of(CapacityReservation)
@@ -72,26 +71,6 @@ _TAKE_WEEKS_UPDATE = (
     " SET booked = channel_weeks.booked + excluded.booked"
     " WHERE channel_weeks.booked + excluded.booked <= channel_weeks.capacity"
 )
-# A brand's booking fits only within what it is shown left (privacy/sizes.brand_left):
-# what the other brands leave, rounded down to the week's step (a hundredth of its
-# capacity, at least 10), less what the brand holds itself. Were the exact remainder the
-# limit, booking and cancelling ever larger campaigns would find it, and with it another
-# brand's booking. Integer division on both databases. The brand's holds are read in the
-# statement's snapshot: on PostgreSQL without this booking's own (a data-modifying WITH
-# sees none of its siblings' rows), on SQLite before they are written.
-_STEP = (
-    f"(CASE WHEN channel_weeks.capacity >= {CAPACITY_STEPS * CAPACITY_STEP_FLOOR}"
-    f" THEN channel_weeks.capacity / {CAPACITY_STEPS} ELSE {CAPACITY_STEP_FLOOR} END)"
-)  # privacy/sizes.capacity_step
-_OWN = (
-    "(SELECT COALESCE(SUM(r.impressions), 0) FROM capacity_reservations r"
-    " WHERE r.partner_id = :partner AND r.channel = channel_weeks.channel"
-    " AND r.week_start = channel_weeks.week_start)"
-)
-_COARSE_FIT = (
-    f" AND excluded.booked + {_OWN}"
-    f" <= (channel_weeks.capacity - channel_weeks.booked + {_OWN}) / {_STEP} * {_STEP}"
-)
 _TAKE_WEEKS_TAIL = " RETURNING channel, week_start, capacity, booked"
 
 
@@ -107,14 +86,12 @@ _HOLD_TAIL = ") SELECT channel, week_start, capacity, booked FROM taken"
 
 
 @functools.lru_cache(maxsize=256)
-def _take_weeks(rows: int, *, hold: bool, coarse: bool) -> TextualSelect:
+def _take_weeks(rows: int, *, hold: bool) -> TextualSelect:
     """The statement taking ``rows`` weeks, and if ``hold`` writing the campaign's hold of
-    each, and if ``coarse`` fitting a week only within its coarse remainder; its
-    parameters are numbered, never values. Its answer is typed (SQLite returns a date as
-    text otherwise)."""
+    each; its parameters are numbered, never values. Its answer is typed (SQLite returns a
+    date as text otherwise)."""
     values = ", ".join(f"(:c{i}, :w{i}, :k{i}, :n{i})" for i in range(rows))
-    fit = _TAKE_WEEKS_UPDATE + (_COARSE_FIT if coarse else "")
-    sql = _TAKE_WEEKS_HEAD + values + fit + _TAKE_WEEKS_TAIL
+    sql = _TAKE_WEEKS_HEAD + values + _TAKE_WEEKS_UPDATE + _TAKE_WEEKS_TAIL
     params = [
         bindparam(f"{name}{i}", type_=column.type)
         for i in range(rows)
@@ -124,7 +101,6 @@ def _take_weeks(rows: int, *, hold: bool, coarse: bool) -> TextualSelect:
         held = ", ".join(f"(:campaign, :partner, :c{i}, :w{i}, :n{i})" for i in range(rows))
         sql = _HOLD_HEAD + held + _HOLD_TAKEN + sql + _HOLD_TAIL
         params.append(bindparam("campaign", type_=RESERVATIONS.c.campaign_id.type))
-    if hold or coarse:
         params.append(bindparam("partner", type_=RESERVATIONS.c.partner_id.type))
     return text(sql).bindparams(*params).columns(*WEEK_COLUMNS)
 
@@ -297,13 +273,11 @@ class ChannelRepository:
         campaign_id: uuid.UUID,
         partner_id: uuid.UUID,
         weeks: Sequence[tuple[str, date, int, int]],
-        *,
-        coarse: bool = False,
     ) -> list[WeekRow]:
         """Add ``n`` to ``booked`` of each (channel, week, capacity, n), in one statement: a
         week not on the books yet is put there with ``capacity``, holding ``n``; a week on
-        the books gets ``n`` only if it still fits (with ``coarse``, within what the brand
-        ``partner_id`` is shown left: privacy/sizes.brand_left). Every week is
+        the books gets ``n`` only if it still fits (a brand's booking must also fit what it
+        is shown left, which the caller checks under these locks). Every week is
         row-locked until the transaction ends, in the order given, so give them in
         (channel, week) order, the order every booking and release locks them in. The
         campaign's hold of each week (a capacity reservation of ``n``) is written too: in
@@ -317,12 +291,10 @@ class ChannelRepository:
         if not weeks:
             return []
         hold = is_postgres(self.session)
-        params: dict[str, object] = {"campaign": campaign_id} if hold else {}
-        if hold or coarse:
-            params["partner"] = partner_id
+        params: dict[str, object] = {"campaign": campaign_id, "partner": partner_id} if hold else {}
         for i, (channel, monday, capacity, n) in enumerate(weeks):
             params.update({f"c{i}": channel, f"w{i}": monday, f"k{i}": capacity, f"n{i}": n})
-        statement = _take_weeks(len(weeks), hold=hold, coarse=coarse)
+        statement = _take_weeks(len(weeks), hold=hold)
         taken = list((await self.session.execute(statement, params)).all())
         if not hold:
             await self.session.execute(
