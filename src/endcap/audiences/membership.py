@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -28,6 +31,9 @@ MEMBERS = table_of(AudienceMember)
 CHANNEL_PURPOSES = sorted({p.value for p in CHANNEL_PURPOSE.values()})
 PUBLICATION_LOCK = "audience-publication"
 FETCH_ROWS = 100_000
+# How long before a version's release an erasure still counts as one that may have come
+# after it (released_versions).
+ERASURE_MARGIN = timedelta(days=1)
 
 
 # What brands can book: a published audience, with its current version. Joins on these
@@ -129,18 +135,24 @@ class MembershipRepository:
         """Every version brands have been shown, whatever its audience is now (deleted,
         changed, refreshed since): what the difference check compares a new release with."""
         v, t = table_of(AudienceVersion).c, table_of(ErasureTombstone).c
-        erased_since = (
-            select(func.coalesce(func.sum(t.customers_removed), 0))
-            .where(t.erased_at >= v.released_at)
-            .scalar_subquery()
-        )
-        query = select(v.audience_id, v.version, v.size, v.reach, v.definition, erased_since).where(
-            v.released_at.is_not(None)
-        )
-        return [
-            ReleasedVersion(a, int(n), int(size), dict(reach), definition, int(erased))
-            for a, n, size, reach, definition, erased in (await self.session.execute(query)).all()
-        ]
+        erasures = (
+            await self.session.execute(
+                select(t.erased_at, t.customers_removed).order_by(t.erased_at)
+            )
+        ).all()
+        times = [at for at, _ in erasures]
+        removed = list(itertools.accumulate((int(n) for _, n in erasures), initial=0))
+        query = select(v.audience_id, v.version, v.size, v.reach, v.definition, v.released_at)
+        found = []
+        for a, n, size, reach, definition, released_at in (
+            await self.session.execute(query.where(v.released_at.is_not(None)))
+        ).all():
+            # An erasure is stamped before its commit, which may come after a release read
+            # its member (a file rewrite can take minutes): a day's margin counts it.
+            since = bisect.bisect_left(times, released_at - ERASURE_MARGIN)
+            erased = removed[-1] - removed[since]
+            found.append(ReleasedVersion(a, int(n), int(size), dict(reach), definition, erased))
+        return found
 
     async def release(self, audience_id: uuid.UUID, version: int) -> None:
         """Mark ``version`` as shown to brands (its first showing is kept)."""

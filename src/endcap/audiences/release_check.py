@@ -25,9 +25,10 @@ The rule is privacy/difference.py's: no two member sets a brand can see may diff
 Candidates are pre-filtered by size (sets whose sizes differ by k or more cannot be
 near), from the size and reach a version was released with, which stay as brands were
 shown them. Its members are compared as they are now, erased shoppers gone, so the
-filter widens by the customer records erased since its release (an upper bound of the
-members lost; erasures are few, so it stays tight): "A as erasures left it, minus one"
-is refused however many of A's members were erased (test_release_after_erasure.py).
+filter widens by the customer records erased since its release, and a day before it
+(an upper bound of the members lost; erasures are few, so it stays tight): "A as
+erasures left it, minus one" is refused however many of A's members were erased
+(test_release_after_erasure.py).
 A reach moves with consent too, both ways, and that drift is not bounded here: a
 released version whose consented members have since moved by k or more is not loaded
 for that channel (README, privacy model). They are loaded one at a time, so a steady

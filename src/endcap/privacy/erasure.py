@@ -26,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from endcap.activation.contacts import hold_back_recordings
 from endcap.activation.delivery import drop_folder, drop_path
 from endcap.config import Settings
+from endcap.db.types import utcnow
 from endcap.errors import ConflictError, NotFoundError
 from endcap.identity.models import Customer
 from endcap.identity.repository import IdentityRepository
@@ -89,6 +90,7 @@ class ErasureService:
             scrub_files, files, self.drop_dir, named_by, match_keys
         )
         await self.erase_rows.profiles(profile_ids)
+        tombstone.erased_at = utcnow()  # done, but for the commit (see membership.py)
         stored = await self.erase_rows.add_tombstone(tombstone)
         return Tombstone.model_validate(stored, from_attributes=True)
 
