@@ -13,6 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from endcap.activation import jobs as activation_jobs
 from endcap.activation.models import Activation, ActivationStatus
 from endcap.activation.service import EXPORT_JOB
@@ -22,12 +24,15 @@ from endcap.config import Settings
 from endcap.consent.models import Purpose
 from endcap.db.engine import SessionFactory
 from endcap.db.types import utcnow
+from endcap.errors import ConflictError
 from endcap.jobs.models import Job, JobStatus
 from endcap.jobs.reclaim import ON_ABANDONED, Reclaim
 from endcap.jobs.worker import Worker
+from endcap.marketplace.models import CampaignStatus
 from endcap.privacy.channels import Channel
-from tests.activation.data import Shop, build_shop, set_endpoint
+from tests.activation.data import Shop, add_activation, build_shop, set_endpoint
 from tests.activation.receiver import ChannelReceiver
+from tests.activation.run import activation, export
 
 SILENT_FOR = timedelta(minutes=10)  # far past the default 60 s lease
 ABANDONED = "abandoned: the worker running it stopped responding (3 attempts)"
@@ -222,3 +227,24 @@ async def test_failed_as_abandoned_its_spool_files_are_removed(
         assert found is not None
         assert found.status == ActivationStatus.FAILED
     assert sorted(spool.iterdir()) == [other]
+
+
+async def test_its_rerun_failing_before_it_writes_removes_the_dead_runs_spool_files(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    """Re-queued after its worker died, the export runs again, but its campaign was
+    cancelled meanwhile: it fails at the start, and the dead run's files go with it."""
+    shop = await build_shop(
+        sessions, shoppers=40, channels=(Channel.COUPON,), status=CampaignStatus.CANCELLED
+    )
+    activation_id = await add_activation(sessions, shop, Channel.COUPON)
+    spool = Path(settings.activation.drop_dir) / SPOOL_FOLDER
+    spool.mkdir(parents=True)
+    left = spool / f"{activation_id}-p3v8"
+    left.write_text("profile_id\n7\n", encoding="utf-8")
+
+    with pytest.raises(ConflictError):
+        await export(sessions, settings, activation_id)
+
+    assert (await activation(sessions, activation_id)).status == ActivationStatus.FAILED
+    assert list(spool.iterdir()) == []

@@ -289,9 +289,6 @@ class ExportSteps:
             await self.fail(
                 activation_id, verdict.error, attempts=activation.attempts, counts=None, run=None
             )
-            # The dead run's spool files hold shoppers' ids, and no re-run will clear them
-            # (nor would an erasure find them there).
-            _clear_spool(Path(self.settings.activation.drop_dir) / SPOOL_FOLDER, activation_id)
         return verdict
 
     async def finish(
@@ -353,6 +350,10 @@ class ExportSteps:
             finished_at=utcnow(),
             **known,
         )
+        # Whatever run wrote them, its spool files hold shoppers' ids, and a failed export
+        # is never run again to clear them (nor does an erasure look there): a run whose
+        # worker died, re-queued, may fail before it writes anything.
+        _clear_spool(Path(self.settings.activation.drop_dir) / SPOOL_FOLDER, activation_id)
         return True
 
     async def _owns(self, activation: Activation, run: Job) -> bool:
