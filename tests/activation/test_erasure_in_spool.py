@@ -131,6 +131,34 @@ async def test_a_push_leaves_out_a_shopper_erased_after_the_read(
     assert (await activation(sessions, activation_id)).method == "push"
 
 
+async def test_a_push_retried_after_an_erasure_leaves_the_erased_shopper_out(
+    sessions: SessionFactory, settings: Settings, receiver: ChannelReceiver
+) -> None:
+    """The first attempt holds the shopper and is answered 503; the erasure lands before
+    the retry, which sends the file without them: nothing delivered held them."""
+    channel = Channel.OFFSITE_SOCIAL
+    shop = await build_shop(sessions, channels=(channel,))
+    await set_endpoint(sessions, channel, receiver.url)
+    erased = reached_everywhere(shop)
+    activation_id = await add_activation(sessions, shop, channel)
+    receiver.behaviour.fail_first = 1
+    receiver.hold()
+
+    running = asyncio.create_task(export(sessions, settings, activation_id))
+    await asyncio.to_thread(receiver.wait_for, 1)  # the first attempt is in flight
+    await erase(sessions, settings, shop, erased)
+    receiver.release()  # ... and answered 503
+    await running
+
+    first, second = (
+        [r.split(",") for r in q.body.decode().splitlines()] for q in receiver.requests
+    )
+    assert first == expected_rows(shop, channel, left_out=-1)
+    assert second == expected_rows(shop, channel, erased)
+    assert len(second) == len(first) - 3  # the e-mail and the two phones
+    assert (await activation(sessions, activation_id)).attempts == 2
+
+
 @pytest.mark.postgres  # waits on the profile-moves lock, which SQLite does not have
 @pytest.mark.parametrize("channel", [Channel.ONSITE_DISPLAY, Channel.OFFSITE_SOCIAL])
 async def test_an_erasure_as_the_file_is_moved_waits_for_it_and_then_rewrites_it(

@@ -117,8 +117,6 @@ async def push(
             f"refusing to push unsigned to {endpoint_url}",
             attempts=0,
         )
-    body_sha256 = await asyncio.to_thread(file_sha256, parcel.path)
-    size = parcel.path.stat().st_size
     outcome = ""
     async with httpx.AsyncClient(timeout=settings.timeout_seconds) as client:
         for attempt in range(1, settings.attempts + 1):
@@ -126,6 +124,9 @@ async def push(
                 await asyncio.sleep(settings.backoff_seconds * 2 ** (attempt - 2))
                 if recheck is not None:
                     await _before_retry(recheck, endpoint_url, outcome, attempt - 1)
+            # Read for each attempt: a recheck may have rewritten the file (an erasure).
+            body_sha256 = await asyncio.to_thread(file_sha256, parcel.path)
+            size = parcel.path.stat().st_size
             timestamp = int(time.time())
             headers = {
                 "Content-Type": "text/csv",

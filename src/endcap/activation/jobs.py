@@ -147,9 +147,10 @@ async def _send(
 
     Into the drop, the look-up's lock is held until the file is there, so that an
     erasure either came before the look-up or finds the file in the drop. A push is
-    looked at once, and sent without holding the lock: it can take minutes, and an
-    erasure during it comes after the file left Endcap (activation/spool.py)."""
-    recheck = _recheck(sessions, settings, plan, hold)
+    looked at before each attempt, and sent without holding the lock: it can take
+    minutes, and an erasure during an attempt comes after the file left Endcap
+    (activation/spool.py)."""
+    recheck = _recheck(sessions, settings, plan, hold, written)
     async with sessions() as session:
         await ExportSteps(session, settings).leave_out_erased(written)
         if not plan.endpoint_url:
@@ -244,17 +245,24 @@ async def _holding(
 
 
 def _recheck(
-    sessions: SessionFactory, settings: Settings, plan: ExportPlan, hold: Recheck
+    sessions: SessionFactory,
+    settings: Settings,
+    plan: ExportPlan,
+    hold: Recheck,
+    written: ExportFile,
 ) -> Recheck:
-    """Before a retried push: the channel is still held and the campaign still runs.
-    Retries can take minutes, and until one is taken nothing was delivered, so a cancel
-    or pause then is honoured. Unlocked: a cancel landing between this read and the
-    request counts as landing after it."""
+    """Before a retried push: the channel is still held and the campaign still runs, and
+    the file leaves out whoever was erased since it was read. Retries can take minutes,
+    and until one is taken nothing was delivered, so a cancel, a pause or an erasure then
+    is honoured. Unlocked: one landing between this read and the request counts as
+    landing after it."""
 
     async def recheck() -> None:
         await hold()
         async with sessions() as session:
-            await ExportSteps(session, settings).recheck(plan)
+            steps = ExportSteps(session, settings)
+            await steps.recheck(plan)
+            await steps.leave_out_erased(written)
 
     return recheck
 

@@ -15,10 +15,10 @@ Into the drop, the look-up holds the profile-moves lock shared
 (:meth:`ActivationRepository.hold_profiles`) until the file is in the drop. An erasure
 takes that lock alone, so it either committed before the look-up, which then sees it, or
 waits until the file is in the drop and finds it there: the activation's ``destination``
-is committed before the look-up (:meth:`ExportSteps.sending`). A push is looked at once,
-before its first attempt, without holding the lock through it: a push can take minutes,
-which would hold back every erasure and key-chain load, and an erasure during it comes
-after the file left Endcap (README).
+is committed before the look-up (:meth:`ExportSteps.sending`). A push is looked at before
+each attempt, without holding the lock through it: a push can take minutes, which would
+hold back every erasure and key-chain load, and an erasure during an attempt comes after
+the file left Endcap (README).
 
 The export's counts (``exported``, ``match_keys``) stay what it read, as they do when an
 erasure rewrites a file already in the drop; its contacts leave the erased out
