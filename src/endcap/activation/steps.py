@@ -334,10 +334,12 @@ class ExportSteps:
         ``run``: the export run failing it, which writes nothing (False) once it lost its
         job; None for the reclaim itself.
         """
-        if run is not None:
-            activation = await self.activations.get(activation_id)
-            if activation is None or not await self._owns(activation, run):
-                return False
+        activation = await self.activations.get(activation_id)
+        if run is not None and (activation is None or not await self._owns(activation, run)):
+            return False
+        # Past ``sending`` a run may still be pushing its file or moving it into the drop
+        # (one that lost its lease and does not know yet): its files stay to it.
+        sent = activation is not None and activation.method is not None
         known = {} if counts is None else {n: getattr(counts, n) for n in CONSIDERED_FIELDS}
         await self.activations.mark_failed(
             activation_id,
@@ -353,7 +355,8 @@ class ExportSteps:
         # Whatever run wrote them, its spool files hold shoppers' ids, and a failed export
         # is never run again to clear them (nor does an erasure look there): a run whose
         # worker died, re-queued, may fail before it writes anything.
-        _clear_spool(Path(self.settings.activation.drop_dir) / SPOOL_FOLDER, activation_id)
+        if not sent:
+            _clear_spool(Path(self.settings.activation.drop_dir) / SPOOL_FOLDER, activation_id)
         return True
 
     async def _owns(self, activation: Activation, run: Job) -> bool:
