@@ -14,6 +14,7 @@ from endcap.ingest.readers import (
     format_of,
     open_source,
 )
+from endcap.ingest.source import KEPT_BROKEN
 from tests.ingest.support import write, write_ndjson, write_parquet
 
 
@@ -216,6 +217,24 @@ def test_every_ndjson_line_that_is_not_an_object_is_a_broken_row(tmp_path: Path)
             " the file ends on this line: cut off?",
         ),
     ]
+
+
+@pytest.mark.parametrize(("name", "bad"), [("a.ndjson", b"nope\n"), ("a.csv", b"1,2,3\n")])
+def test_a_file_of_broken_lines_is_counted_to_the_end_but_not_held(
+    tmp_path: Path, name: str, bad: bytes
+) -> None:
+    """Past KEPT_BROKEN, broken rows are counted, not kept: a file of nothing else is not
+    held in memory for a report that names a thousand."""
+    head = b'{"a": "x"}\n' if name.endswith("ndjson") else b"a\nx\n"
+    path = write(tmp_path / name, head + bad * (KEPT_BROKEN + 5))
+    source = open_source(path, format_of(path.name))
+    rows = [
+        r for c in chunks(source, chunk_bytes=1 << 16, chunk_rows=1000) for r in c.table.to_pylist()
+    ]
+    assert rows == [{"a": "x"}]
+    assert source.broken_total == KEPT_BROKEN + 5
+    assert len(source.broken) == KEPT_BROKEN
+    assert source.broken[-1].line == KEPT_BROKEN + (1 if name.endswith("ndjson") else 2)
 
 
 def test_ndjson_columns_come_from_the_first_line_that_is_an_object(tmp_path: Path) -> None:

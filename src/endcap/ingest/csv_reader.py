@@ -72,7 +72,7 @@ def csv_chunks(source: Source, chunk_bytes: int) -> Iterator[Chunk]:
         newlines = len(re.findall(LINE_BREAK, row.text))
         found = BrokenRow(row.number, _broken_reason(row, newlines))
         broken[row.number] = (found, newlines)
-        source.broken.append(found)
+        source.add_broken(found)
         return "skip"
 
     walk = _Walk(broken)
@@ -115,7 +115,7 @@ def csv_chunks(source: Source, chunk_bytes: int) -> Iterator[Chunk]:
                 blank = _blank_rows(table)
                 bom = _starts_with_bom(table)
                 for line in lines[bom]:
-                    source.broken.append(BrokenRow(int(line), BOM_LATER))
+                    source.add_broken(BrokenRow(int(line), BOM_LATER))
                 if blank.any() or bom.any():
                     keep = ~(blank | bom)
                     table, lines = table.filter(pa.array(keep)), lines[keep]
@@ -140,7 +140,7 @@ def csv_chunks(source: Source, chunk_bytes: int) -> Iterator[Chunk]:
     if last_line_is_a_row and _ends_inside_quotes(
         source.path, walk.last_row_line, walk.last_row_newlines
     ):
-        source.broken.append(
+        source.add_broken(
             BrokenRow(walk.last_row_line, "ends inside a quoted value (file cut off?)")
         )
 

@@ -91,14 +91,12 @@ def ndjson_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
             if not text.endswith("\n") and record.startswith("not valid JSON"):
                 # The last line, with no line end: most likely the upload was cut short.
                 record += "; the file ends on this line: cut off?"
-            source.broken.append(BrokenRow(number, record))
+            source.add_broken(BrokenRow(number, record))
             continue
         repeated = repeated_members(raw, record)
         if repeated:
             # json.loads kept the last of each: the row is not what its writer may have meant.
-            source.broken.append(
-                BrokenRow(number, f"member {', '.join(repeated)} {REPEATED_MEMBER}")
-            )
+            source.add_broken(BrokenRow(number, f"member {', '.join(repeated)} {REPEATED_MEMBER}"))
             continue
         for name in record.keys() - values.keys():
             values[name] = [None] * len(lines)

@@ -235,8 +235,9 @@ class IngestService:
                         int(size / max(chunk.table.nbytes, 1) * chunk.table.num_rows), run.rows_read
                     )
                 progress(run.rows_read, max(estimate or 0, run.rows_read))
-        rejections.add([Rejection(b.line or 0, "row", b.reason) for b in source.broken])
-        run.rows_read += len(source.broken)
+        broken = [Rejection(b.line or 0, "row", b.reason) for b in source.broken]
+        rejections.add(broken, rows=source.broken_total)
+        run.rows_read += source.broken_total
 
     async def _set_checks(self, spec: EntitySpec, stage: StagingArea) -> list[Rejection]:
         """The first reasons of the set-based checks: repeated keys, unknown references."""

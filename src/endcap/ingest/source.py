@@ -31,12 +31,23 @@ class BrokenRow:
     reason: str
 
 
+# Broken rows kept for the report, which names far fewer (ENDCAP_INGEST_REJECTION_CAP):
+# a file of nothing but broken lines is counted to the end, not held in memory.
+KEPT_BROKEN = 10_000
+
+
 @dataclass(slots=True)
 class Source:
     path: Path
     file_format: str
     columns: list[str]
-    broken: list[BrokenRow] = field(default_factory=list)
+    broken: list[BrokenRow] = field(default_factory=list)  # the first KEPT_BROKEN
+    broken_total: int = 0
+
+    def add_broken(self, row: BrokenRow) -> None:
+        self.broken_total += 1
+        if len(self.broken) < KEPT_BROKEN:
+            self.broken.append(row)
 
 
 # A line ends at LF, CRLF or a lone CR (old Mac), in any mix: where a text editor ends it, and
