@@ -135,8 +135,9 @@ _WEEKS_OF = (
     )
     .order_by(WEEKS.c.channel, WEEKS.c.week_start)
 )
-# The same weeks with what one brand holds of each (privacy/sizes.brand_left), in one
-# round trip: a brand's forecast reads both.
+# What one brand holds of each week (privacy/sizes.brand_left); and the weeks with it, in
+# one round trip, for a brand's forecast. Built once: every brand forecast and booking runs
+# one of them.
 _HELD = (
     sa_select(
         RESERVATIONS.c.channel,
@@ -149,10 +150,11 @@ _HELD = (
         RESERVATIONS.c.week_start.between(bindparam("p_first"), bindparam("p_last")),
     )
     .group_by(RESERVATIONS.c.channel, RESERVATIONS.c.week_start)
-    .subquery()
 )
-_WEEKS_HELD_BY = _WEEKS_OF.add_columns(func.coalesce(_HELD.c.own, 0)).outerjoin(
-    _HELD, and_(_HELD.c.channel == WEEKS.c.channel, _HELD.c.week_start == WEEKS.c.week_start)
+_HELD_WEEKS = _HELD.subquery()
+_WEEKS_HELD_BY = _WEEKS_OF.add_columns(func.coalesce(_HELD_WEEKS.c.own, 0)).outerjoin(
+    _HELD_WEEKS,
+    and_(_HELD_WEEKS.c.channel == WEEKS.c.channel, _HELD_WEEKS.c.week_start == WEEKS.c.week_start),
 )
 _LOCK_WEEKS = (
     sa_select(*WEEK_COLUMNS)
@@ -331,17 +333,13 @@ class ChannelRepository:
     ) -> dict[tuple[str, date], int]:
         """What the brand's campaigns hold of each week of ``channels`` from ``first`` to
         ``last`` (weeks it holds nothing of are left out)."""
-        r = RESERVATIONS.c
-        query = (
-            sa_select(r.channel, r.week_start, func.sum(r.impressions))
-            .where(
-                r.partner_id == partner_id,
-                r.channel.in_(sorted(channels)),
-                r.week_start.between(first, last),
-            )
-            .group_by(r.channel, r.week_start)
-        )
-        rows = (await self.session.execute(query)).tuples()
+        params = {
+            "p_channels": sorted(channels),
+            "p_first": first,
+            "p_last": last,
+            "p_partner": partner_id,
+        }
+        rows = (await self.session.execute(_HELD, params)).tuples()
         return {(str(c), w): int(n) for c, w, n in rows}
 
     async def lock_weeks(self, keys: Iterable[tuple[str, date]]) -> list[WeekRow]:
