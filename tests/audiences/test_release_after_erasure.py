@@ -10,7 +10,6 @@ retailer holds for the tests after this one.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,27 +19,14 @@ from endcap.client import EndcapAPIError, EndcapClient
 from tests.audiences.http import create_rule, refresh
 from tests.support.retailer import SHOWN_PURPOSES, unique_postal_codes
 from tests.support.server import ServerProcess
-from tests.support.stack import Stack, own_stack
+from tests.support.stack import module_stack
 from tests.support.synthetic_shop import load_over_http
 
 BUYERS = {"trait": "baskets_52w", "op": ">=", "value": 1}
 K = 50  # the server's k (ENDCAP_PRIVACY_K_THRESHOLD default)
 
 
-@pytest.fixture(scope="module")
-def stack(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with own_stack(backend, tmp_path_factory, "erased_releases") as found:
-        yield found
-
-
-@pytest.fixture(scope="module")
-def server(stack: Stack) -> ServerProcess:
-    return stack.server
-
-
-@pytest.fixture(scope="module")
-def admin_key(stack: Stack) -> str:
-    return stack.admin_key
+stack, server, admin_key = module_stack("erased_releases")
 
 
 @pytest.fixture(scope="module")

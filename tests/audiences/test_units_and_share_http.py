@@ -20,7 +20,6 @@ s5 0/0/0.4.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from endcap.client import EndcapAPIError, EndcapClient
 from endcap.jobs.schemas import JobPublic
 from tests.audiences.http import create_rule, refresh
 from tests.support.server import ServerProcess
-from tests.support.stack import Stack, own_stack
+from tests.support.stack import module_stack
 
 TAG = uuid.uuid4().hex[:6]
 COFFEE = {"level": "category", "name": f"Coffee {TAG}"}
@@ -62,20 +61,7 @@ FILES = {
 }
 
 
-@pytest.fixture(scope="module")
-def stack(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with own_stack(backend, tmp_path_factory, "hand_rules") as found:
-        yield found
-
-
-@pytest.fixture(scope="module")
-def server(stack: Stack) -> ServerProcess:
-    return stack.server
-
-
-@pytest.fixture(scope="module")
-def admin_key(stack: Stack) -> str:
-    return stack.admin_key
+stack, server, admin_key = module_stack("hand_rules")
 
 
 @pytest.fixture(scope="module")

@@ -228,13 +228,10 @@ def test_a_pinned_version_below_a_raised_minimum_blocks_approval(
 def test_an_erasure_taking_a_pinned_version_below_the_minimum_blocks_approval(
     market: Market, tmp_path: Path
 ) -> None:
-    with market.client(market.admin_key) as admin:
-        audience = publish(admin, rule=LOYAL)
-        member = _lone_onsite_member(admin, market, LOYAL)
+    audience, member, campaign = _booked_with_a_lone_member(market)
     assert audience.current is not None
     size, version = audience.current.size, audience.current.version
     reach = audience.current.reach["onsite_display"]
-    campaign = book(market, market.a, audience_id=audience.id)  # on-site display
 
     # The retailer's minimum is exactly the pinned version's on-site reach (rounding to 1,
     # so that it may be any number): it passes, until one of its shoppers is erased.
@@ -260,6 +257,15 @@ def test_an_erasure_taking_a_pinned_version_below_the_minimum_blocks_approval(
 
 
 LOYAL = {"attribute": "loyalty_tier", "op": "in", "value": ["gold", "platinum"]}
+
+
+def _booked_with_a_lone_member(market: Market) -> tuple[AudiencePublic, str, CampaignPublic]:
+    """The gold and platinum shoppers published, one of them who alone can be singled out
+    (``_lone_onsite_member``), and brand A's campaign booked on them (on-site display)."""
+    with market.client(market.admin_key) as admin:
+        audience = publish(admin, rule=LOYAL)
+        member = _lone_onsite_member(admin, market, LOYAL)
+    return audience, member, book(market, market.a, audience_id=audience.id)
 
 
 def _lone_onsite_member(admin: EndcapClient, market: Market, rule: dict[str, Any]) -> str:
@@ -403,13 +409,10 @@ def test_a_capacity_lowered_below_the_bookings_blocks_approval_until_raised(
 def test_a_withdrawal_taking_a_channels_reach_below_the_minimum_blocks_approval(
     market: Market, tmp_path: Path
 ) -> None:
-    with market.client(market.admin_key) as admin:
-        audience = publish(admin, rule=LOYAL)
-        member = _lone_onsite_member(admin, market, LOYAL)
+    audience, member, campaign = _booked_with_a_lone_member(market)
     assert audience.current is not None
     reach, version = audience.current.reach["onsite_display"], audience.current.version
     assert reach < audience.current.size
-    campaign = book(market, market.a, audience_id=audience.id)  # on-site display
 
     # The minimum is exactly the on-site reach (rounding to 1): it passes, until one of
     # those shoppers withdraws on-site consent. The size alone still passes.

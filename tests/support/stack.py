@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -36,3 +37,24 @@ def own_stack(backend: str, folders: pytest.TempPathFactory, name: str) -> Itera
             yield Stack(url, server, key)
         finally:
             server.stop()
+
+
+def module_stack(name: str) -> tuple[Any, Any, Any]:
+    """The module fixtures ``stack``, ``server`` and ``admin_key`` on a stack of the module's
+    own (``own_stack``): ``stack, server, admin_key = module_stack("name")`` in the module
+    overrides the session's, so ``admin`` reaches this module's server."""
+
+    @pytest.fixture(scope="module")
+    def stack(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+        with own_stack(backend, tmp_path_factory, name) as found:
+            yield found
+
+    @pytest.fixture(scope="module")
+    def server(stack: Stack) -> ServerProcess:
+        return stack.server
+
+    @pytest.fixture(scope="module")
+    def admin_key(stack: Stack) -> str:
+        return stack.admin_key
+
+    return stack, server, admin_key
