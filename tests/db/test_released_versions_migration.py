@@ -14,7 +14,7 @@ from alembic import command
 from sqlalchemy import Uuid, bindparam
 
 from endcap.db import migrate
-from tests.support.migrations import AT, add_campaign, add_partner, database_at
+from tests.support.migrations import add_audience, add_campaign, add_partner, database_at
 from tests.support.migrations import run as run_statement
 
 IDS = ("partner", "audience", "campaign")
@@ -29,31 +29,6 @@ def url_at_0022(backend: str, tmp_path: Path) -> Iterator[str]:
 def run(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     typed = [bindparam(name, type_=Uuid()) for name in IDS if name in params]
     return run_statement(url, sql, typed, **params)
-
-
-def audience(url: str, status: str, current: int, versions: int) -> uuid.UUID:
-    found = uuid.uuid4()
-    run(
-        url,
-        "INSERT INTO audiences (id, name, description, kind, status, currency, revision,"
-        " current_version, created_at, updated_at)"
-        " VALUES (:audience, :name, '', 'rule', :status, 'SEK', 1, :current, :at, :at)",
-        audience=found,
-        name=f"A {found.hex[:8]}",
-        status=status,
-        current=current,
-        at=AT,
-    )
-    for version in range(1, versions + 1):
-        run(
-            url,
-            "INSERT INTO audience_versions (audience_id, version, size, reach, refreshed_at)"
-            " VALUES (:audience, :version, 1000, '{}', :at)",
-            audience=found,
-            version=version,
-            at=AT,
-        )
-    return found
 
 
 def pin(url: str, audience_id: uuid.UUID, version: int) -> None:
@@ -76,11 +51,11 @@ def released(url: str) -> set[tuple[str, int]]:
 
 
 def test_published_current_versions_and_pinned_versions_are_released(url_at_0022: str) -> None:
-    published = audience(url_at_0022, "published", current=2, versions=2)
-    deleted_pinned = audience(url_at_0022, "deleted", current=3, versions=3)
+    published = add_audience(url_at_0022, "published", current=2, versions=2)
+    deleted_pinned = add_audience(url_at_0022, "deleted", current=3, versions=3)
     pin(url_at_0022, deleted_pinned, 2)
-    draft = audience(url_at_0022, "draft", current=1, versions=1)
-    deleted = audience(url_at_0022, "deleted", current=1, versions=1)
+    draft = add_audience(url_at_0022, "draft", current=1, versions=1)
+    deleted = add_audience(url_at_0022, "deleted", current=1, versions=1)
 
     migrate.upgrade(url_at_0022, "0023")
 

@@ -92,3 +92,33 @@ def add_campaign(url: str, partner: uuid.UUID, status: str) -> uuid.UUID:
         at=AT,
     )
     return campaign
+
+
+def add_audience(url: str, status: str, current: int, versions: int) -> uuid.UUID:
+    """A rule audience with ``versions`` membership versions of size 1000, ``current`` its
+    current one, as the tables have had them since migration 0022."""
+    found = uuid.uuid4()
+    typed = [bindparam("audience", type_=Uuid())]
+    run(
+        url,
+        "INSERT INTO audiences (id, name, description, kind, status, currency, revision,"
+        " current_version, created_at, updated_at)"
+        " VALUES (:audience, :name, '', 'rule', :status, 'SEK', 1, :current, :at, :at)",
+        typed,
+        audience=found,
+        name=f"A {found.hex[:8]}",
+        status=status,
+        current=current,
+        at=AT,
+    )
+    for version in range(1, versions + 1):
+        run(
+            url,
+            "INSERT INTO audience_versions (audience_id, version, size, reach, refreshed_at)"
+            " VALUES (:audience, :version, 1000, '{}', :at)",
+            typed,
+            audience=found,
+            version=version,
+            at=AT,
+        )
+    return found
