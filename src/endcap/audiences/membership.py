@@ -16,6 +16,7 @@ from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.audiences.models import Audience, AudienceMember, AudienceStatus, AudienceVersion
+from endcap.audiences.shown_consent import ANY_PURPOSE, PURPOSE_BITS, held_now, holds
 from endcap.consent.models import ProfileConsent, Purpose
 from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
@@ -73,6 +74,7 @@ class ReleasedVersion:
     reach: dict[str, int]
     definition: str | None
     erased_since: int = 0
+    consented_size: int | None = None  # None before migration 0029: brands saw ``size``
 
 
 class MembershipRepository:
@@ -142,16 +144,26 @@ class MembershipRepository:
         ).all()
         times = [at for at, _ in erasures]
         removed = list(itertools.accumulate((int(n) for _, n in erasures), initial=0))
-        query = select(v.audience_id, v.version, v.size, v.reach, v.definition, v.released_at)
+        query = select(
+            v.audience_id,
+            v.version,
+            v.size,
+            v.reach,
+            v.definition,
+            v.released_at,
+            v.consented_size,
+        )
         found = []
-        for a, n, size, reach, definition, released_at in (
+        for a, n, size, reach, definition, released_at, consented in (
             await self.session.execute(query.where(v.released_at.is_not(None)))
         ).all():
             # An erasure is stamped before its commit, which may come after a release read
             # its member (a file rewrite can take minutes): a day's margin counts it.
             since = bisect.bisect_left(times, released_at - ERASURE_MARGIN)
             erased = removed[-1] - removed[since]
-            found.append(ReleasedVersion(a, int(n), int(size), dict(reach), definition, erased))
+            found.append(
+                ReleasedVersion(a, int(n), int(size), dict(reach), definition, erased, consented)
+            )
         return found
 
     async def release(self, audience_id: uuid.UUID, version: int) -> None:
@@ -169,21 +181,49 @@ class MembershipRepository:
     async def store_members(
         self, audience_id: uuid.UUID, version: int, members: Select[Any]
     ) -> int:
-        """Write the members ``members`` selects as ``version`` (one INSERT ... SELECT)."""
+        """Write the members ``members`` selects as ``version`` (one INSERT ... SELECT), each
+        with the consent purposes it holds now (shown_consent.py)."""
         ids = members.subquery()
-        query = select(literal(audience_id, MEMBERS.c.audience_id.type), literal(version), ids.c[0])
-        await self.session.execute(
-            insert(MEMBERS).from_select(["audience_id", "version", "profile_id"], query)
-        )
+        held = held_now()
+        query = select(
+            literal(audience_id, MEMBERS.c.audience_id.type),
+            literal(version),
+            ids.c[0],
+            func.coalesce(held.c.bits, 0),
+        ).outerjoin(held, held.c.profile_id == ids.c[0])
+        columns = ["audience_id", "version", "profile_id", "purposes_at_refresh"]
+        await self.session.execute(insert(MEMBERS).from_select(columns, query))
         return await self.count(audience_id, version)
 
     async def store_member_ids(
         self, audience_id: uuid.UUID, version: int, profile_ids: np.ndarray
     ) -> int:
-        """Write a computed member list (a model's) as ``version``."""
+        """Write a computed member list (a model's) as ``version``, each member with the
+        consent purposes it holds now."""
         fixed = {"audience_id": audience_id, "version": version}
         await insert_keyed_ids(self.session, MEMBERS, fixed, "profile_id", profile_ids)
+        held, m = held_now(), MEMBERS.c
+        await self.session.execute(
+            update(MEMBERS)
+            .where(
+                m.audience_id == audience_id,
+                m.version == version,
+                m.profile_id == held.c.profile_id,
+            )
+            .values(purposes_at_refresh=held.c.bits)
+        )
         return int(profile_ids.shape[0])
+
+    async def shown_counts(self, audience_id: uuid.UUID, version: int) -> dict[int, int]:
+        """Per purpose bit (shown_consent.PURPOSE_BITS), and for ANY_PURPOSE, the members
+        of a version that held it at its refresh: its reach and consented size."""
+        bits = MEMBERS.c.purposes_at_refresh
+        masks = [*PURPOSE_BITS.values(), ANY_PURPOSE]
+        query = select(*(func.count().filter(holds(bits, mask)) for mask in masks)).where(
+            MEMBERS.c.audience_id == audience_id, MEMBERS.c.version == version
+        )
+        counted = (await self.session.execute(query)).one()
+        return {mask: int(n) for mask, n in zip(masks, counted, strict=True)}
 
     def members(self, audience_id: uuid.UUID, version: int) -> Select[Any]:
         m = MEMBERS.c
@@ -240,14 +280,14 @@ class MembershipRepository:
         return int((await self.session.execute(query)).scalar_one())
 
     async def member_ids(
-        self, audience_id: uuid.UUID, version: int, purpose: Purpose | None = None
+        self, audience_id: uuid.UUID, version: int, shown: int | None = None
     ) -> np.ndarray:
-        """Sorted member ids (for the difference check), fetched in chunks; with ``purpose``,
-        only those holding its consent now (the members a channel's reach counts)."""
+        """Sorted member ids (for the difference check), fetched in chunks; with ``shown``
+        (purpose bits, shown_consent.py), only those who held one of them at the refresh:
+        the members behind a reach or consented size brands were shown."""
         query = self.members(audience_id, version).order_by(MEMBERS.c.profile_id)
-        if purpose is not None:
-            consented = consented_profiles(purpose).subquery()
-            query = query.join(consented, consented.c.profile_id == MEMBERS.c.profile_id)
+        if shown is not None:
+            query = query.where(holds(MEMBERS.c.purposes_at_refresh, shown))
         result = await self.session.stream(query.execution_options(yield_per=FETCH_ROWS))
         parts = [
             np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk))

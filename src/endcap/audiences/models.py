@@ -25,6 +25,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Text,
     text,
@@ -130,6 +131,12 @@ class AudienceMember(SQLModel, table=True):
     audience_id: uuid.UUID = Field(sa_column=Column(ForeignKey("audiences.id"), nullable=False))
     version: int = Field(sa_column=Column(Integer, nullable=False))
     profile_id: int = Field(sa_column=Column(BigId, nullable=False, index=True))
+    # The channel consent purposes the member held when its version was refreshed, as bits
+    # (shown_consent.py): the sets behind the reach brands were shown, which the difference
+    # check compares. Never used to reach anyone: exports re-check consent live.
+    purposes_at_refresh: int = Field(
+        default=0, sa_column=Column(SmallInteger, nullable=False, server_default=text("0"))
+    )
 
 
 class AudienceSeed(SQLModel, table=True):

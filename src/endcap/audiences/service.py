@@ -27,6 +27,7 @@ from endcap.audiences.schemas import (
     AudienceVersionPublic,
 )
 from endcap.audiences.sensitivity import sensitive_uses
+from endcap.audiences.shown_consent import ANY_PURPOSE, PURPOSE_BITS
 from endcap.concurrency import IfMatchTags, check_if_match, etag
 from endcap.config import DEFAULT_CURRENCY
 from endcap.consent.models import Purpose
@@ -250,11 +251,14 @@ class AudienceService:
             size = await self.audiences.store_member_ids(audience.id, version, modelled.profile_ids)
             report = modelled.report
         progress(2, REFRESH_STEPS)
+        # From the consent each member held as it was stored: the sets the difference
+        # check compares are the ones behind these numbers (shown_consent.py).
+        held = await self.audiences.shown_counts(audience.id, version)
         reach = {
-            channel.value: await self.audiences.reach(audience.id, version, purpose)
+            channel.value: held[PURPOSE_BITS[purpose]]
             for channel, purpose in CHANNEL_PURPOSE.items()
         }
-        consented_size = await self.audiences.consented_count(audience.id, version)
+        consented_size = held[ANY_PURPOSE]
         progress(3, REFRESH_STEPS)
         if audience.status == AudienceStatus.PUBLISHED:
             # Brands see the new version as soon as it is current: it passes the same
