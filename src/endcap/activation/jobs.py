@@ -55,10 +55,12 @@ from endcap.activation.export import ExportCounts
 from endcap.activation.schemas import ActivationPublic
 from endcap.activation.service import EXPORT_JOB
 from endcap.activation.spool import ExportFile
+from endcap.activation.spool_retention import SWEEP_EVERY, clear_failed_spools
 from endcap.activation.steps import ExportPlan, ExportSteps, RunSupersededError
 from endcap.config import Settings
 from endcap.db.engine import SessionFactory
 from endcap.errors import EndcapError
+from endcap.jobs.chores import chore
 from endcap.jobs.models import Job
 from endcap.jobs.reclaim import Reclaim
 from endcap.jobs.worker import ProgressCallback, handles
@@ -68,6 +70,10 @@ log = logging.getLogger("endcap.activation")
 # Tries at recording a delivery that happened: a database restarting or failing over is
 # back within seconds, and the record is what says the channel has the file.
 RECORD_ATTEMPTS = 3
+
+
+# The files of exports failed after ``sending`` that no run clears (spool_retention.py).
+chore("clear-failed-spools", every=SWEEP_EVERY)(clear_failed_spools)
 
 
 class DeliveryUnrecordedError(EndcapError):

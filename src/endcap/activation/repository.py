@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -111,6 +111,20 @@ class ActivationRepository:
 
     async def get(self, activation_id: uuid.UUID) -> Activation | None:
         return await self.session.get(Activation, activation_id, populate_existing=True)
+
+    async def finished_before(
+        self, activation_ids: Collection[uuid.UUID], before: datetime
+    ) -> list[uuid.UUID]:
+        """Those of ``activation_ids`` that were delivered or failed before ``before``."""
+        a = table_of(Activation).c
+        found = await self.session.execute(
+            select(a.id).where(
+                a.id.in_(list(activation_ids)),
+                a.status.in_([ActivationStatus.DELIVERED.value, ActivationStatus.FAILED.value]),
+                a.finished_at < before,
+            )
+        )
+        return [uuid.UUID(str(row[0])) for row in found.all()]
 
     async def list_page(self, campaign_id: uuid.UUID, page: PageRequest) -> list[Activation]:
         stmt = sm_select(Activation).where(col(Activation.campaign_id) == campaign_id)

@@ -179,7 +179,7 @@ class ExportSteps:
         pressure = await self.contacts.pressure(plan.channel, campaign, utcnow().date())
         spool = Path(self.settings.activation.drop_dir) / SPOOL_FOLDER
         spool.mkdir(parents=True, exist_ok=True)
-        _clear_spool(spool, plan.activation_id)
+        clear_spool(spool, plan.activation_id)  # a run whose worker died left its files
         descriptor, name = tempfile.mkstemp(dir=spool, prefix=f"{plan.activation_id}-")
         contacts_descriptor, contacts_name = tempfile.mkstemp(
             dir=spool, prefix=f"{plan.activation_id}-", suffix=".contacts"
@@ -338,7 +338,8 @@ class ExportSteps:
         if run is not None and (activation is None or not await self._owns(activation, run)):
             return False
         # Past ``sending`` a run may still be pushing its file or moving it into the drop
-        # (one that lost its lease and does not know yet): its files stay to it.
+        # (one that lost its lease and does not know yet): its files stay to it, until
+        # the worker's chore clears them (spool_retention.py).
         sent = activation is not None and activation.method is not None
         known = {} if counts is None else {n: getattr(counts, n) for n in CONSIDERED_FIELDS}
         await self.activations.mark_failed(
@@ -356,7 +357,7 @@ class ExportSteps:
         # is never run again to clear them (nor does an erasure look there): a run whose
         # worker died, re-queued, may fail before it writes anything.
         if not sent:
-            _clear_spool(Path(self.settings.activation.drop_dir) / SPOOL_FOLDER, activation_id)
+            clear_spool(Path(self.settings.activation.drop_dir) / SPOOL_FOLDER, activation_id)
         return True
 
     async def _owns(self, activation: Activation, run: Job) -> bool:
@@ -395,8 +396,11 @@ def _ensure_deliverable(campaign: Campaign) -> None:
         )
 
 
-def _clear_spool(spool: Path, activation_id: uuid.UUID) -> None:
-    # A run whose worker died left its half-written file behind.
+def clear_spool(spool: Path, activation_id: uuid.UUID) -> int:
+    """Remove the activation's files from ``spool``; how many went."""
+    cleared = 0
     for leftover in spool.glob(f"{activation_id}-*"):
         with contextlib.suppress(OSError):
             leftover.unlink()
+            cleared += 1
+    return cleared

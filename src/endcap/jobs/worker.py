@@ -28,6 +28,7 @@ from endcap.db.engine import SessionFactory
 from endcap.db.types import utcnow
 from endcap.errors import EndcapError
 from endcap.idempotency.retention import FORGET_EVERY, forget_before, remembered_since
+from endcap.jobs.chores import CHORES
 from endcap.jobs.failure import failure_reason
 from endcap.jobs.models import Job, JobStatus
 from endcap.jobs.reclaim import ON_ABANDONED, AbandonedHook, fail_unhooked, reclaim
@@ -85,6 +86,7 @@ class Worker:
         jobs are reclaimed first, then every third of the lease (on SQLite: only first)."""
         reclaim_at = 0.0  # monotonic time of the next reclaim; 0: none has run yet
         forget_at = 0.0  # and of the next look for idempotency records to forget
+        chores_at: dict[str, float] = {}  # and of each chore's next run (jobs/chores.py)
         every = self.settings.worker.lease_seconds / 3 if self.renews_lease else math.inf
         while not stop.is_set():
             try:
@@ -94,6 +96,7 @@ class Worker:
                 if time.monotonic() >= forget_at:
                     await self.forget_idempotency_keys()
                     forget_at = time.monotonic() + FORGET_EVERY.total_seconds()
+                await self.run_due_chores(chores_at)
                 ran = await self.run_one()
             except (
                 Exception
@@ -103,6 +106,21 @@ class Worker:
             if not ran:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.settings.worker.poll_seconds)
+
+    async def run_due_chores(self, due: dict[str, float]) -> None:
+        """Run each registered chore whose time in ``due`` (monotonic; none yet: now) has
+        come, and set its next. One failing is logged and tried again at its next time."""
+        for name, chore in CHORES.items():
+            if time.monotonic() < due.get(name, 0.0):
+                continue
+            due[name] = time.monotonic() + chore.every.total_seconds()
+            try:
+                done = await chore.run(self.sessions, self.settings)
+            except Exception:
+                log.exception("chore %s failed", name)
+                continue
+            if done:
+                log.info("chore %s: %d cleared", name, done)
 
     async def forget_idempotency_keys(self) -> int:
         """Forget the Idempotency-Keys older than ``ENDCAP_IDEMPOTENCY_HOURS``; how many."""
