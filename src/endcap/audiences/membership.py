@@ -10,7 +10,20 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, and_, bindparam, exists, func, insert, literal, select, update
+import pyarrow as pa
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlmodel import col
 from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,7 +33,7 @@ from endcap.audiences.shown_consent import ANY_PURPOSE, PURPOSE_BITS, held_now, 
 from endcap.consent.models import ProfileConsent, Purpose
 from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
-from endcap.db.bulk import insert_keyed_ids
+from endcap.db.bulk import drop_staged, staged_rows
 from endcap.db.locks import hold_lock, take_sqlite_write_lock
 from endcap.db.types import utcnow
 from endcap.pagination import PageRequest, keyset
@@ -198,21 +211,15 @@ class MembershipRepository:
     async def store_member_ids(
         self, audience_id: uuid.UUID, version: int, profile_ids: np.ndarray
     ) -> int:
-        """Write a computed member list (a model's) as ``version``, each member with the
-        consent purposes it holds now."""
-        fixed = {"audience_id": audience_id, "version": version}
-        await insert_keyed_ids(self.session, MEMBERS, fixed, "profile_id", profile_ids)
-        held, m = held_now(), MEMBERS.c
-        await self.session.execute(
-            update(MEMBERS)
-            .where(
-                m.audience_id == audience_id,
-                m.version == version,
-                m.profile_id == held.c.profile_id,
-            )
-            .values(purposes_at_refresh=held.c.bits)
-        )
-        return int(profile_ids.shape[0])
+        """Write a computed member list (a model's) as ``version``, stamped as
+        :meth:`store_members` stamps them: the ids go through a temporary table (one COPY
+        on PostgreSQL), then the same INSERT ... SELECT."""
+        ids = pa.table({"profile_id": pa.array(profile_ids.astype(np.int64))})
+        staged = await staged_rows(self.session, "members", [Column("profile_id", BigInteger)], ids)
+        try:
+            return await self.store_members(audience_id, version, select(staged.c.profile_id))
+        finally:
+            await drop_staged(self.session, staged)
 
     async def shown_counts(self, audience_id: uuid.UUID, version: int) -> dict[int, int]:
         """Per purpose bit (shown_consent.PURPOSE_BITS), and for ANY_PURPOSE, the members
