@@ -5,61 +5,19 @@ transaction rolled back after each test."""
 
 from __future__ import annotations
 
-import uuid
-
-import numpy as np
 import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.audiences.membership import MembershipRepository
-from endcap.audiences.models import Audience, AudienceStatus, AudienceVersion
+from endcap.audiences.models import AudienceVersion
 from endcap.audiences.release_check import ReleaseCheck
-from endcap.audiences.shown_consent import ANY_PURPOSE, PURPOSE_BITS
 from endcap.consent.models import ProfileConsent, Purpose
 from endcap.db.types import utcnow
-from endcap.identity.models import Profile
-from endcap.privacy.channels import CHANNEL_PURPOSE, Channel
+from endcap.privacy.channels import Channel
 from endcap.privacy.difference import TooSimilarAudienceError
+from tests.audiences.stamped import EMAIL, NOTHING, ONSITE_ONLY, shoppers, version
 
 K, MINIMUM = 50, 100
-BASE = 90_000_000  # profile ids no loaded retailer uses
-EMAIL = [BASE + i for i in range(1, 150)]  # 149 shoppers holding e-mail consent only
-ONSITE_ONLY = BASE + 150  # one holding on-site consent only
-NOTHING = [BASE + i for i in range(151, 301)]  # 150 who consented to no channel
-
-
-async def shoppers(session: AsyncSession) -> None:
-    session.add_all(Profile(id=p) for p in [*EMAIL, ONSITE_ONLY, *NOTHING])
-    await session.flush()
-    held = [(p, Purpose.EMAIL) for p in EMAIL] + [(ONSITE_ONLY, Purpose.TARGETING_ONSITE)]
-    session.add_all(ProfileConsent(profile_id=p, purpose=u, granted_at=utcnow()) for p, u in held)
-    await session.flush()
-
-
-async def version(
-    session: AsyncSession, members: list[int], *, released: bool
-) -> tuple[uuid.UUID, int]:
-    """An audience whose version 1 holds ``members``, counted as a refresh counts it."""
-    audiences = MembershipRepository(session)
-    audience = await audiences.add(
-        Audience(
-            name=f"check {uuid.uuid4().hex[:8]}", status=AudienceStatus.DRAFT, current_version=1
-        )
-    )
-    size = await audiences.store_member_ids(audience.id, 1, np.array(sorted(members), np.int64))
-    counts = await audiences.shown_counts(audience.id, 1)
-    reach = {c.value: counts[PURPOSE_BITS[p]] for c, p in CHANNEL_PURPOSE.items()}
-    await audiences.add_version(
-        AudienceVersion(
-            audience_id=audience.id,
-            version=1,
-            size=size,
-            consented_size=counts[ANY_PURPOSE],
-            reach=reach,
-            released_at=utcnow() if released else None,
-        )
-    )
-    return audience.id, 1
 
 
 def check(session: AsyncSession) -> ReleaseCheck:

@@ -10,15 +10,16 @@ synthetic shop of ``bench_activation`` (consent events for 9 in 10 and 7 in 10, 
 withdrawn) with three audience versions: A holds everyone, B the even profiles
 (1/2), C every third (1/3). So A-B-C is 1.83 member rows per profile.
 
-The baseline is DuckDB running the same SQL over the same rows Endcap reads (members
-and the consent state, ``profile_consents``, copied out of PostgreSQL once and loaded
-into DuckDB's memory; the copy is not timed), on all cores and on one: the ratio
-column is Endcap over DuckDB on all cores. A second DuckDB column answers the same
-question the way an analyst holding only the ledger would: members joined to the
-latest event per profile and purpose, aggregated from every consent event and customer
-record each time (what Endcap itself did before it kept the state). All answers must
-be equal, which also checks the state against the ledger at this size. Read ratios:
-the machines are small and noisy.
+Each member is stamped with the consent its shopper holds, as a refresh stamps it
+(audiences/shown_consent.py), and Endcap counts the members whose stamp holds the
+purpose. The baseline is DuckDB running the same SQL over the same rows Endcap reads
+(the members and their stamps, copied out of PostgreSQL once and loaded into DuckDB's
+memory; the copy is not timed), on all cores and on one: the ratio column is Endcap
+over DuckDB on all cores. A second DuckDB column answers the same question the way an
+analyst holding only the ledger would: members joined to the latest event per profile
+and purpose, aggregated from every consent event and customer record each time. All
+answers must be equal, which also checks the stamps against the ledger at this size.
+Read ratios: the machines are small and noisy.
 
 Before the timings, the line "state refresh" times the bulk write path once: the
 consent state of every profile recomputed from the ledger, as a consent load touching
@@ -37,9 +38,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from endcap.audiences.models import Audience, AudienceStatus, AudienceVersion
+from endcap.audiences.models import Audience, AudienceMember, AudienceStatus, AudienceVersion
+from endcap.audiences.shown_consent import PURPOSE_BITS, held_now
 from endcap.consent.models import Purpose
 from endcap.consent.state import refresh_consents
 from endcap.db import migrate
@@ -57,25 +59,25 @@ PURPOSE = Purpose.TARGETING_ONSITE
 
 # The same question in plain SQL, for DuckDB: consenting shoppers per membership mask.
 SHOPPERS_SQL = """
-WITH consented AS ({consented}), shoppers AS (
+WITH shoppers AS (
     SELECT profile_id, sum(bit) AS mask FROM (
         SELECT profile_id, CASE audience WHEN 'A' THEN 1 WHEN 'B' THEN 2 ELSE 4 END AS bit
-        FROM members WHERE audience IN ({chosen})
-    ) JOIN consented USING (profile_id) GROUP BY profile_id
+        FROM members WHERE audience IN ({chosen}) AND {consented}
+    ) GROUP BY profile_id
 )
 SELECT mask, count(*) FROM shoppers GROUP BY mask
 """
-# What Endcap reads: the state its writers keep.
-STATE_SQL = "SELECT profile_id FROM profile_consents WHERE purpose = '{purpose}'"
+# What Endcap reads: each member's stamp.
+STAMPED_SQL = "(purposes & {bit}) != 0"
 # From the ledger alone: the latest event per profile wins, a tie goes to the withdrawal.
-LEDGER_SQL = """
+LEDGER_SQL = """profile_id IN (
     SELECT c.profile_id FROM consent_events e JOIN customers c ON c.id = e.customer_ref
     WHERE e.purpose = '{purpose}' AND c.profile_id IS NOT NULL
     GROUP BY c.profile_id
     HAVING max(CASE WHEN e.status = 'granted' THEN e.recorded_at END) IS NOT NULL
        AND (max(CASE WHEN e.status = 'withdrawn' THEN e.recorded_at END) IS NULL
             OR max(CASE WHEN e.status = 'granted' THEN e.recorded_at END)
-             > max(CASE WHEN e.status = 'withdrawn' THEN e.recorded_at END))
+             > max(CASE WHEN e.status = 'withdrawn' THEN e.recorded_at END)))
 """
 
 
@@ -104,7 +106,20 @@ async def add_subsets(url: str, everyone: uuid.UUID) -> dict[str, tuple[uuid.UUI
                 versions[name][0],
                 everyone,
             )
-        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+    async with standalone_session(settings_for(url).database) as session:
+        # As a refresh stamps them (membership.store_members): the consent held now.
+        held, m = held_now(), table_of(AudienceMember).c
+        await session.execute(
+            update(table_of(AudienceMember))
+            .where(m.profile_id == held.c.profile_id)
+            .values(purposes_at_refresh=held.c.bits)
+        )
+        await session.commit()
+    conn = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
+    try:
+        await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()
     return versions
@@ -138,7 +153,7 @@ async def copy_out(url: str, folder: Path, names: dict[uuid.UUID, str]) -> None:
     conn = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
     try:
         await conn.copy_from_query(
-            "SELECT audience_id, profile_id FROM audience_members",
+            "SELECT audience_id, profile_id, purposes_at_refresh FROM audience_members",
             output=str(folder / "members.csv"),
             format="csv",
         )
@@ -150,11 +165,6 @@ async def copy_out(url: str, folder: Path, names: dict[uuid.UUID, str]) -> None:
         await conn.copy_from_query(
             "SELECT customer_ref, purpose, status, recorded_at FROM consent_events",
             output=str(folder / "consent.csv"),
-            format="csv",
-        )
-        await conn.copy_from_query(
-            "SELECT profile_id, purpose FROM profile_consents",
-            output=str(folder / "state.csv"),
             format="csv",
         )
     finally:
@@ -174,9 +184,9 @@ def duckdb_connection(folder: Path, threads: int) -> Any:
         f"'{folder / 'names.csv'}', header = false, columns = {{'id': 'UUID', 'name': 'VARCHAR'}})"
     )
     con.execute(
-        "CREATE TABLE members AS SELECT n.name AS audience, m.profile_id FROM read_csv("  # noqa: S608
-        f"'{folder / 'members.csv'}', header = false,"
-        " columns = {'audience_id': 'UUID', 'profile_id': 'BIGINT'}) m"
+        "CREATE TABLE members AS SELECT n.name AS audience, m.profile_id, m.purposes"  # noqa: S608
+        f" FROM read_csv('{folder / 'members.csv'}', header = false,"
+        " columns = {'audience_id': 'UUID', 'profile_id': 'BIGINT', 'purposes': 'INTEGER'}) m"
         " JOIN names n ON n.id = m.audience_id"
     )
     con.execute(
@@ -188,17 +198,17 @@ def duckdb_connection(folder: Path, threads: int) -> Any:
         " header = false, columns = {'customer_ref': 'BIGINT', 'purpose': 'VARCHAR',"
         " 'status': 'VARCHAR', 'recorded_at': 'TIMESTAMPTZ'})"
     )
-    con.execute(
-        f"CREATE TABLE profile_consents AS SELECT * FROM read_csv('{folder / 'state.csv'}',"  # noqa: S608
-        " header = false, columns = {'profile_id': 'BIGINT', 'purpose': 'VARCHAR'})"
-    )
     return con
 
 
 def time_duckdb(
     con: Any, chosen: list[str], runs: int, *, ledger: bool = False
 ) -> tuple[list[float], dict[int, int]]:
-    consented = (LEDGER_SQL if ledger else STATE_SQL).format(purpose=PURPOSE.value)
+    consented = (
+        LEDGER_SQL.format(purpose=PURPOSE.value)
+        if ledger
+        else STAMPED_SQL.format(bit=PURPOSE_BITS[PURPOSE])
+    )
     sql = SHOPPERS_SQL.format(chosen=", ".join(f"'{c}'" for c in chosen), consented=consented)
     times, rows = [], []
     for _ in range(runs):

@@ -19,6 +19,7 @@ from endcap.audiences.frozen_overlaps import ANY_CHANNEL, FrozenOverlaps, PairCo
 from endcap.audiences.membership import MembershipRepository
 from endcap.audiences.models import Audience, AudienceKind, AudienceVersion
 from endcap.audiences.schemas import CatalogEntry, ChannelReach, Overlap, Price
+from endcap.audiences.shown_consent import ANY_PURPOSE
 from endcap.errors import NotFoundError
 from endcap.pagination import Page, PageRequest, paged_in_memory
 from endcap.privacy.channels import Channel
@@ -98,7 +99,8 @@ class AudienceCatalog:
             count = PairCount(n, n, n)
         else:
             # As first counted: live members would move with each erasure between refreshes.
-            # Among members who consented to some channel, as the catalog's sizes are.
+            # Among members who consented to some channel at their refresh, as the
+            # catalog's sizes count them (shown_consent.py).
             counted = await self.frozen.counted(
                 versions, ANY_CHANNEL, lambda: self._count(versions)
             )
@@ -109,14 +111,7 @@ class AudienceCatalog:
         return Overlap(overlap=shown.value, label=shown.label)
 
     async def _count(self, versions: list[VersionKey]) -> dict[tuple[int, int], PairCount]:
-        a, b = versions
-        return {
-            (0, 1): PairCount(
-                await self.audiences.consented_count(*a),
-                await self.audiences.consented_count(*b),
-                await self.audiences.consented_overlap(a, b),
-            )
-        }
+        return await self.audiences.shown_overlaps(versions, ANY_PURPOSE)
 
     async def _listed(self, audience_id: uuid.UUID) -> tuple[AudienceVersion, CatalogEntry]:
         """The current version and the catalog entry of an audience brands can see."""

@@ -13,7 +13,8 @@ refresh makes a new version, and with it a new count.
 
 Kept per pair (in a fixed order of the two versions) and per consent purpose ("any" for
 members holding the purpose of any channel, as the catalog counts sizes): the members of
-each side holding it then, and of both. Two requests counting the same pair at once both
+each side holding it at that side's refresh (shown_consent.py), as its size and reach
+count them, and of both. Two requests counting the same pair at once both
 insert; the first insert stands and both read it back.
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -14,13 +15,16 @@ import pyarrow as pa
 from sqlalchemy import (
     BigInteger,
     Column,
+    Integer,
     Select,
     and_,
     bindparam,
-    exists,
+    case,
     func,
     insert,
     literal,
+    literal_column,
+    or_,
     select,
     update,
 )
@@ -28,21 +32,19 @@ from sqlmodel import col
 from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from endcap.audiences.frozen_overlaps import PairCount
 from endcap.audiences.models import Audience, AudienceMember, AudienceStatus, AudienceVersion
 from endcap.audiences.shown_consent import ANY_PURPOSE, PURPOSE_BITS, held_now, holds
-from endcap.consent.models import ProfileConsent, Purpose
+from endcap.consent.models import Purpose
 from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
 from endcap.db.bulk import drop_staged, staged_rows
 from endcap.db.locks import hold_lock, take_sqlite_write_lock
 from endcap.db.types import utcnow
 from endcap.pagination import PageRequest, keyset
-from endcap.privacy.channels import CHANNEL_PURPOSE
 from endcap.privacy.models import ErasureTombstone
 
 MEMBERS = table_of(AudienceMember)
-# The purposes some channel needs: a member holding none is no one's to count for a brand.
-CHANNEL_PURPOSES = sorted({p.value for p in CHANNEL_PURPOSE.values()})
 PUBLICATION_LOCK = "audience-publication"
 FETCH_ROWS = 100_000
 # How long before a version's release an erasure still counts as one that may have come
@@ -251,31 +253,45 @@ class MembershipRepository:
         )
         return int((await self.session.execute(query)).scalar_one())
 
-    async def consented_count(self, audience_id: uuid.UUID, version: int) -> int:
-        """Members holding the consent purpose of at least one channel right now."""
-        query = select(func.count()).select_from(
-            self._consented(self.members(audience_id, version)).subquery()
-        )
-        return int((await self.session.execute(query)).scalar_one())
+    async def shown_overlaps(
+        self, versions: Sequence[tuple[uuid.UUID, int]], bits: int
+    ) -> dict[tuple[int, int], PairCount]:
+        """Per pair of ``versions`` (i < j, by index, those sharing no one too): members of
+        each side who held a purpose of ``bits`` at its refresh, and of both sides; each
+        side's own count is its reach or consented size as brands were shown it, erased
+        shoppers gone (shown_consent.py).
 
-    async def consented_overlap(self, a: tuple[uuid.UUID, int], b: tuple[uuid.UUID, int]) -> int:
-        """Members of both holding the consent purpose of at least one channel now."""
-        first = self._consented(self.members(*a)).subquery()
-        second = self.members(*b).subquery()
-        query = (
-            select(func.count())
-            .select_from(first)
-            .join(second, second.c.profile_id == first.c.profile_id)
+        One pass over the members: each shopper gets a bit mask of the versions holding
+        them so stamped (at most 2**len(versions) groups), and each group counts toward
+        every version and every pair its mask holds."""
+        m = MEMBERS.c
+        chosen = [and_(m.audience_id == a, m.version == v) for a, v in versions]
+        # Bits as inline constants: a CASE of bound parameters has no type PostgreSQL can sum.
+        bit = case(
+            *((where, literal_column(str(1 << i), Integer)) for i, where in enumerate(chosen)),
+            else_=literal_column("0", Integer),
         )
-        return int((await self.session.execute(query)).scalar_one())
-
-    @staticmethod
-    def _consented(members: Select[Any]) -> Select[Any]:
-        consent = table_of(ProfileConsent).c
-        held = exists().where(
-            consent.profile_id == MEMBERS.c.profile_id, consent.purpose.in_(CHANNEL_PURPOSES)
+        shoppers = (
+            select(m.profile_id, func.sum(bit).label("mask"))
+            .where(or_(*chosen), holds(m.purposes_at_refresh, bits))
+            .group_by(m.profile_id)
+            .subquery("shoppers")
         )
-        return members.where(held)
+        query = select(shoppers.c.mask, func.count()).group_by(shoppers.c.mask)
+        members: dict[int, int] = {}
+        overlaps: dict[tuple[int, int], int] = {}
+        for mask, count in (await self.session.execute(query)).all():
+            held = [i for i in range(len(versions)) if int(mask) >> i & 1]
+            for k, i in enumerate(held):
+                members[i] = members.get(i, 0) + int(count)
+                for j in held[k + 1 :]:
+                    overlaps[(i, j)] = overlaps.get((i, j), 0) + int(count)
+        n = len(versions)
+        return {
+            (i, j): PairCount(members.get(i, 0), members.get(j, 0), overlaps.get((i, j), 0))
+            for i in range(n)
+            for j in range(i + 1, n)
+        }
 
     async def overlap(self, a: tuple[uuid.UUID, int], b: tuple[uuid.UUID, int]) -> int:
         first, second = self.members(*a).subquery(), self.members(*b).subquery()

@@ -11,16 +11,12 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import (
-    Integer,
     Row,
     TextualSelect,
     and_,
     bindparam,
-    case,
     delete,
     func,
-    literal_column,
-    or_,
     text,
     tuple_,
     update,
@@ -31,10 +27,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.audiences.frozen_overlaps import FrozenOverlaps, PairCount
-from endcap.audiences.membership import IS_CURRENT_VERSION, IS_PUBLISHED
+from endcap.audiences.membership import IS_CURRENT_VERSION, IS_PUBLISHED, MembershipRepository
 from endcap.audiences.models import Audience, AudienceMember, AudienceVersion
+from endcap.audiences.shown_consent import PURPOSE_BITS
 from endcap.consent.models import Purpose
-from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
 from endcap.db.bulk import is_postgres
 from endcap.marketplace.models import (
@@ -537,39 +533,9 @@ class OverlapRepository:
     async def count_now(
         self, versions: Sequence[tuple[uuid.UUID, int]], purpose: Purpose
     ) -> dict[tuple[int, int], PairCount]:
-        """:meth:`consented_counts` counted now, every pair (those sharing no one too); the
-        benchmark times this. One pass over the members: each shopper gets a bit mask of
-        the versions holding them (at most 2**len(versions) groups), and each group counts
-        toward every version and every pair its mask holds."""
-        m = MEMBERS.c
-        chosen = [and_(m.audience_id == a, m.version == v) for a, v in versions]
-        # Bits as inline constants: a CASE of bound parameters has no type PostgreSQL can sum.
-        bit = case(
-            *((where, literal_column(str(1 << i), Integer)) for i, where in enumerate(chosen)),
-            else_=literal_column("0", Integer),
+        """:meth:`consented_counts` counted now, every pair (those sharing no one too), among
+        the members holding ``purpose`` at their version's refresh: each side's count is
+        the reach the catalog showed (audiences/shown_consent.py). The benchmark times this."""
+        return await MembershipRepository(self.session).shown_overlaps(
+            versions, PURPOSE_BITS[purpose]
         )
-        # Consent first: members join the narrow state table (a merge join on the profile
-        # id), and only consenting shoppers are grouped into masks.
-        consented = consented_profiles(purpose).subquery("consented")
-        shoppers = (
-            sa_select(m.profile_id, func.sum(bit).label("mask"))
-            .select_from(MEMBERS.join(consented, consented.c.profile_id == m.profile_id))
-            .where(or_(*chosen))
-            .group_by(m.profile_id)
-            .subquery("shoppers")
-        )
-        query = sa_select(shoppers.c.mask, func.count()).group_by(shoppers.c.mask)
-        members: dict[int, int] = {}
-        overlaps: dict[tuple[int, int], int] = {}
-        for mask, count in (await self.session.execute(query)).all():
-            held = [i for i in range(len(versions)) if int(mask) >> i & 1]
-            for k, i in enumerate(held):
-                members[i] = members.get(i, 0) + int(count)
-                for j in held[k + 1 :]:
-                    overlaps[(i, j)] = overlaps.get((i, j), 0) + int(count)
-        n = len(versions)
-        return {
-            (i, j): PairCount(members.get(i, 0), members.get(j, 0), overlaps.get((i, j), 0))
-            for i in range(n)
-            for j in range(i + 1, n)
-        }
