@@ -111,7 +111,8 @@ async def add_subsets(url: str, everyone: uuid.UUID) -> dict[str, tuple[uuid.UUI
     async with standalone_session(settings_for(url).database) as session:
         # As a refresh stamps them (membership.store_members): the consent held now.
         held, m = held_now(), table_of(AudienceMember).c
-        await session.execute(
+        connection = await session.connection()
+        await connection.execute(
             update(table_of(AudienceMember))
             .where(m.profile_id == held.c.profile_id)
             .values(purposes_at_refresh=held.c.bits)
