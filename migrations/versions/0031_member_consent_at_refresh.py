@@ -10,6 +10,10 @@ now, so grants or withdrawals after a release could hide "the same minus one sho
 (audiences/shown_consent.py). Each member row now keeps the purposes it held then, as
 bits. Rows of earlier versions take the consent their shoppers hold at this upgrade: what
 they held at their refresh was not kept, and this is the nearest record of it.
+
+On PostgreSQL the upgrade rewrites every consenting member row of every version in one
+transaction, holding audience_members' lock until it commits: catalog reads, forecasts
+and exports wait for it, so run it in a quiet hour on a large install.
 """
 
 from __future__ import annotations

@@ -5,17 +5,22 @@ for tests of what reads those stamps, in the test's rolled-back session."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import numpy as np
+from sqlalchemy import delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.audiences.membership import MembershipRepository
-from endcap.audiences.models import Audience, AudienceStatus, AudienceVersion
+from endcap.audiences.models import Audience, AudienceMember, AudienceStatus, AudienceVersion
+from endcap.audiences.release_check import Shown
 from endcap.audiences.shown_consent import ANY_PURPOSE, PURPOSE_BITS
 from endcap.consent.models import ProfileConsent, Purpose
+from endcap.db.base import table_of
 from endcap.db.types import utcnow
 from endcap.identity.models import Profile
 from endcap.privacy.channels import CHANNEL_PURPOSE
+from endcap.privacy.models import ErasureTombstone
 
 BASE = 90_000_000  # profile ids no loaded retailer uses
 EMAIL = [BASE + i for i in range(1, 150)]  # 149 shoppers holding e-mail consent only
@@ -32,9 +37,14 @@ async def shoppers(session: AsyncSession) -> None:
 
 
 async def version(
-    session: AsyncSession, members: list[int], *, released: bool
+    session: AsyncSession,
+    members: list[int],
+    *,
+    released: bool,
+    refreshed_ago: timedelta = timedelta(0),
 ) -> tuple[uuid.UUID, int]:
-    """An audience whose version 1 holds ``members``, counted as a refresh counts it."""
+    """An audience whose version 1 holds ``members``, counted as a refresh ``refreshed_ago``
+    counts it; released now, or not."""
     audiences = MembershipRepository(session)
     audience = await audiences.add(
         Audience(
@@ -51,7 +61,34 @@ async def version(
             size=size,
             consented_size=counts[ANY_PURPOSE],
             reach=reach,
+            refreshed_at=utcnow() - refreshed_ago,
             released_at=utcnow() if released else None,
         )
     )
     return audience.id, 1
+
+
+async def shown(session: AsyncSession, key: tuple[uuid.UUID, int]) -> Shown:
+    """The numbers a version shows brands, as its refresh counted them."""
+    found = await session.get(AudienceVersion, key)
+    assert found is not None
+    return Shown(found.size, found.reach, found.consented_size)
+
+
+async def erase(session: AsyncSession, profiles: list[int], ago: timedelta) -> None:
+    """What an erasure ``ago`` left of these shoppers in every audience version: nothing,
+    and a tombstone counting one customer record each."""
+    m = table_of(AudienceMember).c
+    await session.execute(delete(table_of(AudienceMember)).where(m.profile_id.in_(profiles)))
+    session.add(
+        ErasureTombstone(
+            erased_at=utcnow() - ago,
+            requested_by_id_type="customer_id",
+            transactions_policy="detach",
+            customers_removed=len(profiles),
+            identifiers_removed=0,
+            consent_events_removed=0,
+            transactions_affected=0,
+        )
+    )
+    await session.flush()

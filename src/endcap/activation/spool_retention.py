@@ -32,10 +32,12 @@ _ID_LENGTH: Final = 36  # a spool file's name starts with its activation's id
 
 
 def grace(settings: Settings) -> timedelta:
-    """How long after its export failed a spool file may still be read: the lease its run
-    lost (it learns of that at its next renewal at the latest), then every push attempt
-    timing out with the back-offs between them (activation/delivery.py), twice over; an
-    hour at least."""
+    """How long after its export failed its spool files are kept: the lease its run lost
+    (it learns of that at its next renewal at the latest), then every push attempt timing
+    out with the back-offs between them (activation/delivery.py), twice over; an hour at
+    least. Not a hard bound: the timeout is per network operation, so a slow upload can
+    outlast it. A run still pushing then keeps reading the file it opened, and its next
+    attempt finds the file gone and fails, writing nothing: the export failed already."""
     activation = settings.activation
     backoffs = activation.backoff_seconds * (2 ** (activation.attempts - 1) - 1)
     pushing = activation.attempts * activation.timeout_seconds + backoffs

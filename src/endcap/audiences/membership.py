@@ -47,7 +47,7 @@ from endcap.privacy.models import ErasureTombstone
 MEMBERS = table_of(AudienceMember)
 PUBLICATION_LOCK = "audience-publication"
 FETCH_ROWS = 100_000
-# How long before a version's release an erasure still counts as one that may have come
+# How long before a version's refresh an erasure still counts as one that may have come
 # after it (released_versions).
 ERASURE_MARGIN = timedelta(days=1)
 
@@ -80,8 +80,8 @@ _LOCK_AUDIENCE = (
 class ReleasedVersion:
     """An audience version brands have been shown: its size, its reach per channel and the
     definition it was computed from (None before migration 0027), and how many customer
-    records erasures have removed since its release (each erased member took one or more
-    with it: at most that many members are gone)."""
+    records erasures have removed since its refresh, when its numbers were counted (each
+    erased member took one or more with it: at most that many members are gone)."""
 
     audience_id: uuid.UUID
     version: int
@@ -165,16 +165,18 @@ class MembershipRepository:
             v.size,
             v.reach,
             v.definition,
-            v.released_at,
+            v.refreshed_at,
             v.consented_size,
         )
         found = []
-        for a, n, size, reach, definition, released_at, consented in (
+        for a, n, size, reach, definition, refreshed_at, consented in (
             await self.session.execute(query.where(v.released_at.is_not(None)))
         ).all():
-            # An erasure is stamped before its commit, which may come after a release read
-            # its member (a file rewrite can take minutes): a day's margin counts it.
-            since = bisect.bisect_left(times, released_at - ERASURE_MARGIN)
+            # Its numbers were counted at its refresh, which may be days before its
+            # release (a draft published later): erasures since then shrank the members
+            # behind them. An erasure is stamped before its commit, which may come after
+            # a refresh read its member (a file rewrite can take minutes): a day's margin.
+            since = bisect.bisect_left(times, refreshed_at - ERASURE_MARGIN)
             erased = removed[-1] - removed[since]
             found.append(
                 ReleasedVersion(a, int(n), int(size), dict(reach), definition, erased, consented)

@@ -19,7 +19,7 @@ from endcap.audiences.estimate import Estimate, estimate_rule, members_query
 from endcap.audiences.membership import MembershipRepository
 from endcap.audiences.modelled import ModelledAudiences
 from endcap.audiences.models import Audience, AudienceKind, AudienceStatus, AudienceVersion
-from endcap.audiences.release_check import ReleaseCheck
+from endcap.audiences.release_check import ReleaseCheck, Shown
 from endcap.audiences.schemas import (
     AudienceCreate,
     AudiencePublic,
@@ -269,6 +269,7 @@ class AudienceService:
                 computed,
                 f"version {version} of this published audience (the catalog keeps version"
                 f" {audience.current_version})",
+                Shown(size, reach, consented_size),
             )
         published = audience.status == AudienceStatus.PUBLISHED
         await self.audiences.add_version(
@@ -300,16 +301,18 @@ class AudienceService:
             # Its current version was checked and released when it became current: nothing
             # changes, so the revision (every client's ETag) stays.
             return await self._public(audience)
-        if audience.current_version is None:
+        current = None
+        if audience.current_version is not None:
+            current = await self.audiences.version(audience.id, audience.current_version)
+        if audience.current_version is None or current is None:
             raise ConflictError("refresh the audience before publishing it")
-        current = await self.audiences.version(audience.id, audience.current_version)
-        best_reach = max(current.reach.values(), default=0) if current else 0
-        ensure_minimum_size(best_reach, minimum=self.gate.min_audience)
+        ensure_minimum_size(max(current.reach.values(), default=0), minimum=self.gate.min_audience)
         await self.release_check.ensure_apart(
             audience.id,
             audience.current_version,
-            current.definition if current else None,
+            current.definition,
             "this audience",
+            Shown(current.size, current.reach, current.consented_size),
         )
         audience.status = AudienceStatus.PUBLISHED
         await self.audiences.release(audience.id, audience.current_version)

@@ -22,10 +22,13 @@ from endcap.consent.models import ProfileConsent, Purpose
 from endcap.db.base import table_of
 from endcap.privacy.channels import CHANNEL_PURPOSE
 
-# One bit per purpose some channel needs, in a fixed order (the stored bits depend on it).
+# One bit per purpose some channel needs, spelled out: stored rows keep them, so a purpose
+# added later takes a new bit and never renumbers these (migration 0031 wrote the same).
 PURPOSE_BITS: Final[Mapping[Purpose, int]] = MappingProxyType(
-    {purpose: 1 << i for i, purpose in enumerate(sorted(set(CHANNEL_PURPOSE.values())))}
+    {Purpose.EMAIL: 1, Purpose.TARGETING_OFFSITE: 2, Purpose.TARGETING_ONSITE: 4}
 )
+if set(PURPOSE_BITS) != set(CHANNEL_PURPOSE.values()):  # pragma: no cover - import-time guard
+    raise RuntimeError("every channel's consent purpose needs a bit in PURPOSE_BITS")
 # Any channel's purpose: the members a version's consented size counts.
 ANY_PURPOSE: Final = sum(PURPOSE_BITS.values())
 
