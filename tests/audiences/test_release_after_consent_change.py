@@ -21,29 +21,14 @@ import pytest
 from endcap.client import EndcapAPIError, EndcapClient
 from endcap.privacy.settings import MIN_AUDIENCE
 from tests.audiences.http import create_rule, refresh
+from tests.audiences.releases import BUYERS, K, exact_size, module_shop, published
 from tests.support.retailer import SHOWN_PURPOSES, unique_postal_codes
-from tests.support.server import ServerProcess
 from tests.support.stack import module_stack
-from tests.support.synthetic_shop import load_over_http
-
-BUYERS = {"trait": "baskets_52w", "op": ">=", "value": 1}
-K = 50  # the server's k (ENDCAP_PRIVACY_K_THRESHOLD default)
-
 
 stack, server, admin_key = module_stack("consent_drift_releases")
 
 
-@pytest.fixture(scope="module")
-def shop(server: ServerProcess, admin_key: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("consent-drift-shop")
-    with EndcapClient(server.base_url, admin_key, timeout=120) as admin:
-        load_over_http(admin, folder, 4000, seed=31)
-    return folder
-
-
-def _size(admin: EndcapClient, rule: dict[str, Any]) -> int:
-    answer = admin.request("POST", "/api/v1/audiences/estimate", json={"rule": rule, "exact": True})
-    return int(answer.json()["size"])
+shop = module_shop("consent-drift-shop", 4000, seed=31)
 
 
 def _without(codes: Collection[str]) -> dict[str, Any]:
@@ -83,7 +68,7 @@ def _lone_buyers(
             continue
         codes = [*taken, *found, code]
         rule = {"and": [BUYERS, {"attribute": "postal_code", "op": "in", "value": codes}]}
-        if _size(admin, rule) == len(codes):  # a buyer, not merged with another code's
+        if exact_size(admin, rule) == len(codes):  # a buyer, not merged with another code's
             found[code] = customer
         if len(found) == n:
             return found
@@ -100,11 +85,6 @@ def _purposes_held(admin: EndcapClient, customer: str, handle: tuple[str, str]) 
     raise AssertionError(f"no profile holds customer {customer} ({handle[0]} {handle[1]})")
 
 
-def _published(admin: EndcapClient, rule: dict[str, Any]) -> Any:
-    audience = refresh(admin, create_rule(admin, rule).id)
-    return admin.request("POST", f"/api/v1/audiences/{audience.id}/publish")
-
-
 def test_a_minus_one_of_the_email_reach_shown_is_refused_after_grants(
     admin: EndcapClient, shop: Path
 ) -> None:
@@ -114,8 +94,8 @@ def test_a_minus_one_of_the_email_reach_shown_is_refused_after_grants(
     granting = _lone_buyers(admin, shop, K + 10, withheld=SHOWN_PURPOSES)
     others = [p for p in SHOWN_PURPOSES if p != "email"]
     x = next(iter(_lone_buyers(admin, shop, 1, granted=["email"], withheld=others, taken=granting)))
-    buyers = _size(admin, BUYERS)
-    a = _published(admin, BUYERS).json()
+    buyers = exact_size(admin, BUYERS)
+    a = published(admin, BUYERS).json()
     assert (a["status"], a["in_catalog"], a["current"]["size"]) == ("published", True, buyers)
     shown = a["current"]["reach"]
     # Brands were shown A's e-mail reach, and will be B's (R - 1): below the minimum a
@@ -147,6 +127,6 @@ def test_a_minus_one_of_the_email_reach_shown_is_refused_after_grants(
 
     # The same audience keeping x publishes: its e-mail members are those brands were
     # shown of A, no one apart, and its members k + 10 from A's. The refusal was about x.
-    kept = _published(admin, _without(granting)).json()
+    kept = published(admin, _without(granting)).json()
     assert (kept["status"], kept["current"]["size"]) == ("published", buyers - K - 10)
     assert kept["current"]["reach"] == shown
