@@ -15,9 +15,9 @@ The rule is privacy/difference.py's: no two member sets a brand can see may diff
   minimum is not shown). Both sides are the members as they held consent when their
   version was refreshed, counted (shown_consent.py): the sets behind the numbers brands
   were shown, which grants and withdrawals since do not move. (Versions refreshed before
-  migration 0031 carry the consent their shoppers held at the upgrade instead; their
-  next refresh counts afresh.) A version from before migration 0029 showed its whole
-  size: a later consented size is compared with that set.
+  migration 0031 carry the consent their shoppers held at the upgrade instead, the
+  nearest record of what they held at their refresh.) A version from before migration
+  0029 showed its whole size: a later consented size is compared with that set.
 - **The audience's own earlier versions only across a change of definition** (its
   rule or model request, service._definition). A steady audience's members drift by
   a few shoppers between refreshes, and refusing that drift would stop every refresh;
