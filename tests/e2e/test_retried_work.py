@@ -28,9 +28,9 @@ from endcap.db.base import table_of
 from endcap.db.engine import create_engine, create_session_factory
 from endcap.db.types import utcnow
 from endcap.idempotency.models import IdempotentRequest
-from endcap.jobs.worker import Worker
+from endcap.idempotency.retention import forget_expired
 from tests.support.server import ServerProcess
-from tests.support.stack import Stack, own_stack
+from tests.support.stack import Stack, module_stack
 
 PRODUCTS = (
     "sku,name,brand,manufacturer,category,department\n"
@@ -45,10 +45,7 @@ IDENTIFIERS = "customer_id,id_type,id_value\nE-1,email,one@example.com\nE-2,emai
 IDEMPOTENT = table_of(IdempotentRequest)
 
 
-@pytest.fixture(scope="module")
-def stack(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with own_stack(backend, tmp_path_factory, "retries") as found:
-        yield found
+stack, server, admin_key = module_stack("retries")
 
 
 @pytest.fixture(scope="module")
@@ -56,19 +53,9 @@ def own_database(stack: Stack) -> str:
     return stack.url
 
 
-@pytest.fixture(scope="module")
-def own_server(stack: Stack) -> ServerProcess:
-    return stack.server
-
-
-@pytest.fixture(scope="module")
-def own_admin_key(stack: Stack) -> str:
-    return stack.admin_key
-
-
 @pytest.fixture
-def retailer(own_server: ServerProcess, own_admin_key: str) -> Iterator[EndcapClient]:
-    with EndcapClient(own_server.base_url, own_admin_key, timeout=120) as client:
+def retailer(server: ServerProcess, admin_key: str) -> Iterator[EndcapClient]:
+    with EndcapClient(server.base_url, admin_key, timeout=120) as client:
         yield client
 
 
@@ -123,7 +110,7 @@ def test_a_retried_upload_answers_the_first_job_and_loads_once(
 
 
 def test_uploads_sent_at_once_with_one_key_queue_one_job(
-    retailer: EndcapClient, own_server: ServerProcess, own_admin_key: str
+    retailer: EndcapClient, server: ServerProcess, admin_key: str
 ) -> None:
     # Each has begun (and found the key unclaimed) before any has arrived whole; the first
     # whole one claims the key, and the others stop before their route runs and answer as
@@ -146,10 +133,10 @@ def test_uploads_sent_at_once_with_one_key_queue_one_job(
             yield body[len(body) // 2 :]
 
         return httpx.post(
-            f"{own_server.base_url}/api/v1/ingest/products",
+            f"{server.base_url}/api/v1/ingest/products",
             content=in_two_halves(),
             headers={
-                "Authorization": f"Bearer {own_admin_key}",
+                "Authorization": f"Bearer {admin_key}",
                 "Idempotency-Key": key,
                 "Content-Type": f"multipart/form-data; boundary={boundary}",
             },
@@ -199,7 +186,7 @@ BIG_MIB = 160
 
 
 def test_a_large_upload_with_a_key_streams_through_and_is_never_held(
-    retailer: EndcapClient, own_server: ServerProcess, tmp_path: Path
+    retailer: EndcapClient, server: ServerProcess, tmp_path: Path
 ) -> None:
     # A file whose header the loader refuses at once: only the upload's own memory counts.
     path = tmp_path / "stores.csv"
@@ -210,12 +197,12 @@ def test_a_large_upload_with_a_key_streams_through_and_is_never_held(
         for _ in range(BIG_MIB * 1024 * 1024 // len(block)):
             out.write(block)
     key = uuid.uuid4().hex
-    before = _peak_rss_kib(own_server)
+    before = _peak_rss_kib(server)
 
     first = retailer.upload("stores", path, idempotency_key=key)
     again = retailer.upload("stores", path, idempotency_key=key)  # hashed, not run again
 
-    grown_mib = (_peak_rss_kib(own_server) - before) / 1024
+    grown_mib = (_peak_rss_kib(server) - before) / 1024
     assert again.id == first.id
     # Held whole, the body would take the file's size at least (twice, as it was joined).
     assert grown_mib < BIG_MIB / 3, f"the server's peak memory grew by {grown_mib:.0f} MiB"
@@ -289,7 +276,7 @@ def test_a_key_older_than_the_retention_is_forgotten_with_its_hash_of_the_erased
 async def _forget(url: str) -> int:
     engine = create_engine(DatabaseSettings(url=url))
     try:
-        return await Worker(create_session_factory(engine), Settings()).forget_idempotency_keys()
+        return await forget_expired(create_session_factory(engine), Settings())
     finally:
         await engine.dispose()
 
@@ -329,7 +316,7 @@ def small_server(own_database: str, tmp_path_factory: pytest.TempPathFactory) ->
         "ENDCAP_DATABASE_URL": own_database,
         "ENDCAP_INGEST_MAX_UPLOAD_BYTES": str(LIMIT),
         "ENDCAP_INGEST_SPOOL_DIR": str(spool),
-        "ENDCAP_WORKER_IN_PROCESS": "false",  # own_server's worker runs the jobs
+        "ENDCAP_WORKER_IN_PROCESS": "false",  # server's worker runs the jobs
     }
     server = ServerProcess(env, folder / "server.log").start()
     yield server, spool
@@ -362,22 +349,22 @@ def _upload(
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["with-length", "chunked"])
 def test_an_upload_past_the_limit_with_a_key_is_413_new_key_or_known(
-    small_server: Any, own_admin_key: str, retailer: EndcapClient, chunked: bool
+    small_server: Any, admin_key: str, retailer: EndcapClient, chunked: bool
 ) -> None:
     server, spool = small_server
     small = b"store_id,name\nK1,Kiosk\n"
     big = b"store_id,name\n" + b"S,Store\n" * 1000
     known = uuid.uuid4().hex
-    accepted = _upload(server, own_admin_key, small, "c" * 16, known, chunked=chunked)
+    accepted = _upload(server, admin_key, small, "c" * 16, known, chunked=chunked)
     assert accepted.status_code == 202, accepted.text
     assert retailer.wait(uuid.UUID(accepted.json()["id"])).status == "succeeded"
 
     for key in (uuid.uuid4().hex, known):
-        refused = _upload(server, own_admin_key, big, "d" * 16, key, chunked=chunked)
+        refused = _upload(server, admin_key, big, "d" * 16, key, chunked=chunked)
         assert refused.status_code == 413, (key == known, refused.text)
         assert refused.json()["type"] == "urn:endcap:problem:payload-too-large"
     assert not any(spool.iterdir())  # nothing of the refused uploads was kept
 
     # The known key still answers its first upload (sent with yet another boundary).
-    again = _upload(server, own_admin_key, small, "e" * 16, known, chunked=chunked)
+    again = _upload(server, admin_key, small, "e" * 16, known, chunked=chunked)
     assert again.json()["id"] == accepted.json()["id"]

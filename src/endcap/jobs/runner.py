@@ -20,12 +20,13 @@ from endcap.jobs.worker import Worker
 
 log = logging.getLogger("endcap.worker")
 
-# Job kinds register their handlers on import.
+# Job kinds register their handlers, and modules their chores (jobs/chores.py), on import.
 JOB_MODULES = (
     "endcap.ingest.jobs",
     "endcap.traits.jobs",
     "endcap.audiences.jobs",
     "endcap.activation.jobs",
+    "endcap.idempotency.retention",
 )
 STOP_CHECK_SECONDS = 0.2
 JOIN_SECONDS = 30.0  # a job still running then is abandoned: rolled back, reclaimed later

@@ -27,7 +27,6 @@ from endcap.config import Settings
 from endcap.db.engine import SessionFactory
 from endcap.db.types import utcnow
 from endcap.errors import EndcapError
-from endcap.idempotency.retention import FORGET_EVERY, forget_before, remembered_since
 from endcap.jobs.chores import CHORES
 from endcap.jobs.failure import failure_reason
 from endcap.jobs.models import Job, JobStatus
@@ -85,7 +84,6 @@ class Worker:
         """Run jobs until ``stop`` is set, polling the queue when it is empty. Abandoned
         jobs are reclaimed first, then every third of the lease (on SQLite: only first)."""
         reclaim_at = 0.0  # monotonic time of the next reclaim; 0: none has run yet
-        forget_at = 0.0  # and of the next look for idempotency records to forget
         chores_at: dict[str, float] = {}  # and of each chore's next run (jobs/chores.py)
         every = self.settings.worker.lease_seconds / 3 if self.renews_lease else math.inf
         while not stop.is_set():
@@ -93,9 +91,6 @@ class Worker:
                 if time.monotonic() >= reclaim_at:
                     await self.reclaim_abandoned(at_start=reclaim_at == 0.0)
                     reclaim_at = time.monotonic() + every
-                if time.monotonic() >= forget_at:
-                    await self.forget_idempotency_keys()
-                    forget_at = time.monotonic() + FORGET_EVERY.total_seconds()
                 await self.run_due_chores(chores_at)
                 ran = await self.run_one()
             except (
@@ -121,15 +116,6 @@ class Worker:
                 continue
             if done:
                 log.info("chore %s: %d cleared", name, done)
-
-    async def forget_idempotency_keys(self) -> int:
-        """Forget the Idempotency-Keys older than ``ENDCAP_IDEMPOTENCY_HOURS``; how many."""
-        async with self.sessions() as session:
-            forgotten = await forget_before(
-                session, remembered_since(self.settings.server.idempotency_hours)
-            )
-            await session.commit()
-        return forgotten
 
     async def reclaim_abandoned(self, *, at_start: bool = False) -> int:
         """Requeue or fail the running jobs whose heartbeat is older than the lease, each in
