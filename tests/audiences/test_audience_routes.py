@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from endcap.audiences.schemas import AudiencePublic
 from endcap.audiences.service import AudienceService
@@ -61,32 +62,69 @@ async def _refresh_traits(url: str, sample_profiles: int) -> None:
         await engine.dispose()
 
 
+async def _a_dairy_brand(url: str) -> str:
+    """The brand with the most products, all of them in dairy (the store brand sells in
+    the sensitive departments too)."""
+    engine = create_engine(DatabaseSettings(url=url))
+    try:
+        async with engine.connect() as connection:
+            found = await connection.execute(
+                text(
+                    "SELECT b.name FROM brands b JOIN products p ON p.brand_id = b.id"
+                    " GROUP BY b.name HAVING min(p.department) = 'Dairy & Chilled'"
+                    " AND max(p.department) = 'Dairy & Chilled'"
+                    " ORDER BY count(*) DESC, b.name LIMIT 1"
+                )
+            )
+            return str(found.scalar_one())
+    finally:
+        await engine.dispose()
+
+
 def test_an_estimate_on_the_sample_brackets_the_exact_size(
     admin: EndcapClient, retailer: dict[str, Any], shop_database: str
 ) -> None:
-    rule = {"and": [BIG, {"trait": "baskets_52w", "op": ">=", "value": 5}]}
+    baskets = {"trait": "baskets_52w", "op": ">=", "value": 5}
+    brand = asyncio.run(_a_dairy_brand(shop_database))
+    share = {
+        "share_of_category": {"level": "brand", "name": brand},
+        "within_weeks": 52,
+        "op": ">=",
+        "value": 0.05,
+    }
+    rules = [{"and": [BIG, baskets]}, {"and": [share, baskets]}]
     asyncio.run(_refresh_traits(shop_database, sample_profiles=300))  # 1/8 of the shoppers
     try:
-        sampled = admin.request("POST", "/api/v1/audiences/estimate", json={"rule": rule}).json()
-        exact = admin.request(
-            "POST", "/api/v1/audiences/estimate", json={"rule": rule, "exact": True}
-        ).json()
+        sampled, exact = [
+            [
+                admin.request(
+                    "POST", "/api/v1/audiences/estimate", json={"rule": rule, "exact": forced}
+                ).json()
+                for rule in rules
+            ]
+            for forced in (False, True)
+        ]
     finally:
         asyncio.run(_refresh_traits(shop_database, sample_profiles=0))  # as the others expect
 
-    assert exact["exact"] is True
-    assert exact["low"] == exact["size"] == exact["high"]
-    assert sampled["exact"] is False
-    n = sampled["sampled_profiles"]
-    assert 300 <= n < 600
-    # Within four standard errors of the exact size (the 95% interval misses one in 20).
-    p = exact["size"] / PROFILES
-    assert abs(sampled["size"] - exact["size"]) <= 4 * (p * (1 - p) / n) ** 0.5 * PROFILES + 1
-    assert sampled["low"] <= sampled["size"] <= sampled["high"]
-    assert sampled["high"] - sampled["low"] < PROFILES / 4
+    for found, counted in zip(sampled, exact, strict=True):
+        assert counted["exact"] is True
+        assert counted["low"] == counted["size"] == counted["high"]
+        assert 0 < counted["size"] < PROFILES
+        assert found["exact"] is False
+        n = found["sampled_profiles"]
+        # Within four standard errors of the exact size (the 95% interval misses one in 20).
+        p = counted["size"] / PROFILES
+        assert abs(found["size"] - counted["size"]) <= 4 * (p * (1 - p) / n) ** 0.5 * PROFILES + 1
+        assert found["low"] <= found["size"] <= found["high"]
+    whole, half = (found["sampled_profiles"] for found in sampled)
+    assert 300 <= whole < 600
+    # The rule with a share was counted on the first half of the sample's slots.
+    assert 0.35 * whole < half < 0.65 * whole
+    assert sampled[0]["high"] - sampled[0]["low"] < PROFILES / 4
     # The sample is gone again: estimates are exact for the other tests.
-    again = admin.request("POST", "/api/v1/audiences/estimate", json={"rule": rule}).json()
-    assert again == exact
+    again = admin.request("POST", "/api/v1/audiences/estimate", json={"rule": rules[0]}).json()
+    assert again == exact[0]
 
 
 def test_publish_shows_brands_rounded_numbers_only(

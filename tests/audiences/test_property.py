@@ -25,11 +25,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.audiences.compile import SAMPLE
 from endcap.audiences.estimate import estimate_size, members_query
 from endcap.audiences.rules import MAX_DEPTH, TRAITS, VALUE_TIERS
+from endcap.audiences.sources import SAMPLE
 from endcap.privacy.sensitive import SensitiveCategories
 from endcap.traits.models import CATEGORY_SPEND
+from endcap.traits.sample import SLOTS
 from tests.audiences.data import (
     AS_OF,
     CUSTOMERS,
@@ -349,12 +350,18 @@ async def write_shop(session: AsyncSession, shop: ShopData, world: World) -> Fra
     await insert_rows(session, SPEND, spend)
     await insert_rows(session, CUSTOMERS, customers)
     # The estimate sample's tables hold the same columns; here, every profile. Its traits
-    # also hold each profile's spend in every category, as a refresh writes them.
-    await insert_rows(session, SAMPLE.traits, [with_category_spend(t, spend) for t in traits])
-    await insert_rows(session, SAMPLE.spend, spend)
+    # also hold each profile's spend in every category, as a refresh writes them, and its
+    # slot (any will do: the statements read the slots as the tables give them).
+    sampled = [{**with_category_spend(t, spend), "slot": slot_of(t)} for t in traits]
+    await insert_rows(session, SAMPLE.traits, sampled)
+    await insert_rows(session, SAMPLE.spend, [{**r, "slot": slot_of(r)} for r in spend])
     return Frames.of(
         traits, spend, customers, keys=world.keys, categories=world.categories, as_of=AS_OF
     )
+
+
+def slot_of(row: dict[str, Any]) -> int:
+    return int(row["profile_id"]) % SLOTS
 
 
 def with_category_spend(traits: dict[str, Any], spend: list[dict[str, Any]]) -> dict[str, Any]:
@@ -419,6 +426,14 @@ async def test_compiled_rules_select_what_the_pandas_reference_selects(
         assert {int(row[0]) for row in (await session.execute(sampled)).all()} == members(
             drawn[0], frames
         )
+        # Read in its first slots only, the sample selects the same, in those slots.
+        slots = data.draw(st.integers(1, SLOTS - 1), label="slots")
+        within = await members_query(
+            session, drawn[0], sensitive=NOTHING_SENSITIVE, sources=SAMPLE.within(slots)
+        )
+        assert {int(row[0]) for row in (await session.execute(within)).all()} == {
+            p for p in members(drawn[0], frames) if p % SLOTS < slots
+        }
     finally:
         await savepoint.rollback()
 

@@ -26,8 +26,8 @@ import pytest
 from sqlalchemy.dialects import postgresql
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.audiences.compile import EVERYONE, SAMPLE
 from endcap.audiences.estimate import members_query
+from endcap.audiences.sources import EVERYONE, SAMPLE
 from endcap.privacy.sensitive import SensitiveCategories
 from endcap.traits.models import CATEGORY_SPEND
 from tests.audiences.data import (
@@ -91,8 +91,10 @@ async def shop(session: AsyncSession) -> Shop:
     await insert_rows(session, TRAITS_TABLE, traits)
     await insert_rows(session, SPEND, rows)
     # The sample: every profile, with its spend in every category as a refresh sums it.
-    await insert_rows(session, SAMPLE.traits, [_with_category_spend(t, rows) for t in traits])
-    await insert_rows(session, SAMPLE.spend, rows)
+    # All in slot 0: this module reads the sample whole (test_property reads parts).
+    sampled = [{**_with_category_spend(t, rows), "slot": 0} for t in traits]
+    await insert_rows(session, SAMPLE.traits, sampled)
+    await insert_rows(session, SAMPLE.spend, [{**r, "slot": 0} for r in rows])
     return Shop({"level": "brand", "name": f"Store {tag}"}, ids)
 
 

@@ -19,10 +19,11 @@ weight)``, the weight being that key's share of the catalog's SKU popularity (so
 shoppers buy across more keys, ~60 rows per profile), with the 13- and 4-week windows
 drawn the same way. Spend rows are written key by key in ``profile_id`` order (as a
 refresh writes them) into the table without its indexes, which are then rebuilt as
-migrated. With ``--database URL`` it uses that database as it is (not dropped): one built
-with ``--keep-db`` (named ``--db-prefix`` and a random suffix, so that several people's
-databases on one server do not mix) can be measured again, e.g. with one version of the
-code and then another (``source_state`` says which ``endcap`` each run imported).
+migrated. With ``--database URL`` it uses that database as it is, migrated to this code's
+head (not dropped): one built with ``--keep-db`` (named ``--db-prefix`` and a random
+suffix, so that several people's databases on one server do not mix) can be measured
+again, e.g. with one version of the code and then another (``source_state`` says which
+``endcap`` each run imported).
 
 Then it runs ``ANALYZE`` and measures; then ``VACUUM (ANALYZE)`` (sets the visibility
 map: index-only scans) and measures again. For each rule (three clauses each, on the most
@@ -864,10 +865,10 @@ def run(args: argparse.Namespace) -> None:
     url = args.database or databases.create_postgres_database(args.db_prefix)
     folder = Path(tempfile.mkdtemp(prefix="endcap-bench-estimate-"))
     try:
+        migrate.upgrade(url)  # a kept database, too, may be from an older revision
         if own:
             print(f"\n== building the trait tables: {args.profiles:,} profiles ==", flush=True)
             check_disk(postgres_data_dir(), args.profiles * DB_BYTES_PER_PROFILE, "the database")
-            migrate.upgrade(url)
             products, popularity = write_catalog(folder, args.profiles, args.seed)
             load = endcap_load(url, "products", products, args.timeout)
             print(f"  load products {describe_load(load)}", flush=True)

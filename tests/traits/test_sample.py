@@ -15,7 +15,7 @@ from scipy.stats import binomtest
 from sqlalchemy import literal, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.audiences.estimate import estimate_rule, estimate_size, members_query
+from endcap.audiences.estimate import SHARE_SLOTS, estimate_rule, estimate_size, members_query
 from endcap.config import Settings
 from endcap.ingest.service import IngestService
 from endcap.privacy.erasure import ErasureService
@@ -23,7 +23,7 @@ from endcap.privacy.schemas import ErasureRequest
 from endcap.privacy.sensitive import SensitiveCategories
 from endcap.synthetic import generate
 from endcap.traits.models import CATEGORY_SPEND
-from endcap.traits.sample import in_sample, is_sampled, share_for
+from endcap.traits.sample import SLOTS, in_sample, is_sampled, share_for, slot, slot_of
 from endcap.traits.service import TraitsService
 from tests.traits.shop import merge_two_shoppers, own_the_purchases, split_history
 
@@ -55,6 +55,32 @@ async def test_the_database_samples_the_ids_python_does(session: AsyncSession) -
         assert [bool(v) for v in found] == [is_sampled(i, share) for i in ids]
 
 
+async def test_the_database_gives_the_slots_python_does(session: AsyncSession) -> None:
+    ids = [*[i for i in range(1, 5000) if is_sampled(i, 1 / 16)][:60], 2**31 + 7, 5 * 10**9]
+    for share in (0.5, 1 / 16):
+        ids = [i for i in ids if is_sampled(i, share)] or ids
+        query = select(*(slot_of(literal(i), share) for i in ids))
+        found = (await session.execute(query)).one()
+        assert [int(v) for v in found] == [slot(i, share) for i in ids]
+        assert all(0 <= slot(i, share) < SLOTS for i in ids)
+
+
+@hypothesis_settings(max_examples=50, deadline=None)
+@given(k=st.integers(0, 8), start=st.integers(1, 10**9))
+def test_the_slots_cut_the_sample_into_even_parts(k: int, start: int) -> None:
+    """Each slot holds about 1/SLOTS of the sampled ids, and the first m slots are the
+    sample at m/SLOTS of the share: a uniform sample of their own."""
+    share = 2.0**-k
+    ids = [i for i in range(start, start + 64_000 * 2**k // 64) if is_sampled(i, share)]
+    counts = [0] * SLOTS
+    for i in ids:
+        counts[slot(i, share)] += 1
+    assert all(abs(c - len(ids) / SLOTS) <= 4 for c in counts)  # of about 125 each
+    for m in (1, SHARE_SLOTS):
+        first = {i for i in ids if slot(i, share) < m}
+        assert first == {i for i in ids if is_sampled(i, share * m / SLOTS)}
+
+
 def test_the_hash_samples_about_the_share_of_consecutive_ids() -> None:
     for share in (0.5, 0.125, 1 / 64):
         for start in (1, 10**6, 3 * 10**8):
@@ -83,17 +109,15 @@ def _in_cents(row: dict[str, Any]) -> dict[str, Any]:
 
 async def _expected_rows(session: AsyncSession, share: float) -> dict[str, list[Any]]:
     """What the sample must hold: the full tables' rows of the profiles the hash picks, the
-    traits with each profile's spend in every category (its category rows summed here)."""
+    traits with each profile's spend in every category (its category rows summed here),
+    each row with its profile's slot."""
     traits = await session.execute(text("SELECT * FROM profile_traits ORDER BY profile_id"))
-    spend = [
-        r
-        for r in await session.execute(
-            text("SELECT * FROM profile_spend ORDER BY level, key, profile_id")
-        )
-        if is_sampled(r.profile_id, share)
-    ]
+    everyone = await session.execute(
+        text("SELECT * FROM profile_spend ORDER BY level, key, profile_id")
+    )
+    rows = [r for r in everyone if is_sampled(r.profile_id, share)]
     categories: dict[int, list[Any]] = {}
-    for r in spend:
+    for r in rows:
         if r.level == "category":
             categories.setdefault(r.profile_id, []).append(r)
     expected = []
@@ -109,10 +133,12 @@ async def _expected_rows(session: AsyncSession, share: float) -> dict[str, list[
                         name: sum((Decimal(str(getattr(r, window))) for r in mine), Decimal(0))
                         for window, name in CATEGORY_SPEND.items()
                     },
+                    "slot": slot(row.profile_id, share),
                 }
             )
         )
-    return {"traits": expected, "spend": [tuple(r) for r in spend]}
+    spend = [(*r, slot(r.profile_id, share)) for r in rows]
+    return {"traits": expected, "spend": spend}
 
 
 async def _last_refresh(session: AsyncSession) -> Any:
@@ -184,6 +210,8 @@ async def test_sampled_estimates_bracket_the_exact_count(
         assert (await ingest.load(entity, Path(summary.paths[entity]))).status == "loaded"
     await TraitsService(session, sample_profiles=TARGET).refresh()
     share, sampled, universe = await _last_refresh(session)
+    sampled_ids = [r["profile_id"] for r in (await _sample_rows(session))["traits"]]
+    assert len(sampled_ids) == sampled
     milk_brand = await session.execute(
         text(
             "SELECT b.name FROM brands b JOIN products p ON p.brand_id = b.id"
@@ -227,16 +255,20 @@ async def test_sampled_estimates_bracket_the_exact_count(
         assert len(ids) == exact
         assert 0 < exact < universe, rule  # a rule that selects some, not a trivial one
         assert not found.exact
-        assert found.sampled_profiles == sampled
+        # A rule with a share is counted on the first half of the sample's slots.
+        slots = SHARE_SLOTS if "share_of_category" in rule else SLOTS
+        counted = sum(1 for i in sampled_ids if slot(i, share) < slots)
+        assert found.sampled_profiles == counted
+        assert counted == sampled if slots == SLOTS else 0.3 * sampled < counted < 0.7 * sampled
         # It counted exactly the members the hash samples, and scaled them up.
-        hits = sum(is_sampled(i, share) for i in ids)
-        assert found.size == round(hits / sampled * universe)
-        interval = binomtest(hits, sampled).proportion_ci(0.95, method="wilson")
+        hits = sum(is_sampled(i, share) and slot(i, share) < slots for i in ids)
+        assert found.size == round(hits / counted * universe)
+        interval = binomtest(hits, counted).proportion_ci(0.95, method="wilson")
         assert found.low == math.floor(interval.low * universe)
         assert found.high == math.ceil(interval.high * universe)
         assert found.low <= found.size <= found.high
         # A uniform sample: the estimate is off by less than four standard errors (an
         # interval check at 95% would fail one run in twenty on its own).
         p = exact / universe
-        assert abs(found.size - exact) <= 4 * math.sqrt(p * (1 - p) / sampled) * universe + 1
+        assert abs(found.size - exact) <= 4 * math.sqrt(p * (1 - p) / counted) * universe + 1
         assert (forced.size, forced.low, forced.high, forced.exact) == (exact, exact, exact, True)

@@ -20,7 +20,6 @@ timestamps against cut-offs computed here, which needs no date arithmetic in SQL
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeGuard
@@ -31,7 +30,6 @@ from sqlalchemy import (
     Numeric,
     Select,
     String,
-    Table,
     and_,
     case,
     cast,
@@ -60,33 +58,11 @@ from endcap.audiences.rules import (
     conditions,
 )
 from endcap.audiences.share_sql import grouped_share, share_of_category
+from endcap.audiences.sources import EVERYONE, Sources
 from endcap.db.base import table_of
 from endcap.identity.models import Customer
-from endcap.traits.models import (
-    SPEND_SAMPLE,
-    TRAITS_SAMPLE,
-    ProfileSpend,
-    ProfileTraits,
-)
 
-TRAITS = table_of(ProfileTraits)
-SPEND = table_of(ProfileSpend)
 CUSTOMERS = table_of(Customer)
-
-
-@dataclass(frozen=True)
-class Sources:
-    """The tables a rule reads: every profile's traits and spend, or the estimate sample's
-    (traits/sample.py), which have the same columns; the sample's traits also hold each
-    profile's spend in every category (``category_spend``)."""
-
-    traits: Table
-    spend: Table
-    category_spend: bool = False
-
-
-EVERYONE = Sources(TRAITS, SPEND)
-SAMPLE = Sources(TRAITS_SAMPLE, SPEND_SAMPLE, category_spend=True)
 
 
 def uses_share(rule: Rule) -> bool:
@@ -147,6 +123,7 @@ class _Compiler:
     ) -> None:
         self.targets = targets
         self.as_of = as_of
+        self.sources = sources
         self.traits = sources.traits
         self.spend = sources.spend
         self.spend_categories = spend_categories if sources.category_spend else None
@@ -157,16 +134,15 @@ class _Compiler:
         traits' profile_id (still one row per profile); every other condition, and a share
         under ``or`` or ``not`` or after the first, is an EXISTS semi-join in WHERE."""
         t = self.traits.c
+        # The slots read, if not all: every profile selected is in them. The spend reads
+        # are filtered too, only so that they read no other slot's rows.
+        in_slots = self.sources.in_slots(self.traits)
         clauses = _conjuncts(rule)
         for i, clause in enumerate(clauses):
             if not _is_share(clause):
                 continue
             share = grouped_share(
-                clause,
-                self.targets[clause.pointer],
-                self.traits,
-                self.spend,
-                self.spend_categories,
+                clause, self.targets[clause.pointer], self.sources, self.spend_categories
             )
             if share is None:
                 break  # no products: the condition is false (predicate)
@@ -177,11 +153,11 @@ class _Compiler:
             return (
                 select(t.profile_id)
                 .select_from(joined)
-                .where(*(self.predicate(c) for c in rest))
+                .where(*in_slots, *(self.predicate(c) for c in rest))
                 .group_by(t.profile_id)
                 .having(share.having)
             )
-        return select(t.profile_id).where(self.predicate(rule))
+        return select(t.profile_id).where(*in_slots, self.predicate(rule))
 
     def predicate(self, rule: Rule) -> ColumnElement[bool]:
         if isinstance(rule, AllOf):
@@ -238,11 +214,7 @@ class _Compiler:
         """Spend on a target is summed over its keys (a brand name may have several ids)."""
         if condition.kind is PurchaseKind.SHARE_OF_CATEGORY:
             return share_of_category(
-                condition,
-                self.targets[condition.pointer],
-                self.traits,
-                self.spend,
-                self.spend_categories,
+                condition, self.targets[condition.pointer], self.sources, self.spend_categories
             )
         keys = self.targets[condition.pointer].keys
         s = self.spend.c
@@ -250,7 +222,9 @@ class _Compiler:
         window = s[f"{measure}_{condition.within_weeks}w"]
         grouped = len(keys) > 1
         in_target = and_(
-            s.level == condition.target.level, s.key.in_(keys) if grouped else s.key == keys[0]
+            s.level == condition.target.level,
+            s.key.in_(keys) if grouped else s.key == keys[0],
+            *self.sources.in_slots(self.spend),
         )
         amount: Any = func.sum(window) if grouped else window
         negated = False

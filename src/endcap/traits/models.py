@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
 )
@@ -182,9 +183,10 @@ class StaleProfile(SQLModel, table=True):
 
 
 def _sample_columns(model: type[SQLModel]) -> list[Column]:  # type: ignore[type-arg]
-    """The model's columns, without their indexes: the sample is read whole or by key."""
+    """The model's columns, without their indexes or key (each sample table has its own:
+    the sample is read whole or by key)."""
     return [
-        Column(c.name, c.type, nullable=c.nullable, primary_key=c.primary_key)
+        Column(c.name, c.type, nullable=c.nullable)
         for c in model.__table__.columns  # type: ignore[attr-defined]
     ]
 
@@ -196,12 +198,18 @@ def _sample_columns(model: type[SQLModel]) -> list[Column]:  # type: ignore[type
 CATEGORY_SPEND: Final = {window: f"category_{window}" for window in SPEND_WINDOWS}
 
 # The estimate sample (traits/sample.py): the same rows as profile_traits and
-# profile_spend for a fixed, hashed share of the profiles.
+# profile_spend for a fixed, hashed share of the profiles, each with its slot: which of
+# the sample's even parts by hash it is in (sample.SLOTS; an estimate may read only some).
 TRAITS_SAMPLE = Table(
     "profile_traits_sample",
     SQLModel.metadata,
     *_sample_columns(ProfileTraits),
     *(Column(name, _money(), nullable=False) for name in CATEGORY_SPEND.values()),
+    Column("slot", SmallInteger, nullable=False),
+    PrimaryKeyConstraint("profile_id"),
+    # Written in slot order: the first slots' traits are one range of pages, and counting
+    # them reads only this index.
+    Index(None, "slot"),
     # Erasing or merging away a profile takes its sampled traits with it, as its traits.
     ForeignKeyConstraint(["profile_id"], ["profiles.id"], ondelete="CASCADE"),
 )
@@ -209,5 +217,7 @@ SPEND_SAMPLE = Table(
     "profile_spend_sample",
     SQLModel.metadata,
     *_sample_columns(ProfileSpend),
-    PrimaryKeyConstraint("level", "key", "profile_id", postgresql_include=list(COVERED)),
+    Column("slot", SmallInteger, nullable=False),
+    # The slot before the id: the rows of a key in the first few slots are one range.
+    PrimaryKeyConstraint("level", "key", "slot", "profile_id", postgresql_include=list(COVERED)),
 )
