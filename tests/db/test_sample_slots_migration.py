@@ -20,7 +20,8 @@ from tests.audiences.data import spend_row, traits_row
 from tests.support.migrations import AT, database_at, run
 
 SHARE = 0.25  # the last refresh's; an older one sampled half
-SAMPLED = [*[i for i in range(1, 400) if is_sampled(i, SHARE)][:24], 2**31 + 12]
+# Ids past 2**31 too (the hash takes them modulo 2**31 first), each one the share samples.
+SAMPLED = [i for i in (*range(1, 400), *range(2**31, 2**31 + 50)) if is_sampled(i, SHARE)][-30:]
 
 
 @pytest.fixture
@@ -55,8 +56,9 @@ def add_refresh(url: str, share: float, finished: datetime) -> None:
 
 def test_sampled_rows_take_the_slots_the_code_gives_them(url_at_0031: str, backend: str) -> None:
     url = url_at_0031
-    add_refresh(url, 0.5, AT)
+    # The last refresh by when it finished, written first: not the highest id.
     add_refresh(url, SHARE, AT + timedelta(days=1))
+    add_refresh(url, 0.5, AT)
     for profile in SAMPLED:
         run(url, "INSERT INTO profiles (id, created_at) VALUES (:id, :at)", id=profile, at=AT)
         zeros = dict.fromkeys(CATEGORY_SPEND.values(), 0)
@@ -68,6 +70,7 @@ def test_sampled_rows_take_the_slots_the_code_gives_them(url_at_0031: str, backe
 
     expected = sorted((p, slot(p, SHARE)) for p in SAMPLED)
     assert len({s for _, s in expected}) > SLOTS // 2  # the ids spread over the slots
+    assert sum(p >= 2**31 for p in SAMPLED) >= 5
     traits = run(url, "SELECT profile_id, slot FROM profile_traits_sample ORDER BY profile_id")
     assert [(int(p), int(s)) for p, s in traits] == expected
     for key in ("Milk", "7"):
@@ -90,6 +93,23 @@ def test_sampled_rows_take_the_slots_the_code_gives_them(url_at_0031: str, backe
 
     command.downgrade(migrate.alembic_config(url), "0031")  # and back
     assert len(run(url, "SELECT profile_id FROM profile_spend_sample")) == 2 * len(SAMPLED)
+    if backend == "postgres":
+        (definition,) = run(
+            url, "SELECT indexdef FROM pg_indexes WHERE indexname = 'pk_profile_spend_sample'"
+        )[0]
+        assert "(level, key, profile_id) INCLUDE" in definition
+        columns = run(
+            url,
+            "SELECT table_name FROM information_schema.columns WHERE column_name = 'slot'"
+            " AND table_name LIKE 'profile_%_sample'",
+        )
+        assert columns == []
+    else:
+        info = run(url, "PRAGMA table_info(profile_spend_sample)")
+        keyed = sorted((pk, name) for _, name, _, _, _, pk in info if pk)
+        assert [name for _, name in keyed] == ["level", "key", "profile_id"]
+        for table in ("profile_spend_sample", "profile_traits_sample"):
+            assert "slot" not in {name for _, name, *_ in run(url, f"PRAGMA table_info({table})")}
 
 
 def test_without_a_sampled_refresh_the_empty_sample_migrates(url_at_0031: str) -> None:

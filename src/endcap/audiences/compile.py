@@ -249,7 +249,8 @@ class _Compiler:
             )
             any_row = exists().where(found.c.profile_id == self.traits.c.profile_id)
         else:
-            any_row = exists().where(s.profile_id == self.traits.c.profile_id, in_target, test)
+            correlated = [s.profile_id == self.traits.c.profile_id, *self.sources.same_slot()]
+            any_row = exists().where(*correlated, in_target, test)
         return not_(any_row) if negated else any_row
 
     def _attribute(self, condition: AttributeCondition) -> ColumnElement[bool]:

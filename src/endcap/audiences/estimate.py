@@ -27,11 +27,12 @@ from endcap.traits.repository import TraitsRepository
 from endcap.traits.sample import SLOTS, Sample, SampleRepository
 
 CONFIDENCE: Final = 0.95
-# A share of category requirements reads every row in the seller's categories for each
-# sampled profile: at 1M profiles (tests/perf/bench_estimate.py, 62,500 sampled) a rule
-# with one took 140-200 ms at p95 where others took 50-70. Such a rule is counted on half
-# of the sample's slots, a uniform sample of its own, so its interval is about 1.4 (the
-# square root of 2) times as wide; an exact count is one request away.
+# A share of category requirements sums the spend rows of the seller and of its (or the
+# other) categories for each sampled profile: at 1M profiles (tests/perf/bench_estimate.py,
+# 62,500 sampled) a rule with one took 140-200 ms at p95 where others took 50-70, in the
+# same run. Such a rule is counted on half of the sample's slots, a uniform sample of its
+# own, so its interval is about 1.4 (the square root of 2) times as wide; an exact count
+# is one request away.
 SHARE_SLOTS: Final = SLOTS // 2
 
 
@@ -64,19 +65,15 @@ async def estimate_rule(
     Arguments and errors as :func:`members_query`.
     """
     sample = None if exact else await _current_sample(session)
-    if sample is None:
+    counted = 0
+    if sample is not None:
+        slots = SHARE_SLOTS if uses_share(parse_rule(rule, pointer=pointer)) else SLOTS
+        hits, counted = await _count_on_sample(session, rule, sensitive, pointer, slots)
+        if not counted and slots < SLOTS:  # a sample too small to halve: read it whole
+            hits, counted = await _count_on_sample(session, rule, sensitive, pointer, SLOTS)
+    if sample is None or not counted:  # no sample, or a refresh emptied it since
         size = await estimate_size(session, rule, sensitive=sensitive, pointer=pointer)
         return Estimate(size=size, low=size, high=size, exact=True)
-    slots, counted = SLOTS, sample.profiles
-    if uses_share(parse_rule(rule, pointer=pointer)):
-        in_half = await SampleRepository(session).count(SHARE_SLOTS)
-        if in_half:  # else a sample too small to halve: read it whole
-            slots, counted = SHARE_SLOTS, in_half
-    members = await members_query(
-        session, rule, sensitive=sensitive, pointer=pointer, sources=SAMPLE.within(slots)
-    )
-    # A refresh may swap the sample between reading its size and counting on it.
-    hits = min(await AudienceRepository(session).count(members), counted)
     interval = binomtest(hits, counted).proportion_ci(CONFIDENCE, method="wilson")
     return Estimate(
         size=round(hits / counted * sample.universe),
@@ -85,6 +82,16 @@ async def estimate_rule(
         exact=False,
         sampled_profiles=counted,
     )
+
+
+async def _count_on_sample(
+    session: AsyncSession, rule: object, sensitive: SensitiveCategories, pointer: str, slots: int
+) -> tuple[int, int]:
+    """The rule's members in the sample's first ``slots`` slots, and the profiles there."""
+    members = await members_query(
+        session, rule, sensitive=sensitive, pointer=pointer, sources=SAMPLE.within(slots)
+    )
+    return await SampleRepository(session).count(members, slots)
 
 
 async def _current_sample(session: AsyncSession) -> Sample | None:

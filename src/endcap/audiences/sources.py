@@ -35,6 +35,14 @@ class Sources:
             raise ValueError(f"cannot read {slots} slots of {self.traits.name}")
         return replace(self, slots=None if slots == SLOTS else slots)
 
+    def same_slot(self) -> list[ColumnElement[bool]]:
+        """For a spend row correlated to its profile's traits: on the sample, the row's slot
+        is its profile's (always true), so a probe of the spend key for one profile bounds
+        the slot too, which the key holds before the id; nothing on every profile's tables."""
+        if "slot" not in self.spend.c:
+            return []
+        return [self.spend.c.slot == self.traits.c.slot]
+
     def in_slots(self, table: Table) -> list[ColumnElement[bool]]:
         """The filter that keeps ``table``'s rows in the slots read (none: every row)."""
         if self.slots is None:

@@ -207,8 +207,8 @@ TRAITS_SAMPLE = Table(
     *(Column(name, _money(), nullable=False) for name in CATEGORY_SPEND.values()),
     Column("slot", SmallInteger, nullable=False),
     PrimaryKeyConstraint("profile_id"),
-    # Written in slot order: the first slots' traits are one range of pages, and counting
-    # them reads only this index.
+    # Written in slot order: on PostgreSQL the first slots' traits are one range of pages
+    # (SQLite keeps rows in id order), and counting them reads only this index.
     Index(None, "slot"),
     # Erasing or merging away a profile takes its sampled traits with it, as its traits.
     ForeignKeyConstraint(["profile_id"], ["profiles.id"], ondelete="CASCADE"),

@@ -38,6 +38,7 @@ from sqlalchemy import (
     ColumnElement,
     Insert,
     Numeric,
+    Select,
     Table,
     cast,
     delete,
@@ -219,9 +220,14 @@ class SampleRepository:
         else:
             await self.session.execute(delete(table))
 
-    async def count(self, slots: int = SLOTS) -> int:
-        """Profiles in the sample, or in its first ``slots`` slots."""
-        query = select(func.count()).select_from(TRAITS_SAMPLE)
+    async def count(self, members: Select[Any], slots: int = SLOTS) -> tuple[int, int]:
+        """How many rows ``members`` (a select of sampled ids, each once) returns, and how
+        many profiles the sample holds in its first ``slots`` slots: one statement, so
+        both are counted on the same sample (a refresh may swap it between two)."""
+        profiles = select(func.count()).select_from(TRAITS_SAMPLE)
         if slots < SLOTS:
-            query = query.where(TRAITS_SAMPLE.c.slot < slots)
-        return int((await self.session.execute(query)).scalar_one())
+            profiles = profiles.where(TRAITS_SAMPLE.c.slot < slots)
+        hits = select(func.count()).select_from(members.subquery())
+        query = select(hits.scalar_subquery(), profiles.scalar_subquery())
+        found, counted = (await self.session.execute(query)).one()
+        return int(found), int(counted)
