@@ -153,16 +153,16 @@ def _tagged_rows(
     s = spend.c
     window = s[f"spend_{condition.within_weeks}w"]
     nothing = literal(ZERO, window.type)
-    in_slots = [window != ZERO, *sources.in_slots(spend)]
+    kept = [window != ZERO, *sources.in_slots(spend)]
     parts = [
         select(s.profile_id, window.label("seller"), nothing.label("categories")).where(
-            s.level == condition.target.level, s.key.in_(resolved.keys), *in_slots
+            s.level == condition.target.level, s.key.in_(resolved.keys), *kept
         )
     ]
     if categories:
         parts.append(
             select(s.profile_id, nothing, window).where(
-                s.level == "category", s.key.in_(categories), *in_slots
+                s.level == "category", s.key.in_(categories), *kept
             )
         )
     return union_all(*parts).subquery()
