@@ -19,6 +19,7 @@ s5 0/0/0.4.
 
 from __future__ import annotations
 
+import json
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -231,3 +232,52 @@ def test_a_share_of_a_brand_selling_in_a_sensitive_department_is_refused_naming_
             "message": f"the brand 'Cheers {TAG}' sells in the sensitive department 'Alcohol'",
         }
     ]
+
+
+def test_a_department_holding_a_sensitive_category_is_refused_as_rule_and_target(
+    admin: EndcapClient, shop: None, server: ServerProcess, admin_key: str, tmp_path: Path
+) -> None:
+    """A department's spend is its categories' spend: with Tea marked sensitive, "bought
+    in Pantry" would reach the shoppers whose Pantry spend is Tea alone (s4 here)."""
+    pantry = {"level": "department", "name": f"Pantry {TAG}"}
+    rule = {"bought": pantry, "within_weeks": 52}
+    assert size(admin, rule) == 5  # allowed while Tea is not marked
+
+    env = {
+        **server.env,
+        "ENDCAP_WORKER_IN_PROCESS": "false",
+        "ENDCAP_PRIVACY_SENSITIVE_CATEGORIES": json.dumps([f"Tea {TAG}"]),
+    }
+    marked = ServerProcess(env, tmp_path / "tea-sensitive.log").start()
+    reason = f"the department 'Pantry {TAG}' holds the sensitive category 'Tea {TAG}'"
+    try:
+        with EndcapClient(marked.base_url, admin_key, timeout=60) as strict:
+            with pytest.raises(EndcapAPIError) as refused:
+                strict.request("POST", "/api/v1/audiences/estimate", json={"rule": rule})
+            assert refused.value.status == 422
+            assert refused.value.problem["type"].endswith("sensitive-category")
+            assert refused.value.problem["errors"] == [
+                {"field": "/rule/bought/name", "message": reason}
+            ]
+            propensity = {
+                "target": pantry,
+                "horizon_weeks": 4,
+                "select": {"top_share": 0.5},
+            }
+            with pytest.raises(EndcapAPIError) as target:
+                strict.request(
+                    "POST",
+                    "/api/v1/audiences",
+                    json={"name": f"pantry buyers {TAG}", "propensity": propensity},
+                )
+            assert target.value.status == 422
+            assert target.value.problem["type"].endswith("sensitive-category")
+            assert [e["message"] for e in target.value.problem["errors"]] == [reason]
+            # Its other categories stay open.
+            coffee = {"bought": COFFEE, "within_weeks": 52}
+            answer = strict.request(
+                "POST", "/api/v1/audiences/estimate", json={"rule": coffee, "exact": True}
+            )
+            assert answer.json()["size"] == 4  # s1, s2, s3, s5
+    finally:
+        marked.stop()

@@ -4,8 +4,8 @@ Each purchase target names a department, category, brand or manufacturer. It
 resolves to the keys ``profile_spend`` keeps it under (the catalog's spelling of
 the name; for a brand, the ids of every brand of that name, or of one maker's
 when the rule names the manufacturer) and to what it covers for the privacy
-gate: a category's departments, and every department and category a brand or
-manufacturer sells in. Names match ignoring case and surrounding spaces, in
+gate: a department's categories, a category's departments, and every department and
+category a brand or manufacturer sells in. Names match ignoring case and surrounding spaces, in
 Python, so that both databases agree on what "ignoring case" means.
 """
 
@@ -158,7 +158,15 @@ class _Catalog:
         if not spellings:
             return _unknown(target, names)
         if target.level == "department":
-            return _Match(target, spellings, spellings, departments=frozenset(spellings))
+            # Its spend is its categories' spend: a sensitive category in it is targeted too.
+            categories = frozenset(c for d, c in self.tree if d in spellings)
+            return _Match(
+                target,
+                spellings,
+                spellings,
+                departments=frozenset(spellings),
+                categories=categories,
+            )
         if target.level == "category":
             departments = frozenset(d for d, c in self.tree if c in spellings)
             categories = frozenset(spellings)

@@ -6,7 +6,8 @@ audience rule, a propensity target, a lookalike's feature set or a
 seed-expansion model, whoever asks (the retailer's own admins included).
 
 The caller resolves each catalog reference in the request to the departments
-and categories it covers, from the catalog: a category to its department, a
+and categories it covers, from the catalog: a department to its categories (its spend
+includes theirs), a category to its department, a
 brand or manufacturer to every department and category it sells in (or only
 the category a rule scopes it to), a product to its department and category.
 A reference is refused if anything it covers is sensitive, so "bought brand X"
@@ -91,6 +92,8 @@ class SensitiveMatch:
         if ref.kind.value == self.level.value and _key(ref.name) == _key(self.name):
             return f"the {ref.kind} {self.name!r} is marked sensitive by the retailer"
         where = "sells in" if ref.kind in _SELLERS else "is in"
+        if ref.kind is ReferenceKind.DEPARTMENT and self.level is Level.CATEGORY:
+            where = "holds"  # a department's spend is its categories'
         return f"the {ref.kind} {ref.name!r} {where} the sensitive {self.level} {self.name!r}"
 
 
