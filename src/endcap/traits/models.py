@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import (
     Column,
@@ -117,7 +117,8 @@ class ValueCluster(SQLModel, table=True):
     mean_clv_12m: float = Field(sa_column=Column(Float, nullable=False))
     online_share: float = Field(sa_column=Column(Float, nullable=False))
     promo_share: float = Field(sa_column=Column(Float, nullable=False))
-    top_categories: list[str] = Field(
+    # Each {category, share, index} (traits/cluster_profiles.py; names alone before it).
+    top_categories: list[Any] = Field(
         default_factory=list, sa_column=Column(JsonDocument, nullable=False)
     )
     k: int = Field(sa_column=Column(Integer, nullable=False))

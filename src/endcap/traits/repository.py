@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -387,7 +388,6 @@ class TraitsRepository:
 
 
 CLUSTERS = table_of(ValueCluster)
-TOP_CATEGORIES = 5  # enough to characterise a cluster at a glance
 
 
 class ClusterRepository:
@@ -414,21 +414,18 @@ class ClusterRepository:
         )
         return list((await self.session.execute(query)).all())
 
-    async def top_categories(self, spend: Table = SPEND) -> dict[int, list[str]]:
+    async def category_spend(self, spend: Table = SPEND) -> list[tuple[int, str, Decimal]]:
+        """Per cluster and category: its shoppers' 52-week spend there (cluster_profiles.py
+        ranks them)."""
         c, s = self.traits_table.c, spend.c
         query = (
-            select(c.value_cluster, s.key, func.sum(s.spend_52w).label("spend"))
+            select(c.value_cluster, s.key, func.sum(s.spend_52w))
             .join(spend, and_(s.profile_id == c.profile_id, s.level == "category"))
             .where(c.value_cluster.is_not(None))
             .group_by(c.value_cluster, s.key)
-            .order_by(c.value_cluster, func.sum(s.spend_52w).desc(), s.key)
         )
-        tops: dict[int, list[str]] = {}
-        for cluster, key, _spend in (await self.session.execute(query)).all():
-            chosen = tops.setdefault(int(cluster), [])
-            if len(chosen) < TOP_CATEGORIES:
-                chosen.append(str(key))
-        return tops
+        rows = (await self.session.execute(query)).all()
+        return [(int(cluster), str(key), Decimal(total or 0)) for cluster, key, total in rows]
 
     async def replace(self, rows: list[dict[str, Any]]) -> None:
         await self.session.execute(delete(CLUSTERS))

@@ -12,8 +12,14 @@ from endcap.auth.principal import Principal
 from endcap.auth.roles import Role
 from endcap.jobs.schemas import JobPublic
 from endcap.jobs.service import JobService
+from endcap.traits.cluster_profiles import value_clusters
 from endcap.traits.profile_spend import spend_of_profile
-from endcap.traits.schemas import ProfileSpendPublic, ProfileTraitsPublic, SpendLevel
+from endcap.traits.schemas import (
+    ProfileSpendPublic,
+    ProfileTraitsPublic,
+    SpendLevel,
+    ValueClustersPublic,
+)
 from endcap.traits.service import RefreshMode, TraitsService
 
 
@@ -38,6 +44,13 @@ class TraitsController(Controller):
         still follow their centroids; a cluster without one gets a new label)."""
         params: dict[str, object] = {"mode": mode.value, "choose_k": choose_k}
         return await JobService(session).enqueue("traits_refresh", params, principal.key_id)
+
+    @get("/clusters", summary="The value clusters: size, value and what sets each apart")
+    async def clusters(self, session: NamedDependency[AsyncSession]) -> ValueClustersPublic:
+        """What a ``{"cluster": [label]}`` rule targets: each cluster's size, mean spend,
+        baskets and 12-month value, online and promo shares, and its top categories by
+        index against all clustered shoppers, as the last refresh left them."""
+        return await value_clusters(session)
 
     @get("/profiles/{profile_id:int}", summary="One profile's traits")
     async def profile(

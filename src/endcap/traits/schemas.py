@@ -72,3 +72,34 @@ class ProfileSpendPublic(BaseModel):
     units_52w: Decimal
     last_purchase_at: datetime
     share_of_category: ShareOfCategory | None  # brands and makers only
+
+
+class ClusterCategory(BaseModel):
+    """A category that sets a value cluster apart (traits/cluster_profiles.py)."""
+
+    category: str
+    share: float | None  # of the cluster's 52-week spend
+    index: float | None  # that share over all clustered shoppers' share, x 100
+
+
+class ValueClusterPublic(BaseModel):
+    """One value cluster as a marketer reads it; ``{"cluster": [label]}`` targets it."""
+
+    label: int
+    profiles: int
+    mean_spend_52w: float
+    mean_baskets_52w: float
+    mean_clv_12m: float
+    online_share: float
+    promo_share: float
+    top_categories: list[ClusterCategory]
+    drift: float | None  # how far its centroid moved at the last refresh; None: a new label
+
+
+class ValueClustersPublic(BaseModel):
+    """The value clusters the last trait refresh left (none before the first)."""
+
+    k: int | None
+    silhouette: float | None
+    refreshed_at: datetime | None
+    clusters: list[ValueClusterPublic]

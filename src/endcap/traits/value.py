@@ -24,6 +24,7 @@ from endcap.db.bulk import update_from_rows
 from endcap.db.types import UTCDateTime, utcnow
 from endcap.traits import clv
 from endcap.traits.cluster_labels import ClusterLabelRepository
+from endcap.traits.cluster_profiles import top_categories
 from endcap.traits.clusters import (
     FEATURES,
     Clustering,
@@ -159,7 +160,7 @@ async def assign_clusters(
         return None
     await labels.save(await _label_rows(labels, result, now), now)
     clusters = ClusterRepository(session, traits_table)
-    tops = await clusters.top_categories(spend_table)
+    tops = top_categories(await clusters.category_spend(spend_table))
     rows = await clusters.summaries()
     summary = [
         {
