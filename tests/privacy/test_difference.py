@@ -54,8 +54,8 @@ def test_the_classic_attack_audience_a_and_a_minus_one_shopper_is_refused(
     assert error.extra == {"conflicts_with": "spring-snackers"}
     assert error.detail == (
         "this audience is too similar to audience spring-snackers, which brands have been shown"
-        " (deleted or changed since, they keep what they saw): audiences shown to brands must"
-        " differ by at least 50 profiles"
+        " (and keep what they saw, even if it was changed or deleted since): audiences shown"
+        " to brands must differ by at least 50 profiles"
     )
     # Nothing in what the brand reads says by how many: not 1, not 4,999 or 5,000.
     assert not re.search(r"\b(1|4,?999|5,?000)\b", error.detail)

@@ -34,8 +34,10 @@ def test_an_audience_of_999_cannot_be_published_and_the_refusal_hides_its_size()
     assert isinstance(error, ConflictError)
     assert error.status_code == 409
     assert error.problem_type == "audience-too-small"
-    assert (
-        error.detail == "the audience is below the minimum of 1000 profiles to publish or book it"
+    assert error.detail == (
+        "the audience reaches fewer than the minimum of 1000 profiles on every channel"
+        " (counting the members with the consent each needs), so it cannot be published or"
+        " booked"
     )
     assert "999" not in error.detail
     assert error.extra == {"minimum": 1000}

@@ -54,8 +54,8 @@ class TooSimilarAudienceError(ConflictError):
     def __init__(self, conflicts_with: Hashable, *, k: int, release: str = "this audience") -> None:
         super().__init__(
             f"{release} is too similar to audience {conflicts_with}, which brands have "
-            f"been shown (deleted or changed since, they keep what they saw): audiences "
-            f"shown to brands must differ by at least {k} profiles",
+            f"been shown (and keep what they saw, even if it was changed or deleted since): "
+            f"audiences shown to brands must differ by at least {k} profiles",
             conflicts_with=conflicts_with,
         )
         self.conflicts_with = conflicts_with

@@ -29,14 +29,19 @@ class AudienceTooSmallError(ConflictError):
     title = "Audience too small"
 
 
-def ensure_minimum_size(size: int, *, minimum: int = MIN_AUDIENCE) -> None:
-    """Raise :class:`AudienceTooSmallError` when ``size`` profiles are below ``minimum``.
+def ensure_minimum_size(reach: int, *, minimum: int = MIN_AUDIENCE) -> None:
+    """Raise :class:`AudienceTooSmallError` when ``reach`` (the audience's largest channel
+    reach: its members holding the consent that channel needs) is below ``minimum``.
 
-    The error carries the minimum only, so it is safe to show to a brand.
+    The message says reach, not size: an audience of 1,400 members may reach 900 on its
+    best channel, and a retailer told "below 1000 profiles" would look for the wrong
+    cause. The error carries the minimum only, so it is safe to show to a brand.
     """
-    if size < minimum:
+    if reach < minimum:
         raise AudienceTooSmallError(
-            f"the audience is below the minimum of {minimum} profiles to publish or book it",
+            f"the audience reaches fewer than the minimum of {minimum} profiles on every"
+            " channel (counting the members with the consent each needs), so it cannot be"
+            " published or booked",
             minimum=minimum,
         )
 
