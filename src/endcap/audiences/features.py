@@ -52,6 +52,16 @@ class SpendColumn:
 
 
 @dataclass(frozen=True, slots=True)
+class Excluded:
+    """The sensitive lines no feature may sum: those of products in these departments or
+    categories (the catalog's spellings). Without this, the totals less the categories a
+    model sees would be exactly the sensitive spend."""
+
+    departments: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class TargetFilter:
     """Which purchase lines are the target's: a resolved department, category, brand or maker."""
 
@@ -83,9 +93,12 @@ class FeatureRepository:
         *,
         target: TargetFilter | None = None,
         horizon: timedelta | None = None,
+        excluded: Excluded | None = None,
     ) -> FeatureFrame:
-        """The features as of ``cutoff``; with ``horizon``, the target label after it too."""
-        base = await self._per_profile(cutoff, target, horizon)
+        """The features as of ``cutoff``; with ``horizon``, the target label after it too.
+        No feature sums an ``excluded`` line; a shopper who bought nothing else still
+        belongs to the population, with those features at zero."""
+        base = await self._per_profile(cutoff, target, horizon, excluded or Excluded())
         ids = base[:, 0].astype(np.int64)
         spend = await self._category_spend(cutoff, ids, spend_columns)
         names = list(BASE_FEATURES) + (list(TARGET_FEATURES) if target else [])
@@ -96,13 +109,25 @@ class FeatureRepository:
         return FeatureFrame(ids, matrix, names, label)
 
     async def _per_profile(
-        self, cutoff: datetime, target: TargetFilter | None, horizon: timedelta | None
+        self,
+        cutoff: datetime,
+        target: TargetFilter | None,
+        horizon: timedelta | None,
+        excluded: Excluded,
     ) -> np.ndarray:
-        t = LINES.c
+        t, p = LINES.c, PRODUCTS.c
         before = t.occurred_at <= cutoff
+        query = select().select_from(LINES)
+        kept: list[ColumnElement[bool]] = []
+        if excluded.departments or excluded.categories or target is not None:
+            query = query.join(PRODUCTS, p.sku == t.sku)
+        if excluded.departments:
+            kept.append(p.department.not_in(excluded.departments))
+        if excluded.categories:
+            kept.append(p.category.not_in(excluded.categories))
 
         def since(weeks: int) -> ColumnElement[bool]:
-            return and_(t.occurred_at > cutoff - timedelta(weeks=weeks), before)
+            return and_(t.occurred_at > cutoff - timedelta(weeks=weeks), before, *kept)
 
         def spend(condition: ColumnElement[bool]) -> ColumnElement[Any]:
             return cast(func.coalesce(func.sum(t.sales_value).filter(condition), 0), Float)
@@ -118,7 +143,6 @@ class FeatureRepository:
             spend(and_(year, t.channel == "online")),
             spend(and_(year, t.discount > 0)),
         ]
-        query = select().select_from(LINES)
         end = cutoff
         if target is not None:
             is_target, query = self._target_lines(query, target)
@@ -141,8 +165,8 @@ class FeatureRepository:
         return await self._fetch(query, len(columns))
 
     def _target_lines(self, query: Any, target: TargetFilter) -> tuple[ColumnElement[bool], Any]:
+        """Which lines are the target's (``query`` has the products joined)."""
         p, b, m = PRODUCTS.c, BRANDS.c, MANUFACTURERS.c
-        query = query.join(PRODUCTS, p.sku == LINES.c.sku)
         if not target.keys:
             return false(), query
         if target.level == "department":

@@ -18,7 +18,7 @@ from typing import Any, Final
 import numpy as np
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.audiences.features import FeatureRepository, SpendColumn, TargetFilter
+from endcap.audiences.features import Excluded, FeatureRepository, SpendColumn, TargetFilter
 from endcap.audiences.lookalike import expand_seed
 from endcap.audiences.models import Audience, AudienceKind
 from endcap.audiences.propensity import fit_propensity, select_top
@@ -123,12 +123,17 @@ class ModelledAudiences:
         target, as_of = await self.check_propensity(spec, pointer="/propensity")
         horizon = timedelta(weeks=spec.horizon_weeks)
         columns = await self._spend_columns(None, pointer="/propensity")
+        excluded = await self._excluded()
         train_at, check_at = as_of - 2 * horizon, as_of - horizon
-        train = await self.features.frame(train_at, columns, target=target, horizon=horizon)
-        check = await self.features.frame(check_at, columns, target=target, horizon=horizon)
+        train = await self.features.frame(
+            train_at, columns, target=target, horizon=horizon, excluded=excluded
+        )
+        check = await self.features.frame(
+            check_at, columns, target=target, horizon=horizon, excluded=excluded
+        )
         # Fits run in a thread: the job's loop must stay free to renew its lease.
         model = await asyncio.to_thread(fit_propensity, train, check, seed=random_seed)
-        now = await self.features.frame(as_of, columns, target=target)
+        now = await self.features.frame(as_of, columns, target=target, excluded=excluded)
         scores = await asyncio.to_thread(model.score, now)
         chosen = select_top(now.profile_ids, scores, spec.select)
         cut = float(np.min(scores[np.isin(now.profile_ids, chosen)])) if chosen.size else None
@@ -156,7 +161,7 @@ class ModelledAudiences:
         seed_ids = await self.seeds.profile_ids(audience_id)
         if span is None:
             return ModelledMembers(seed_ids, {"seed_profiles": int(seed_ids.shape[0])})
-        frame = await self.features.frame(span[1], columns)
+        frame = await self.features.frame(span[1], columns, excluded=await self._excluded())
         expansion = await asyncio.to_thread(
             expand_seed, frame, seed_ids, reach=reach, random_seed=random_seed
         )
@@ -176,6 +181,9 @@ class ModelledAudiences:
         resolved = await resolve_target(AudienceRepository(self.session), target)
         ensure_not_sensitive(TargetingUse.PROPENSITY_TARGET, [resolved.reference], self.sensitive)
         return TargetFilter(wanted.level, resolved.keys)
+
+    async def _excluded(self) -> Excluded:
+        return sensitive_lines(await self.features.category_tree(), self.sensitive)
 
     async def _spend_columns(
         self, features: list[FeatureSpec] | None, *, pointer: str
@@ -218,6 +226,23 @@ class ModelledAudiences:
             raise InvalidRequestError(errors[0]["message"], errors=errors)
         ensure_not_sensitive(TargetingUse.LOOKALIKE_FEATURES, references, self.sensitive)
         return columns
+
+
+def sensitive_lines(tree: list[tuple[str, str]], sensitive: SensitiveCategories) -> Excluded:
+    """The lines no model feature may sum (features.Excluded says why): those in the
+    sensitive departments of the catalog's ``tree``, or in its sensitive categories
+    elsewhere, as the catalog spells them."""
+    departments = sorted(
+        {d for d, _ in tree if sensitive.matches(_reference("", "department", d, {d}))}
+    )
+    categories = sorted(
+        {
+            c
+            for d, c in tree
+            if d not in departments and sensitive.matches(_reference("", "category", c, {d}))
+        }
+    )
+    return Excluded(tuple(departments), tuple(categories))
 
 
 def _reference(
