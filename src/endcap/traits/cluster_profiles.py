@@ -55,17 +55,11 @@ def top_categories(rows: Iterable[tuple[int, str, Decimal]]) -> dict[int, list[d
 async def value_clusters(session: AsyncSession) -> ValueClustersPublic:
     """The live clusters (as the last refresh left them), label 1 the most valuable."""
     found = await ClusterRepository(session).all()
+    shown = set(ValueClusterPublic.model_fields) - {"top_categories"}
     clusters = [
         ValueClusterPublic(
-            label=c.label,
-            profiles=c.profiles,
-            mean_spend_52w=c.mean_spend_52w,
-            mean_baskets_52w=c.mean_baskets_52w,
-            mean_clv_12m=c.mean_clv_12m,
-            online_share=c.online_share,
-            promo_share=c.promo_share,
+            **c.model_dump(include=shown),
             top_categories=[_category(entry) for entry in c.top_categories],
-            drift=c.drift,
         )
         for c in found
     ]
