@@ -38,6 +38,14 @@ traits + spend seconds over DuckDB's (goal in issue 4: within 3x); DuckDB runs w
 cores (``--duckdb-threads 0``) and with one (PostgreSQL runs ``INSERT ... SELECT`` on one
 core), and both ratios are printed.
 
+Two floors follow the refresh, each in a transaction that is rolled back. Storing: the
+finished spend rows copied and given profile_spend's two indexes, with no aggregation.
+Aggregating: the refresh's own traits and spend aggregates, with the refresh's memory and
+parallel settings, each counted as whole rows (nothing sorted, nothing stored; the roll-ups
+read the per-place table, which is built for them). The second is what aggregating costs
+in PostgreSQL, whatever layout a refresh stores: its ratio to DuckDB is a bound on any
+layout's.
+
 The value and cluster steps have no SQL counterpart; they are reported apart, next to the
 same numerical code (``endcap.traits.clv`` fits, predictions and tiers, and
 ``endcap.traits.clusters.cluster``) run on DuckDB's arrays: the difference is what the
@@ -79,7 +87,7 @@ from sqlalchemy import text
 from endcap.db import migrate
 from endcap.db.session import standalone_session
 from endcap.traits.models import COVERED
-from endcap.traits.spend_table import INDEX_MEMORY_MB
+from endcap.traits.spend_table import BUILD, INDEX_MEMORY_MB
 from tests.perf.bench_ingest import (
     Phases,
     asyncpg_dsn,
@@ -159,7 +167,7 @@ REFRESH_PHASES: tuple[tuple[str, str, str], ...] = (
     ("value", "update_from_rows", "{step}: update_from_rows (COPY + UPDATE)"),
     ("repository.TraitsRepository", "clustering_inputs", "clusters: inputs (SQL, rows to Python)"),
     ("value", "cluster", "clusters: k-means + silhouette (sklearn)"),
-    ("repository.ClusterRepository", "top_categories", "clusters: top categories (SQL)"),
+    ("repository.ClusterRepository", "category_spend", "clusters: top categories (SQL)"),
     ("repository.ClusterRepository", "summaries", "clusters: summaries (SQL)"),
     ("repository.ClusterRepository", "replace", "clusters: replace value_clusters"),
 )
@@ -453,6 +461,58 @@ async def _storing_floor(url: str, maintenance_mb: int) -> dict[str, float]:
 
 def storing_floor(url: str, maintenance_mb: int) -> dict[str, float]:
     return asyncio.run(_storing_floor(url, maintenance_mb))
+
+
+# -- the aggregation alone, storing nothing: the floor of any layout -----------------------
+
+
+async def _aggregation_floor(
+    url: str, work_mem_mb: int, statement_memory_mb: int
+) -> dict[str, float]:
+    """The traits and spend steps' aggregates, each first counted (``count`` of the whole
+    rows of the query a refresh writes, its ORDER BY dropped: no sort, no rows stored; a
+    ``count(*)`` would let the planner skip the unused aggregates), then run as
+    the refresh runs it (the roll-ups read the per-place table); rolled back. The counts'
+    seconds: what aggregating costs in PostgreSQL whatever a refresh stores."""
+    from sqlalchemy import func, literal_column, select  # noqa: PLC0415
+    from sqlmodel.ext.asyncio.session import AsyncSession  # noqa: PLC0415
+
+    from endcap.db.bulk import batch_memory, no_jit  # noqa: PLC0415
+    from endcap.traits.repository import TraitsRepository  # noqa: PLC0415
+    from endcap.traits.spend_table import PER_SKU, CreateTableAs  # noqa: PLC0415
+    from endcap.traits.traits_table import TRAITS_BUILD  # noqa: PLC0415
+
+    names = {TRAITS_BUILD: "traits", PER_SKU: "per profile x catalog place", BUILD: "roll-ups"}
+    seconds: dict[str, float] = {}
+    original = AsyncSession.execute
+
+    @functools.wraps(original)
+    async def execute(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(statement, CreateTableAs) and statement.name in names:
+            # count(whole row): with count(*) the planner drops the unused aggregates.
+            rows = statement.query.order_by(None).subquery("aggregated")
+            counted = select(func.count(literal_column("aggregated"))).select_from(rows)
+            started = time.perf_counter()
+            await original(self, counted)
+            seconds[names[statement.name]] = time.perf_counter() - started
+        return await original(self, statement, *args, **kwargs)
+
+    AsyncSession.execute = execute  # type: ignore[method-assign]
+    settings = settings_for(url)
+    async with standalone_session(settings.database) as session:
+        await batch_memory(session, work_mem_mb)
+        await no_jit(session)
+        traits = TraitsRepository(session, statement_memory_mb=statement_memory_mb)
+        as_of = await traits.latest_purchase()
+        assert as_of is not None
+        await traits.rebuild_profile_traits(as_of)
+        await traits.rebuild_spend(as_of)
+        await session.rollback()
+    return seconds
+
+
+def aggregation_floor(url: str, work_mem_mb: int, statement_memory_mb: int) -> dict[str, float]:
+    return asyncio.run(_aggregation_floor(url, work_mem_mb, statement_memory_mb))
 
 
 TRAIT_TOTALS = (
@@ -915,6 +975,21 @@ def run_size(profiles: int, args: argparse.Namespace, outdir: Path) -> dict[str,
             + ")",
             flush=True,
         )
+        aggregating = in_child(
+            "aggregation floor",
+            args.timeout,
+            aggregation_floor,
+            url,
+            args.work_mem_mb,
+            args.statement_memory_mb,
+        )
+        print(
+            "  aggregating alone (counted, nothing sorted or stored):"
+            f" {sum(aggregating.values()):.1f} s ("
+            + ", ".join(f"{k} {v:.1f}" for k, v in aggregating.items())
+            + ")",
+            flush=True,
+        )
         plans: list[dict[str, Any]] = []
         if args.explain:
             plans = in_child("explain", args.timeout, explain_in_child, url, args.work_mem_mb)
@@ -972,6 +1047,7 @@ def run_size(profiles: int, args: argparse.Namespace, outdir: Path) -> dict[str,
         "vacuum_seconds": vacuum_seconds,
         "refreshes": refreshes,
         "floor": floor,
+        "aggregating": aggregating,
         "plans": plans,
         "sizes": sizes,
         "endcap_numbers": endcap_numbers,
@@ -1038,6 +1114,14 @@ def print_floor(r: dict[str, Any]) -> None:
         f" aggregation) takes {floor:.1f} s = {floor / theirs:.1f}x DuckDB's whole aggregation;"
         f" with the traits step and publish {with_rest:.1f} s = {with_rest / theirs:.1f}x;"
         f" the spend step's aggregation itself {float(mine['spend']) - floor:.1f} s."
+    )
+    aggregating = sum(r["aggregating"].values())
+    both = aggregating + with_rest
+    print(
+        f"{r['profiles']:,} profiles: aggregating alone in PostgreSQL (the refresh's traits and"
+        f" spend aggregates counted, nothing sorted or stored) takes {aggregating:.1f} s ="
+        f" {aggregating / theirs:.1f}x DuckDB's whole aggregation, which stores its tables;"
+        f" with storing as above {both:.1f} s = {both / theirs:.1f}x."
     )
 
 
