@@ -21,7 +21,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from endcap.catalog.models import Brand, Manufacturer, Product
 from endcap.db.base import table_of
 from endcap.identity.models import Customer, Profile
-from endcap.traits.models import SPEND_SAMPLE, TRAITS_SAMPLE, ProfileSpend, ProfileTraits
+from endcap.traits.models import (
+    SPEND_SAMPLE,
+    TRAITS_SAMPLE,
+    ProfileSpend,
+    ProfileTraits,
+    ValueClusterLabel,
+)
 
 AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
 TRAITS_TABLE = table_of(ProfileTraits)
@@ -92,6 +98,29 @@ async def insert_rows(session: AsyncSession, table: Any, rows: Iterable[Mapping[
     batch = list(rows)
     if batch:
         await session.execute(insert(table), batch)
+
+
+async def issue_cluster_labels(session: AsyncSession, count: int) -> None:
+    """Value-cluster labels 1 to ``count`` as a refresh issues them (rules may name only
+    those, audiences/known_clusters.py), instead of whatever the database held."""
+    labels = table_of(ValueClusterLabel)
+    await session.execute(delete(labels))
+    await insert_rows(
+        session,
+        labels,
+        (
+            {
+                "label": label,
+                "features": [],
+                "centroid": [],
+                "scaler_mean": [],
+                "scaler_scale": [],
+                "issued_at": AS_OF,
+                "refreshed_at": AS_OF,
+            }
+            for label in range(1, count + 1)
+        ),
+    )
 
 
 def traits_row(profile_id: int, **values: Any) -> dict[str, Any]:

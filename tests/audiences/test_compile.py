@@ -44,6 +44,7 @@ from tests.audiences.data import (
     customer_row,
     empty_the_universe,
     insert_rows,
+    issue_cluster_labels,
     new_profiles,
     new_tag,
     spend_row,
@@ -79,6 +80,7 @@ class Shop:
 @pytest.fixture
 async def shop(session: AsyncSession) -> Shop:
     await empty_the_universe(session)
+    await issue_cluster_labels(session, 3)
     tag = new_tag()
 
     def item(department: str, category: str, brand: str, maker: str) -> Item:

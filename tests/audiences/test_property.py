@@ -41,6 +41,7 @@ from tests.audiences.data import (
     customer_row,
     empty_the_universe,
     insert_rows,
+    issue_cluster_labels,
     new_profiles,
     new_tag,
     spend_row,
@@ -67,7 +68,7 @@ NUMBER_TRAITS = {
     "p_alive": EIGHTHS,
     "expected_baskets_12m": EIGHTHS,
     "baskets_52w": list(range(7)),
-    "value_cluster": list(range(4)),
+    "value_cluster": list(range(1, 5)),  # labels 1 to 4 are issued (write_shop)
     "recency_days": list(range(14)),  # the shop's purchases are 0 to 12 days and hours back
     "tenure_days": list(range(26)),
 }
@@ -189,7 +190,7 @@ def profile_traits(draw: st.DrawFn) -> dict[str, Any]:
         "p_alive": draw(maybe(st.sampled_from(EIGHTHS))),
         "expected_baskets_12m": draw(maybe(st.sampled_from(EIGHTHS))),
         "baskets_52w": draw(st.integers(0, 6)),
-        "value_cluster": draw(maybe(st.integers(0, 3))),
+        "value_cluster": draw(maybe(st.integers(1, 4))),
         "value_tier": draw(maybe(st.sampled_from(VALUE_TIERS))),
     }
 
@@ -315,7 +316,7 @@ def rules(world: World) -> st.SearchStrategy[dict[str, Any]]:
         st.lists(st.sampled_from(VALUE_TIERS), min_size=1, max_size=3).map(
             lambda tiers: {"value_tier": tiers}
         ),
-        st.lists(st.integers(0, 3), min_size=1, max_size=2).map(lambda c: {"cluster": c}),
+        st.lists(st.integers(1, 4), min_size=1, max_size=2).map(lambda c: {"cluster": c}),
         attribute_conditions(),
     )
     rule = condition
@@ -349,6 +350,7 @@ async def write_shop(session: AsyncSession, shop: ShopData, world: World) -> Fra
     await insert_rows(session, TRAITS_TABLE, traits)
     await insert_rows(session, SPEND, spend)
     await insert_rows(session, CUSTOMERS, customers)
+    await issue_cluster_labels(session, 4)
     # The estimate sample's tables hold the same columns; here, every profile. Its traits
     # also hold each profile's spend in every category, as a refresh writes them, and its
     # slot (any will do: the statements read the slots as the tables give them).

@@ -99,3 +99,25 @@ def test_a_brand_cannot_read_the_clusters(brand: EndcapClient) -> None:
     with pytest.raises(EndcapAPIError) as refused:
         brand.request("GET", "/api/v1/traits/clusters")
     assert refused.value.status == 403
+
+
+def test_a_rule_on_a_cluster_never_issued_is_refused_naming_the_labels(
+    admin: EndcapClient, retailer: dict[str, Any]
+) -> None:
+    live = [c["label"] for c in admin.request("GET", "/api/v1/traits/clusters").json()["clusters"]]
+    rule = {"and": [{"cluster": [live[0], 999]}, {"trait": "baskets_52w", "op": ">=", "value": 1}]}
+    with pytest.raises(EndcapAPIError) as refused:
+        admin.request("POST", "/api/v1/audiences/estimate", json={"rule": rule})
+    assert refused.value.status == 422
+    [error] = refused.value.problem["errors"]
+    assert error["field"] == "/rule/and/0"
+    assert error["message"].startswith("no value cluster 999 (labels issued: 1 to ")
+    with pytest.raises(EndcapAPIError) as saved:
+        admin.request("POST", "/api/v1/audiences", json={"name": "nobody", "rule": rule})
+    assert saved.value.status == 422
+    # The labels that exist are fine, in the trait form too.
+    labelled = {"trait": "value_cluster", "op": "in", "value": live}
+    answer = admin.request(
+        "POST", "/api/v1/audiences/estimate", json={"rule": labelled, "exact": True}
+    ).json()
+    assert answer["size"] > 0

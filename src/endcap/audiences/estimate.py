@@ -17,6 +17,7 @@ from sqlalchemy import Select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.audiences.compile import compile_rule, uses_days, uses_share
+from endcap.audiences.known_clusters import ensure_known_clusters
 from endcap.audiences.references import ensure_rule_not_sensitive, resolve_targets
 from endcap.audiences.repository import AudienceRepository
 from endcap.audiences.rule_parser import parse_rule
@@ -116,15 +117,17 @@ async def members_query(
     ``as_of`` is what ``recency_days`` and ``tenure_days`` count up to; by default
     the newest traits' ``as_of``, read only when the rule counts days.
 
-    Raises :class:`~endcap.errors.InvalidRequestError` (422) for a malformed rule or an
-    unknown catalog name, and :class:`~endcap.privacy.sensitive.SensitiveCategoryError`
-    (422) for a rule on a sensitive department or category; each error points at the
-    offending part of the rule.
+    Raises :class:`~endcap.errors.InvalidRequestError` (422) for a malformed rule, an
+    unknown catalog name or a value-cluster label never issued, and
+    :class:`~endcap.privacy.sensitive.SensitiveCategoryError` (422) for a rule on a
+    sensitive department or category; each error points at the offending part of the
+    rule.
     """
     parsed = parse_rule(rule, pointer=pointer)
     repository = AudienceRepository(session)
     targets = await resolve_targets(repository, parsed)
     ensure_rule_not_sensitive(targets, sensitive)
+    await ensure_known_clusters(session, parsed)
     if as_of is None and uses_days(parsed):
         # Without traits the universe is empty, and any moment gives the same nothing.
         as_of = await repository.latest_as_of() or utcnow()
