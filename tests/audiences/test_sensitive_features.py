@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.audiences.features import BASE_FEATURES, FeatureRepository, SpendColumn
+from endcap.audiences.features import BASE_FEATURES, Excluded, FeatureRepository, SpendColumn
 from endcap.audiences.modelled import sensitive_lines
 from endcap.config import DatabaseSettings, Settings
 from endcap.identity.repository import IdentityRepository
@@ -26,12 +26,15 @@ FILES = {
         f"{TAG}-coffee,Coffee,Brew {TAG},Brew Co {TAG},Coffee {TAG},Pantry {TAG}\n"
         f"{TAG}-beer,Beer,Cheers {TAG},Cheers Co {TAG},Beer {TAG},Alcohol\n"
         f"{TAG}-ice,Ice cream,Cold {TAG},Cold Co {TAG},Ice Cream {TAG},Frozen {TAG}\n"
+        # One category name on two shelves, one of them sensitive.
+        f"{TAG}-chips,Chips,Crisp {TAG},Crisp Co {TAG},Snacks {TAG},Pantry {TAG}\n"
+        f"{TAG}-nuts,Bar nuts,Crisp {TAG},Crisp Co {TAG},Snacks {TAG},Alcohol\n"
     ),
-    "customers": "customer_id\n" + "".join(f"{TAG}-{s}\n" for s in "abc"),
+    "customers": "customer_id\n" + "".join(f"{TAG}-{s}\n" for s in "abcd"),
     "identifiers": "customer_id,id_type,id_value\n"
-    + "".join(f"{TAG}-{s},loyalty_card,L{TAG}{s}\n" for s in "abc"),
+    + "".join(f"{TAG}-{s},loyalty_card,L{TAG}{s}\n" for s in "abcd"),
     # a: Coffee 10, with Ice Cream 7 in the same basket, and Beer 50 in another; b: the
-    # same Coffee alone; c: only Beer.
+    # same Coffee alone; c: only Beer; d: Snacks 10 from Pantry and 90 from Alcohol.
     "transactions": (
         "transaction_id,line_no,occurred_at,sku,quantity,sales_value,customer_id,channel\n"
         f"{TAG}-1,1,2026-05-20T10:00:00Z,{TAG}-coffee,1,10.00,{TAG}-a,store\n"
@@ -39,6 +42,8 @@ FILES = {
         f"{TAG}-2,1,2026-05-21T10:00:00Z,{TAG}-beer,2,50.00,{TAG}-a,online\n"
         f"{TAG}-3,1,2026-05-20T10:00:00Z,{TAG}-coffee,1,10.00,{TAG}-b,store\n"
         f"{TAG}-4,1,2026-05-22T10:00:00Z,{TAG}-beer,1,30.00,{TAG}-c,store\n"
+        f"{TAG}-5,1,2026-05-22T10:00:00Z,{TAG}-chips,1,10.00,{TAG}-d,store\n"
+        f"{TAG}-5,2,2026-05-22T10:00:00Z,{TAG}-nuts,1,90.00,{TAG}-d,store\n"
     ),
 }
 
@@ -53,7 +58,7 @@ async def _shoppers(session: AsyncSession, database: DatabaseSettings, folder: P
         assert report.status == "loaded", report.rejections[:3]
     identity = IdentityRepository(session)
     shoppers = []
-    for s in "abc":
+    for s in "abcd":
         customer = await identity.customer(f"{TAG}-{s}")
         assert customer is not None
         assert customer.profile_id is not None
@@ -64,7 +69,7 @@ async def _shoppers(session: AsyncSession, database: DatabaseSettings, folder: P
 async def test_the_totals_leave_out_sensitive_lines_and_keep_the_shopper(
     session: AsyncSession, database_settings: DatabaseSettings, tmp_path: Path
 ) -> None:
-    a, b, c = await _shoppers(session, database_settings, tmp_path)
+    a, b, c, _ = await _shoppers(session, database_settings, tmp_path)
     features = FeatureRepository(session)
     policy = SensitiveCategories(departments=("Alcohol",), categories=(f"ice cream {TAG}",))
     excluded = sensitive_lines(await features.category_tree(), policy)
@@ -77,7 +82,7 @@ async def test_the_totals_leave_out_sensitive_lines_and_keep_the_shopper(
     def rows(frame_ids: np.ndarray, matrix: np.ndarray) -> dict[int, list[float]]:
         return {int(i): matrix[int(np.searchsorted(frame_ids, i))].tolist() for i in (a, b, c)}
 
-    seen = await features.frame(CUTOFF, coffee)
+    seen = await features.frame(CUTOFF, coffee, excluded=Excluded())
     everything = rows(seen.profile_ids, seen.matrix)
     named = dict(zip(seen.names, everything[a], strict=True))
     assert named["spend_52w"] == 67.0  # the check below could not pass by accident
@@ -98,3 +103,19 @@ async def test_the_totals_leave_out_sensitive_lines_and_keep_the_shopper(
     }
     # c bought only Beer: still in the population, with nothing to go on.
     assert shown[c] == [0.0] * len(kept.names)
+
+
+async def test_a_category_named_on_a_sensitive_shelf_too_sums_only_the_other_shelf(
+    session: AsyncSession, database_settings: DatabaseSettings, tmp_path: Path
+) -> None:
+    *_, d = await _shoppers(session, database_settings, tmp_path)
+    features = FeatureRepository(session)
+    excluded = sensitive_lines(await features.category_tree(), SensitiveCategories(("Alcohol",)))
+    snacks = [SpendColumn(f"category:Snacks {TAG}", (f"Snacks {TAG}",))]
+
+    frame = await features.frame(CUTOFF, snacks, excluded=excluded)
+    found = frame.matrix[int(np.searchsorted(frame.profile_ids, d))].tolist()
+    row = dict(zip(frame.names, found, strict=True))
+    # Not 100: the column less spend_52w would then be the 90 spent on the Alcohol shelf.
+    assert row[f"category:Snacks {TAG}"] == 10.0
+    assert row["spend_52w"] == 10.0

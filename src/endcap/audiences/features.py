@@ -61,6 +61,17 @@ class Excluded:
     categories: tuple[str, ...] = ()
 
 
+def _kept(excluded: Excluded) -> list[ColumnElement[bool]]:
+    """The conditions a products-joined line must meet not to be ``excluded``."""
+    p = PRODUCTS.c
+    kept: list[ColumnElement[bool]] = []
+    if excluded.departments:
+        kept.append(p.department.not_in(excluded.departments))
+    if excluded.categories:
+        kept.append(p.category.not_in(excluded.categories))
+    return kept
+
+
 @dataclass(frozen=True, slots=True)
 class TargetFilter:
     """Which purchase lines are the target's: a resolved department, category, brand or maker."""
@@ -91,16 +102,17 @@ class FeatureRepository:
         cutoff: datetime,
         spend_columns: Sequence[SpendColumn],
         *,
+        excluded: Excluded,
         target: TargetFilter | None = None,
         horizon: timedelta | None = None,
-        excluded: Excluded | None = None,
     ) -> FeatureFrame:
         """The features as of ``cutoff``; with ``horizon``, the target label after it too.
-        No feature sums an ``excluded`` line; a shopper who bought nothing else still
-        belongs to the population, with those features at zero."""
-        base = await self._per_profile(cutoff, target, horizon, excluded or Excluded())
+        No feature sums an ``excluded`` line (required: a caller cannot forget it); a
+        shopper who bought nothing else still belongs to the population, with those
+        features at zero."""
+        base = await self._per_profile(cutoff, target, horizon, excluded)
         ids = base[:, 0].astype(np.int64)
-        spend = await self._category_spend(cutoff, ids, spend_columns)
+        spend = await self._category_spend(cutoff, ids, spend_columns, excluded)
         names = list(BASE_FEATURES) + (list(TARGET_FEATURES) if target else [])
         width = len(names)
         matrix = np.hstack([base[:, 1 : 1 + width], spend]).astype(np.float32)
@@ -118,13 +130,11 @@ class FeatureRepository:
         t, p = LINES.c, PRODUCTS.c
         before = t.occurred_at <= cutoff
         query = select().select_from(LINES)
-        kept: list[ColumnElement[bool]] = []
-        if excluded.departments or excluded.categories or target is not None:
+        kept = _kept(excluded)
+        if kept or target is not None:
+            # An inner join loses no line: a load refuses a line whose SKU is not in the
+            # catalog, and products are never deleted.
             query = query.join(PRODUCTS, p.sku == t.sku)
-        if excluded.departments:
-            kept.append(p.department.not_in(excluded.departments))
-        if excluded.categories:
-            kept.append(p.category.not_in(excluded.categories))
 
         def since(weeks: int) -> ColumnElement[bool]:
             return and_(t.occurred_at > cutoff - timedelta(weeks=weeks), before, *kept)
@@ -181,9 +191,15 @@ class FeatureRepository:
         return m.name.in_(target.keys), query
 
     async def _category_spend(
-        self, cutoff: datetime, ids: np.ndarray, spend_columns: Sequence[SpendColumn]
+        self,
+        cutoff: datetime,
+        ids: np.ndarray,
+        spend_columns: Sequence[SpendColumn],
+        excluded: Excluded,
     ) -> np.ndarray:
-        """52-week spend per profile (rows as ``ids``) and spend column."""
+        """52-week spend per profile (rows as ``ids``) and spend column. A column names
+        categories, and a name may be in a sensitive department too: those lines are left
+        out, or the column less the totals would be their spend."""
         out = np.zeros((ids.shape[0], len(spend_columns)), dtype=np.float32)
         wanted = sorted({c for column in spend_columns for c in column.categories})
         if not wanted or ids.shape[0] == 0:
@@ -198,6 +214,7 @@ class FeatureRepository:
                 t.occurred_at > cutoff - timedelta(weeks=52),
                 t.occurred_at <= cutoff,
                 p.category.in_(wanted),
+                *_kept(excluded),
             )
             .group_by(p.category, t.profile_id)
         )
