@@ -28,12 +28,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.audiences.estimate import estimate_size, members_query
+from endcap.db.base import table_of
 from endcap.errors import InvalidRequestError
 from endcap.privacy.sensitive import SensitiveCategories, SensitiveCategoryError
+from endcap.traits.models import ValueClusterLabel
 from tests.audiences.data import (
     AS_OF,
     CUSTOMERS,
@@ -500,3 +503,24 @@ async def test_days_count_to_the_newest_traits_unless_told_otherwise(
     within_100 = trait("recency_days", "<=", 100)
     # a is 73 days back then, d 100 days and 23 hours, b 101 days.
     assert await estimate_size(session, within_100, sensitive=shop.sensitive, as_of=later) == 2
+
+
+async def test_a_cluster_label_no_refresh_issued_is_refused_when_a_request_names_it(
+    session: AsyncSession, shop: Shop
+) -> None:
+    """Labels 1 to 3 are issued; 4 never was. Refreshes do not check (known_clusters.py)."""
+    assert await members(session, shop, {"cluster": [3]}) == "f"
+    assert await members(session, shop, trait("value_cluster", "!=", 4)) == "abdf"
+    message = "no value cluster 4 (labels issued: 1 to 3; GET /api/v1/traits/clusters shows them)"
+    for rule, refreshed in (({"cluster": [2, 4, 4]}, "b"), (trait("value_cluster", "=", 4), "")):
+        with pytest.raises(InvalidRequestError) as refused:
+            await estimate_size(session, {"or": [rule]}, sensitive=shop.sensitive, pointer="/rule")
+        assert refused.value.extra["errors"] == [{"field": "/rule/or/0", "message": message}]
+        query = await members_query(session, rule, sensitive=shop.sensitive, requested=False)
+        found = {int(row[0]) for row in (await session.execute(query)).all()}
+        assert shop.labels(found) == refreshed
+    # Before the first refresh after migration 0017 no label has a row; the profiles' count.
+    await session.execute(delete(table_of(ValueClusterLabel)))
+    assert await members(session, shop, {"cluster": [3]}) == "f"
+    with pytest.raises(InvalidRequestError):
+        await estimate_size(session, {"cluster": [4]}, sensitive=shop.sensitive)

@@ -110,12 +110,15 @@ async def members_query(
     pointer: str = "",
     as_of: datetime | None = None,
     sources: Sources = EVERYONE,
+    requested: bool = True,
 ) -> Select[Any]:
     """The select of the ids of the profiles ``rule`` (decoded JSON) selects.
 
     ``pointer`` is where the rule sits in the request (e.g. ``/rule``), for errors.
     ``as_of`` is what ``recency_days`` and ``tenure_days`` count up to; by default
-    the newest traits' ``as_of``, read only when the rule counts days.
+    the newest traits' ``as_of``, read only when the rule counts days. ``requested``:
+    the rule comes with a request (not a refresh of a saved one), so cluster labels are
+    checked too (known_clusters.py).
 
     Raises :class:`~endcap.errors.InvalidRequestError` (422) for a malformed rule, an
     unknown catalog name or a value-cluster label never issued, and
@@ -127,7 +130,8 @@ async def members_query(
     repository = AudienceRepository(session)
     targets = await resolve_targets(repository, parsed)
     ensure_rule_not_sensitive(targets, sensitive)
-    await ensure_known_clusters(session, parsed)
+    if requested:
+        await ensure_known_clusters(session, parsed)
     if as_of is None and uses_days(parsed):
         # Without traits the universe is empty, and any moment gives the same nothing.
         as_of = await repository.latest_as_of() or utcnow()

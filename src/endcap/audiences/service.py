@@ -244,7 +244,11 @@ class AudienceService:
         report = None
         if modelled is None:
             members = await members_query(
-                self.session, audience.rule, sensitive=self.sensitive, pointer="/rule"
+                self.session,
+                audience.rule,
+                sensitive=self.sensitive,
+                pointer="/rule",
+                requested=False,
             )
             size = await self.audiences.store_members(audience.id, version, members)
         else:

@@ -36,6 +36,14 @@ class ClusterLabelRepository:
         found = (await self.session.execute(select(func.max(LABELS.c.label)))).scalar_one()
         return None if found is None else int(found)
 
+    async def highest_in_use(self) -> int | None:
+        """The highest label issued or carried by a profile: before the first refresh after
+        migration 0017 the profiles carry labels that no row records yet."""
+        issued = await self.highest_issued()
+        carried = (await self.session.execute(select(func.max(TRAITS.c.value_cluster)))).scalar()
+        found = [int(label) for label in (issued, carried) if label is not None]
+        return max(found, default=None)
+
     async def last_silhouette(self) -> float | None:
         query = select(CLUSTERS.c.silhouette).limit(1)
         found = (await self.session.execute(query)).scalar_one_or_none()
