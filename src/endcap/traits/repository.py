@@ -20,6 +20,7 @@ from sqlalchemy import (
     cast,
     delete,
     distinct,
+    exists,
     func,
     insert,
     literal,
@@ -37,6 +38,7 @@ from endcap.db.base import table_of
 from endcap.db.bulk import is_postgres
 from endcap.db.parallel import parallel_plan, statement_memory
 from endcap.db.types import UTCDateTime
+from endcap.identity.models import Profile
 from endcap.purchases.models import TransactionLine
 from endcap.traits.full_spend import (
     PER_SKU_CENTS,
@@ -77,6 +79,7 @@ LINES = table_of(TransactionLine)
 PRODUCTS = table_of(Product)
 BRANDS = table_of(Brand)
 MANUFACTURERS = table_of(Manufacturer)
+PROFILES = table_of(Profile)
 TRAITS = table_of(ProfileTraits)
 SPEND = table_of(ProfileSpend)
 REFRESHES = table_of(TraitRefresh)
@@ -243,6 +246,27 @@ class TraitsRepository:
         if self.spend is not SPEND:
             await swap_in_build_table(self.session)
             self.spend = SPEND
+
+    async def drop_erased(self) -> int:
+        """After a full refresh's spend swap, on PostgreSQL: hold erasures off until the
+        commit, and drop the rows computed for shoppers erased while the refresh ran; how
+        many shoppers.
+
+        Those rows were read before the erasure committed. Kept, their spend rows would
+        outlive the shopper, and their traits would fail the sample's and the build
+        table's foreign keys, failing the whole refresh. The lock is the one that key's
+        validation takes anyway. Taken after the live spend table was dropped it cannot
+        deadlock with an erasure: one that has begun waits at that table, before it
+        touches ``profiles`` (privacy/repository.py deletes spend rows first)."""
+        if self.traits_table is TRAITS or not is_postgres(self.session):
+            return 0
+        await self.session.execute(text("LOCK TABLE profiles IN SHARE ROW EXCLUSIVE MODE"))
+        t = self.traits_table.c
+        gone = select(t.profile_id).where(~exists().where(PROFILES.c.id == t.profile_id))
+        erased = [int(i) for i in (await self.session.execute(gone)).scalars()]
+        for table in (self.spend, self.traits_table) if erased else ():
+            await self.session.execute(delete(table).where(table.c.profile_id.in_(erased)))
+        return len(erased)
 
     async def publish_traits(self) -> None:
         """Make the rebuilt traits rows the ones audiences read (a no-op unless built

@@ -1,0 +1,115 @@
+"""A full trait refresh while a shopper is erased: the erasure commits after the refresh
+read the purchases, and the refresh must neither fail (its traits would break the foreign
+keys to profiles) nor bring the shopper's spend rows back (traits/repository.py
+``drop_erased``)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Table, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.config import DatabaseSettings, Settings
+from endcap.db.base import table_of
+from endcap.db.engine import SessionFactory, create_engine, create_session_factory
+from endcap.identity.repository import IdentityRepository
+from endcap.ingest.contract import LOAD_ORDER
+from endcap.ingest.service import IngestService
+from endcap.privacy.erasure import ErasureService
+from endcap.privacy.schemas import ErasureRequest
+from endcap.synthetic import generate
+from endcap.traits.models import SPEND_SAMPLE, TRAITS_SAMPLE, ProfileSpend, ProfileTraits
+from endcap.traits.repository import TraitsRepository
+from endcap.traits.service import RefreshMode, TraitsService
+from tests.support import databases
+
+TABLES: tuple[Table, ...] = (
+    table_of(ProfileTraits),
+    table_of(ProfileSpend),
+    TRAITS_SAMPLE,
+    SPEND_SAMPLE,
+)
+
+
+@pytest.fixture
+def settings(backend: str, tmp_path: Path) -> Iterator[Settings]:
+    """A database of this test's own: the erasure commits from a second connection."""
+    with databases.migrated_database(backend, lambda: tmp_path, "endcap_test_erase_race") as url:
+        chosen = Settings()
+        chosen.database = DatabaseSettings(url=url)
+        yield chosen
+
+
+@pytest.fixture
+async def sessions(settings: Settings) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(settings.database)
+    yield create_session_factory(engine)
+    await engine.dispose()
+
+
+def _first_buyer(transactions: str) -> str:
+    with Path(transactions).open(encoding="utf-8") as handle:
+        return next(r["customer_id"] for r in csv.DictReader(handle) if r["customer_id"])
+
+
+async def _rows_of(session: AsyncSession, profile_id: int) -> dict[str, int]:
+    found = {}
+    for table in TABLES:
+        query = select(func.count()).select_from(table).where(table.c.profile_id == profile_id)
+        found[table.name] = int((await session.execute(query)).scalar_one())
+    return found
+
+
+@pytest.mark.postgres
+async def test_a_shopper_erased_during_a_full_refresh_is_left_out_and_the_refresh_succeeds(
+    settings: Settings, sessions: SessionFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = generate(tmp_path / "retailer", 400, seed=5)
+    async with sessions() as session:
+        for entity in LOAD_ORDER:
+            report = await IngestService(session, settings).load(
+                entity, Path(summary.paths[entity])
+            )
+            assert report.status == "loaded", report.rejections[:3]
+        await session.commit()
+    customer = _first_buyer(summary.paths["transactions"])
+    async with sessions() as session:
+        found = await IdentityRepository(session).customer(customer)
+        assert found is not None
+        assert found.profile_id is not None
+        erased = found.profile_id
+        # A sample of about 50: its traits have a foreign key to profiles too.
+        await TraitsService(session, sample_profiles=50).refresh(mode=RefreshMode.FULL)
+        await session.commit()
+        before = await _rows_of(session, erased)
+    assert before["profile_traits"] == 1
+    assert before["profile_spend"] > 0
+
+    rebuild_spend = TraitsRepository.rebuild_spend
+
+    async def then_erase(self: TraitsRepository, *args: Any, **kwargs: Any) -> Any:
+        built = await rebuild_spend(self, *args, **kwargs)
+        async with sessions() as other:  # commits while the refresh is still open
+            await ErasureService(other, settings).erase(
+                ErasureRequest(customer_id=customer), requested_by=None
+            )
+            await other.commit()
+        return built
+
+    monkeypatch.setattr(TraitsRepository, "rebuild_spend", then_erase)
+    async with sessions() as session:
+        report = await TraitsService(session, sample_profiles=50).refresh(mode=RefreshMode.FULL)
+        await session.commit()
+    monkeypatch.undo()
+
+    async with sessions() as session:
+        assert await _rows_of(session, erased) == dict.fromkeys(before, 0)
+        traits = table_of(ProfileTraits)
+        left = (await session.execute(select(func.count()).select_from(traits))).scalar_one()
+    assert report.profiles == left > 0
+    assert report.spend_rows["category"] > 0
