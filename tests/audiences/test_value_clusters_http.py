@@ -37,7 +37,8 @@ async def _from_the_database(url: str) -> tuple[list[Any], list[Any]]:
 
 
 def _expected_tops(spend: list[Any]) -> dict[int, list[tuple[str, float, float]]]:
-    """Top five by index among the categories holding 1% of the cluster's spend or more."""
+    """Top five by index among the categories holding 1% of the cluster's spend or more,
+    with an index of 100 or more."""
     per: dict[int, dict[str, float]] = defaultdict(dict)
     everyone: dict[str, float] = defaultdict(float)
     for cluster, key, total in spend:
@@ -50,7 +51,7 @@ def _expected_tops(spend: list[Any]) -> dict[int, list[tuple[str, float, float]]
         scored = [
             (100 * (v / own) / (everyone[k] / overall), v, k)
             for k, v in categories.items()
-            if v > 0 and v / own >= 0.01
+            if v > 0 and v / own >= 0.01 and (v / own) / (everyone[k] / overall) >= 1
         ]
         scored.sort(key=lambda s: (-s[0], -s[1], s[2]))
         tops[cluster] = [(k, v / own, index) for index, v, k in scored[:5]]

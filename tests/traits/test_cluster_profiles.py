@@ -17,8 +17,10 @@ def test_a_cluster_leads_with_what_it_buys_more_than_everyone_not_with_the_big_c
     ]  # fmt: skip
     tops = top_categories(rows)
 
-    assert [t["category"] for t in tops[1]] == ["Wine", "Milk", "Baby"]
-    assert [t["category"] for t in tops[2]] == ["Baby", "Milk", "Wine"]
+    # Under 100 nothing is listed: Baby for cluster 1, Wine for cluster 2, and Milk for
+    # cluster 2 (59.7% of its spend against 59.85% of everyone's; cluster 1: 60%).
+    assert [t["category"] for t in tops[1]] == ["Wine", "Milk"]
+    assert [t["category"] for t in tops[2]] == ["Baby"]
     # Wine: 30% of cluster 1's spend, 400 of everyone's 2,005 (19.95%).
     assert tops[1][0]["share"] == 0.3
     assert tops[1][0]["index"] == round(100 * 0.3 / (400 / 2005), 1)
@@ -30,3 +32,13 @@ def test_at_most_five_and_ties_go_to_more_spend_then_the_name() -> None:
     tops = top_categories(rows)
     assert [t["category"] for t in tops[1]] == ["G", "A", "B", "C", "D"]
     assert {t["index"] for t in tops[1]} == {100.0}
+
+
+def test_returns_that_cancel_a_category_out_leave_it_unranked_instead_of_failing() -> None:
+    rows = [
+        (1, "Milk", Decimal("100")), (1, "Beer", Decimal("-20")),
+        (2, "Milk", Decimal("100")), (2, "Beer", Decimal("20")),
+    ]  # fmt: skip
+    tops = top_categories(rows)  # Beer sums to 0 over everyone: no index
+    assert [t["category"] for t in tops[1]] == ["Milk"]  # 125% of its net spend
+    assert all(t["category"] != "Beer" for t in tops[2])

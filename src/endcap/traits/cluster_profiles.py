@@ -6,7 +6,8 @@ the synthetic retailer all three clusters showed the same five), which says noth
 the cluster. So a category is ranked by its index: its share of the cluster's 52-week spend
 over its share of all clustered shoppers' spend (100: as much as everyone; 200: twice).
 Only categories holding at least :data:`MIN_SHARE` of the cluster's spend are ranked, so
-that a category a handful of its shoppers bought once does not lead.
+that a category a handful of its shoppers bought once does not lead, and only those with an
+index of 100 or more are listed: fewer than five when few set the cluster apart.
 """
 
 from __future__ import annotations
@@ -39,10 +40,13 @@ def top_categories(rows: Iterable[tuple[int, str, Decimal]]) -> dict[int, list[d
         own = sum(categories.values(), Decimal(0))
         ranked = []
         for category, total in categories.items():
-            if own <= 0 or total <= 0 or total / own < MIN_SHARE:
+            # Returns can make a sum zero or negative: no share to speak of then.
+            if min(own, total, everyone[category], overall) <= 0 or total / own < MIN_SHARE:
                 continue
             share = total / own
             index = 100 * share / (everyone[category] / overall)
+            if index < 100:  # bought less than by everyone: it does not set the cluster apart
+                continue
             ranked.append((-index, -total, category, share))
         ranked.sort()
         tops[cluster] = [
