@@ -20,7 +20,8 @@ from endcap.audiences.models import (
 from endcap.config import DatabaseSettings, PrivacySettings, Settings
 from endcap.consent.models import ProfileConsent, Purpose
 from endcap.errors import ConflictError, NotFoundError
-from endcap.identity.models import IdType
+from endcap.identity.models import IdType, ProfileMerge
+from endcap.identity.repository import IdentityRepository
 from endcap.marketplace.models import CampaignStatus
 from endcap.partners.models import Partner, PartnerKind
 from endcap.privacy.channels import Channel
@@ -142,6 +143,44 @@ async def test_an_erased_shopper_leaves_every_audience_version_and_seed(
         found = await session.get(AudienceVersion, (audience.id, version), populate_existing=True)
         assert found is not None
         assert (found.size, found.reach) == (size, reach)
+
+
+async def test_an_erased_shopper_leaves_the_versions_that_hold_an_id_merged_away_since(
+    session: AsyncSession, settings: Settings, tmp_path: Path
+) -> None:
+    """A version refreshed before a key-chain merge holds the id the shopper had then; the
+    merge folded that profile into the one erased now. Its rows must go too."""
+    shop = await load_tiny(session, settings, tmp_path)
+    profile = await _count(
+        session, "SELECT profile_id FROM customers WHERE customer_id = :c", c=shop.id("c3")
+    )
+    old = await IdentityRepository(session).next_profile_id()  # a profile folded into it
+    session.add(
+        ProfileMerge(from_profile_id=old, into_profile_id=profile, kind="merge", customers_moved=1)
+    )
+    audience = Audience(name=f"merged {shop.tag}", kind=AudienceKind.LOOKALIKE, spec={})
+    session.add(audience)
+    await session.flush()
+    reach = {channel.value: 40 for channel in Channel}
+    session.add_all(
+        [
+            AudienceVersion(audience_id=audience.id, version=1, size=50, reach=reach),
+            AudienceMember(audience_id=audience.id, version=1, profile_id=old),
+            AudienceSeed(audience_id=audience.id, profile_id=old),
+        ]
+    )
+    await session.flush()
+
+    await ErasureService(session, settings).erase(
+        ErasureRequest(customer_id=shop.id("c3")), requested_by=None
+    )
+
+    members = "SELECT count(*) FROM audience_members WHERE profile_id = :p"
+    seeds = "SELECT count(*) FROM audience_seeds WHERE profile_id = :p"
+    assert await _count(session, members, p=old) == 0
+    assert await _count(session, seeds, p=old) == 0
+    merges = "SELECT count(*) FROM profile_merges WHERE from_profile_id = :p"
+    assert await _count(session, merges, p=old) == 0
 
 
 async def test_an_erased_shopper_leaves_the_record_of_who_activations_reached(

@@ -89,7 +89,8 @@ class ErasureService:
         tombstone.activation_files_scrubbed = await asyncio.to_thread(
             scrub_files, files, self.drop_dir, named_by, match_keys
         )
-        await self.erase_rows.profiles(profile_ids)
+        # Versions, seeds and contacts written before a merge hold the id merged away.
+        await self.erase_rows.profiles(named_by)
         tombstone.erased_at = utcnow()  # done, but for the commit (see membership.py)
         stored = await self.erase_rows.add_tombstone(tombstone)
         return Tombstone.model_validate(stored, from_attributes=True)
