@@ -32,6 +32,7 @@ from sqlmodel import col
 from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from endcap.activation.repository import PROFILE_MOVES_LOCK
 from endcap.audiences.frozen_overlaps import PairCount
 from endcap.audiences.models import Audience, AudienceMember, AudienceStatus, AudienceVersion
 from endcap.audiences.shown_consent import ANY_PURPOSE, PURPOSE_BITS, held_now, holds
@@ -41,10 +42,12 @@ from endcap.db.base import table_of
 from endcap.db.bulk import drop_staged, staged_rows
 from endcap.db.locks import hold_lock, take_sqlite_write_lock
 from endcap.db.types import utcnow
+from endcap.identity.models import Profile
 from endcap.pagination import PageRequest, keyset
 from endcap.privacy.models import ErasureTombstone
 
 MEMBERS = table_of(AudienceMember)
+PROFILES = table_of(Profile)
 PUBLICATION_LOCK = "audience-publication"
 FETCH_ROWS = 100_000
 # How long before a version's refresh an erasure still counts as one that may have come
@@ -199,15 +202,26 @@ class MembershipRepository:
         self, audience_id: uuid.UUID, version: int, members: Select[Any]
     ) -> int:
         """Write the members ``members`` selects as ``version`` (one INSERT ... SELECT), each
-        with the consent purposes it holds now (shown_consent.py)."""
+        with the consent purposes it holds now (shown_consent.py).
+
+        Erasures and key-chain merges (which hold the profile-moves lock exclusively) wait
+        from here to the commit, and the ones committed before are seen: an erasure
+        deletes the members it can see, so one committing while these rows were written
+        left its shopper in the version. Only ids whose profile still exists are written
+        (a model's were read long before)."""
+        await hold_lock(self.session, PROFILE_MOVES_LOCK, shared=True)
         ids = members.subquery()
         held = held_now()
-        query = select(
-            literal(audience_id, MEMBERS.c.audience_id.type),
-            literal(version),
-            ids.c[0],
-            func.coalesce(held.c.bits, 0),
-        ).outerjoin(held, held.c.profile_id == ids.c[0])
+        query = (
+            select(
+                literal(audience_id, MEMBERS.c.audience_id.type),
+                literal(version),
+                ids.c[0],
+                func.coalesce(held.c.bits, 0),
+            )
+            .join(PROFILES, PROFILES.c.id == ids.c[0])
+            .outerjoin(held, held.c.profile_id == ids.c[0])
+        )
         columns = ["audience_id", "version", "profile_id", "purposes_at_refresh"]
         await self.session.execute(insert(MEMBERS).from_select(columns, query))
         return await self.count(audience_id, version)
