@@ -60,6 +60,11 @@ def print_report(report: IngestReport, out: Console) -> None:
         f"{report.rows_read} read, {report.rows_inserted} inserted, {report.rows_updated} updated, "
         f"{report.rows_rejected} rejected ({report.chunks} chunks)"
     )
+    if report.rows_suppressed:
+        out.print(
+            f"{report.rows_suppressed} rows of erased shoppers suppressed (their records are"
+            " left out, their purchases load without the customer)"
+        )
     if report.resolution:
         r = report.resolution
         out.print(
