@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from endcap.traits.cluster_profiles import top_categories
+from sqlalchemy import delete
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from endcap.privacy.sensitive import SensitiveCategories
+from endcap.traits.cluster_profiles import top_categories, value_clusters
+from endcap.traits.models import ValueCluster
 
 
 def test_a_cluster_leads_with_what_it_buys_more_than_everyone_not_with_the_big_categories() -> None:
@@ -27,10 +33,11 @@ def test_a_cluster_leads_with_what_it_buys_more_than_everyone_not_with_the_big_c
     assert all(t["category"] != "Caviar" for t in tops[2])
 
 
-def test_at_most_five_and_ties_go_to_more_spend_then_the_name() -> None:
-    rows = [(1, name, Decimal(10)) for name in "FEDCBA"] + [(1, "G", Decimal(20))]
+def test_a_refresh_keeps_ten_and_ties_go_to_more_spend_then_the_name() -> None:
+    rows = [(1, name, Decimal(10)) for name in "LKJIHFEDCBA"] + [(1, "G", Decimal(20))]
     tops = top_categories(rows)
-    assert [t["category"] for t in tops[1]] == ["G", "A", "B", "C", "D"]
+    # Ten kept (five are shown, once the sensitive ones are left out: value_clusters).
+    assert [t["category"] for t in tops[1]] == ["G", *"ABCDEFHIJ"]
     assert {t["index"] for t in tops[1]} == {100.0}
 
 
@@ -42,3 +49,32 @@ def test_returns_that_cancel_a_category_out_leave_it_unranked_instead_of_failing
     tops = top_categories(rows)  # Beer sums to 0 over everyone: no index
     assert [t["category"] for t in tops[1]] == ["Milk"]  # 125% of its net spend
     assert all(t["category"] != "Beer" for t in tops[2])
+
+
+async def test_the_retailer_never_sees_a_sensitive_category_as_what_sets_a_cluster_apart(
+    session: AsyncSession,
+) -> None:
+    await session.execute(delete(ValueCluster))
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    session.add(
+        ValueCluster(
+            label=1, profiles=1200, mean_spend_52w=900.0, mean_baskets_52w=30.0,
+            mean_clv_12m=500.0, online_share=0.2, promo_share=0.1,
+            top_categories=[
+                {"category": "Wine", "share": 0.3, "index": 300.0},
+                "Cheese",  # as refreshes before the index stored them: a name alone
+                {"category": "Milk", "share": 0.4, "index": 120.0},
+            ],
+            k=3, silhouette=0.31, drift=None, refreshed_at=now,
+        )
+    )  # fmt: skip
+    await session.flush()
+
+    shown = await value_clusters(session, SensitiveCategories(departments=(), categories=("wine",)))
+
+    assert (shown.k, shown.silhouette, shown.refreshed_at) == (3, 0.31, now)
+    [cluster] = shown.clusters
+    assert [(c.category, c.share, c.index) for c in cluster.top_categories] == [
+        ("Cheese", None, None),
+        ("Milk", 0.4, 120.0),
+    ]

@@ -19,10 +19,14 @@ from typing import Any, Final
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from endcap.privacy.sensitive import CatalogReference, ReferenceKind, SensitiveCategories
 from endcap.traits.repository import ClusterRepository
 from endcap.traits.schemas import ClusterCategory, ValueClusterPublic, ValueClustersPublic
 
 TOP_CATEGORIES: Final = 5  # enough to characterise a cluster at a glance
+# Kept at a refresh: the sensitive ones are left out when shown (the retailer may mark
+# more after the refresh), and five should remain.
+KEPT_CATEGORIES: Final = 10
 MIN_SHARE: Final = Decimal("0.01")
 
 
@@ -51,19 +55,37 @@ def top_categories(rows: Iterable[tuple[int, str, Decimal]]) -> dict[int, list[d
         ranked.sort()
         tops[cluster] = [
             {"category": category, "share": round(float(share), 4), "index": round(-float(i), 1)}
-            for i, _total, category, share in ranked[:TOP_CATEGORIES]
+            for i, _total, category, share in ranked[:KEPT_CATEGORIES]
         ]
     return tops
 
 
-async def value_clusters(session: AsyncSession) -> ValueClustersPublic:
-    """The live clusters (as the last refresh left them), label 1 the most valuable."""
-    found = await ClusterRepository(session).all()
+async def value_clusters(
+    session: AsyncSession, sensitive: SensitiveCategories
+) -> ValueClustersPublic:
+    """The live clusters (as the last refresh left them), label 1 the most valuable. A
+    sensitive category (or one sold in a sensitive department) is never shown as what
+    sets a cluster apart: "cluster 3: Alcohol, index 300" would make the cluster a proxy
+    for it."""
+    repository = ClusterRepository(session)
+    found = await repository.all()
+    departments = await repository.category_departments()
+
+    def shown_category(name: str) -> bool:
+        reference = CatalogReference(
+            "", ReferenceKind.CATEGORY, name, departments=frozenset(departments.get(name, ()))
+        )
+        return not sensitive.matches(reference)
+
     shown = set(ValueClusterPublic.model_fields) - {"top_categories"}
     clusters = [
         ValueClusterPublic(
             **c.model_dump(include=shown),
-            top_categories=[_category(entry) for entry in c.top_categories],
+            top_categories=[
+                category
+                for category in map(_category, c.top_categories)
+                if shown_category(category.category)
+            ][:TOP_CATEGORIES],
         )
         for c in found
     ]

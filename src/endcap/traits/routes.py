@@ -10,8 +10,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from endcap.auth.guards import roles
 from endcap.auth.principal import Principal
 from endcap.auth.roles import Role
+from endcap.config import Settings
 from endcap.jobs.schemas import JobPublic
 from endcap.jobs.service import JobService
+from endcap.privacy.sensitive import SensitiveCategories
 from endcap.traits.cluster_profiles import value_clusters
 from endcap.traits.profile_spend import spend_of_profile
 from endcap.traits.schemas import (
@@ -46,11 +48,15 @@ class TraitsController(Controller):
         return await JobService(session).enqueue("traits_refresh", params, principal.key_id)
 
     @get("/clusters", summary="The value clusters: size, value and what sets each apart")
-    async def clusters(self, session: NamedDependency[AsyncSession]) -> ValueClustersPublic:
+    async def clusters(
+        self, session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]
+    ) -> ValueClustersPublic:
         """What a ``{"cluster": [label]}`` rule targets: each cluster's size, mean spend,
         baskets and 12-month value, online and promo shares, and its top categories by
-        index against all clustered shoppers, as the last refresh left them."""
-        return await value_clusters(session)
+        index against all clustered shoppers (never a sensitive one), as the last refresh
+        left them."""
+        sensitive = SensitiveCategories.from_settings(settings.privacy_gate)
+        return await value_clusters(session, sensitive)
 
     @get("/profiles/{profile_id:int}", summary="One profile's traits")
     async def profile(
