@@ -6,7 +6,6 @@ shopper in the version. Writing members now holds erasures off until the commit
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,29 +13,14 @@ from sqlalchemy import func, literal, select
 
 from endcap.audiences.membership import MEMBERS, MembershipRepository
 from endcap.audiences.models import Audience, AudienceKind
-from endcap.config import DatabaseSettings, Settings
-from endcap.db.engine import SessionFactory, create_engine, create_session_factory
-from endcap.identity.repository import IdentityRepository
+from endcap.config import Settings
+from endcap.db.engine import SessionFactory
 from endcap.privacy.erasure import ErasureService
 from endcap.privacy.schemas import ErasureRequest
-from tests.support import databases
-from tests.support.retailer import load_tiny
+from tests.support.own_database import own_database
+from tests.support.retailer import load_tiny, profile_of
 
-
-@pytest.fixture
-def settings(backend: str, tmp_path: Path) -> Iterator[Settings]:
-    """A database of this test's own: the erasure commits from a second connection."""
-    with databases.migrated_database(backend, lambda: tmp_path, "endcap_test_member_race") as url:
-        chosen = Settings()
-        chosen.database = DatabaseSettings(url=url)
-        yield chosen
-
-
-@pytest.fixture
-async def sessions(settings: Settings) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(settings.database)
-    yield create_session_factory(engine)
-    await engine.dispose()
+settings, sessions = own_database("endcap_test_member_race")
 
 
 @pytest.mark.postgres
@@ -48,10 +32,7 @@ async def test_an_erasure_during_a_refresh_leaves_no_member_behind(
         audience = Audience(name=f"race {shop.tag}", kind=AudienceKind.LOOKALIKE, spec={})
         session.add(audience)
         await session.commit()
-        customer = await IdentityRepository(session).customer(shop.id("c3"))
-        assert customer is not None
-        assert customer.profile_id is not None
-        shopper = customer.profile_id
+        shopper = await profile_of(session, shop.id("c3"))
 
     async def erase() -> None:
         async with sessions() as other:

@@ -12,16 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from endcap.audiences.membership import MEMBERS, SEEDS
 from endcap.audiences.models import Audience, AudienceKind, AudienceMember, AudienceSeed
 from endcap.config import DatabaseSettings, Settings
-from endcap.identity.repository import IdentityRepository
 from endcap.ingest.service import IngestService
-from tests.support.retailer import load_tiny
-
-
-async def _profile(session: AsyncSession, customer_id: str) -> int:
-    found = await IdentityRepository(session).customer(customer_id)
-    assert found is not None
-    assert found.profile_id is not None
-    return found.profile_id
+from tests.support.retailer import load_tiny, profile_of
 
 
 async def test_a_merge_moves_version_members_and_seeds_to_the_survivor_once(
@@ -30,7 +22,7 @@ async def test_a_merge_moves_version_members_and_seeds_to_the_survivor_once(
     settings = Settings()
     settings.database = database_settings
     shop = await load_tiny(session, settings, tmp_path)
-    ann, bo = await _profile(session, shop.id("c1")), await _profile(session, shop.id("c3"))
+    ann, bo = await profile_of(session, shop.id("c1")), await profile_of(session, shop.id("c3"))
     audience = Audience(name=f"merges {shop.tag}", kind=AudienceKind.LOOKALIKE, spec={})
     session.add(audience)
     await session.flush()
@@ -57,8 +49,8 @@ async def test_a_merge_moves_version_members_and_seeds_to_the_survivor_once(
         encoding="utf-8",
     )
     assert (await IngestService(session, settings).load("identifiers", link)).status == "loaded"
-    survivor = await _profile(session, shop.id("c3"))
-    assert survivor == await _profile(session, shop.id("c1"))
+    survivor = await profile_of(session, shop.id("c3"))
+    assert survivor == await profile_of(session, shop.id("c1"))
     gone = ({ann, bo} - {survivor}).pop()
 
     m = MEMBERS.c

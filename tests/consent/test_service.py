@@ -15,8 +15,7 @@ from endcap.consent.schemas import ConsentRecord
 from endcap.consent.service import ConsentService
 from endcap.db.types import CLOCK_LEEWAY
 from endcap.errors import InvalidRequestError, NotFoundError
-from endcap.identity.repository import IdentityRepository
-from tests.support.retailer import load_tiny
+from tests.support.retailer import load_tiny, profile_of
 
 
 @pytest.fixture
@@ -26,18 +25,11 @@ def settings(database_settings: DatabaseSettings) -> Settings:
     return chosen
 
 
-async def _profile_of(session: AsyncSession, customer_id: str) -> int:
-    customer = await IdentityRepository(session).customer(customer_id)
-    assert customer is not None
-    assert customer.profile_id is not None
-    return customer.profile_id
-
-
 async def test_state_is_the_latest_event_across_the_persons_records(
     session: AsyncSession, settings: Settings, tmp_path: Path
 ) -> None:
     shop = await load_tiny(session, settings, tmp_path)
-    profile = await _profile_of(session, shop.id("c1"))  # c1 and c2 are one person
+    profile = await profile_of(session, shop.id("c1"))  # c1 and c2 are one person
 
     state = {p.purpose: p for p in (await ConsentService(session).state(profile)).purposes}
 
@@ -65,7 +57,7 @@ async def test_a_later_grant_reopens_and_the_ledger_keeps_everything(
     await service.record(record)
     await service.record(record)  # the same event twice is one event
 
-    state = await service.state(await _profile_of(session, shop.id("c1")))
+    state = await service.state(await profile_of(session, shop.id("c1")))
     email = next(p for p in state.purposes if p.purpose is Purpose.EMAIL)
     assert email.granted is True
     assert email.recorded_at == later
@@ -94,7 +86,7 @@ async def test_a_decision_dated_in_the_future_is_refused_and_cannot_block_withdr
 ) -> None:
     shop = await load_tiny(session, settings, tmp_path)
     service = ConsentService(session)
-    profile = await _profile_of(session, shop.id("c1"))
+    profile = await profile_of(session, shop.id("c1"))
     before = {p.purpose: p for p in (await service.state(profile)).purposes}
 
     naive = datetime(9999, 12, 31)  # noqa: DTZ001 - no offset, as a client may send it

@@ -29,7 +29,7 @@ from endcap.privacy.erasure import ErasureService
 from endcap.privacy.models import ErasureTombstone
 from endcap.privacy.schemas import ErasureRequest
 from tests.activation.data import campaign_row
-from tests.support.retailer import load_tiny
+from tests.support.retailer import TinyRetailer, load_tiny
 
 
 @pytest.fixture
@@ -107,17 +107,42 @@ async def consented_purposes(session: AsyncSession, profile: int) -> set[Purpose
     return {Purpose(p) for p in found.scalars()}
 
 
+REACH = {channel.value: 40 for channel in Channel}
+
+
+async def _lookalike(session: AsyncSession, name: str) -> Audience:
+    audience = Audience(name=name, kind=AudienceKind.LOOKALIKE, spec={})
+    session.add(audience)
+    await session.flush()
+    return audience
+
+
+async def _c3(session: AsyncSession, shop: TinyRetailer) -> int:
+    return await _count(
+        session, "SELECT profile_id FROM customers WHERE customer_id = :c", c=shop.id("c3")
+    )
+
+
+async def _erase_c3(session: AsyncSession, settings: Settings, shop: TinyRetailer) -> None:
+    await ErasureService(session, settings).erase(
+        ErasureRequest(customer_id=shop.id("c3")), requested_by=None
+    )
+
+
+async def _places(session: AsyncSession, profile: int) -> tuple[int, int]:
+    """The audience-member and seed rows that name ``profile``."""
+    members = "SELECT count(*) FROM audience_members WHERE profile_id = :p"
+    seeds = "SELECT count(*) FROM audience_seeds WHERE profile_id = :p"
+    return await _count(session, members, p=profile), await _count(session, seeds, p=profile)
+
+
 async def test_an_erased_shopper_leaves_every_audience_version_and_seed(
     session: AsyncSession, settings: Settings, tmp_path: Path
 ) -> None:
     shop = await load_tiny(session, settings, tmp_path)
-    profile = await _count(
-        session, "SELECT profile_id FROM customers WHERE customer_id = :c", c=shop.id("c3")
-    )
-    audience = Audience(name=f"erasure {shop.tag}", kind=AudienceKind.LOOKALIKE, spec={})
-    session.add(audience)
-    await session.flush()
-    reach = {channel.value: 40 for channel in Channel}
+    profile = await _c3(session, shop)
+    audience = await _lookalike(session, f"erasure {shop.tag}")
+    reach = REACH
     session.add_all(
         [
             AudienceVersion(audience_id=audience.id, version=1, size=50, reach=reach),
@@ -128,14 +153,9 @@ async def test_an_erased_shopper_leaves_every_audience_version_and_seed(
         ]
     )
     await session.flush()
-    await ErasureService(session, settings).erase(
-        ErasureRequest(customer_id=shop.id("c3")), requested_by=None
-    )
+    await _erase_c3(session, settings, shop)
 
-    members = "SELECT count(*) FROM audience_members WHERE profile_id = :p"
-    seeds = "SELECT count(*) FROM audience_seeds WHERE profile_id = :p"
-    assert await _count(session, members, p=profile) == 0
-    assert await _count(session, seeds, p=profile) == 0
+    assert await _places(session, profile) == (0, 0)
     # The counts each version was released with stay: they are what the catalog shows,
     # and one that moved by one at an erasure would tell brands of it. What approval
     # checks is counted live (test_approval_checks.py).
@@ -151,34 +171,24 @@ async def test_an_erased_shopper_leaves_the_versions_that_hold_an_id_merged_away
     """A version refreshed before a key-chain merge holds the id the shopper had then; the
     merge folded that profile into the one erased now. Its rows must go too."""
     shop = await load_tiny(session, settings, tmp_path)
-    profile = await _count(
-        session, "SELECT profile_id FROM customers WHERE customer_id = :c", c=shop.id("c3")
-    )
+    profile = await _c3(session, shop)
     old = await IdentityRepository(session).next_profile_id()  # a profile folded into it
     session.add(
         ProfileMerge(from_profile_id=old, into_profile_id=profile, kind="merge", customers_moved=1)
     )
-    audience = Audience(name=f"merged {shop.tag}", kind=AudienceKind.LOOKALIKE, spec={})
-    session.add(audience)
-    await session.flush()
-    reach = {channel.value: 40 for channel in Channel}
+    audience = await _lookalike(session, f"merged {shop.tag}")
     session.add_all(
         [
-            AudienceVersion(audience_id=audience.id, version=1, size=50, reach=reach),
+            AudienceVersion(audience_id=audience.id, version=1, size=50, reach=REACH),
             AudienceMember(audience_id=audience.id, version=1, profile_id=old),
             AudienceSeed(audience_id=audience.id, profile_id=old),
         ]
     )
     await session.flush()
 
-    await ErasureService(session, settings).erase(
-        ErasureRequest(customer_id=shop.id("c3")), requested_by=None
-    )
+    await _erase_c3(session, settings, shop)
 
-    members = "SELECT count(*) FROM audience_members WHERE profile_id = :p"
-    seeds = "SELECT count(*) FROM audience_seeds WHERE profile_id = :p"
-    assert await _count(session, members, p=old) == 0
-    assert await _count(session, seeds, p=old) == 0
+    assert await _places(session, old) == (0, 0)
     merges = "SELECT count(*) FROM profile_merges WHERE from_profile_id = :p"
     assert await _count(session, merges, p=old) == 0
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.config import Settings
+from endcap.identity.repository import IdentityRepository
 from endcap.ingest.service import IngestService
 from endcap.privacy.channels import CHANNEL_PURPOSE
 
@@ -109,3 +110,11 @@ def unique_postal_codes(
         and all(holds(holder[code], p) for p in granted)
         and not any(holds(holder[code], p) for p in withheld)
     )
+
+
+async def profile_of(session: AsyncSession, customer_id: str) -> int:
+    """The profile the customer record ``customer_id`` belongs to now."""
+    customer = await IdentityRepository(session).customer(customer_id)
+    assert customer is not None
+    assert customer.profile_id is not None
+    return customer.profile_id

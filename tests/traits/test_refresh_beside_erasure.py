@@ -6,7 +6,6 @@ keys to profiles) nor bring the shopper's spend rows back (traits/repository.py
 from __future__ import annotations
 
 import csv
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,9 @@ import pytest
 from sqlalchemy import Table, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.config import DatabaseSettings, Settings
+from endcap.config import Settings
 from endcap.db.base import table_of
-from endcap.db.engine import SessionFactory, create_engine, create_session_factory
-from endcap.identity.repository import IdentityRepository
+from endcap.db.engine import SessionFactory
 from endcap.ingest.contract import LOAD_ORDER
 from endcap.ingest.service import IngestService
 from endcap.privacy.erasure import ErasureService
@@ -26,7 +24,8 @@ from endcap.synthetic import generate
 from endcap.traits.models import SPEND_SAMPLE, TRAITS_SAMPLE, ProfileSpend, ProfileTraits
 from endcap.traits.repository import TraitsRepository
 from endcap.traits.service import RefreshMode, TraitsService
-from tests.support import databases
+from tests.support.own_database import own_database
+from tests.support.retailer import profile_of
 
 TABLES: tuple[Table, ...] = (
     table_of(ProfileTraits),
@@ -36,20 +35,7 @@ TABLES: tuple[Table, ...] = (
 )
 
 
-@pytest.fixture
-def settings(backend: str, tmp_path: Path) -> Iterator[Settings]:
-    """A database of this test's own: the erasure commits from a second connection."""
-    with databases.migrated_database(backend, lambda: tmp_path, "endcap_test_erase_race") as url:
-        chosen = Settings()
-        chosen.database = DatabaseSettings(url=url)
-        yield chosen
-
-
-@pytest.fixture
-async def sessions(settings: Settings) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(settings.database)
-    yield create_session_factory(engine)
-    await engine.dispose()
+settings, sessions = own_database("endcap_test_erase_race")
 
 
 def _first_buyer(transactions: str) -> str:
@@ -79,10 +65,7 @@ async def test_a_shopper_erased_during_a_full_refresh_is_left_out_and_the_refres
         await session.commit()
     customer = _first_buyer(summary.paths["transactions"])
     async with sessions() as session:
-        found = await IdentityRepository(session).customer(customer)
-        assert found is not None
-        assert found.profile_id is not None
-        erased = found.profile_id
+        erased = await profile_of(session, customer)
         # A sample of about 50: its traits have a foreign key to profiles too.
         await TraitsService(session, sample_profiles=50).refresh(mode=RefreshMode.FULL)
         await session.commit()
