@@ -20,7 +20,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    delete,
     func,
     insert,
     literal,
@@ -35,18 +34,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.activation.repository import PROFILE_MOVES_LOCK
 from endcap.audiences.frozen_overlaps import PairCount
-from endcap.audiences.models import (
-    Audience,
-    AudienceMember,
-    AudienceSeed,
-    AudienceStatus,
-    AudienceVersion,
-)
+from endcap.audiences.models import Audience, AudienceMember, AudienceStatus, AudienceVersion
 from endcap.audiences.shown_consent import ANY_PURPOSE, PURPOSE_BITS, held_now, holds
 from endcap.consent.models import Purpose
 from endcap.consent.repository import consented_profiles
 from endcap.db.base import table_of
-from endcap.db.bulk import dialect_insert, drop_staged, staged_rows
+from endcap.db.bulk import drop_staged, staged_rows
 from endcap.db.locks import hold_lock, take_sqlite_write_lock
 from endcap.db.types import utcnow
 from endcap.identity.models import Profile
@@ -54,7 +47,6 @@ from endcap.pagination import PageRequest, keyset
 from endcap.privacy.models import ErasureTombstone
 
 MEMBERS = table_of(AudienceMember)
-SEEDS = table_of(AudienceSeed)
 PROFILES = table_of(Profile)
 PUBLICATION_LOCK = "audience-publication"
 FETCH_ROWS = 100_000
@@ -246,42 +238,6 @@ class MembershipRepository:
             return await self.store_members(audience_id, version, select(staged.c.profile_id))
         finally:
             await drop_staged(self.session, staged)
-
-    async def follow_merges(self, merges: Sequence[tuple[int, int]]) -> None:
-        """Key chains folded each ``(from, into)``: the versions and seeds that hold
-        ``from`` hold that person, now ``into`` (once: a version that held both keeps the
-        survivor's row, consent bits and all). In the merge's transaction, which holds the
-        profile-moves lock: no version is written meanwhile.
-
-        Without this a version pinned by a booking named an id that no longer exists, so
-        its export found no consent for the person it sold, and one person was counted
-        twice where both records had been members."""
-        if not merges:
-            return
-        staged = await staged_rows(
-            self.session,
-            "merged_members",
-            [Column("from_id", BigInteger, primary_key=True), Column("into_id", BigInteger)],
-            pa.table(
-                {
-                    "from_id": pa.array([a for a, _ in merges], pa.int64()),
-                    "into_id": pa.array([b for _, b in merges], pa.int64()),
-                }
-            ),
-        )
-        s = staged.c
-        for table, key in ((MEMBERS, ("audience_id", "version")), (SEEDS, ("audience_id",))):
-            kept = [c for c in table.c if c.name != "profile_id"]
-            moved = select(*kept, s.into_id).join(staged, s.from_id == table.c.profile_id)
-            columns = [c.name for c in kept] + ["profile_id"]
-            statement = dialect_insert(self.session, table).from_select(columns, moved)
-            await self.session.execute(
-                statement.on_conflict_do_nothing(index_elements=[*key, "profile_id"])
-            )
-            await self.session.execute(
-                delete(table).where(table.c.profile_id.in_(select(s.from_id)))
-            )
-        await drop_staged(self.session, staged)
 
     async def shown_counts(self, audience_id: uuid.UUID, version: int) -> dict[int, int]:
         """Per purpose bit (shown_consent.PURPOSE_BITS), and for ANY_PURPOSE, the members

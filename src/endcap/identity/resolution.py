@@ -21,7 +21,6 @@ from scipy.sparse.csgraph import connected_components
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from endcap.activation.contacts import follow_profiles, hold_back_recordings
-from endcap.audiences.membership import MembershipRepository
 from endcap.db.types import utcnow
 from endcap.identity.repository import IdentityRepository
 
@@ -126,9 +125,6 @@ async def resolve(session: AsyncSession, *, shared_threshold: int) -> Resolution
         ]
     )
     await follow_profiles(session, [(old, new, kind == "merge") for old, new, kind, _ in history])
-    await MembershipRepository(session).follow_merges(
-        [(old, new) for old, new, kind, _ in history if kind == "merge"]
-    )
     await repository.drop_profiles_without_customers(
         [old for old, _, kind, _ in history if kind == "merge"]
     )
