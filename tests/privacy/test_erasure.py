@@ -20,7 +20,7 @@ from endcap.audiences.models import (
 from endcap.config import DatabaseSettings, PrivacySettings, Settings
 from endcap.consent.models import ProfileConsent, Purpose
 from endcap.errors import ConflictError, NotFoundError
-from endcap.identity.models import IdType, ProfileMerge
+from endcap.identity.models import IdType, Profile, ProfileMerge
 from endcap.identity.repository import IdentityRepository
 from endcap.marketplace.models import CampaignStatus
 from endcap.partners.models import Partner, PartnerKind
@@ -191,6 +191,39 @@ async def test_an_erased_shopper_leaves_the_versions_that_hold_an_id_merged_away
     assert await _places(session, old) == (0, 0)
     merges = "SELECT count(*) FROM profile_merges WHERE from_profile_id = :p"
     assert await _count(session, merges, p=old) == 0
+
+
+async def test_an_id_merged_away_and_given_to_a_new_shopper_is_not_erased_with_the_old(
+    session: AsyncSession, settings: Settings, tmp_path: Path
+) -> None:
+    """Ids used to be reused (the highest plus one): a new shopper could hold the id the
+    merge history names. Erasing the survivor must leave that shopper alone; and no id a
+    merge names is handed out again."""
+    shop = await load_tiny(session, settings, tmp_path)
+    profile = await _c3(session, shop)
+    identity = IdentityRepository(session)
+    reused = await identity.next_profile_id()
+    session.add(
+        ProfileMerge(
+            from_profile_id=reused, into_profile_id=profile, kind="merge", customers_moved=1
+        )
+    )
+    await session.flush()
+    assert await identity.next_profile_id() == reused + 1  # the merge history counts
+    session.add(Profile(id=reused))  # as the old rule would have given it out
+    audience = await _lookalike(session, f"reused {shop.tag}")
+    session.add_all(
+        [
+            AudienceVersion(audience_id=audience.id, version=1, size=50, reach=REACH),
+            AudienceMember(audience_id=audience.id, version=1, profile_id=reused),
+        ]
+    )
+    await session.flush()
+
+    await _erase_c3(session, settings, shop)
+
+    assert await _places(session, reused) == (1, 0)
+    assert await _count(session, "SELECT count(*) FROM profiles WHERE id = :p", p=reused) == 1
 
 
 async def test_an_erased_shopper_leaves_the_record_of_who_activations_reached(

@@ -15,6 +15,7 @@ from sqlalchemy import (
     func,
     insert,
     union,
+    union_all,
     update,
 )
 from sqlmodel import col, select
@@ -102,7 +103,16 @@ class IdentityRepository:
         return np.concatenate(firsts), np.concatenate(seconds)
 
     async def next_profile_id(self) -> int:
-        current = (await self.session.execute(select(func.max(PROFILES.c.id)))).scalar_one()
+        """Past every id a profile ever had: the merge history names ids merged away (their
+        profiles are gone), and a new shopper given one would be taken for the old one by
+        whatever follows that history (an erasure of the survivor, contacts)."""
+        m = MERGES.c
+        highest = union_all(
+            select(func.max(PROFILES.c.id)),
+            select(func.max(m.from_profile_id)),
+            select(func.max(m.into_profile_id)),
+        ).subquery()
+        current = (await self.session.execute(select(func.max(highest.c[0])))).scalar_one()
         return int(current or 0) + 1
 
     async def add_profiles(self, ids: np.ndarray) -> None:

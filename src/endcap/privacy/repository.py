@@ -83,7 +83,9 @@ class ErasureRepository:
 
     async def merged_into(self, profile_ids: Sequence[int]) -> list[int]:
         """The profile ids merged, hop by hop, into the profiles: a file written before a
-        merge names the person by one of those (their contacts moved to the survivor)."""
+        merge names the person by one of those (their contacts moved to the survivor).
+        Only ids no profile has now: one a newer shopper was given (before ids stopped
+        being reused, identity/repository.py ``next_profile_id``) is that shopper's."""
         m = table_of(ProfileMerge).c
         found: set[int] = set()
         frontier = set(profile_ids)
@@ -96,7 +98,11 @@ class ErasureRepository:
             frontier = {int(p) for p in (await self.session.execute(query)).scalars()}
             frontier -= found | set(profile_ids)
             found |= frontier
-        return sorted(found)
+        if not found:
+            return []
+        p = table_of(Profile).c
+        live = select(p.id).where(p.id.in_(sorted(found)))
+        return sorted(found - {int(i) for i in (await self.session.execute(live)).scalars()})
 
     async def _delete(self, statement: Executable) -> int:
         result: CursorResult[Any] = await self.session.execute(statement)  # type: ignore[assignment]
