@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from endcap.activation.contacts import follow_profiles, hold_back_recordings
 from endcap.db.types import utcnow
 from endcap.identity.repository import IdentityRepository
+from endcap.traits.staleness import lock_traits
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,11 @@ def assign(
 
 async def resolve(session: AsyncSession, *, shared_threshold: int) -> ResolutionReport:
     """Re-resolve every customer record into profiles (inside the caller's transaction)."""
+    # First, before anything touches profiles: moving customers marks profiles stale,
+    # which waits for a running trait refresh, and that refresh locks profiles at its end
+    # (traits/repository.py ``drop_erased``); holding rows of profiles while waiting for
+    # it would deadlock the two.
+    await lock_traits(session)
     repository = IdentityRepository(session)
     shared = await repository.flag_shared(shared_threshold)
     customer_ids, current = await repository.customers()

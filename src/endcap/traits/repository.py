@@ -257,7 +257,9 @@ class TraitsRepository:
         table's foreign keys, failing the whole refresh. The lock is the one that key's
         validation takes anyway. Taken after the live spend table was dropped it cannot
         deadlock with an erasure: one that has begun waits at that table, before it
-        touches ``profiles`` (privacy/repository.py deletes spend rows first)."""
+        touches ``profiles`` (privacy/repository.py deletes spend rows first). A key-chain
+        load, which writes profiles, waits for this whole refresh before it touches them
+        (identity/resolution.py takes the traits lock first)."""
         if self.traits_table is TRAITS or not is_postgres(self.session):
             return 0
         await self.session.execute(text("LOCK TABLE profiles IN SHARE ROW EXCLUSIVE MODE"))
