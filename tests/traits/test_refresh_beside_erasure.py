@@ -5,6 +5,7 @@ keys to profiles) nor bring the shopper's spend rows back (traits/repository.py
 
 from __future__ import annotations
 
+import asyncio
 import csv
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ TABLES: tuple[Table, ...] = (
     SPEND_SAMPLE,
 )
 
+
+TABLES_NAMES = tuple(table.name for table in TABLES)
 
 settings, sessions = own_database("endcap_test_erase_race")
 
@@ -96,3 +99,76 @@ async def test_a_shopper_erased_during_a_full_refresh_is_left_out_and_the_refres
         left = (await session.execute(select(func.count()).select_from(traits))).scalar_one()
     assert report.profiles == left > 0
     assert report.spend_rows["category"] > 0
+
+
+def _one_more_line(transactions: str, customer: str, folder: Path) -> Path:
+    """A new day's line for ``customer``: the next incremental refresh recomputes them."""
+    with Path(transactions).open(encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        fields = list(reader.fieldnames or [])
+        rows = list(reader)
+    last = max(rows, key=lambda r: r["occurred_at"])
+    line = {**next(r for r in rows if r["customer_id"] == customer)}
+    line.update(transaction_id="T-later", line_no="1", occurred_at=last["occurred_at"])
+    path = folder / "later.csv"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=fields)
+        writer.writeheader()
+        writer.writerow(line)
+    return path
+
+
+@pytest.mark.postgres
+async def test_an_erasure_waiting_on_an_incremental_refresh_still_takes_the_rows_it_wrote(
+    settings: Settings, sessions: SessionFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refresh rewrites the shopper's spend rows; the erasure, begun meanwhile, waits
+    on them and cannot see the new ones. It deletes them once the profile is gone."""
+    summary = generate(tmp_path / "retailer", 400, seed=6)
+    async with sessions() as session:
+        for entity in LOAD_ORDER:
+            report = await IngestService(session, settings).load(
+                entity, Path(summary.paths[entity])
+            )
+            assert report.status == "loaded", report.rejections[:3]
+        await TraitsService(session, sample_profiles=0).refresh(mode=RefreshMode.FULL)
+        await session.commit()
+    customer = _first_buyer(summary.paths["transactions"])
+    later = _one_more_line(summary.paths["transactions"], customer, tmp_path)
+    async with sessions() as session:
+        erased = await profile_of(session, customer)
+        assert (await IngestService(session, settings).load("transactions", later)).status == (
+            "loaded"
+        )
+        await session.commit()
+
+    rebuild_spend = TraitsRepository.rebuild_spend
+    erasing: list[asyncio.Task[None]] = []
+
+    async def erase() -> None:
+        async with sessions() as other:
+            await ErasureService(other, settings).erase(
+                ErasureRequest(customer_id=customer), requested_by=None
+            )
+            await other.commit()
+
+    async def then_erase(self: TraitsRepository, *args: Any, **kwargs: Any) -> Any:
+        built = await rebuild_spend(self, *args, **kwargs)
+        erasing.append(asyncio.create_task(erase()))
+        await asyncio.sleep(0.5)  # the erasure reaches the rows this refresh rewrote
+        assert not erasing[0].done()
+        return built
+
+    monkeypatch.setattr(TraitsRepository, "rebuild_spend", then_erase)
+    async with sessions() as session:
+        report = await TraitsService(session, sample_profiles=0).refresh(
+            mode=RefreshMode.INCREMENTAL
+        )
+        await session.commit()
+    monkeypatch.undo()
+    await asyncio.wait_for(erasing[0], timeout=30)
+
+    assert report.mode == "incremental"
+    assert report.recomputed >= 1
+    async with sessions() as session:
+        assert await _rows_of(session, erased) == dict.fromkeys(TABLES_NAMES, 0)

@@ -158,7 +158,13 @@ class ErasureRepository:
                 )
             )
         )
-        return await self._delete(delete(Profile).where(col(Profile.id).in_(profile_ids)))
+        deleted = await self._delete(delete(Profile).where(col(Profile.id).in_(profile_ids)))
+        # Again, now that the profile is gone: a trait refresh that wrote these rows while
+        # the first delete ran held the lock that delete of profiles waited for, so this
+        # statement's snapshot has them (traits/repository.py ``drop_erased``).
+        for table in (table_of(ProfileSpend), SPEND_SAMPLE):
+            await self._delete(delete(table).where(table.c.profile_id.in_(profile_ids)))
+        return deleted
 
     async def add_tombstone(self, tombstone: ErasureTombstone) -> ErasureTombstone:
         self.session.add(tombstone)
