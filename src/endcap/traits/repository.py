@@ -49,7 +49,9 @@ from endcap.traits.full_spend import (
 )
 from endcap.traits.models import (
     LEVELS,
+    SPEND_SAMPLE,
     SPEND_WINDOWS,
+    TRAITS_SAMPLE,
     UNITS_WINDOWS,
     WINDOWS_WEEKS,
     ProfileSpend,
@@ -260,11 +262,18 @@ class TraitsRepository:
         it after dropping the live spend table, where a begun erasure waits before it
         touches ``profiles``; an incremental one holds the spend rows an erasure waits for
         likewise (privacy/repository.py deletes spend rows first, and again once the
-        profile is gone, which waits for this lock: then it sees what this wrote). A
+        profile is gone, which waits for this lock: then it sees what this wrote), and
+        the sample's tables are locked before ``profiles``, as explained below. A
         key-chain load, which writes profiles, waits for the whole refresh before it
         touches them (identity/resolution.py takes the traits lock first)."""
         if not is_postgres(self.session):
             return 0
+        # The sample's tables first, as its renewal will (TRUNCATE): an erasure that has
+        # deleted its sample rows finishes before this refresh holds ``profiles``, else
+        # each would wait for the other.
+        await self.session.execute(
+            text(f"LOCK TABLE {SPEND_SAMPLE.name}, {TRAITS_SAMPLE.name} IN ACCESS EXCLUSIVE MODE")
+        )
         await self.session.execute(text("LOCK TABLE profiles IN SHARE ROW EXCLUSIVE MODE"))
         ids = only.c.profile_id if only is not None else self.traits_table.c.profile_id
         gone = select(ids).where(~exists().where(PROFILES.c.id == ids))
