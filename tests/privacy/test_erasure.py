@@ -20,7 +20,7 @@ from endcap.audiences.models import (
 from endcap.config import DatabaseSettings, PrivacySettings, Settings
 from endcap.consent.models import ProfileConsent, Purpose
 from endcap.errors import ConflictError, NotFoundError
-from endcap.identity.models import IdType, Profile, ProfileMerge
+from endcap.identity.models import Customer, IdType, Profile, ProfileMerge
 from endcap.identity.repository import IdentityRepository
 from endcap.marketplace.models import CampaignStatus
 from endcap.partners.models import Partner, PartnerKind
@@ -211,6 +211,8 @@ async def test_an_id_merged_away_and_given_to_a_new_shopper_is_not_erased_with_t
     await session.flush()
     assert await identity.next_profile_id() == reused + 1  # the merge history counts
     session.add(Profile(id=reused))  # as the old rule would have given it out
+    await session.flush()
+    session.add(Customer(customer_id=f"{shop.tag}-new", profile_id=reused))
     audience = await _lookalike(session, f"reused {shop.tag}")
     session.add_all(
         [

@@ -103,9 +103,11 @@ class IdentityRepository:
         return np.concatenate(firsts), np.concatenate(seconds)
 
     async def next_profile_id(self) -> int:
-        """Past every id a profile ever had: the merge history names ids merged away (their
-        profiles are gone), and a new shopper given one would be taken for the old one by
-        whatever follows that history (an erasure of the survivor, contacts)."""
+        """Past every profile's id and every id the merge history names: those name
+        profiles merged away, and a new shopper given one would be taken for the old one
+        by whatever follows that history (an erasure of the survivor, contacts). An erased
+        shopper's id may come back (the erasure deletes its merge rows too): nothing is
+        kept under it."""
         m = MERGES.c
         highest = union_all(
             select(func.max(PROFILES.c.id)),

@@ -84,9 +84,14 @@ class ErasureRepository:
     async def merged_into(self, profile_ids: Sequence[int]) -> list[int]:
         """The profile ids merged, hop by hop, into the profiles: a file written before a
         merge names the person by one of those (their contacts moved to the survivor).
-        Only ids no profile has now: one a newer shopper was given (before ids stopped
-        being reused, identity/repository.py ``next_profile_id``) is that shopper's."""
-        m = table_of(ProfileMerge).c
+
+        An id some customer record holds now is not followed: it was given to a newer
+        shopper (before ids stopped being reused, identity/repository.py
+        ``next_profile_id``), and what it names is theirs. Live means held by a customer
+        record (a profile without one is dropped), not read from ``profiles``: a read
+        lock on it here, before the spend rows are deleted, would deadlock with a full
+        trait refresh swapping its tables (traits/repository.py ``drop_erased``)."""
+        m, c = table_of(ProfileMerge).c, table_of(Customer).c
         found: set[int] = set()
         frontier = set(profile_ids)
         for _ in range(MAX_HOPS):
@@ -97,12 +102,11 @@ class ErasureRepository:
             )
             frontier = {int(p) for p in (await self.session.execute(query)).scalars()}
             frontier -= found | set(profile_ids)
+            if frontier:
+                held = select(c.profile_id).where(c.profile_id.in_(sorted(frontier))).distinct()
+                frontier -= {int(p) for p in (await self.session.execute(held)).scalars()}
             found |= frontier
-        if not found:
-            return []
-        p = table_of(Profile).c
-        live = select(p.id).where(p.id.in_(sorted(found)))
-        return sorted(found - {int(i) for i in (await self.session.execute(live)).scalars()})
+        return sorted(found)
 
     async def _delete(self, statement: Executable) -> int:
         result: CursorResult[Any] = await self.session.execute(statement)  # type: ignore[assignment]
@@ -159,9 +163,10 @@ class ErasureRepository:
             )
         )
         deleted = await self._delete(delete(Profile).where(col(Profile.id).in_(profile_ids)))
-        # Again, now that the profile is gone: a trait refresh that wrote these rows while
-        # the first delete ran held the lock that delete of profiles waited for, so this
-        # statement's snapshot has them (traits/repository.py ``drop_erased``).
+        # Again, now that the profile is gone: an incremental trait refresh that rewrote
+        # these rows held them, and the profile row, until it committed; the first delete
+        # waited and skipped the rows it had seen, but this new statement sees the ones
+        # the refresh wrote (traits/repository.py ``drop_erased``).
         for table in (table_of(ProfileSpend), SPEND_SAMPLE):
             await self._delete(delete(table).where(table.c.profile_id.in_(profile_ids)))
         return deleted

@@ -49,9 +49,7 @@ from endcap.traits.full_spend import (
 )
 from endcap.traits.models import (
     LEVELS,
-    SPEND_SAMPLE,
     SPEND_WINDOWS,
-    TRAITS_SAMPLE,
     UNITS_WINDOWS,
     WINDOWS_WEEKS,
     ProfileSpend,
@@ -249,34 +247,30 @@ class TraitsRepository:
             await swap_in_build_table(self.session)
             self.spend = SPEND
 
-    async def drop_erased(self, only: Table | None = None) -> int:
-        """Before the sample and the swaps, on PostgreSQL: hold erasures off until the
-        commit, and drop the rows computed for shoppers erased while this refresh ran
-        (``only``: the profiles an incremental refresh recomputed); how many shoppers.
+    async def drop_erased(self) -> int:
+        """After a full refresh's spend swap, on PostgreSQL: hold erasures off until the
+        commit, and drop the rows computed for shoppers erased while the refresh ran; how
+        many shoppers.
 
         Those rows were read before the erasure committed. Kept, their spend rows would
-        outlive the shopper (an erasure deletes only the rows it can see), and a full
-        refresh's traits would fail the sample's and the build table's foreign keys,
-        failing the whole refresh. The lock is the one a full refresh's foreign key
-        validation takes anyway. It cannot deadlock with an erasure: a full refresh takes
-        it after dropping the live spend table, where a begun erasure waits before it
-        touches ``profiles``; an incremental one holds the spend rows an erasure waits for
-        likewise (privacy/repository.py deletes spend rows first, and again once the
-        profile is gone, which waits for this lock: then it sees what this wrote), and
-        the sample's tables are locked before ``profiles``, as explained below. A
-        key-chain load, which writes profiles, waits for the whole refresh before it
-        touches them (identity/resolution.py takes the traits lock first)."""
-        if not is_postgres(self.session):
+        outlive the shopper, and their traits would fail the sample's and the build
+        table's foreign keys, failing the whole refresh. The lock is the one that key's
+        validation takes anyway. Taken after the live spend table was dropped it cannot
+        deadlock with an erasure: one that has begun waits at that table, before it
+        touches ``profiles`` (privacy/repository.py deletes spend rows first). A key-chain
+        load, which writes profiles, waits for the whole refresh before it touches them
+        (identity/resolution.py takes the traits lock first).
+
+        An incremental refresh takes no such lock: it rewrites the rows of the profiles it
+        recomputes, so an erasure of one of them waits on those rows for its commit, and
+        deletes the shopper's spend rows again once the profile is gone (a new statement,
+        which sees what the refresh wrote). Locking ``profiles`` there would deadlock with
+        an erasure waiting on the profile row the refresh's traits insert holds."""
+        if self.traits_table is TRAITS or not is_postgres(self.session):
             return 0
-        # The sample's tables first, as its renewal will (TRUNCATE): an erasure that has
-        # deleted its sample rows finishes before this refresh holds ``profiles``, else
-        # each would wait for the other.
-        await self.session.execute(
-            text(f"LOCK TABLE {SPEND_SAMPLE.name}, {TRAITS_SAMPLE.name} IN ACCESS EXCLUSIVE MODE")
-        )
         await self.session.execute(text("LOCK TABLE profiles IN SHARE ROW EXCLUSIVE MODE"))
-        ids = only.c.profile_id if only is not None else self.traits_table.c.profile_id
-        gone = select(ids).where(~exists().where(PROFILES.c.id == ids))
+        t = self.traits_table.c
+        gone = select(t.profile_id).where(~exists().where(PROFILES.c.id == t.profile_id))
         erased = [int(i) for i in (await self.session.execute(gone)).scalars()]
         for table in (self.spend, self.traits_table) if erased else ():
             await self.session.execute(delete(table).where(table.c.profile_id.in_(erased)))

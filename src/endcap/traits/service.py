@@ -168,7 +168,7 @@ class TraitsService:
         (traits_table.py). ``seconds`` gets the sample's and both swaps' times."""
         started = time.perf_counter()
         await self.traits.publish_spend()
-        await self.traits.drop_erased(only)  # before the sample: its traits have a foreign key
+        await self.traits.drop_erased()  # before the sample: its traits have a foreign key
         publish = _lap(started)
         started = time.perf_counter()
         refresh = await self._sample(refresh, only)
