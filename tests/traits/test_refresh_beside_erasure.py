@@ -41,6 +41,20 @@ TABLES_NAMES = tuple(table.name for table in TABLES)
 settings, sessions = own_database("endcap_test_erase_race")
 
 
+async def _retailer(
+    settings: Settings, sessions: SessionFactory, folder: Path, *, seed: int
+) -> str:
+    """400 generated shoppers, loaded and committed; the transactions file's path."""
+    summary = generate(folder / "retailer", 400, seed=seed)
+    async with sessions() as session:
+        for entity in LOAD_ORDER:
+            path = Path(summary.paths[entity])
+            report = await IngestService(session, settings).load(entity, path)
+            assert report.status == "loaded", report.rejections[:3]
+        await session.commit()
+    return str(summary.paths["transactions"])
+
+
 def _first_buyer(transactions: str) -> str:
     with Path(transactions).open(encoding="utf-8") as handle:
         return next(r["customer_id"] for r in csv.DictReader(handle) if r["customer_id"])
@@ -58,15 +72,8 @@ async def _rows_of(session: AsyncSession, profile_id: int) -> dict[str, int]:
 async def test_a_shopper_erased_during_a_full_refresh_is_left_out_and_the_refresh_succeeds(
     settings: Settings, sessions: SessionFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    summary = generate(tmp_path / "retailer", 400, seed=5)
-    async with sessions() as session:
-        for entity in LOAD_ORDER:
-            report = await IngestService(session, settings).load(
-                entity, Path(summary.paths[entity])
-            )
-            assert report.status == "loaded", report.rejections[:3]
-        await session.commit()
-    customer = _first_buyer(summary.paths["transactions"])
+    transactions = await _retailer(settings, sessions, tmp_path, seed=5)
+    customer = _first_buyer(transactions)
     async with sessions() as session:
         erased = await profile_of(session, customer)
         # A sample of about 50: its traits have a foreign key to profiles too.
@@ -124,17 +131,12 @@ async def test_an_erasure_waiting_on_an_incremental_refresh_still_takes_the_rows
 ) -> None:
     """The refresh rewrites the shopper's spend rows; the erasure, begun meanwhile, waits
     on them and cannot see the new ones. It deletes them once the profile is gone."""
-    summary = generate(tmp_path / "retailer", 400, seed=6)
+    transactions = await _retailer(settings, sessions, tmp_path, seed=6)
     async with sessions() as session:
-        for entity in LOAD_ORDER:
-            report = await IngestService(session, settings).load(
-                entity, Path(summary.paths[entity])
-            )
-            assert report.status == "loaded", report.rejections[:3]
         await TraitsService(session, sample_profiles=0).refresh(mode=RefreshMode.FULL)
         await session.commit()
-    customer = _first_buyer(summary.paths["transactions"])
-    later = _one_more_line(summary.paths["transactions"], customer, tmp_path)
+    customer = _first_buyer(transactions)
+    later = _one_more_line(transactions, customer, tmp_path)
     async with sessions() as session:
         erased = await profile_of(session, customer)
         assert (await IngestService(session, settings).load("transactions", later)).status == (
