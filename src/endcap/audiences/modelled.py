@@ -195,7 +195,7 @@ class ModelledAudiences:
             return [
                 SpendColumn(f"category:{category}", (category,))
                 for department, category in tree
-                if not self.sensitive.matches(_reference("", "category", category, {department}))
+                if not self.sensitive.holds(category, {department})
             ]
         references, columns, errors = [], [], []
         for n, feature in enumerate(features):
@@ -235,13 +235,7 @@ def sensitive_lines(tree: list[tuple[str, str]], sensitive: SensitiveCategories)
     departments = sorted(
         {d for d, _ in tree if sensitive.matches(_reference("", "department", d, {d}))}
     )
-    categories = sorted(
-        {
-            c
-            for d, c in tree
-            if d not in departments and sensitive.matches(_reference("", "category", c, {d}))
-        }
-    )
+    categories = sorted({c for d, c in tree if d not in departments and sensitive.holds(c, {d})})
     return Excluded(tuple(departments), tuple(categories))
 
 

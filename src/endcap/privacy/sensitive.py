@@ -116,6 +116,14 @@ class SensitiveCategories:
     def from_settings(cls, settings: PrivacyGateSettings) -> SensitiveCategories:
         return cls(settings.sensitive_departments, settings.sensitive_categories)
 
+    def holds(self, category: str, departments: Iterable[str]) -> bool:
+        """Whether the category, sold in ``departments``, is sensitive itself or through
+        one of them (a feature, column or label on it would carry sensitive spend)."""
+        reference = CatalogReference(
+            "", ReferenceKind.CATEGORY, category, departments=frozenset(departments)
+        )
+        return bool(self.matches(reference))
+
     def matches(self, reference: CatalogReference) -> list[SensitiveMatch]:
         """Every sensitive department, then category, that ``reference`` covers (sorted)."""
         found: list[SensitiveMatch] = []

@@ -19,7 +19,8 @@ from typing import Any, Final
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from endcap.privacy.sensitive import CatalogReference, ReferenceKind, SensitiveCategories
+from endcap.audiences.repository import AudienceRepository
+from endcap.privacy.sensitive import SensitiveCategories
 from endcap.traits.repository import ClusterRepository
 from endcap.traits.schemas import ClusterCategory, ValueClusterPublic, ValueClustersPublic
 
@@ -67,15 +68,10 @@ async def value_clusters(
     sensitive category (or one sold in a sensitive department) is never shown as what
     sets a cluster apart: "cluster 3: Alcohol, index 300" would make the cluster a proxy
     for it."""
-    repository = ClusterRepository(session)
-    found = await repository.all()
-    departments = await repository.category_departments()
-
-    def shown_category(name: str) -> bool:
-        reference = CatalogReference(
-            "", ReferenceKind.CATEGORY, name, departments=frozenset(departments.get(name, ()))
-        )
-        return not sensitive.matches(reference)
+    found = await ClusterRepository(session).all()
+    departments: dict[str, set[str]] = {}
+    for department, category in await AudienceRepository(session).departments_and_categories():
+        departments.setdefault(category, set()).add(department)
 
     shown = set(ValueClusterPublic.model_fields) - {"top_categories"}
     clusters = [
@@ -84,7 +80,7 @@ async def value_clusters(
             top_categories=[
                 category
                 for category in map(_category, c.top_categories)
-                if shown_category(category.category)
+                if not sensitive.holds(category.category, departments.get(category.category, ()))
             ][:TOP_CATEGORIES],
         )
         for c in found

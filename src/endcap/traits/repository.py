@@ -459,15 +459,6 @@ class ClusterRepository:
         rows = (await self.session.execute(query)).all()
         return [(int(cluster), str(key), Decimal(total or 0)) for cluster, key, total in rows]
 
-    async def category_departments(self) -> dict[str, set[str]]:
-        """Each category name with the departments it is sold in (a name may be in two)."""
-        p = PRODUCTS.c
-        found: dict[str, set[str]] = {}
-        query = select(p.category, p.department).distinct()
-        for category, department in (await self.session.execute(query)).all():
-            found.setdefault(str(category), set()).add(str(department))
-        return found
-
     async def replace(self, rows: list[dict[str, Any]]) -> None:
         await self.session.execute(delete(CLUSTERS))
         if rows:
